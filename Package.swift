@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+// phantom — how good is a cheap gradient? Exact vs phantom gradients of implicit models.
+import PackageDescription
+
+let package = Package(
+    name: "phantom",
+    products: [
+        .executable(name: "phantom", targets: ["PhantomCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C libraries — each imported by exactly one Swift module.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLinAlg",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: Atomic output files (temporary file + rename), shared by every writer.
+        .target(name: "PhantomFileSystem"),
+
+        // MARK: I/O — HDF5 files (checkpoints, data sets, results). The only importer of CHDF5.
+        .target(name: "PhantomHDF5", dependencies: ["CHDF5", "PhantomFileSystem"]),
+
+        // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
+        .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg"]),
+
+        // MARK: Figures through a gnuplot pipe.
+        .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
+
+        // MARK: The `phantom` command.
+        .executableTarget(
+            name: "PhantomCLI",
+            dependencies: [
+                "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomPlots",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .target(name: "PhantomTestSupport", path: "Tests/PhantomTestSupport"),
+        .testTarget(
+            name: "PhantomLinearAlgebraTests",
+            dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomHDF5Tests",
+            dependencies: ["PhantomHDF5", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomPlotsTests",
+            dependencies: ["PhantomPlots", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomCLITests",
+            dependencies: ["PhantomCLI", "PhantomTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

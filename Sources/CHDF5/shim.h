@@ -1,0 +1,61 @@
+// HDF5 from Debian's libhdf5-dev (serial, thread-safe build), found through pkg-config `hdf5`.
+// Imported by PhantomHDF5 only.
+//
+// HDF5's constants are C macros that expand to `H5OPEN <global>_g`; Swift imports neither the macros
+// nor (in Swift 6 mode) the mutable globals, so each is re-exported here as an inline function.
+#ifndef PHANTOM_CHDF5_SHIM_H
+#define PHANTOM_CHDF5_SHIM_H
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+static inline hid_t phantom_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t phantom_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t phantom_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline unsigned phantom_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned phantom_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
+static inline unsigned phantom_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned phantom_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline size_t phantom_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+
+static inline hid_t phantom_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t phantom_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t phantom_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t phantom_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t phantom_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
+static inline hid_t phantom_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
+static inline hid_t phantom_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
+static inline hid_t phantom_H5T_STD_I32LE(void) { return H5T_STD_I32LE; }
+static inline hid_t phantom_H5T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t phantom_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t phantom_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t phantom_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+
+/// Walks the calling thread's error stack and appends "function: description" lines to `buffer`
+/// (NUL-terminated, truncated to `capacity`), then clears the stack.
+static inline herr_t phantom_walk_callback(unsigned n, const H5E_error2_t *e, void *data) {
+    (void)n;
+    char **cursor = (char **)data;
+    char *buf = cursor[0];
+    size_t cap = (size_t)(cursor[1] - cursor[0]);
+    size_t used = strlen(buf);
+    if (used + 2 >= cap) return 0;
+    char minor[160] = {0};
+    H5Eget_msg(e->min_num, NULL, minor, sizeof minor);
+    snprintf(buf + used, cap - used, "%s%s: %s%s%s", used ? "; " : "",
+             e->func_name ? e->func_name : "?", e->desc ? e->desc : "",
+             minor[0] ? " — " : "", minor);
+    return 0;
+}
+static inline void phantom_error_stack(char *buffer, size_t capacity) {
+    if (capacity == 0) return;
+    buffer[0] = 0;
+    char *cursor[2] = { buffer, buffer + capacity };
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, phantom_walk_callback, cursor);
+    H5Eclear2(H5E_DEFAULT);
+}
+static inline void phantom_silence_errors(void) {
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+#endif

@@ -1,0 +1,14 @@
+// CBLAS and LAPACKE from Debian's libopenblas-dev and liblapacke-dev.
+// Imported by PhantomLinearAlgebra only.
+#ifndef PHANTOM_CLINALG_SHIM_H
+#define PHANTOM_CLINALG_SHIM_H
+#include <cblas.h>
+#include <lapacke.h>
+
+/// `lapack_int` is a macro; give Swift a real type name.
+typedef lapack_int phantom_lapack_int;
+
+/// `openblas_get_num_threads` is declared by OpenBLAS's cblas.h; re-export for clarity.
+static inline int phantom_openblas_threads(void) { return openblas_get_num_threads(); }
+static inline const char *phantom_openblas_corename(void) { return openblas_get_corename(); }
+#endif

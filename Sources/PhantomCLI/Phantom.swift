@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+
+/// `phantom`: how good is a cheap gradient? Exact vs phantom gradients of implicit models.
+@main
+struct Phantom: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "phantom",
+        abstract: "Measure how well phantom gradients (UPG, NPG) approximate the exact gradient of implicit models.",
+        discussion: """
+        Implicit models (deep equilibrium models) define their output by a fixed point h* = f(h*, x; θ). \
+        The exact gradient needs a linear solve with (I − J); the phantom gradients of Geng et al. \
+        (NeurIPS 2021) replace it with k damped steps. phantom trains or loads such models, computes both \
+        gradients, measures the angle and norm error between them across k and λ, checks the paper's \
+        Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
+        """,
+        version: version,
+        subcommands: [Smoke.self]
+    )
+}
+
+extension Phantom {
+    /// Parses, runs, and reports any failure as exactly one line on stderr (`phantom: …`), with a
+    /// non-zero exit code. Help and version requests print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit {
+                exit(withError: error)  // --help, --version: printed to stdout, exit 0
+            }
+            if !(error is ExitCode) {
+                let message = Phantom.message(for: error)
+                    .split(whereSeparator: \.isNewline)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+                    .joined(separator: " ")
+                FileHandle.standardError.write(Data("phantom: \(message)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// An output path that cannot be written: it exists (and overwriting was not asked for), its folder is
+/// missing or read-only, or the final move failed.
+public struct OutputError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) { self.path = path; self.message = message }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// Writing a file so that the target path only ever holds a complete file.
+///
+/// The writer fills a temporary file `.<name>.tmp-<pid>-<random><.ext>` in the target's own folder (same
+/// file system, so the final move is atomic), then ``publish(_:to:overwrite:)`` moves it into place:
+/// `rename(2)` when overwriting is allowed, `link(2)` otherwise, which refuses an existing target even if
+/// one appeared meanwhile. On failure the caller calls ``discard(_:)``. A crash or `kill -9` leaves at most
+/// a hidden temporary file, never a partial file at the target.
+public enum AtomicOutput {
+    /// Checks that `path` may be written and returns the temporary path to write instead.
+    /// - Throws: ``OutputError`` when the target exists and `overwrite` is false, is a folder, or its folder
+    ///   does not exist or is not writable.
+    public static func temporaryPath(for path: String, overwrite: Bool) throws(OutputError) -> String {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { throw OutputError(path: path, message: "is a folder; cannot write a file there") }
+            if !overwrite { throw OutputError(path: path, message: "already exists; refusing to overwrite it (use --force)") }
+        }
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw OutputError(path: path, message: "the folder \(folder) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw OutputError(path: path, message: "the folder \(folder) is not writable")
+        }
+        let ext = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
+        return folder + "/." + url.deletingPathExtension().lastPathComponent
+            + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext
+    }
+
+    /// Moves the finished temporary file to `path`.
+    /// - Throws: ``OutputError`` when the target appeared meanwhile (and `overwrite` is false) or the move
+    ///   fails; the temporary file is then removed.
+    public static func publish(_ temporary: String, to path: String, overwrite: Bool) throws(OutputError) {
+        defer { unlink(temporary) }  // after link(2), or after a failure; harmless after rename(2)
+        if overwrite {
+            guard rename(temporary, path) == 0 else {
+                throw OutputError(path: path, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            }
+        } else {
+            guard link(temporary, path) == 0 else {
+                let reason = errno == EEXIST ? "already exists; refusing to overwrite it (use --force)"
+                                             : "cannot move the finished file into place: \(String(cString: strerror(errno)))"
+                throw OutputError(path: path, message: reason)
+            }
+        }
+    }
+
+    /// Removes an unfinished temporary file.
+    public static func discard(_ temporary: String) {
+        unlink(temporary)
+    }
+}

@@ -1,0 +1,121 @@
+import CHDF5
+import Foundation
+import PhantomFileSystem
+
+/// An open HDF5 file. It owns its file id and closes it in ``close()`` (reporting failures) or, quietly,
+/// when released — like GRDB's `Database`.
+///
+/// Files are opened read-only with ``open(_:)`` / ``withFile(at:_:)`` and written atomically with
+/// ``write(to:overwrite:_:)``: a temporary file in the same folder is filled, closed and renamed, so an
+/// interrupted write (an error, a crash, `kill -9`) never leaves a partial file at the target path.
+public final class HDF5File {
+    /// The path as the caller gave it (used in every error message).
+    public let path: String
+    private var id: hid_t
+    private var isOpen = true
+
+    private init(path: String, id: hid_t) {
+        self.path = path
+        self.id = id
+    }
+
+    /// The root group "/".
+    public var root: HDF5Group { HDF5Group(file: self, id: nil, path: "/") }
+
+    var rawID: hid_t { id }
+    var location: Location { Location(file: path, object: nil) }
+
+    deinit {
+        if isOpen { _ = probe { H5Fclose(id) } }
+    }
+
+    // MARK: - Opening
+
+    /// Opens an existing file read-only.
+    ///
+    /// - Throws: ``HDF5Error`` naming the path when it does not exist, is not a file, is not HDF5, or is
+    ///   damaged (truncated files are detected by the library when it reads the superblock).
+    ///   The corresponding C function is `H5Fopen`.
+    public static func open(_ path: String) throws(HDF5Error) -> HDF5File {
+        let here = Location(file: path, object: nil)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw here.error("no such file")
+        }
+        guard !isDirectory.boolValue else { throw here.error("is a folder, not an HDF5 file") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw here.error("is not readable (permission denied)") }
+        let isHDF5 = probe { H5Fis_hdf5(path) }
+        guard isHDF5 > 0 else { throw here.error("is not an HDF5 file (no HDF5 signature)") }
+        let fapl = try Handle(.propertyList, "H5Pcreate", here, "cannot open") { H5Pcreate(phantom_H5P_FILE_ACCESS()) }
+        try call("H5Pset_fclose_degree", here, "cannot open") { H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG) }
+        let id = try call("H5Fopen", here, "cannot open (damaged or truncated HDF5 file?)") {
+            H5Fopen(path, phantom_H5F_ACC_RDONLY(), fapl.id)
+        }
+        return HDF5File(path: path, id: id)
+    }
+
+    /// Opens `path` read-only, runs `body`, and closes the file even when `body` throws.
+    /// The body's error wins over a close error.
+    public static func withFile<R>(at path: String, _ body: (HDF5File) throws -> R) throws -> R {
+        let file = try open(path)
+        let result: R
+        do {
+            result = try body(file)
+        } catch {
+            file.closeQuietly()
+            throw error
+        }
+        try file.close()
+        return result
+    }
+
+    // MARK: - Atomic writing
+
+    /// Writes a new HDF5 file atomically.
+    ///
+    /// The body fills a temporary file `.<name>.tmp-<pid>-<random>` in the target's folder; after it
+    /// returns, the file is closed and moved into place — by `rename(2)` when `overwrite` is true, by
+    /// `link(2)` (which refuses an existing target) otherwise. If the body throws, or anything fails, the
+    /// temporary file is removed and the target is left exactly as it was.
+    ///
+    /// - Throws: `OutputError` when the target exists and `overwrite` is false, or the folder does not
+    ///   exist or is not writable; ``HDF5Error`` when a write fails; or whatever the body throws.
+    public static func write<R>(to path: String, overwrite: Bool = false,
+                                _ body: (HDF5File) throws -> R) throws -> R {
+        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
+        let here = Location(file: path, object: nil)
+        let fapl = try Handle(.propertyList, "H5Pcreate", here, "cannot create") { H5Pcreate(phantom_H5P_FILE_ACCESS()) }
+        try call("H5Pset_fclose_degree", here, "cannot create") { H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG) }
+        let id = try call("H5Fcreate", here, "cannot create a temporary file beside it") {
+            H5Fcreate(temporary, phantom_H5F_ACC_EXCL(), phantom_H5P_DEFAULT(), fapl.id)
+        }
+        // Error messages name the target path: the temporary name means nothing to the user.
+        let file = HDF5File(path: path, id: id)
+        do {
+            let result = try body(file)
+            try file.close()
+            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
+            return result
+        } catch {
+            file.closeQuietly()
+            AtomicOutput.discard(temporary)
+            throw error
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Flushes and closes the file. Objects still open in it are closed too (strong close degree).
+    /// The corresponding C function is `H5Fclose`.
+    public func close() throws(HDF5Error) {
+        guard isOpen else { return }
+        isOpen = false
+        try call("H5Fclose", location, "cannot close (data may not have been written)") { H5Fclose(id) }
+    }
+
+    func closeQuietly() {
+        guard isOpen else { return }
+        isOpen = false
+        _ = probe { H5Fclose(id) }
+    }
+}

@@ -1,0 +1,46 @@
+/// How an iterative solve ended. Every solve reports one, so that a number is never used without its
+/// pedigree: only `.converged` means the requested tolerance was reached.
+public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    case converged
+    case maximumIterationsReached
+    /// A full restart cycle made no progress.
+    case stagnation
+    /// The Krylov space became invariant before the tolerance was met (a singular or inconsistent system).
+    case breakdown
+    case nonFiniteInput
+    case nonFiniteIterate
+
+    public var isConverged: Bool { self == .converged }
+
+    public var description: String {
+        switch self {
+        case .converged: return "converged"
+        case .maximumIterationsReached: return "not converged: maximum iterations reached (raise the iteration limit or loosen the tolerance)"
+        case .stagnation: return "not converged: the residual stopped decreasing (the system may be singular or badly conditioned)"
+        case .breakdown: return "not converged: the Krylov space became invariant above tolerance (the operator is likely singular)"
+        case .nonFiniteInput: return "not converged: the input contains NaN or infinity"
+        case .nonFiniteIterate: return "not converged: an iterate became NaN or infinite (the iteration diverged)"
+        }
+    }
+}
+
+/// An invalid solver setting, rejected when the configuration is built.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The result of a linear solve A x = b.
+public struct LinearSolution: Sendable {
+    public let solution: [Double]
+    public let status: SolverStatus
+    /// Krylov iterations (matrix–vector products in the Arnoldi process).
+    public let iterations: Int
+    /// Operator applications in all, including residual recomputations.
+    public let matvecs: Int
+    /// The relative residual after each iteration, as GMRES tracks it (‖r₀‖/‖b‖ first).
+    public let residualHistory: [Double]
+    /// The true relative residual ‖b − A x‖ / ‖b‖ of the returned solution, recomputed (0 when b = 0).
+    public let relativeResidual: Double
+}

@@ -1,0 +1,124 @@
+import Foundation
+import PhantomFileSystem
+
+/// Runs gnuplot through a pipe: the script goes to its stdin, data inline as datablocks
+/// (`$name << EOD … EOD`), so no data files are needed and nothing is left behind.
+///
+/// gnuplot exits 1 at the first script error with "line N: …" on stderr; that text becomes the thrown
+/// ``GnuplotError/failed(status:message:)``. Outputs are written atomically (temporary file + rename).
+/// Each render starts one gnuplot process (~0.1 s).
+public struct Gnuplot: Sendable {
+    /// The program name (looked up on PATH) or an absolute path.
+    public let executable: String
+
+    public init(executable: String = "gnuplot") {
+        self.executable = executable
+    }
+
+    /// The full script sent to gnuplot for one figure: terminal, output, datablocks, body, `unset output`.
+    ///
+    /// - Parameters:
+    ///   - script: the plot commands; they refer to data as `$name`.
+    ///   - data: datablock name → whitespace-separated columns, one point per line (blank lines separate
+    ///     gnuplot data blocks/indices as usual).
+    public static func compose(script: String, data: [(name: String, text: String)], output: String,
+                               terminal: Terminal) -> String {
+        var lines = [terminal.command, "set output '\(escape(output))'"]
+        for block in data {
+            lines.append("$\(block.name) << EOD")
+            lines.append(block.text)
+            lines.append("EOD")
+        }
+        lines.append(script)
+        lines.append("unset output")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Escapes a string for a single-quoted gnuplot string (quotes are doubled).
+    public static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "'", with: "''")
+    }
+
+    /// Renders one figure to `path`.
+    /// - Throws: `OutputError` when `path` exists and `overwrite` is false or its folder is not writable;
+    ///   ``GnuplotError`` when gnuplot is missing or fails (the target is then untouched).
+    public func render(script: String, data: [String: String] = [:], to path: String, terminal: Terminal,
+                       overwrite: Bool = false) throws {
+        try render(script: script, orderedData: data.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                   to: path, terminal: terminal, overwrite: overwrite)
+    }
+
+    /// Renders one figure to `path`, datablocks in the given order.
+    public func render(script: String, orderedData: [(name: String, text: String)], to path: String,
+                       terminal: Terminal, overwrite: Bool = false) throws {
+        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
+        do {
+            _ = try run(Self.compose(script: script, data: orderedData, output: temporary, terminal: terminal))
+            let size = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? nil
+            guard let size, size > 0 else { throw GnuplotError.noOutput(path: path) }
+            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
+        } catch {
+            AtomicOutput.discard(temporary)
+            throw error
+        }
+    }
+
+    /// Runs a complete gnuplot script and returns what gnuplot printed on stdout.
+    /// - Throws: ``GnuplotError``.
+    public func run(_ script: String) throws(GnuplotError) -> String {
+        guard let url = resolve() else { throw .notInstalled(executable: executable) }
+        let process = Process()
+        process.executableURL = url
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        do { try process.run() } catch { throw .launch(String(describing: error)) }
+
+        // Write stdin and drain both output pipes concurrently: a full pipe would deadlock gnuplot.
+        let collected = Collected()
+        let group = DispatchGroup()
+        let scriptData = Data(script.utf8)
+        DispatchQueue.global().async(group: group) {
+            stdin.fileHandleForWriting.write(scriptData)
+            try? stdin.fileHandleForWriting.close()
+        }
+        DispatchQueue.global().async(group: group) {
+            collected.set(out: stdout.fileHandleForReading.readDataToEndOfFile())
+        }
+        DispatchQueue.global().async(group: group) {
+            collected.set(err: stderr.fileHandleForReading.readDataToEndOfFile())
+        }
+        group.wait()
+        process.waitUntilExit()
+        let (out, err) = collected.value
+        guard process.terminationStatus == 0 else {
+            throw .failed(status: process.terminationStatus, message: String(decoding: err, as: UTF8.self))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The executable's URL: an explicit path, or the first match on PATH.
+    func resolve() -> URL? {
+        let fm = FileManager.default
+        if executable.contains("/") {
+            return fm.isExecutableFile(atPath: executable) ? URL(fileURLWithPath: executable) : nil
+        }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = String(folder) + "/" + executable
+            if fm.isExecutableFile(atPath: candidate) { return URL(fileURLWithPath: candidate) }
+        }
+        return nil
+    }
+}
+
+/// Output of the reader threads, behind a lock.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+    func set(out data: Data) { lock.lock(); out = data; lock.unlock() }
+    func set(err data: Data) { lock.lock(); err = data; lock.unlock() }
+    var value: (Data, Data) { lock.lock(); defer { lock.unlock() }; return (out, err) }
+}

@@ -1,0 +1,37 @@
+/// The gnuplot output formats the toolkit renders.
+public enum Terminal: Sendable, Equatable {
+    /// `pngcairo`, size in pixels.
+    case png(width: Int = 900, height: Int = 600)
+    /// `svg`, size in pixels.
+    case svg(width: Int = 900, height: Int = 600)
+    /// `pdfcairo`, size in inches.
+    case pdf(width: Double = 6, height: Double = 4)
+
+    /// The `set terminal` line.
+    public var command: String {
+        switch self {
+        case let .png(w, h): return "set terminal pngcairo enhanced font 'Sans,10' size \(w),\(h)"
+        case let .svg(w, h): return "set terminal svg enhanced font 'Sans,10' size \(w),\(h) background rgb 'white'"
+        case let .pdf(w, h): return "set terminal pdfcairo enhanced font 'Sans,9' size \(w)in,\(h)in"
+        }
+    }
+
+    /// The file extension (without the dot).
+    public var fileExtension: String {
+        switch self {
+        case .png: return "png"
+        case .svg: return "svg"
+        case .pdf: return "pdf"
+        }
+    }
+
+    /// The default terminal for a format name: "png", "svg" or "pdf".
+    public init?(format: String) {
+        switch format.lowercased() {
+        case "png": self = .png()
+        case "svg": self = .svg()
+        case "pdf": self = .pdf()
+        default: return nil
+        }
+    }
+}
