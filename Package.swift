@@ -32,6 +32,9 @@ let package = Package(
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
         .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg"]),
 
+        // MARK: Implicit models: cells with hand-written JVP/VJP, forward solvers, checkpoints, data sets.
+        .target(name: "PhantomModel", dependencies: ["PhantomHDF5", "PhantomLinearAlgebra"]),
+
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
 
@@ -39,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomPlots",
+                "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomModel", "PhantomPlots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -53,6 +56,10 @@ let package = Package(
         .testTarget(
             name: "PhantomHDF5Tests",
             dependencies: ["PhantomHDF5", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomModelTests",
+            dependencies: ["PhantomModel", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomPlotsTests",

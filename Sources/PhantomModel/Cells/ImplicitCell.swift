@@ -1,0 +1,80 @@
+import PhantomLinearAlgebra
+
+/// The cell kinds the toolkit implements (the `cell` attribute of a checkpoint).
+public enum CellKind: String, Sendable, CaseIterable, Codable {
+    /// f = tanh(cell.weight·h + injection.weight·x + injection.bias).
+    case tanh
+    /// a = relu(W₁h + b₁); f = LayerNorm(relu(h + W₂a + b₂ + U x + b)).
+    case resmlp
+}
+
+/// An implicit layer's cell f(h, x; θ), acting on a batch.
+///
+/// States H are B×d (one sample per row), inputs X are B×n_in. The fixed point h* = f(h*, x; θ) is
+/// found per sample by a ``FixedPointSolver``; derivatives at a point come from ``linearize(state:input:)``.
+///
+/// Notation (THEORY.md §1): J_i = ∂f/∂h (d×d) and M_i = ∂f/∂θ (d×p) for sample i.
+public protocol ImplicitCell: Sendable {
+    var kind: CellKind { get }
+    /// d.
+    var stateDimension: Int { get }
+    /// n_in.
+    var inputDimension: Int { get }
+    /// Names, shapes and order of the tensors in θ.
+    var layout: ParameterLayout { get }
+    /// θ, flat, in ``layout`` order.
+    var parameters: [Double] { get set }
+    /// Extra integer dimensions stored in a checkpoint (e.g. ["m": 128] for resmlp).
+    var extraDimensions: [String: Int] { get }
+
+    /// f(H, X) for a batch. Complexity: a few GEMMs.
+    func forward(state h: Matrix, input x: Matrix) -> Matrix
+
+    /// Everything needed for derivatives at (H, X): f's value and its Jacobian products.
+    func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization
+}
+
+/// The derivatives of f at one batch point (H, X). All products are batched: row i of the argument is
+/// the vector for sample i, and row i of the result belongs to sample i.
+public protocol CellLinearization: Sendable {
+    /// f(H, X).
+    var value: Matrix { get }
+    /// Row i: J_i v_i (the JVP in the state).
+    func stateJVP(_ v: Matrix) -> Matrix
+    /// Row i: J_iᵀ u_i, i.e. u_iᵀ J_i (the VJP in the state).
+    func stateVJP(_ u: Matrix) -> Matrix
+    /// Σ_i M_iᵀ u_i ∈ R^p (the VJP in the parameters, summed over the batch), in ``ParameterLayout`` order.
+    func parameterVJP(_ u: Matrix) -> [Double]
+    /// Row i: M_i δθ (the JVP in the parameters; the same δθ for every sample).
+    func parameterJVP(_ dtheta: [Double]) -> Matrix
+    /// J_i as a dense d×d matrix, for small d.
+    func jacobian(sample i: Int) -> Matrix
+    /// The same linearization for sample i alone (a batch of one), so that per-sample products cost
+    /// O(d²) rather than O(B d²).
+    func restricted(toSample i: Int) -> any CellLinearization
+}
+
+extension CellLinearization {
+    /// The default dense Jacobian: d JVPs with e_j in row i. Cells override it with a closed form.
+    public func jacobian(sample i: Int) -> Matrix {
+        let b = value.rows, d = value.columns
+        var jac = Matrix(zeros: d, d)
+        for j in 0..<d {
+            var v = Matrix(zeros: b, d)
+            v[i, j] = 1
+            jac.setColumn(j, stateJVP(v).row(i))
+        }
+        return jac
+    }
+
+    /// J_i as a matrix-free ``LinearOperator`` (apply = JVP, applyTranspose = VJP), for Krylov methods
+    /// at large d.
+    public func stateJacobian(sample i: Int) -> FunctionOperator {
+        let one = restricted(toSample: i)
+        let d = value.columns
+        return FunctionOperator(
+            inputDimension: d, outputDimension: d,
+            apply: { x, y in y = one.stateJVP(Matrix(rows: 1, columns: d, elements: x)).elements },
+            applyTranspose: { x, y in y = one.stateVJP(Matrix(rows: 1, columns: d, elements: x)).elements })
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import PhantomLinearAlgebra
+
+/// The tanh cell.
+///
+///     f(h, x) = tanh(W h + U x + b)
+///
+/// with W = `cell.weight` [d, d], U = `injection.weight` [d, n_in], b = `injection.bias` [d].
+///
+/// Mathematical Properties: with z = W h + U x + b and D = diag(1 − f²),
+///
+///     J = D W,    M δθ = D (δW h + δU x + δb),
+///     M Mᵀ = D² (‖h‖² + ‖x‖² + 1)    (THEORY.md §3, closed form of the Gram of M)
+///
+/// Complexity: forward two GEMMs (B×d×d and B×n_in×d); each JVP/VJP one or two GEMMs.
+public struct TanhCell: ImplicitCell {
+    public var kind: CellKind { .tanh }
+    public let stateDimension: Int
+    public let inputDimension: Int
+    /// U = injection.weight, d×n_in.
+    public var injectionWeight: Matrix
+    /// b = injection.bias, d.
+    public var injectionBias: [Double]
+    /// W = cell.weight, d×d.
+    public var cellWeight: Matrix
+
+    public init(injectionWeight: Matrix, injectionBias: [Double], cellWeight: Matrix) {
+        precondition(cellWeight.rows == cellWeight.columns && injectionWeight.rows == cellWeight.rows
+                     && injectionBias.count == cellWeight.rows, "TanhCell: inconsistent tensor shapes")
+        self.stateDimension = cellWeight.rows
+        self.inputDimension = injectionWeight.columns
+        self.injectionWeight = injectionWeight
+        self.injectionBias = injectionBias
+        self.cellWeight = cellWeight
+    }
+
+    /// Zero parameters of the given dimensions.
+    public init(stateDimension d: Int, inputDimension n: Int) {
+        self.init(injectionWeight: Matrix(zeros: d, n), injectionBias: [Double](repeating: 0, count: d),
+                  cellWeight: Matrix(zeros: d, d))
+    }
+
+    public static func layout(stateDimension d: Int, inputDimension n: Int) -> ParameterLayout {
+        ParameterLayout([("injection.weight", [d, n]), ("injection.bias", [d]), ("cell.weight", [d, d])])
+    }
+
+    public var layout: ParameterLayout { Self.layout(stateDimension: stateDimension, inputDimension: inputDimension) }
+    public var extraDimensions: [String: Int] { [:] }
+
+    public var parameters: [Double] {
+        get { injectionWeight.elements + injectionBias + cellWeight.elements }
+        set {
+            let parts = layout.split(newValue)
+            injectionWeight.elements = Array(parts[0].values)
+            injectionBias = Array(parts[1].values)
+            cellWeight.elements = Array(parts[2].values)
+        }
+    }
+
+    /// z = H Wᵀ + X Uᵀ + 1 bᵀ.
+    func preActivation(_ h: Matrix, _ x: Matrix) -> Matrix {
+        var z = Matrix(zeros: h.rows, stateDimension)
+        BLAS.gemm(x, injectionWeight, transposeB: true, into: &z)
+        BLAS.gemm(h, cellWeight, transposeB: true, beta: 1, into: &z)
+        z.addToEachRow(injectionBias)
+        return z
+    }
+
+    public func forward(state h: Matrix, input x: Matrix) -> Matrix {
+        preActivation(h, x).map(Foundation.tanh)
+    }
+
+    public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization {
+        let f = forward(state: h, input: x)
+        return TanhLinearization(cell: self, h: h, x: x, value: f, slope: f.map { 1 - $0 * $0 })
+    }
+}
+
+/// Derivatives of ``TanhCell`` at (H, X); `slope` holds D = 1 − f² row by row.
+struct TanhLinearization: CellLinearization {
+    let cell: TanhCell
+    let h: Matrix
+    let x: Matrix
+    let value: Matrix
+    let slope: Matrix
+
+    func stateJVP(_ v: Matrix) -> Matrix {
+        BLAS.gemm(v, cell.cellWeight, transposeB: true).hadamard(slope)  // D (W v)
+    }
+
+    func stateVJP(_ u: Matrix) -> Matrix {
+        BLAS.gemm(u.hadamard(slope), cell.cellWeight)  // Wᵀ (D u)
+    }
+
+    func parameterVJP(_ u: Matrix) -> [Double] {
+        let g = u.hadamard(slope)
+        let dU = BLAS.gemm(g, transposeA: true, x)
+        let dW = BLAS.gemm(g, transposeA: true, h)
+        return dU.elements + g.columnSums + dW.elements
+    }
+
+    func parameterJVP(_ dtheta: [Double]) -> Matrix {
+        let parts = cell.layout.split(dtheta)
+        let d = cell.stateDimension
+        let dU = Matrix(rows: d, columns: cell.inputDimension, elements: Array(parts[0].values))
+        let dW = Matrix(rows: d, columns: d, elements: Array(parts[2].values))
+        var t = Matrix(zeros: h.rows, d)
+        BLAS.gemm(x, dU, transposeB: true, into: &t)
+        BLAS.gemm(h, dW, transposeB: true, beta: 1, into: &t)
+        t.addToEachRow(Array(parts[1].values))
+        return t.hadamard(slope)
+    }
+
+    func jacobian(sample i: Int) -> Matrix {
+        Matrix.diagonal(slope.row(i)) * cell.cellWeight  // J_i = D_i W
+    }
+
+    func restricted(toSample i: Int) -> any CellLinearization {
+        TanhLinearization(cell: cell, h: h.selectingRows([i]), x: x.selectingRows([i]),
+                          value: value.selectingRows([i]), slope: slope.selectingRows([i]))
+    }
+}

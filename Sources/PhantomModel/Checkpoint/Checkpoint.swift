@@ -1,0 +1,185 @@
+import PhantomHDF5
+import PhantomLinearAlgebra
+
+/// A checkpoint file that is not what it claims: a missing or malformed attribute or tensor.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) { self.path = path; self.message = message }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// A model on disk: the phantom checkpoint format (HDF5), version 1.
+///
+/// Root attributes: `format` = "phantom-checkpoint", `version` = 1, `cell` ("tanh" | "resmlp"),
+/// integer dimensions `n_in`, `d`, `c` and, for resmlp, `m`; optional `dataset`, `epoch`, `step`,
+/// `estimator`; any further attributes are kept as ``metadata``. Group `params`: one dataset per tensor,
+/// named as in PyTorch's state dict ("cell.weight", "head.bias", …), float64 or float32. Optional group
+/// `history`: training curves, one float dataset each.
+public struct Checkpoint: Sendable {
+    public static let format = "phantom-checkpoint"
+    public static let version: Int64 = 1
+    /// Root attributes the format defines; every other one is free-form metadata.
+    static let reservedAttributes: Set<String> = ["format", "version", "cell", "n_in", "d", "c", "m", "dataset", "epoch", "step", "estimator"]
+
+    public var model: ImplicitModel
+    /// A bundled data set name ("digits") or a path.
+    public var dataset: String?
+    public var epoch: Int?
+    public var step: Int?
+    /// What the model was trained with ("exact", "upg", …).
+    public var estimator: String?
+    /// Further root attributes, kept verbatim.
+    public var metadata: [String: HDF5AttributeValue]
+    /// Training curves by name.
+    public var history: [String: HDF5Array<Double>]
+
+    public init(model: ImplicitModel, dataset: String? = nil, epoch: Int? = nil, step: Int? = nil,
+                estimator: String? = nil, metadata: [String: HDF5AttributeValue] = [:],
+                history: [String: HDF5Array<Double>] = [:]) {
+        self.model = model
+        self.dataset = dataset
+        self.epoch = epoch
+        self.step = step
+        self.estimator = estimator
+        self.metadata = metadata
+        self.history = history
+    }
+
+    // MARK: - Writing
+
+    /// Writes the checkpoint atomically (float64 tensors). Refuses an existing file unless `overwrite`.
+    public func save(to path: String, overwrite: Bool = false) throws {
+        try HDF5File.write(to: path, overwrite: overwrite) { file in
+            let root = file.root
+            try root.setAttribute("format", .string(Self.format))
+            try root.setAttribute("version", .integer(Self.version))
+            try root.setAttribute("cell", .string(model.cell.kind.rawValue))
+            try root.setAttribute("n_in", .integer(Int64(model.inputDimension)))
+            try root.setAttribute("d", .integer(Int64(model.stateDimension)))
+            try root.setAttribute("c", .integer(Int64(model.outputDimension)))
+            for (name, value) in model.cell.extraDimensions.sorted(by: { $0.key < $1.key }) {
+                try root.setAttribute(name, .integer(Int64(value)))
+            }
+            if let dataset { try root.setAttribute("dataset", .string(dataset)) }
+            if let epoch { try root.setAttribute("epoch", .integer(Int64(epoch))) }
+            if let step { try root.setAttribute("step", .integer(Int64(step))) }
+            if let estimator { try root.setAttribute("estimator", .string(estimator)) }
+            for (name, value) in metadata.sorted(by: { $0.key < $1.key }) where !Self.reservedAttributes.contains(name) {
+                try root.setAttribute(name, value)
+            }
+            let params = try root.createGroup("params")
+            let values = model.cell.parameters + model.head.parameters
+            var offset = 0
+            for spec in model.allSpecs {
+                let count = spec.shape.reduce(1, *)
+                try params.write(spec.name, HDF5Array(shape: spec.shape, values: Array(values[offset..<(offset + count)])))
+                offset += count
+            }
+            if !history.isEmpty {
+                let group = try root.createGroup("history")
+                for (name, array) in history.sorted(by: { $0.key < $1.key }) { try group.write(name, array) }
+            }
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Loads and validates a checkpoint.
+    ///
+    /// - Throws: ``CheckpointError`` naming the first problem — not a phantom checkpoint, an unsupported
+    ///   version, an unknown cell kind, a missing or non-positive dimension, a missing, unexpected,
+    ///   wrongly shaped or non-finite tensor — or ``HDF5Error`` when the file cannot be read.
+    public static func load(_ path: String) throws -> Checkpoint {
+        try HDF5File.withFile(at: path) { file in
+            let root = file.root
+            func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+            guard root.hasAttribute("format"), case .string(let format) = try root.attribute("format") else {
+                throw fail("not a phantom checkpoint (no 'format' attribute)")
+            }
+            guard format == Self.format else { throw fail("not a phantom checkpoint (format is '\(format)', expected '\(Self.format)')") }
+            guard root.hasAttribute("version"), let version = try root.attribute("version").integerValue else {
+                throw fail("attribute 'version' is missing or not an integer")
+            }
+            guard version == Self.version else { throw fail("unsupported checkpoint version \(version) (this tool reads version \(Self.version))") }
+            guard root.hasAttribute("cell"), case .string(let cellName) = try root.attribute("cell") else {
+                throw fail("attribute 'cell' is missing or not a string")
+            }
+            guard let kind = CellKind(rawValue: cellName) else {
+                throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            func dimension(_ name: String) throws -> Int {
+                guard root.hasAttribute(name) else { throw fail("attribute '\(name)' is missing") }
+                guard let value = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
+                guard value >= 1, value <= 1 << 20 else { throw fail("attribute '\(name)' = \(value) is out of range (1…\(1 << 20))") }
+                return Int(value)
+            }
+            let n = try dimension("n_in"), d = try dimension("d"), c = try dimension("c")
+            var cell: any ImplicitCell
+            switch kind {
+            case .tanh: cell = TanhCell(stateDimension: d, inputDimension: n)
+            case .resmlp: cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: try dimension("m"))
+            }
+            var head = OutputHead(classes: c, stateDimension: d)
+            let tensors = try readTensors(root, cell.layout.specs + head.layout.specs, path: path,
+                                          dimensions: "n_in = \(n), d = \(d), c = \(c)" + (kind == .resmlp ? ", m = \(cell.extraDimensions["m"] ?? 0)" : ""))
+            cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [] }
+            head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [] }
+
+            var checkpoint = Checkpoint(model: ImplicitModel(cell: cell, head: head))
+            checkpoint.dataset = try optionalString(root, "dataset", fail)
+            checkpoint.estimator = try optionalString(root, "estimator", fail)
+            checkpoint.epoch = try optionalInt(root, "epoch", fail)
+            checkpoint.step = try optionalInt(root, "step", fail)
+            for name in try root.attributeNames() where !reservedAttributes.contains(name) {
+                checkpoint.metadata[name] = try root.attribute(name)
+            }
+            if root.kind(of: "history") == .group {
+                let group = try root.group("history")
+                for child in try group.children() where child.kind == .dataset {
+                    checkpoint.history[child.name] = try group.readDoubles(child.name)
+                }
+            }
+            return checkpoint
+        }
+    }
+
+    private static func readTensors(_ root: HDF5Group, _ specs: [ParameterSpec], path: String,
+                                    dimensions: String) throws -> [String: [Double]] {
+        guard root.kind(of: "params") == .group else {
+            throw CheckpointError(path: path, message: "group 'params' is missing")
+        }
+        let params = try root.group("params")
+        let expected = Set(specs.map(\.name))
+        for child in try params.children() where !expected.contains(child.name) {
+            throw CheckpointError(path: path, message: "params/\(child.name): unexpected tensor for this cell (expected: \(specs.map(\.name).joined(separator: ", ")))")
+        }
+        var tensors: [String: [Double]] = [:]
+        for spec in specs {
+            guard params.contains(spec.name) else {
+                throw CheckpointError(path: path, message: "params/\(spec.name): missing tensor")
+            }
+            let array = try params.readDoubles(spec.name)
+            guard array.shape == spec.shape else {
+                throw CheckpointError(path: path, message: "params/\(spec.name): shape \(array.shape), expected \(spec.shape) (\(dimensions))")
+            }
+            guard array.values.allSatisfy(\.isFinite) else {
+                throw CheckpointError(path: path, message: "params/\(spec.name): contains NaN or infinity")
+            }
+            tensors[spec.name] = array.values
+        }
+        return tensors
+    }
+
+    private static func optionalString(_ root: HDF5Group, _ name: String, _ fail: (String) -> CheckpointError) throws -> String? {
+        guard root.hasAttribute(name) else { return nil }
+        guard case .string(let s) = try root.attribute(name) else { throw fail("attribute '\(name)' is not a string") }
+        return s
+    }
+
+    private static func optionalInt(_ root: HDF5Group, _ name: String, _ fail: (String) -> CheckpointError) throws -> Int? {
+        guard root.hasAttribute(name) else { return nil }
+        guard let v = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
+        return Int(v)
+    }
+}

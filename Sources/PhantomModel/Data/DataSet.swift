@@ -1,0 +1,58 @@
+import PhantomHDF5
+import PhantomLinearAlgebra
+
+/// A data set: inputs `x` [N, n_in] and optional targets `y` — class labels [N] (integers) or regression
+/// targets [N, c] (floats) — read from an HDF5 file.
+public struct DataSet: Sendable {
+    public var name: String
+    /// N×n_in.
+    public var x: Matrix
+    public var y: Targets?
+
+    public init(name: String, x: Matrix, y: Targets?) {
+        self.name = name
+        self.x = x
+        self.y = y
+    }
+
+    public var count: Int { x.rows }
+
+    /// The first `n` samples (all when n ≥ N).
+    public func prefix(_ n: Int) -> DataSet {
+        let indices = Array(0..<min(n, count))
+        return DataSet(name: name, x: x.selectingRows(indices), y: y?.selecting(indices))
+    }
+
+    /// Loads `x` and, when present, `y` from an HDF5 file, checking ranks, shapes, finiteness and labels.
+    /// - Throws: ``CheckpointError`` (naming the file and dataset) or ``HDF5Error``.
+    public static func load(_ path: String) throws -> DataSet {
+        try HDF5File.withFile(at: path) { file in
+            let root = file.root
+            func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+            guard root.kind(of: "x") == .dataset else { throw fail("dataset 'x' (the inputs, [N, n_in]) is missing") }
+            let x = try root.readDoubles("x", rank: 2)
+            guard x.values.allSatisfy(\.isFinite) else { throw fail("x: contains NaN or infinity") }
+            guard x.shape[0] >= 1, x.shape[1] >= 1 else { throw fail("x: shape \(x.shape) is empty") }
+            let inputs = Matrix(rows: x.shape[0], columns: x.shape[1], elements: x.values)
+            var targets: Targets?
+            if root.contains("y") {
+                let info = try root.datasetInfo("y")
+                switch (info.rank, info.elementType) {
+                case (1, .int64), (1, .int32):
+                    let labels = try root.readIntegers("y", rank: 1).values
+                    guard labels.count == inputs.rows else { throw fail("y: \(labels.count) labels for \(inputs.rows) samples") }
+                    guard labels.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else { throw fail("y: labels must be integers ≥ 0") }
+                    targets = .labels(labels.map { Int($0) })
+                case (2, .float64), (2, .float32):
+                    let values = try root.readDoubles("y", rank: 2)
+                    guard values.shape[0] == inputs.rows else { throw fail("y: \(values.shape[0]) rows for \(inputs.rows) samples") }
+                    guard values.values.allSatisfy(\.isFinite) else { throw fail("y: contains NaN or infinity") }
+                    targets = .values(Matrix(rows: values.shape[0], columns: values.shape[1], elements: values.values))
+                default:
+                    throw fail("y: must be integer labels [N] or float targets [N, c], found \(info.elementType) of shape \(info.shape)")
+                }
+            }
+            return DataSet(name: path, x: inputs, y: targets)
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import PhantomLinearAlgebra
+
+/// The per-sample update rules of ``FixedPointSolver``: given H, F = f(H) and G = F − H (zero rows for
+/// frozen samples), propose the next H. Frozen samples keep their row.
+struct Accelerator {
+    let configuration: FixedPointConfiguration
+    let batch: Int
+    let dimension: Int
+    /// Anderson: per sample, the last m + 1 iterates and residuals.
+    private var historyX: [[[Double]]]
+    private var historyG: [[[Double]]]
+    /// Broyden: per sample, the previous iterate and residual and the rank-one pairs (u, w) of
+    /// H = −I + Σ u wᵀ ≈ (∂g/∂h)⁻¹.
+    private var previousX: [[Double]?]
+    private var previousG: [[Double]?]
+    private var pairs: [[(u: [Double], w: [Double])]]
+
+    init(configuration: FixedPointConfiguration, batch: Int, dimension: Int) {
+        self.configuration = configuration
+        self.batch = batch
+        self.dimension = dimension
+        historyX = Array(repeating: [], count: batch)
+        historyG = Array(repeating: [], count: batch)
+        previousX = Array(repeating: nil, count: batch)
+        previousG = Array(repeating: nil, count: batch)
+        pairs = Array(repeating: [], count: batch)
+    }
+
+    mutating func next(h: Matrix, fh: Matrix, g: Matrix, active: [Bool]) -> Matrix {
+        switch configuration.method {
+        case .fixedPoint:
+            // h ← (1 − α) h + α f(h) = h + α g
+            var out = h
+            BLAS.axpy(configuration.damping, g.elements, &out.elements)
+            return out
+        case .anderson:
+            var out = h
+            for i in 0..<batch where active[i] { out.setRow(i, anderson(i, h.row(i), g.row(i))) }
+            return out
+        case .broyden:
+            var out = h
+            for i in 0..<batch where active[i] { out.setRow(i, broyden(i, h.row(i), g.row(i))) }
+            return out
+        }
+    }
+
+    /// Anderson type II: γ = argmin ‖g_k − ΔG γ‖² + λ‖γ‖², x⁺ = x_k + β g_k − (ΔX + β ΔG) γ.
+    private mutating func anderson(_ i: Int, _ x: [Double], _ g: [Double]) -> [Double] {
+        let beta = configuration.andersonMixing
+        historyX[i].append(x)
+        historyG[i].append(g)
+        if historyX[i].count > configuration.andersonMemory + 1 {
+            historyX[i].removeFirst()
+            historyG[i].removeFirst()
+        }
+        var next = x
+        BLAS.axpy(beta, g, &next)
+        let k = historyX[i].count - 1
+        guard k >= 1 else { return next }
+        var dX: [[Double]] = [], dG: [[Double]] = []
+        for j in 0..<k {
+            dX.append(zip(historyX[i][j + 1], historyX[i][j]).map { $0 - $1 })
+            dG.append(zip(historyG[i][j + 1], historyG[i][j]).map { $0 - $1 })
+        }
+        var gram = Matrix(zeros: k, k)
+        var rhs = [Double](repeating: 0, count: k)
+        for a in 0..<k {
+            rhs[a] = BLAS.dot(dG[a], g)
+            for b in a..<k {
+                let v = BLAS.dot(dG[a], dG[b])
+                gram[a, b] = v
+                gram[b, a] = v
+            }
+        }
+        let scale = max((0..<k).map { gram[$0, $0] }.max() ?? 0, 1e-300)
+        for a in 0..<k { gram[a, a] += configuration.andersonRegularization * scale + 1e-300 }
+        guard let lu = try? LUFactorization(gram) else { return next }
+        let gamma = lu.solve(rhs)
+        guard gamma.allSatisfy(\.isFinite) else { return next }
+        for j in 0..<k {
+            BLAS.axpy(-gamma[j], dX[j], &next)
+            BLAS.axpy(-gamma[j] * beta, dG[j], &next)
+        }
+        return next
+    }
+
+    /// Broyden's "good" update of H ≈ (∂g/∂h)⁻¹ from H₀ = −I, then the quasi-Newton step x⁺ = x − H g.
+    private mutating func broyden(_ i: Int, _ x: [Double], _ g: [Double]) -> [Double] {
+        if let px = previousX[i], let pg = previousG[i] {
+            let dx = zip(x, px).map { $0 - $1 }
+            let dg = zip(g, pg).map { $0 - $1 }
+            let hdg = applyH(i, dg, transposed: false)
+            let denominator = BLAS.dot(dx, hdg)
+            if abs(denominator) > 1e-300, denominator.isFinite {
+                if pairs[i].count >= configuration.broydenMemory { pairs[i].removeAll() }  // restart from −I
+                var u = zip(dx, hdg).map { $0 - $1 }
+                BLAS.scal(1 / denominator, &u)
+                let w = applyH(i, dx, transposed: true)
+                pairs[i].append((u, w))
+            }
+        }
+        previousX[i] = x
+        previousG[i] = g
+        let step = applyH(i, g, transposed: false)
+        return zip(x, step).map { $0 - $1 }
+    }
+
+    /// H v (or Hᵀ v) with H = −I + Σ u wᵀ.
+    private func applyH(_ i: Int, _ v: [Double], transposed: Bool) -> [Double] {
+        var out = v.map { -$0 }
+        for pair in pairs[i] {
+            if transposed { BLAS.axpy(BLAS.dot(pair.u, v), pair.w, &out) }
+            else { BLAS.axpy(BLAS.dot(pair.w, v), pair.u, &out) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+import PhantomLinearAlgebra
+
+/// When a sample's fixed-point iteration counts as converged.
+public enum StoppingCriterion: Sendable, Equatable {
+    /// ‖f(h) − h‖ ≤ tolerance.
+    case absolute(Double)
+    /// ‖f(h) − h‖ / (‖f(h)‖ + 1e-12) ≤ tolerance.
+    case relative(Double)
+
+    public var tolerance: Double {
+        switch self {
+        case .absolute(let t), .relative(let t): return t
+        }
+    }
+
+    /// The residual this criterion measures, from ‖f(h) − h‖ and ‖f(h)‖.
+    public func residual(absolute: Double, valueNorm: Double) -> Double {
+        switch self {
+        case .absolute: return absolute
+        case .relative: return absolute / (valueNorm + 1e-12)
+        }
+    }
+}
+
+/// The forward solvers for h = f(h, x).
+public enum FixedPointMethod: String, Sendable, CaseIterable {
+    /// Damped iteration h ← (1 − α) h + α f(h).
+    case fixedPoint = "fixed-point"
+    /// Anderson acceleration (type II) with memory m, mixing β and ridge regularisation.
+    case anderson
+    /// Limited-memory Broyden ("good" Broyden on the inverse Jacobian of g(h) = f(h) − h).
+    case broyden
+}
+
+/// A forward solver's settings, checked when built.
+public struct FixedPointConfiguration: Sendable, Equatable {
+    public var method: FixedPointMethod
+    public var stopping: StoppingCriterion
+    public var maxIterations: Int
+    /// α for `.fixedPoint`, in (0, 1].
+    public var damping: Double
+    /// m for `.anderson`, ≥ 1.
+    public var andersonMemory: Int
+    /// β for `.anderson`, in (0, 1].
+    public var andersonMixing: Double
+    /// Ridge λ for `.anderson`'s least squares, relative to the Gram's scale, ≥ 0.
+    public var andersonRegularization: Double
+    /// Rank-one updates kept by `.broyden` before it restarts from −I, ≥ 1.
+    public var broydenMemory: Int
+
+    /// - Throws: ``ConfigurationError`` naming the first setting out of range.
+    public init(method: FixedPointMethod = .anderson, stopping: StoppingCriterion = .relative(1e-10),
+                maxIterations: Int = 200, damping: Double = 1, andersonMemory: Int = 5,
+                andersonMixing: Double = 1, andersonRegularization: Double = 1e-10,
+                broydenMemory: Int = 30) throws(ConfigurationError) {
+        guard stopping.tolerance > 0, stopping.tolerance.isFinite else {
+            throw ConfigurationError("the solver tolerance must be a positive number, got \(stopping.tolerance)")
+        }
+        guard maxIterations >= 1 else { throw ConfigurationError("the solver's iteration limit must be ≥ 1, got \(maxIterations)") }
+        guard damping > 0, damping <= 1 else { throw ConfigurationError("damping must lie in (0, 1], got \(damping)") }
+        guard andersonMemory >= 1 else { throw ConfigurationError("Anderson memory must be ≥ 1, got \(andersonMemory)") }
+        guard andersonMixing > 0, andersonMixing <= 1 else { throw ConfigurationError("Anderson mixing β must lie in (0, 1], got \(andersonMixing)") }
+        guard andersonRegularization >= 0, andersonRegularization.isFinite else {
+            throw ConfigurationError("Anderson regularisation must be ≥ 0, got \(andersonRegularization)")
+        }
+        guard broydenMemory >= 1 else { throw ConfigurationError("Broyden memory must be ≥ 1, got \(broydenMemory)") }
+        self.method = method
+        self.stopping = stopping
+        self.maxIterations = maxIterations
+        self.damping = damping
+        self.andersonMemory = andersonMemory
+        self.andersonMixing = andersonMixing
+        self.andersonRegularization = andersonRegularization
+        self.broydenMemory = broydenMemory
+    }
+}
+
+/// The result of a batched forward solve, with every sample's pedigree.
+public struct FixedPointSolution: Sendable {
+    /// The lowest-residual iterate of each sample (B×d).
+    public let states: Matrix
+    /// Each sample's residual at `states`, in the configured criterion.
+    public let residuals: [Double]
+    /// Each sample's absolute residual ‖f(h) − h‖ at `states`.
+    public let absoluteResiduals: [Double]
+    /// Iterations run for each sample (up to convergence, or all of them).
+    public let iterations: [Int]
+    /// How each sample's solve ended; `.converged` only when its residual reached the tolerance.
+    public let statuses: [SolverStatus]
+    /// Each sample's residual (configured criterion) after each evaluation of f.
+    public let traces: [[Double]]
+    /// Batched evaluations of f.
+    public let functionEvaluations: Int
+
+    public var converged: [Bool] { statuses.map(\.isConverged) }
+    public var allConverged: Bool { statuses.allSatisfy(\.isConverged) }
+}
