@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomCLI", "PhantomTestSupport"]
+            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomModel", "PhantomTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

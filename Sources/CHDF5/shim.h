@@ -30,6 +30,8 @@ static inline hid_t phantom_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t phantom_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t phantom_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline hid_t phantom_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+static inline hid_t phantom_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
+static inline hid_t phantom_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 
 /// Walks the calling thread's error stack and appends "function: description" lines to `buffer`
 /// (NUL-terminated, truncated to `capacity`), then clears the stack.

@@ -30,6 +30,8 @@ extension HDF5Group {
         let dcpl = try Handle(.propertyList, "H5Pcreate", here, "cannot create the dataset") {
             H5Pcreate(phantom_H5P_DATASET_CREATE())
         }
+        // No modification times in the file: the same content gives the same bytes.
+        try call("H5Pset_obj_track_times", here, "cannot create the dataset") { H5Pset_obj_track_times(dcpl.id, false) }
         if options.compressed && !dims.isEmpty && !dims.contains(0) {
             guard H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 else {
                 throw here.error("gzip compression is not available in this HDF5 library")

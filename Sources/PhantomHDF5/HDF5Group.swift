@@ -79,8 +79,10 @@ public final class HDF5Group {
         let here = location.child(name)
         let lcpl = try Handle(.propertyList, "H5Pcreate", here, "cannot create the group") { H5Pcreate(phantom_H5P_LINK_CREATE()) }
         try call("H5Pset_create_intermediate_group", here, "cannot create the group") { H5Pset_create_intermediate_group(lcpl.id, 1) }
+        let gcpl = try Handle(.propertyList, "H5Pcreate", here, "cannot create the group") { H5Pcreate(phantom_H5P_GROUP_CREATE()) }
+        try call("H5Pset_obj_track_times", here, "cannot create the group") { H5Pset_obj_track_times(gcpl.id, false) }
         let gid = try call("H5Gcreate2", here, "cannot create the group") {
-            H5Gcreate2(id, name, lcpl.id, phantom_H5P_DEFAULT(), phantom_H5P_DEFAULT())
+            H5Gcreate2(id, name, lcpl.id, gcpl.id, phantom_H5P_DEFAULT())
         }
         return HDF5Group(file: file, id: gid, path: here.object ?? name)
     }

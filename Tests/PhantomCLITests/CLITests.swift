@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+import PhantomHDF5
+import PhantomLinearAlgebra
+import PhantomModel
 import PhantomTestSupport
 
 @Suite("The phantom executable")
@@ -45,5 +48,69 @@ struct CLITests {
         let missingFolder = try runProgram(phantom, ["smoke", "-o", folder + "/nope/smoke.h5", "--plot", folder + "/x.png"])
         #expect(missingFolder.status != 0 && missingFolder.stderr.contains("does not exist"))
         #expect(!FileManager.default.fileExists(atPath: folder + "/x.png"))
+    }
+}
+
+@Suite("phantom inspect")
+struct InspectCommandTests {
+    let phantom = phantomExecutable()
+
+    /// A small tanh checkpoint and data files, written through the built tool's own format by h5py-free means.
+    func fixture() throws -> (folder: String, checkpoint: String) {
+        let folder = makeTemporaryFolder()
+        let result = try runProgram(phantom, ["smoke", "-o", folder + "/unused.h5", "--plot", folder + "/unused.png"])
+        #expect(result.status == 0)
+        return (folder, folder + "/unused.h5")
+    }
+
+    @Test("bad input: a missing file, a non-checkpoint, out-of-range options — one line, non-zero exit")
+    func badInput() throws {
+        let (folder, notCheckpoint) = try fixture()
+        let cases: [([String], String)] = [
+            (["inspect", folder + "/missing.h5"], "no such file"),
+            (["inspect", notCheckpoint], "not a phantom checkpoint"),
+            (["inspect", notCheckpoint, "--samples", "0"], "--samples must be at least 1"),
+            (["inspect", notCheckpoint, "--solver", "newton"], "'newton' is invalid for '--solver"),
+            (["inspect", notCheckpoint, "--tolerance=-1"], "--tolerance must be a positive number"),
+            (["inspect"], "Missing expected argument"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try runProgram(phantom, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(arguments)")
+        }
+    }
+}
+
+extension InspectCommandTests {
+    @Test("inspect prints the tensors, and with --data the per-sample solves and diagnostics")
+    func inspectWithData() throws {
+        let folder = makeTemporaryFolder()
+        var rng = SplitMix64(seed: 50)
+        let d = 6, n = 3
+        var w = Matrix(rows: d, columns: d, elements: (0..<(d * d)).map { _ in rng.nextGaussian() })
+        BLAS.scal(0.8 / (try w.spectralNorm()), &w.elements)
+        let cell = TanhCell(injectionWeight: Matrix(rows: d, columns: n, elements: (0..<(d * n)).map { _ in rng.nextGaussian() }),
+                            injectionBias: [Double](repeating: 0.1, count: d), cellWeight: w)
+        let checkpoint = Checkpoint(model: ImplicitModel(cell: cell, head: OutputHead(classes: 2, stateDimension: d)),
+                                    dataset: "synthetic", epoch: 2)
+        try checkpoint.save(to: folder + "/model.h5")
+        try HDF5File.write(to: folder + "/data.h5") { file in
+            try file.root.write("x", HDF5Array(shape: [4, n], values: (0..<(4 * n)).map { _ in rng.nextGaussian() }))
+        }
+        try HDF5File.write(to: folder + "/wide.h5") { file in
+            try file.root.write("x", HDF5Array(shape: [2, 5], values: [Double](repeating: 0, count: 10)))
+        }
+        let result = try runProgram(phantom, ["inspect", folder + "/model.h5", "--data", folder + "/data.h5", "--samples", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("cell        tanh (n_in = 3, d = 6, c = 2)"))
+        #expect(result.stdout.contains("cell.weight             [6, 6]"))
+        let rows = result.stdout.split(separator: "\n").filter { $0.hasSuffix("converged") }
+        #expect(rows.count == 2)
+        let wide = try runProgram(phantom, ["inspect", folder + "/model.h5", "--data", folder + "/wide.h5"])
+        #expect(wide.status != 0 && wide.stdout.isEmpty)
+        #expect(wide.stderr == "phantom: \(folder)/wide.h5: x has 5 features, the checkpoint expects n_in = 3\n")
     }
 }

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import PhantomHDF5
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// `phantom inspect`: what a checkpoint holds, and how its fixed points behave on a few samples.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a checkpoint holds; with --data, solve a few fixed points and print diagnostics.",
+        discussion: """
+        Without --data: the cell, its dimensions, every tensor with its shape, and the metadata.
+        With --data FILE (an HDF5 file with x [N, n_in]): for the first --samples inputs, the forward \
+        solve's iterations, residual and status, and at h* the Jacobian norm ‖J‖₂ and spectral radius ρ(J).
+        """
+    )
+
+    @Argument(help: "A phantom checkpoint (.h5).")
+    var checkpoint: String
+
+    @Option(help: "An HDF5 data file with x [N, n_in]; solves the first --samples fixed points.")
+    var data: String?
+
+    @Option(help: "How many samples to solve with --data.")
+    var samples: Int = 5
+
+    @OptionGroup var solverOptions: SolverOptions
+
+    func validate() throws {
+        guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
+    }
+
+    func run() throws {
+        let loaded = try Checkpoint.load(checkpoint)
+        let model = loaded.model
+        // Everything is checked before anything is printed.
+        let set = try data.map { path in
+            let set = try DataSet.load(path)
+            guard set.x.columns == model.inputDimension else {
+                throw ValidationError("\(path): x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
+            }
+            return set
+        }
+        print(describe(loaded))
+        guard let set else { return }
+        let batch = set.prefix(samples)
+        let solution = model.solve(batch.x, try solverOptions.configuration())
+        let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)
+        print("")
+        print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
+        print(pad("sample", 8) + pad("iterations", 12) + pad("residual", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10) + "status")
+        for i in 0..<batch.count {
+            print(pad("\(i)", 8) + pad("\(solution.iterations[i])", 12) + pad(format(solution.residuals[i]), 12)
+                  + pad(String(format: "%.4f", diagnostics[i].jacobianNorm), 10)
+                  + pad(String(format: "%.4f", diagnostics[i].spectralRadius), 10) + solution.statuses[i].rawValue)
+        }
+        let unconverged = solution.statuses.filter { !$0.isConverged }.count
+        if unconverged > 0 { print("\(unconverged) of \(batch.count) forward solves did not converge") }
+    }
+
+    private func describe(_ c: Checkpoint) -> String {
+        let m = c.model
+        var dims = "n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)"
+        for (k, v) in m.cell.extraDimensions.sorted(by: { $0.key < $1.key }) { dims += ", \(k) = \(v)" }
+        var lines = ["checkpoint  \(checkpoint)", "cell        \(m.cell.kind.rawValue) (\(dims))"]
+        var training: [String] = []
+        if let d = c.dataset { training.append("dataset \(d)") }
+        if let e = c.epoch { training.append("epoch \(e)") }
+        if let s = c.step { training.append("step \(s)") }
+        if let e = c.estimator { training.append("estimator \(e)") }
+        if !training.isEmpty { lines.append("training    " + training.joined(separator: ", ")) }
+        lines.append("parameters  p = \(m.cell.layout.count) in the implicit layer, \(m.head.layout.count) in the head")
+        for spec in m.cell.layout.specs + m.head.layout.specs {
+            lines.append("  " + pad(spec.name, 24) + "\(spec.shape)")
+        }
+        for (name, value) in c.metadata.sorted(by: { $0.key < $1.key }) {
+            lines.append("metadata    \(name) = \(show(value))")
+        }
+        for (name, array) in c.history.sorted(by: { $0.key < $1.key }) {
+            lines.append("history     \(name) \(array.shape)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func show(_ value: HDF5AttributeValue) -> String {
+        switch value {
+        case .string(let s): return "\"\(s)\""
+        case .integer(let v): return "\(v)"
+        case .double(let v): return "\(v)"
+        case .integers(let v): return "\(v)"
+        case .doubles(let v): return "\(v)"
+        }
+    }
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+}
+
+func format(_ x: Double) -> String { String(format: "%.2e", x) }
