@@ -35,6 +35,9 @@ let package = Package(
         // MARK: Implicit models: cells with hand-written JVP/VJP, forward solvers, checkpoints, data sets.
         .target(name: "PhantomModel", dependencies: ["PhantomHDF5", "PhantomLinearAlgebra"]),
 
+        // MARK: Gradient estimators: the exact implicit gradient, UPG, NPG, JFB, RBP, BPTT, the (k, λ) grid.
+        .target(name: "PhantomGradients", dependencies: ["PhantomModel", "PhantomLinearAlgebra"]),
+
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
 
@@ -42,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomModel", "PhantomPlots",
+                "PhantomFileSystem", "PhantomHDF5", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel", "PhantomPlots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +63,10 @@ let package = Package(
         .testTarget(
             name: "PhantomModelTests",
             dependencies: ["PhantomModel", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomGradientsTests",
+            dependencies: ["PhantomGradients", "PhantomModel", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomPlotsTests",

@@ -11,6 +11,8 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
     case nonFiniteIterate
     /// The residual grew far beyond the best one seen (the iteration is moving away from a fixed point).
     case diverged
+    /// A direct solve finished but its recomputed residual is above tolerance (a nearly singular system).
+    case inaccurate
 
     public var isConverged: Bool { self == .converged }
 
@@ -22,6 +24,7 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
         case .breakdown: return "not converged: the Krylov space became invariant above tolerance (the operator is likely singular)"
         case .nonFiniteInput: return "not converged: the input contains NaN or infinity"
         case .nonFiniteIterate: return "not converged: an iterate became NaN or infinite (the iteration diverged)"
+        case .inaccurate: return "not converged: the residual of the direct solve is above tolerance (the system is nearly singular)"
         case .diverged: return "not converged: the residual grew far above its best value (the map may not be contractive; add damping or use Anderson)"
         }
     }

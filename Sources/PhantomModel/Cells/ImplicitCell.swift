@@ -52,6 +52,9 @@ public protocol CellLinearization: Sendable {
     /// The same linearization for sample i alone (a batch of one), so that per-sample products cost
     /// O(d²) rather than O(B d²).
     func restricted(toSample i: Int) -> any CellLinearization
+    /// The diagonal of the Gram M_i M_iᵀ when the cell knows it to be diagonal in closed form (the tanh
+    /// cell: D²(‖h‖² + ‖x‖² + 1)), else nil.
+    func closedFormParameterGramDiagonal(sample i: Int) -> [Double]?
 }
 
 extension CellLinearization {
@@ -65,6 +68,22 @@ extension CellLinearization {
             jac.setColumn(j, stateJVP(v).row(i))
         }
         return jac
+    }
+
+    public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? { nil }
+
+    /// The d×d Gram M_i M_iᵀ by the generic route: column j is M_i (M_iᵀ e_j), d parameter VJPs and d
+    /// parameter JVPs on sample i alone. Complexity: O(d p).
+    public func parameterGram(sample i: Int) -> Matrix {
+        let one = restricted(toSample: i)
+        let d = value.columns
+        var gram = Matrix(zeros: d, d)
+        for j in 0..<d {
+            var e = Matrix(zeros: 1, d)
+            e[0, j] = 1
+            gram.setColumn(j, one.parameterJVP(one.parameterVJP(e)).elements)
+        }
+        return gram.symmetricPart
     }
 
     /// J_i as a matrix-free ``LinearOperator`` (apply = JVP, applyTranspose = VJP), for Krylov methods

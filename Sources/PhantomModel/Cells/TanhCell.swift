@@ -115,6 +115,14 @@ struct TanhLinearization: CellLinearization {
         Matrix.diagonal(slope.row(i)) * cell.cellWeight  // J_i = D_i W
     }
 
+    /// M_i M_iᵀ = D_i² (‖h_i‖² + ‖x_i‖² + 1): row r of M_i is D_rr (h_iᵀ, x_iᵀ, 1) on the r-th rows of
+    /// W, U and b, and distinct rows touch disjoint parameters (THEORY.md §3).
+    func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? {
+        let hi = h.row(i), xi = x.row(i)
+        let scale = BLAS.dot(hi, hi) + BLAS.dot(xi, xi) + 1
+        return slope.row(i).map { $0 * $0 * scale }
+    }
+
     func restricted(toSample i: Int) -> any CellLinearization {
         TanhLinearization(cell: cell, h: h.selectingRows([i]), x: x.selectingRows([i]),
                           value: value.selectingRows([i]), slope: slope.selectingRows([i]))

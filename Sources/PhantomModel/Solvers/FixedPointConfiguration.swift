@@ -47,12 +47,15 @@ public struct FixedPointConfiguration: Sendable, Equatable {
     public var andersonRegularization: Double
     /// Rank-one updates kept by `.broyden` before it restarts from −I, ≥ 1.
     public var broydenMemory: Int
+    /// How many of the last inputs to f to keep in ``FixedPointSolution/recentIterates`` (for truncated
+    /// backpropagation through the solver), ≥ 0.
+    public var recordedIterates: Int
 
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
     public init(method: FixedPointMethod = .anderson, stopping: StoppingCriterion = .relative(1e-10),
                 maxIterations: Int = 200, damping: Double = 1, andersonMemory: Int = 5,
                 andersonMixing: Double = 1, andersonRegularization: Double = 1e-10,
-                broydenMemory: Int = 30) throws(ConfigurationError) {
+                broydenMemory: Int = 30, recordedIterates: Int = 0) throws(ConfigurationError) {
         guard stopping.tolerance > 0, stopping.tolerance.isFinite else {
             throw ConfigurationError("the solver tolerance must be a positive number, got \(stopping.tolerance)")
         }
@@ -64,6 +67,7 @@ public struct FixedPointConfiguration: Sendable, Equatable {
             throw ConfigurationError("Anderson regularisation must be ≥ 0, got \(andersonRegularization)")
         }
         guard broydenMemory >= 1 else { throw ConfigurationError("Broyden memory must be ≥ 1, got \(broydenMemory)") }
+        guard recordedIterates >= 0 else { throw ConfigurationError("recorded iterates must be ≥ 0, got \(recordedIterates)") }
         self.method = method
         self.stopping = stopping
         self.maxIterations = maxIterations
@@ -72,6 +76,7 @@ public struct FixedPointConfiguration: Sendable, Equatable {
         self.andersonMixing = andersonMixing
         self.andersonRegularization = andersonRegularization
         self.broydenMemory = broydenMemory
+        self.recordedIterates = recordedIterates
     }
 }
 
@@ -91,6 +96,9 @@ public struct FixedPointSolution: Sendable {
     public let traces: [[Double]]
     /// Batched evaluations of f.
     public let functionEvaluations: Int
+    /// The last ``FixedPointConfiguration/recordedIterates`` batch inputs H_t to f, oldest first (rows of
+    /// samples that had already converged stay at their frozen iterate).
+    public var recentIterates: [Matrix] = []
 
     public var converged: [Bool] { statuses.map(\.isConverged) }
     public var allConverged: Bool { statuses.allSatisfy(\.isConverged) }

@@ -42,7 +42,12 @@ public struct FixedPointSolver: Sendable {
                                       traces: traces, functionEvaluations: 0)
         }
 
+        var recent: [Matrix] = []
         for iteration in 1...c.maxIterations {
+            if c.recordedIterates > 0 {
+                recent.append(h)
+                if recent.count > c.recordedIterates { recent.removeFirst() }
+            }
             let fh = f(h)
             evaluations += 1
             var g = fh - h  // g(h) = f(h) − h
@@ -79,8 +84,10 @@ public struct FixedPointSolver: Sendable {
             else if lastResidual[i] > 1e4 * bestResidual[i] { statuses[i] = .diverged }
             else if iterations[i] >= 4 && bestIteration[i] <= iterations[i] / 2 { statuses[i] = .stagnation }
         }
-        return FixedPointSolution(states: best, residuals: bestResidual, absoluteResiduals: bestAbsolute,
-                                  iterations: iterations, statuses: statuses, traces: traces,
-                                  functionEvaluations: evaluations)
+        var solution = FixedPointSolution(states: best, residuals: bestResidual, absoluteResiduals: bestAbsolute,
+                                          iterations: iterations, statuses: statuses, traces: traces,
+                                          functionEvaluations: evaluations)
+        solution.recentIterates = recent
+        return solution
     }
 }

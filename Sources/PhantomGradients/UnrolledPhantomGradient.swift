@@ -1,0 +1,119 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// UPG(k, λ), the unrolled phantom gradient (Geng et al. 2021): backpropagation through k damped steps
+///
+///     h_{t+1} = (1 − λ) h_t + λ f(h_t),   t = 0 … k − 1,   h_0 = h* (detached)
+///
+/// Backward (THEORY.md §2): w_k = g; for t = k − 1 … 0: ĝ += λ M_tᵀ w_{t+1}; w_t = B_tᵀ w_{t+1} with
+/// B_t = λ J_t + (1 − λ) I and J_t, M_t taken at the iterate h_t.
+///
+/// Modes: `.analysis` takes the cotangent g at h* (every estimator then sees the same g);
+/// `.training` evaluates the loss at h_k, as the paper's training code does, and also reports that loss
+/// and the head gradient at h_k.
+///
+/// Mathematical Properties: UPG(1, λ) = λ·JFB; when h* is an exact fixed point the iterates stay at h*
+/// and UPG(k, λ) = NPG(k, λ); they differ through the forward solver's error ‖f(h*) − h*‖.
+///
+/// Complexity: k batched f evaluations forward, k state and k parameter VJPs backward; memory O(k)
+/// linearizations.
+///
+/// References: Geng, Zhang, Bai, Wang, Lin, "On Training Implicit Models", NeurIPS 2021.
+public struct UnrolledPhantomGradient: GradientEstimator {
+    public enum Mode: String, Sendable, CaseIterable { case analysis, training }
+
+    public let steps: Int
+    public let damping: Double
+    public let mode: Mode
+
+    /// - Throws: ``ConfigurationError`` unless k ≥ 1 and λ ∈ (0, 1].
+    public init(steps k: Int, damping lambda: Double, mode: Mode = .analysis) throws(ConfigurationError) {
+        try checkSteps(k, lambda)
+        steps = k
+        damping = lambda
+        self.mode = mode
+    }
+
+    public var label: String { "UPG(\(steps), \(damping))" }
+
+    public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
+        let cell = problem.model.cell
+        var h = problem.states
+        var linearizations: [any CellLinearization] = []
+        for t in 0..<steps {
+            let lin = t == 0 ? problem.linearization : cell.linearize(state: h, input: problem.inputs)
+            linearizations.append(lin)
+            var next = lin.value
+            BLAS.scal(damping, &next.elements)
+            BLAS.axpy(1 - damping, h.elements, &next.elements)
+            h = next
+        }
+        var g = problem.cotangents
+        var loss: Double?, head: [Double]?
+        if mode == .training {
+            let atUnroll = GradientProblem.lossCotangents(model: problem.model, states: h, targets: problem.targets)
+            g = atUnroll.cotangents
+            loss = atUnroll.losses.reduce(0, +) / Double(max(atUnroll.losses.count, 1))
+            head = atUnroll.headGradient
+        }
+        var estimate = Self.backpropagate(through: linearizations, cotangents: g, damping: damping,
+                                          perSample: perSample)
+        estimate.lossAtUnroll = loss
+        estimate.headGradientAtUnroll = head
+        return estimate
+    }
+
+    /// Backpropagation through h_{t+1} = (1 − λ) h_t + λ f(h_t) given the linearizations at h_0 … h_{k−1}.
+    static func backpropagate(through linearizations: [any CellLinearization], cotangents g: Matrix,
+                              damping: Double, perSample: Bool) -> GradientEstimate {
+        let b = g.rows
+        var w = g
+        var sum: [Double]? = nil
+        var rows: Matrix? = nil
+        for lin in linearizations.reversed() {
+            var u = w
+            BLAS.scal(damping, &u.elements)
+            let contribution = lin.parameterVJP(u)
+            if sum == nil { sum = contribution } else { BLAS.axpy(1, contribution, &sum!) }
+            if perSample {
+                if rows == nil { rows = Matrix(zeros: b, contribution.count) }
+                for i in 0..<b {
+                    let gi = lin.restricted(toSample: i).parameterVJP(u.selectingRows([i]))
+                    for j in 0..<gi.count { rows![i, j] += gi[j] }
+                }
+            }
+            var next = lin.stateVJP(w)
+            BLAS.scal(damping, &next.elements)
+            BLAS.axpy(1 - damping, w.elements, &next.elements)
+            w = next
+        }
+        var mean = sum ?? []
+        BLAS.scal(1 / Double(max(b, 1)), &mean)
+        return GradientEstimate(batchMean: mean, perSample: rows, stateCotangents: nil, adjoint: nil)
+    }
+}
+
+/// Truncated BPTT(K): backpropagation through the last K evaluations of f made by the forward solver,
+/// h_{t+1} = f(h_t) with J_t, M_t at the solver's own iterates (THEORY.md §2), the cotangent taken at h*.
+///
+/// The forward solve must have been configured with `recordedIterates ≥ K`; with fewer recorded iterates
+/// the available ones are used. Exact BPTT for plain iteration (damping 1); for Anderson or Broyden the
+/// recorded points are that solver's iterates, and the steps between them are not f-steps.
+public struct TruncatedBPTT: GradientEstimator {
+    public let steps: Int
+    /// - Throws: ``ConfigurationError`` unless K ≥ 1.
+    public init(steps K: Int) throws(ConfigurationError) {
+        guard K >= 1 else { throw ConfigurationError("truncated BPTT needs K ≥ 1, got \(K)") }
+        steps = K
+    }
+    public var label: String { "BPTT(\(steps))" }
+
+    public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
+        let iterates = problem.forward.recentIterates.suffix(steps)
+        let linearizations: [any CellLinearization] = iterates.isEmpty
+            ? [problem.linearization]
+            : iterates.map { problem.model.cell.linearize(state: $0, input: problem.inputs) }
+        return UnrolledPhantomGradient.backpropagate(through: linearizations, cotangents: problem.cotangents,
+                                                     damping: 1, perSample: perSample)
+    }
+}
