@@ -1,32 +1,36 @@
 import PhantomLinearAlgebra
 import PhantomModel
+import Foundation
 
-/// Every NPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient, from K − 1 batched
-/// state VJPs (THEORY.md §4).
+/// Every NPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient, from K batched state
+/// VJPs (THEORY.md §4).
 ///
-/// With Krylov vectors v_j = (Jᵀ)^j g,
+/// THEORY.md §4 expands NPG in the Krylov vectors of g and reads each cell off the K×K Gram of
+/// q_j = Mᵀ(Jᵀ)^j g; the relative error then comes out as cᵀGc − 2cᵀa + ‖∇‖², which cancels
+/// catastrophically once the error is small. This engine uses the residual identity instead
+/// (THEORY.md §2, identity 3, **derived**):
 ///
-///     NPG(k, λ) = Mᵀ Σ_{j<k} c_j(k, λ) v_j,   c_j(k, λ) = λ Σ_{t=j}^{k−1} C(t, j) λ^j (1 − λ)^{t−j}
+///     NPG(k, λ) − ∇ = −Mᵀ (Bᵀ)^k w = −Mᵀ Σ_{j=0}^{k} β_j(k, λ) u_j,
+///     u_j = (Jᵀ)^j w,   β_j(k, λ) = C(k, j) λ^j (1 − λ)^{k−j}
 ///
-/// so each cell's inner product with ∇ = Mᵀw and its norm follow from the K×K Gram ⟨q_i, q_j⟩ and the
-/// K numbers ⟨q_j, ∇⟩. Per sample these come from the d×d Gram G_M = M Mᵀ — no parameter-space vector:
-/// ⟨q_i, q_j⟩ = (Vᵀ G_M V)_ij, ⟨q_j, ∇⟩ = (Vᵀ G_M w)_j, ‖∇‖² = wᵀ G_M w. For the batch mean the K
-/// projections q_j = (1/B) Σ_i M_iᵀ v_{j,i} are formed in R^p (K parameter VJPs).
+/// so with e = ĝ − ∇ every cell follows from the (K+1)×(K+1) Gram P_ij = ⟨Mᵀu_i, Mᵀu_j⟩ (P_00 = ‖∇‖²):
+/// ‖ĝ − ∇‖² = βᵀPβ (positive weights: no cancellation), ⟨ĝ, ∇⟩ = ‖∇‖² − (Pβ)_0 and
+/// ‖ĝ‖² = ‖∇‖² − 2(Pβ)_0 + βᵀPβ. Per sample, P = Uᵀ G_M U through the d×d Gram G_M = M Mᵀ — no
+/// parameter-space vector; for the batch mean, p_j = (1/B) Σ_i M_iᵀ u_{j,i} are formed in R^p (one fused
+/// parameter VJP).
 ///
-/// Error Bounds: ‖ĝ − ∇‖² = cᵀGc − 2cᵀa + ‖∇‖² loses digits when the relative error is small; cells whose
-/// relative error falls below ``cancellationThreshold`` are recomputed from the difference vector
-/// (Σ c_j v_j − w in state space through G_M, or in R^p for the batch), which has no cancellation.
+/// Error Bounds: the identity holds up to the adjoint residual r = g − (I − Jᵀ)w, an error of 𝒜r in ĝ;
+/// with the default adjoint tolerance (1e-10 relative) that is far below the metrics' precision, and an
+/// unconverged adjoint is flagged by the exact gradient's pedigree anyway.
 ///
-/// Complexity: K − 1 batched state VJPs, plus per sample O(K d²) (O(K d) for a diagonal G_M) and
-/// O(K² |Λ|) for the cells.
+/// Complexity: K batched state VJPs (one pass of NPG(K, λ) costs K − 1), plus per sample O(K d) for a
+/// diagonal G_M (O(K d²) dense) and O(K² |Λ|) for the cells.
 public struct NPGGrid: Sendable {
     public let maxSteps: Int
     public let lambdas: [Double]
-    /// Relative errors below this are recomputed without cancellation (default 1e-2).
-    public let cancellationThreshold: Double
 
     /// - Throws: ``ConfigurationError`` unless K ≥ 1, the λ list is non-empty and every λ ∈ (0, 1].
-    public init(maxSteps K: Int, lambdas: [Double], cancellationThreshold: Double = 1e-2) throws(ConfigurationError) {
+    public init(maxSteps K: Int, lambdas: [Double]) throws(ConfigurationError) {
         guard K >= 1 else { throw ConfigurationError("the grid needs K ≥ 1, got \(K)") }
         guard !lambdas.isEmpty else { throw ConfigurationError("the grid needs at least one λ") }
         for lambda in lambdas where !(lambda > 0 && lambda <= 1) {
@@ -34,100 +38,97 @@ public struct NPGGrid: Sendable {
         }
         maxSteps = K
         self.lambdas = lambdas
-        self.cancellationThreshold = cancellationThreshold
     }
 
-    /// c_j(k, λ) for k = 1 … K (rows) and j = 0 … K − 1 (columns; zero for j ≥ k).
+    /// c_j(k, λ) = λ Σ_{t=j}^{k−1} C(t, j) λ^j (1 − λ)^{t−j}, the weights of NPG(k, λ) on (Jᵀ)^j g, for
+    /// k = 1 … K (rows) and j = 0 … K − 1 (columns; zero for j ≥ k).
     public static func coefficients(maxSteps K: Int, lambda: Double) -> Matrix {
         var c = Matrix(zeros: K, K)
-        var pmf = [Double](repeating: 0, count: K)  // C(t, j) λ^j (1 − λ)^{t−j} for the current t
-        pmf[0] = 1
+        let pmf = binomialWeights(maxSteps: K - 1, lambda: lambda)
         var cumulative = [Double](repeating: 0, count: K)
         for t in 0..<K {
-            if t > 0 {
-                for j in stride(from: t, through: 1, by: -1) { pmf[j] = (1 - lambda) * pmf[j] + lambda * pmf[j - 1] }
-                pmf[0] *= (1 - lambda)
-            }
-            for j in 0...t { cumulative[j] += pmf[j] }
+            for j in 0...t { cumulative[j] += pmf[t, j] }
             for j in 0...t { c[t, j] = lambda * cumulative[j] }  // row t is k = t + 1
         }
         return c
     }
 
+    /// β_j(k, λ) = C(k, j) λ^j (1 − λ)^{k−j} for k = 0 … K (rows) and j = 0 … K (columns): row k holds
+    /// the weights of (Bᵀ)^k = Σ_j β_j (Jᵀ)^j. Built by the stable recurrence of the binomial distribution.
+    public static func binomialWeights(maxSteps K: Int, lambda: Double) -> Matrix {
+        var weights = Matrix(zeros: K + 1, K + 1)
+        var pmf = [Double](repeating: 0, count: K + 1)
+        pmf[0] = 1
+        for k in 0...K {
+            if k > 0 {
+                for j in stride(from: k, through: 1, by: -1) { pmf[j] = (1 - lambda) * pmf[j] + lambda * pmf[j - 1] }
+                pmf[0] *= (1 - lambda)
+            }
+            weights.setRow(k, pmf)
+        }
+        return weights
+    }
+
     /// The metrics of every cell. `exact` is the adjoint solution W (rows w_i) behind ∇.
     public func evaluate(_ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
                          includeBatch: Bool = true) -> NPGGridResult {
-        let b = problem.batchSize, k = maxSteps
-        // Krylov vectors, batched: V_j = (Jᵀ)^j G.
-        var krylov = [problem.cotangents]
-        for _ in 1..<k { krylov.append(problem.linearization.stateVJP(krylov[krylov.count - 1])) }
-        let coefficients = lambdas.map { Self.coefficients(maxSteps: k, lambda: $0) }
-
-        var perSample = [[[GradientMetrics]]](repeating: [], count: b)  // [sample][λ][k−1]
-        var recomputed = 0
-        for i in 0..<b {
-            var v = Matrix(zeros: k, problem.stateDimension)
-            for j in 0..<k { v.setRow(j, krylov[j].row(i)) }
-            let wi = w.row(i)
-            let gram = grams[i]
-            let vg = gram.applyToRows(v)                                  // V G_M (K×d)
-            let qGram = BLAS.gemm(vg, v, transposeB: true)                // ⟨q_i, q_j⟩
-            let a = vg * wi                                               // ⟨q_j, ∇⟩
-            let exactSquared = gram.inner(wi, wi)                         // ‖∇‖²
-            perSample[i] = coefficients.map { c in
-                (0..<k).map { step in
-                    let row = Array(c.row(step)[0...step])
-                    let metrics = Self.cell(row, qGram, a, exactSquared) { [cancellationThreshold] m in
-                        guard m.relativeError < cancellationThreshold else { return nil }
-                        var diff = wi.map { -$0 }
-                        for j in 0...step { BLAS.axpy(row[j], v.row(j), &diff) }
-                        return gram.inner(diff, diff)
+        let b = problem.batchSize, k = maxSteps, d = problem.stateDimension
+        let size = k + 1
+        // Krylov vectors of the adjoint, batched: U_j = (Jᵀ)^j W, j = 0 … K.
+        var krylov = [w]
+        for _ in 0..<k { krylov.append(problem.linearization.stateVJP(krylov[krylov.count - 1])) }
+        // Row l·K + (k − 1) holds β(k, λ_l) over j = 0 … K.
+        let stacked = Matrix(rowArrays: lambdas.flatMap { lambda in
+            let beta = Self.binomialWeights(maxSteps: k, lambda: lambda)
+            return (1...k).map { beta.row($0) }
+        })
+        // Sample-major layout: rows i·(K+1) … hold u_{0,i}, …, u_{K,i} contiguously.
+        var layout = [Double](repeating: 0, count: b * size * d)
+        layout.withUnsafeMutableBufferPointer { dst in
+            for j in 0..<size {
+                krylov[j].elements.withUnsafeBufferPointer { src in
+                    for i in 0..<b {
+                        let from = i * d, to = (i * size + j) * d
+                        for r in 0..<d { dst[to + r] = src[from + r] }
                     }
-                    if metrics.recomputed { recomputed += 1 }
-                    return metrics.value
                 }
             }
+        }
+
+        let sampleMajor = layout
+        // Samples are independent: split them over the cores (each call's small GEMMs run single-threaded).
+        let lambdaCount = lambdas.count
+        let perSample = concurrentMap(b) { i -> [[GradientMetrics]] in
+            let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))
+            let gram = BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)  // P = Uᵀ G_M U
+            let metrics = Self.cells(stacked, gram)
+            return (0..<lambdaCount).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
         }
 
         var batch: [[GradientMetrics]]? = nil
         if includeBatch {
-            let q = Matrix(rowArrays: krylov.map { problem.batchMeanGradient($0) })   // K×p
-            let exact = problem.batchMeanGradient(w)
-            let qGram = BLAS.gemm(q, q, transposeB: true)
-            let a = q * exact
-            let exactSquared = BLAS.dot(exact, exact)
-            batch = coefficients.map { c in
-                (0..<k).map { step in
-                    let row = Array(c.row(step)[0...step])
-                    let metrics = Self.cell(row, qGram, a, exactSquared) { [cancellationThreshold] m in
-                        guard m.relativeError < cancellationThreshold else { return nil }
-                        var diff = exact.map { -$0 }
-                        for j in 0...step { BLAS.axpy(row[j], q.row(j), &diff) }
-                        return BLAS.dot(diff, diff)
-                    }
-                    if metrics.recomputed { recomputed += 1 }
-                    return metrics.value
-                }
-            }
+            var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))  // (K+1)×p
+            BLAS.scal(1 / Double(b), &p.elements)
+            let metrics = Self.cells(stacked, BLAS.gemm(p, p, transposeB: true))
+            batch = (0..<lambdas.count).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
         }
-        return NPGGridResult(maxSteps: k, lambdas: lambdas, perSample: perSample, batch: batch,
-                             recomputedCells: recomputed)
+        return NPGGridResult(maxSteps: k, lambdas: lambdas, perSample: perSample, batch: batch)
     }
 
-    /// One cell from the Gram route; `direct` returns ‖ĝ − ∇‖² without cancellation when it is needed.
-    private static func cell(_ c: [Double], _ qGram: Matrix, _ a: [Double], _ exactSquared: Double,
-                             direct: (GradientMetrics) -> Double?) -> (value: GradientMetrics, recomputed: Bool) {
-        var inner = 0.0, estimateSquared = 0.0
-        for i in 0..<c.count {
-            inner += c[i] * a[i]
-            var s = 0.0
-            for j in 0..<c.count { s += qGram[i, j] * c[j] }
-            estimateSquared += c[i] * s
+    /// Every cell from P: with e = Σ β_j Mᵀu_j, ‖e‖² = βᵀPβ, ⟨e, ∇⟩ = (Pβ)_0, ĝ = ∇ − e.
+    private static func cells(_ beta: Matrix, _ gram: Matrix) -> [GradientMetrics] {
+        let t = BLAS.gemm(beta, gram)  // rows: (Pβ)ᵀ
+        let exactSquared = gram[0, 0]
+        return (0..<beta.rows).map { r in
+            var errorSquared = 0.0
+            for j in 0..<beta.columns { errorSquared += t[r, j] * beta[r, j] }
+            errorSquared = max(errorSquared, 0)
+            let errorDotExact = t[r, 0]
+            let inner = exactSquared - errorDotExact
+            let estimateSquared = exactSquared - 2 * errorDotExact + errorSquared
+            return GradientMetrics.fromInnerProducts(inner: inner, estimateSquared: estimateSquared,
+                                                     exactSquared: exactSquared, differenceSquared: errorSquared)
         }
-        let viaGram = GradientMetrics.fromInnerProducts(inner: inner, estimateSquared: estimateSquared, exactSquared: exactSquared)
-        guard let differenceSquared = direct(viaGram) else { return (viaGram, false) }
-        return (GradientMetrics.fromInnerProducts(inner: inner, estimateSquared: estimateSquared,
-                                                  exactSquared: exactSquared, differenceSquared: differenceSquared), true)
     }
 }
 
@@ -137,6 +138,33 @@ public struct NPGGridResult: Sendable {
     public let lambdas: [Double]
     public let perSample: [[[GradientMetrics]]]
     public let batch: [[GradientMetrics]]?
-    /// Cells whose relative error was recomputed from the difference vector.
-    public let recomputedCells: Int
 }
+
+/// Result slots written by disjoint chunks of a concurrent loop.
+private final class Slots<T>: @unchecked Sendable {
+    var values: [T?]
+    init(_ n: Int) { values = Array(repeating: nil, count: n) }
+}
+
+/// `(0..<count).map(transform)` with the work split over the machine's cores in contiguous chunks.
+func concurrentMap<T: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> T) -> [T] {
+    let slots = Slots<T>(count)
+    let chunks = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
+    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        let start = chunk * count / chunks, end = (chunk + 1) * count / chunks
+        var local: [T] = []
+        for i in start..<end { local.append(transform(i)) }
+        slots.store(local, from: start)
+    }
+    return slots.values.map { $0! }
+}
+
+extension Slots {
+    func store(_ local: [T], from start: Int) {
+        sharedLock.lock()
+        for (offset, value) in local.enumerated() { values[start + offset] = value }
+        sharedLock.unlock()
+    }
+}
+
+private let sharedLock = NSLock()

@@ -55,6 +55,8 @@ public protocol CellLinearization: Sendable {
     /// The diagonal of the Gram M_i M_iᵀ when the cell knows it to be diagonal in closed form (the tanh
     /// cell: D²(‖h‖² + ‖x‖² + 1)), else nil.
     func closedFormParameterGramDiagonal(sample i: Int) -> [Double]?
+    /// Σ_i M_iᵀ u_i for several cotangent batches U at once (cells may fuse them into one GEMM).
+    func parameterVJPs(_ us: [Matrix]) -> [[Double]]
 }
 
 extension CellLinearization {
@@ -71,6 +73,8 @@ extension CellLinearization {
     }
 
     public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? { nil }
+
+    public func parameterVJPs(_ us: [Matrix]) -> [[Double]] { us.map(parameterVJP) }
 
     /// The d×d Gram M_i M_iᵀ by the generic route: column j is M_i (M_iᵀ e_j), d parameter VJPs and d
     /// parameter JVPs on sample i alone. Complexity: O(d p).

@@ -99,6 +99,44 @@ struct TanhLinearization: CellLinearization {
         return dU.elements + g.columnSums + dW.elements
     }
 
+    /// One GEMM for all K cotangent batches: [G_1ᵀ; …; G_Kᵀ] [X H] with G_k = D ⊙ U_k.
+    func parameterVJPs(_ us: [Matrix]) -> [[Double]] {
+        let b = h.rows, d = cell.stateDimension, n = cell.inputDimension
+        guard us.count > 1 else { return us.map(parameterVJP) }
+        // G = [G_1 … G_K] (B × K·d), so that Gᵀ [X H] stacks every G_kᵀ X and G_kᵀ H.
+        var g = Matrix(zeros: b, us.count * d)
+        g.elements.withUnsafeMutableBufferPointer { dst in
+            for (k, u) in us.enumerated() {
+                u.elements.withUnsafeBufferPointer { src in
+                    slope.elements.withUnsafeBufferPointer { s in
+                        for i in 0..<b {
+                            let to = i * us.count * d + k * d, from = i * d
+                            for r in 0..<d { dst[to + r] = src[from + r] * s[from + r] }
+                        }
+                    }
+                }
+            }
+        }
+        var xh = Matrix(zeros: b, n + d)
+        for i in 0..<b {
+            for j in 0..<n { xh[i, j] = x[i, j] }
+            for j in 0..<d { xh[i, n + j] = h[i, j] }
+        }
+        let product = BLAS.gemm(g, transposeA: true, xh)  // (K·d) × (n + d)
+        let sums = g.columnSums
+        return (0..<us.count).map { k in
+            var dU = [Double](), dW = [Double]()
+            dU.reserveCapacity(d * n)
+            dW.reserveCapacity(d * d)
+            for r in 0..<d {
+                let row = (k * d + r) * (n + d)
+                dU.append(contentsOf: product.elements[row..<(row + n)])
+                dW.append(contentsOf: product.elements[(row + n)..<(row + n + d)])
+            }
+            return dU + Array(sums[(k * d)..<((k + 1) * d)]) + dW
+        }
+    }
+
     func parameterJVP(_ dtheta: [Double]) -> Matrix {
         let parts = cell.layout.split(dtheta)
         let d = cell.stateDimension

@@ -1,0 +1,63 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// UPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient.
+///
+/// UPG is not a polynomial in one J (its Jacobians sit at the iterates h_t), so the Gram trick of
+/// ``NPGGrid`` does not apply (THEORY.md §4). What is shared: one forward unroll per λ — UPG(k, λ) uses the
+/// linearizations at h_0 … h_{k−1} of the same unroll for every k — so the grid costs K batched f
+/// evaluations per λ forward and k state + parameter VJPs backward for each k (K(K+1)/2 in all).
+/// Per-sample metrics, when asked for, add one single-sample parameter VJP per sample and step.
+public struct UPGGrid: Sendable {
+    public let maxSteps: Int
+    public let lambdas: [Double]
+
+    /// - Throws: ``ConfigurationError`` unless K ≥ 1, the λ list is non-empty and every λ ∈ (0, 1].
+    public init(maxSteps K: Int, lambdas: [Double]) throws(ConfigurationError) {
+        let check = try NPGGrid(maxSteps: K, lambdas: lambdas)
+        maxSteps = check.maxSteps
+        self.lambdas = check.lambdas
+    }
+
+    /// `exact` is the exact-gradient estimate (batch mean, and per-sample rows when `perSample`).
+    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool) -> UPGGridResult {
+        let cell = problem.model.cell
+        let exactRows = perSample ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
+        var batch = [[GradientMetrics]]()
+        var samples = [[[GradientMetrics]]](repeating: [], count: perSample ? problem.batchSize : 0)
+        for lambda in lambdas {
+            var h = problem.states
+            var linearizations: [any CellLinearization] = []
+            for t in 0..<maxSteps {
+                let lin = t == 0 ? problem.linearization : cell.linearize(state: h, input: problem.inputs)
+                linearizations.append(lin)
+                var next = lin.value
+                BLAS.scal(lambda, &next.elements)
+                BLAS.axpy(1 - lambda, h.elements, &next.elements)
+                h = next
+            }
+            var row = [GradientMetrics]()
+            var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
+            for k in 1...maxSteps {
+                let estimate = UnrolledPhantomGradient.backpropagate(through: Array(linearizations[0..<k]),
+                                                                    cotangents: problem.cotangents,
+                                                                    damping: lambda, perSample: perSample)
+                row.append(GradientMetrics.compare(estimate.batchMean, exact.batchMean))
+                if let rows = estimate.perSample, let exactRows {
+                    for i in 0..<rows.rows { sampleRows[i].append(GradientMetrics.compare(rows.row(i), exactRows.row(i))) }
+                }
+            }
+            batch.append(row)
+            for i in 0..<samples.count { samples[i].append(sampleRows[i]) }
+        }
+        return UPGGridResult(maxSteps: maxSteps, lambdas: lambdas, perSample: perSample ? samples : nil, batch: batch)
+    }
+}
+
+/// `perSample[i][l][k − 1]` and `batch[l][k − 1]` for λ = `lambdas[l]`.
+public struct UPGGridResult: Sendable {
+    public let maxSteps: Int
+    public let lambdas: [Double]
+    public let perSample: [[[GradientMetrics]]]?
+    public let batch: [[GradientMetrics]]
+}
