@@ -38,6 +38,9 @@ let package = Package(
         // MARK: Gradient estimators: the exact implicit gradient, UPG, NPG, JFB, RBP, BPTT, the (k, λ) grid.
         .target(name: "PhantomGradients", dependencies: ["PhantomModel", "PhantomLinearAlgebra"]),
 
+        // MARK: Analysis: Theorem 1, its bounds and certificates per sample and per (k, λ).
+        .target(name: "PhantomAnalysis", dependencies: ["PhantomGradients", "PhantomModel", "PhantomLinearAlgebra"]),
+
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
 
@@ -67,6 +70,10 @@ let package = Package(
         .testTarget(
             name: "PhantomGradientsTests",
             dependencies: ["PhantomGradients", "PhantomModel", "PhantomTestSupport"]
+        ),
+        .testTarget(
+            name: "PhantomAnalysisTests",
+            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomPlotsTests",

@@ -72,10 +72,6 @@ public struct GradientProblem: Sendable {
 
     /// Per-sample gradients M_iᵀ a_i as the rows of a B×p matrix.
     public func perSampleGradients(_ a: Matrix) -> Matrix {
-        var out = Matrix(zeros: batchSize, parameterCount)
-        for i in 0..<batchSize {
-            out.setRow(i, linearization.restricted(toSample: i).parameterVJP(a.selectingRows([i])))
-        }
-        return out
+        linearization.parameterVJPRows(a)
     }
 }

@@ -98,7 +98,7 @@ public struct NPGGrid: Sendable {
         let sampleMajor = layout
         // Samples are independent: split them over the cores (each call's small GEMMs run single-threaded).
         let lambdaCount = lambdas.count
-        let perSample = concurrentMap(b) { i -> [[GradientMetrics]] in
+        let perSample = Parallel.map(b) { i -> [[GradientMetrics]] in
             let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))
             let gram = BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)  // P = Uᵀ G_M U
             let metrics = Self.cells(stacked, gram)
@@ -140,31 +140,3 @@ public struct NPGGridResult: Sendable {
     public let batch: [[GradientMetrics]]?
 }
 
-/// Result slots written by disjoint chunks of a concurrent loop.
-private final class Slots<T>: @unchecked Sendable {
-    var values: [T?]
-    init(_ n: Int) { values = Array(repeating: nil, count: n) }
-}
-
-/// `(0..<count).map(transform)` with the work split over the machine's cores in contiguous chunks.
-func concurrentMap<T: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> T) -> [T] {
-    let slots = Slots<T>(count)
-    let chunks = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        let start = chunk * count / chunks, end = (chunk + 1) * count / chunks
-        var local: [T] = []
-        for i in start..<end { local.append(transform(i)) }
-        slots.store(local, from: start)
-    }
-    return slots.values.map { $0! }
-}
-
-extension Slots {
-    func store(_ local: [T], from start: Int) {
-        sharedLock.lock()
-        for (offset, value) in local.enumerated() { values[start + offset] = value }
-        sharedLock.unlock()
-    }
-}
-
-private let sharedLock = NSLock()

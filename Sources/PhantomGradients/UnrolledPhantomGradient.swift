@@ -76,11 +76,8 @@ public struct UnrolledPhantomGradient: GradientEstimator {
             let contribution = lin.parameterVJP(u)
             if sum == nil { sum = contribution } else { BLAS.axpy(1, contribution, &sum!) }
             if perSample {
-                if rows == nil { rows = Matrix(zeros: b, contribution.count) }
-                for i in 0..<b {
-                    let gi = lin.restricted(toSample: i).parameterVJP(u.selectingRows([i]))
-                    for j in 0..<gi.count { rows![i, j] += gi[j] }
-                }
+                let step = lin.parameterVJPRows(u)
+                if rows == nil { rows = step } else { BLAS.axpy(1, step.elements, &rows!.elements) }
             }
             var next = lin.stateVJP(w)
             BLAS.scal(damping, &next.elements)

@@ -106,6 +106,7 @@ struct CellDerivativeTests {
         let dtheta = Fixtures.vector(cell.layout.count, &rng)
         let batchedJVP = lin.stateJVP(v), batchedVJP = lin.stateVJP(v), batchedM = lin.parameterJVP(dtheta)
         var summedMT = [Double](repeating: 0, count: cell.layout.count)
+        let rowsMT = lin.parameterVJPRows(v)
         for i in 0..<batch {
             let single = cell.linearize(state: h.selectingRows([i]), input: x.selectingRows([i]))
             let row = v.selectingRows([i])
@@ -114,6 +115,7 @@ struct CellDerivativeTests {
             #expect(relativeError(single.stateVJP(row).elements, batchedVJP.row(i)) <= 1e-14)
             #expect(relativeError(single.parameterJVP(dtheta).elements, batchedM.row(i)) <= 1e-14)
             BLAS.axpy(1, single.parameterVJP(row), &summedMT)
+            #expect(relativeError(rowsMT.row(i), single.parameterVJP(row)) <= 1e-14)
             let restricted = lin.restricted(toSample: i)
             #expect(relativeError(restricted.stateJVP(row).elements, batchedJVP.row(i)) <= 1e-14)
             let dense = lin.jacobian(sample: i)

@@ -57,6 +57,8 @@ public protocol CellLinearization: Sendable {
     func closedFormParameterGramDiagonal(sample i: Int) -> [Double]?
     /// Σ_i M_iᵀ u_i for several cotangent batches U at once (cells may fuse them into one GEMM).
     func parameterVJPs(_ us: [Matrix]) -> [[Double]]
+    /// Row i: M_iᵀ u_i, the per-sample parameter VJPs (B×p).
+    func parameterVJPRows(_ u: Matrix) -> Matrix
 }
 
 extension CellLinearization {
@@ -75,6 +77,24 @@ extension CellLinearization {
     public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? { nil }
 
     public func parameterVJPs(_ us: [Matrix]) -> [[Double]] { us.map(parameterVJP) }
+
+    public func parameterVJPRows(_ u: Matrix) -> Matrix {
+        var rows: [Double] = []
+        for i in 0..<u.rows { rows += restricted(toSample: i).parameterVJP(u.selectingRows([i])) }
+        return Matrix(rows: u.rows, columns: rows.count / max(u.rows, 1), elements: rows)
+    }
+
+    /// M_i as a dense d×p matrix: row a is (M_iᵀ e_a)ᵀ, d parameter VJPs on sample i alone. For small d·p.
+    public func parameterJacobian(sample i: Int) -> Matrix {
+        let one = restricted(toSample: i)
+        let d = value.columns
+        let rows = (0..<d).map { a -> [Double] in
+            var e = Matrix(zeros: 1, d)
+            e[0, a] = 1
+            return one.parameterVJP(e)
+        }
+        return Matrix(rowArrays: rows)
+    }
 
     /// The d×d Gram M_i M_iᵀ by the generic route: column j is M_i (M_iᵀ e_j), d parameter VJPs and d
     /// parameter JVPs on sample i alone. Complexity: O(d p).

@@ -99,6 +99,26 @@ struct TanhLinearization: CellLinearization {
         return dU.elements + g.columnSums + dW.elements
     }
 
+    /// Row i: (g_i ⊗ x_i, g_i, g_i ⊗ h_i) with g_i = D_i u_i — outer products, no GEMM needed.
+    func parameterVJPRows(_ u: Matrix) -> Matrix {
+        let d = cell.stateDimension, n = cell.inputDimension
+        let p = d * n + d + d * d
+        var out = Matrix(zeros: u.rows, p)
+        let g = u.hadamard(slope)
+        out.elements.withUnsafeMutableBufferPointer { o in
+            for i in 0..<u.rows {
+                let base = i * p
+                for r in 0..<d {
+                    let gr = g[i, r]
+                    for j in 0..<n { o[base + r * n + j] = gr * x[i, j] }
+                    o[base + d * n + r] = gr
+                    for j in 0..<d { o[base + d * n + d + r * d + j] = gr * h[i, j] }
+                }
+            }
+        }
+        return out
+    }
+
     /// One GEMM for all K cotangent batches: [G_1ᵀ; …; G_Kᵀ] [X H] with G_k = D ⊙ U_k.
     func parameterVJPs(_ us: [Matrix]) -> [[Double]] {
         let b = h.rows, d = cell.stateDimension, n = cell.inputDimension

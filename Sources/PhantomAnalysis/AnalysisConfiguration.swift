@@ -1,0 +1,47 @@
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// The estimators an analysis compares with the exact gradient.
+///
+/// Every estimator is stored on the same (λ, k) grid so results have one shape: NPG and UPG vary with both;
+/// RBP(k) is the undamped Neumann series with k terms, NPG(k, 1), the same for every λ; JFB = NPG(1, 1) is
+/// the same in every cell.
+public enum EstimatorKind: String, Sendable, CaseIterable, Codable {
+    case upg, npg, jfb, rbp
+}
+
+/// What an analysis computes, checked when built.
+public struct AnalysisConfiguration: Sendable {
+    /// Unrolling/series lengths k, ascending, each ≥ 1.
+    public let ks: [Int]
+    /// Damping factors λ ∈ (0, 1], in the given order.
+    public let lambdas: [Double]
+    public let estimators: [EstimatorKind]
+    public let adjoint: AdjointSolver
+    /// State dimension up to which the certificates use dense LAPACK eigen-solvers (above: Lanczos).
+    public let denseLimit: Int
+    /// Largest d·p for which UPG's residual operator E is formed column by column in R^p.
+    public let upgColumnBudget: Int
+
+    /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid or no estimator.
+    public init(ks: [Int], lambdas: [Double], estimators: [EstimatorKind], adjoint: AdjointSolver,
+                denseLimit: Int = 128, upgColumnBudget: Int = 50_000_000) throws(ConfigurationError) {
+        guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
+        guard ks.allSatisfy({ $0 >= 1 }) else { throw ConfigurationError("every k must be at least 1, got \(ks.filter { $0 < 1 })") }
+        guard ks.max()! <= 1000 else { throw ConfigurationError("k is at most 1000, got \(ks.max()!)") }
+        guard !lambdas.isEmpty else { throw ConfigurationError("the λ grid is empty") }
+        for lambda in lambdas where !(lambda > 0 && lambda <= 1) {
+            throw ConfigurationError("every λ must lie in (0, 1], got \(lambda)")
+        }
+        guard !estimators.isEmpty else { throw ConfigurationError("no estimator to analyse") }
+        self.ks = Array(Set(ks)).sorted()
+        self.lambdas = lambdas
+        self.estimators = estimators
+        self.adjoint = adjoint
+        self.denseLimit = denseLimit
+        self.upgColumnBudget = upgColumnBudget
+    }
+
+    public var maxK: Int { ks.last ?? 1 }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import PhantomLinearAlgebra
+
+/// What Theorem 1 and its sharper forms say about one estimator in one (k, λ) cell for one sample
+/// (THEORY.md §3).
+///
+/// With E = 𝒜(I − Jᵀ) − Mᵀ and σ_min, σ_max the extreme singular values of M:
+/// - Theorem 1 (Geng et al. 2021): ‖E‖₂ ≤ σ_min²/σ_max ⇒ ⟨ĝ, ∇⟩ ≥ 0;
+/// - weaker sufficient condition (derived): ‖E‖₂ ≤ σ_min;
+/// - ρ = ‖E‖/σ_min bounds the relative error, and cos∠(ĝ, ∇) ≥ √(1 − ρ²) when ρ < 1;
+/// - ρ* = √λ_max(EᵀE, M Mᵀ) ≤ ρ is the exact worst case of the relative error over all cotangents;
+/// - the ascent margin λ_min(sym S)/λ_max(M Mᵀ), S = M 𝒜 (I − Jᵀ), is ≥ 0 exactly when ĝ is an ascent
+///   direction for every cotangent.
+public struct Certificate: Sendable, Equatable {
+    /// ‖E‖₂.
+    public var errorNorm: Double
+    /// ‖E‖ ≤ σ_min²/σ_max (Theorem 1's condition).
+    public var theorem1: Bool
+    /// ‖E‖ ≤ σ_min.
+    public var weakCondition: Bool
+    /// ρ = ‖E‖/σ_min (∞ when σ_min = 0).
+    public var rho: Double
+    /// √(1 − ρ²) when ρ < 1, else NaN.
+    public var cosineBound: Double
+    /// ρ* = √λ_max(EᵀE, M Mᵀ) (NaN when M Mᵀ is singular).
+    public var rhoStar: Double
+    /// λ_min(sym(M 𝒜 (I − Jᵀ))) / λ_max(M Mᵀ).
+    public var ascentMargin: Double
+
+    public static let notComputed = Certificate(errorNorm: .nan, theorem1: false, weakCondition: false, rho: .nan,
+                                                cosineBound: .nan, rhoStar: .nan, ascentMargin: .nan)
+
+    /// From the d×d matrices EᵀE and S = M 𝒜 (I − Jᵀ), and the Gram G = M Mᵀ with its extreme eigenvalues.
+    ///
+    /// - Parameter dense: LAPACK (`dsyevd`, `dsygvd`) when true; Lanczos extreme Ritz values otherwise.
+    public static func compute(errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
+                               dense: Bool = true) -> Certificate {
+        let errorNorm = max(extreme(errorGram, largest: true, dense: dense), 0).squareRoot()
+        let rho = sigmaMin > 0 ? errorNorm / sigmaMin : .infinity
+        let rhoStar: Double
+        if sigmaMin > 0, let generalized = try? SymmetricEigen(errorGram.symmetricPart, gram.symmetricPart, computeVectors: false) {
+            rhoStar = max(generalized.values.last ?? 0, 0).squareRoot()
+        } else {
+            rhoStar = .nan
+        }
+        let margin = extreme(ascent.symmetricPart, largest: false, dense: dense) / (sigmaMax * sigmaMax)
+        return Certificate(errorNorm: errorNorm,
+                           theorem1: sigmaMax > 0 && errorNorm <= sigmaMin * sigmaMin / sigmaMax,
+                           weakCondition: errorNorm <= sigmaMin,
+                           rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
+                           rhoStar: rhoStar, ascentMargin: margin)
+    }
+
+    /// The largest or smallest eigenvalue of a symmetric matrix.
+    static func extreme(_ a: Matrix, largest: Bool, dense: Bool) -> Double {
+        if dense || a.rows <= 64 {
+            guard let eig = try? SymmetricEigen(a.symmetricPart, computeVectors: false) else { return .nan }
+            return (largest ? eig.values.last : eig.values.first) ?? .nan
+        }
+        let extremes = SymmetricLanczos.extremes(a.symmetricPart)
+        return largest ? extremes.largest : extremes.smallest
+    }
+}

@@ -1,0 +1,137 @@
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// The spectral facts of one sample at h* that do not depend on the estimator (THEORY.md §3):
+/// σ(M) from the Gram G = M Mᵀ, ‖J‖₂ and ρ(J), and for each λ: ρ(B) and ‖B^k‖₂.
+public struct SampleSpectra: Sendable {
+    public let sigmaMin: Double
+    public let sigmaMax: Double
+    /// κ(M) = σ_max/σ_min.
+    public var conditionNumber: Double { sigmaMax / sigmaMin }
+    public let jacobianNorm: Double
+    public let spectralRadius: Double
+    /// ρ(B) per λ.
+    public let dampedRadius: [Double]
+    /// ‖B^k‖₂ per λ and k (the configuration's ks).
+    public let powerNorms: [[Double]]
+}
+
+/// Per-sample analysis: spectra and the certificates of every estimator in every (λ, k) cell.
+struct SampleAnalysis {
+    let configuration: AnalysisConfiguration
+    let problem: GradientProblem
+    let sample: Int
+
+    /// J (d×d), G = M Mᵀ and its eigenvalues.
+    func compute() -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) {
+        let lin = problem.linearization
+        let d = problem.stateDimension
+        let jacobian = lin.jacobian(sample: sample)
+        let gram = ParameterGram.compute(lin, sample: sample).matrix
+        let gramEigenvalues = (try? SymmetricEigen(gram, computeVectors: false).values) ?? []
+        let sigmaMin = max(gramEigenvalues.first ?? .nan, 0).squareRoot()
+        let sigmaMax = max(gramEigenvalues.last ?? .nan, 0).squareRoot()
+        let jacobianEigen = (try? jacobian.eigenvalues()) ?? []
+        let identity = Matrix.identity(d)
+        let dense = d <= configuration.denseLimit
+        let iMinusJT = identity - jacobian.transposed
+
+        func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
+            Certificate.compute(errorGram: errorGram, ascent: ascent, gram: gram, sigmaMin: sigmaMin,
+                                sigmaMax: sigmaMax, dense: dense)
+        }
+        /// NPG-type residual: E = −Mᵀ(Pᵀ) with P = B^k: EᵀE = P G Pᵀ, S = G (I − Pᵀ).
+        func neumann(_ power: Matrix) -> Certificate {
+            certificate(errorGram: power * gram * power.transposed, ascent: gram * (identity - power.transposed))
+        }
+
+        var dampedRadius: [Double] = []
+        var powerNorms: [[Double]] = []
+        var npg: [[Certificate]] = []
+        for lambda in configuration.lambdas {
+            // B = λJ + (1 − λ)I; eigenvalues 1 − λ(1 − μ).
+            dampedRadius.append(jacobianEigen.map {
+                ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude
+            }.max() ?? .nan)
+            let b = (lambda * jacobian) + ((1 - lambda) * identity)
+            var power = identity
+            var norms: [Double] = [], row: [Certificate] = []
+            var k = 0
+            for target in configuration.ks {
+                while k < target { power = b * power; k += 1 }
+                norms.append((try? power.spectralNorm()) ?? .nan)
+                if configuration.estimators.contains(.npg) { row.append(neumann(power)) }
+            }
+            powerNorms.append(norms)
+            npg.append(row)
+        }
+
+        var certificates: [EstimatorKind: [[Certificate]]] = [:]
+        let cellCount = configuration.ks.count
+        for estimator in configuration.estimators {
+            switch estimator {
+            case .npg:
+                certificates[.npg] = npg
+            case .jfb:
+                // E = −MᵀJᵀ: EᵀE = J G Jᵀ, S = G (I − Jᵀ); the same in every cell.
+                let c = certificate(errorGram: jacobian * gram * jacobian.transposed, ascent: gram * iMinusJT)
+                certificates[.jfb] = Array(repeating: Array(repeating: c, count: cellCount), count: configuration.lambdas.count)
+            case .rbp:
+                // RBP(k) = NPG(k, 1): P = J^k; the same for every λ.
+                var power = identity, k = 0
+                var row: [Certificate] = []
+                for target in configuration.ks {
+                    while k < target { power = jacobian * power; k += 1 }
+                    row.append(neumann(power))
+                }
+                certificates[.rbp] = Array(repeating: row, count: configuration.lambdas.count)
+            case .upg:
+                certificates[.upg] = upgCertificates(gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax,
+                                                     iMinusJ: identity - jacobian, dense: dense)
+            }
+        }
+        let spectra = SampleSpectra(sigmaMin: sigmaMin, sigmaMax: sigmaMax,
+                                    jacobianNorm: (try? jacobian.spectralNorm()) ?? .nan,
+                                    spectralRadius: jacobianEigen.map(\.magnitude).max() ?? .nan,
+                                    dampedRadius: dampedRadius, powerNorms: powerNorms)
+        return (spectra, certificates)
+    }
+
+    /// UPG's E is not a polynomial in one J: form its d rows 𝒜((I − Jᵀ)e_a) − Mᵀe_a in R^p by
+    /// backpropagating all d cotangents at once through the sample's own unroll, then
+    /// EᵀE = E_rows E_rowsᵀ and S = M_rows A_rowsᵀ.
+    func upgCertificates(gram: Matrix, sigmaMin: Double, sigmaMax: Double, iMinusJ: Matrix, dense: Bool) -> [[Certificate]] {
+        let d = problem.stateDimension, p = problem.parameterCount
+        guard d * p <= configuration.upgColumnBudget else {
+            return Array(repeating: Array(repeating: .notComputed, count: configuration.ks.count), count: configuration.lambdas.count)
+        }
+        let cell = problem.model.cell
+        let replicate = Array(repeating: sample, count: d)
+        let x = problem.inputs.selectingRows(replicate)
+        let atStar = cell.linearize(state: problem.states.selectingRows(replicate), input: x)
+        let mRows = atStar.parameterVJPRows(Matrix.identity(d))          // row a: Mᵀ e_a
+        return configuration.lambdas.map { lambda in
+            // The sample's damped unroll from h*, replicated d times (one row per cotangent).
+            var h = problem.states.selectingRows(replicate)
+            var linearizations: [any CellLinearization] = []
+            for t in 0..<configuration.maxK {
+                let lin = t == 0 ? atStar : cell.linearize(state: h, input: x)
+                linearizations.append(lin)
+                h = (lambda * lin.value) + ((1 - lambda) * h)
+            }
+            return configuration.ks.map { k in
+                var w = iMinusJ                                                // row a: (I − Jᵀ) e_a
+                var aRows = Matrix(zeros: d, p)
+                for lin in linearizations[0..<k].reversed() {
+                    BLAS.axpy(lambda, lin.parameterVJPRows(w).elements, &aRows.elements)
+                    w = (lambda * lin.stateVJP(w)) + ((1 - lambda) * w)
+                }
+                let eRows = aRows - mRows
+                return Certificate.compute(errorGram: BLAS.gemm(eRows, eRows, transposeB: true),
+                                           ascent: BLAS.gemm(mRows, aRows, transposeB: true),
+                                           gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, dense: dense)
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import PhantomAnalysis
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomTestSupport
+
+/// Independent recomputations of what the analysis reports, from dense J and M.
+@Suite("Certificates against independent computations")
+struct CertificateTests {
+    /// Dense J_i, M_i (d×p, from the rows Mᵀe_a) and the problem.
+    func denseParts(_ model: ImplicitModel, batch: Int = 4) -> (GradientProblem, [Matrix], [Matrix]) {
+        let (x, y) = AnalysisFixtures.inputs(model, batch: batch)
+        let problem = GradientProblem(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
+        let js = (0..<batch).map { problem.linearization.jacobian(sample: $0) }
+        let ms = (0..<batch).map { problem.linearization.parameterJacobian(sample: $0) }
+        return (problem, js, ms)
+    }
+
+    @Test("NPG: ‖E‖ = ‖B^k M‖₂; JFB: ‖E‖ = ‖J M‖₂; RBP(k): ‖E‖ = ‖J^k M‖₂ (dgesdd on the d×p products)",
+          arguments: ["tanh", "resmlp"])
+    func errorNorms(cell: String) throws {
+        let model = cell == "tanh" ? AnalysisFixtures.tanh() : AnalysisFixtures.resmlp(seed: 4)
+        let configuration = AnalysisFixtures.configuration(ks: [1, 3, 5], lambdas: [0.4, 1.0])
+        let (x, y) = AnalysisFixtures.inputs(model, batch: 3)
+        let result = Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
+        let (_, js, ms) = denseParts(model, batch: 3)
+        let e = { (kind: EstimatorKind) in result.estimators.firstIndex(of: kind)! }
+        for s in 0..<3 {
+            let d = model.stateDimension
+            #expect(abs(result.errorNorm[e(.jfb), 0, 0, s] - (try (js[s] * ms[s]).spectralNorm())) <= 1e-10)
+            for (l, lambda) in configuration.lambdas.enumerated() {
+                let b = (lambda * js[s]) + ((1 - lambda) * Matrix.identity(d))
+                for (kk, k) in configuration.ks.enumerated() {
+                    var power = Matrix.identity(d), jPower = Matrix.identity(d)
+                    for _ in 0..<k { power = b * power; jPower = js[s] * jPower }
+                    #expect(abs(result.errorNorm[e(.npg), l, kk, s] - (try (power * ms[s]).spectralNorm())) <= 1e-10)
+                    #expect(abs(result.errorNorm[e(.rbp), l, kk, s] - (try (jPower * ms[s]).spectralNorm())) <= 1e-10)
+                    #expect(abs(result.powerNorm[l][kk][s] - (try power.spectralNorm())) <= 1e-12)
+                    // At a converged h*, UPG = NPG (THEORY.md §2 identity 2), and so are their E.
+                    #expect(abs(result.errorNorm[e(.upg), l, kk, s] - result.errorNorm[e(.npg), l, kk, s]) <= 1e-9)
+                }
+            }
+            let sigma = try ms[s].singularValues()
+            #expect(abs(result.sigmaMax[s] - sigma.first!) <= 1e-10 * sigma.first!)
+            #expect(abs(result.sigmaMin[s] - sigma.last!) <= 1e-8 * sigma.first!)
+        }
+    }
+
+    @Test("tanh: σ(M) from the closed-form Gram equals the generic route to 1e-10")
+    func closedFormSigma() throws {
+        let model = AnalysisFixtures.tanh(d: 7, n: 5)
+        let (problem, _, ms) = denseParts(model)
+        for s in 0..<problem.batchSize {
+            let closed = try SymmetricEigen(ParameterGram.compute(problem.linearization, sample: s).matrix, computeVectors: false).values
+            let generic = try SymmetricEigen(ParameterGram.compute(problem.linearization, sample: s, generic: true).matrix, computeVectors: false).values
+            #expect(relativeError(closed.map { $0.squareRoot() }, generic.map { $0.squareRoot() }) <= 1e-10)
+            #expect(relativeError(closed.reversed().map { $0.squareRoot() }, try ms[s].singularValues()) <= 1e-10)
+        }
+    }
+
+    /// ⟨ĝ, ∇⟩ for NPG(k, λ) and a cotangent g, computed from J and M directly (no analysis code).
+    func npgInner(_ j: Matrix, _ m: Matrix, _ g: [Double], k: Int, lambda: Double) throws -> Double {
+        let d = j.rows
+        let w = try LUFactorization(Matrix.identity(d) - j).solve(g, transposed: true)
+        var v = g, a = [Double](repeating: 0, count: d)
+        for _ in 0..<k {
+            BLAS.axpy(lambda, v, &a)
+            let jtv = j.applyTranspose(v)
+            v = zip(v, jtv).map { (1 - lambda) * $0 + lambda * $1 }
+        }
+        return BLAS.dot(m.applyTranspose(a), m.applyTranspose(w))
+    }
+
+    @Test("a non-negative ascent margin means ascent for 100 random cotangents; a negative one is tight")
+    func marginIsExact() throws {
+        // Random models, and a nilpotent W (h* = 0, M Mᵀ = I) whose JFB margin is 1 − a/2 < 0 for a = 3.
+        var rng = SplitMix64(seed: 77)
+        let d = 4
+        var w = Matrix(zeros: d, d)
+        w[0, 1] = 3
+        let nilpotent = ImplicitModel(cell: TanhCell(injectionWeight: Matrix(zeros: d, 2), injectionBias: [0, 0, 0, 0], cellWeight: w),
+                                      head: OutputHead(weight: AnalysisFixtures.gaussian(3, d, &rng), bias: [0.2, 0, -0.1]))
+        var negatives = 0, nonNegatives = 0
+        for model in [AnalysisFixtures.tanh(), AnalysisFixtures.tanh(d: 5, n: 2, norm: 0.99, seed: 13), nilpotent] {
+            let configuration = AnalysisFixtures.configuration(ks: [1, 2, 4], lambdas: [0.5, 1.0])
+            let x = model.inputDimension == 2 && model.stateDimension == 4 ? Matrix(zeros: 2, 2) : AnalysisFixtures.inputs(model, batch: 2).0
+            let result = Analyzer(configuration).analyze(model: model, inputs: x, targets: .labels([0, 1]), solver: AnalysisFixtures.solver)
+            let problem = GradientProblem(model: model, inputs: x, targets: .labels([0, 1]), solver: AnalysisFixtures.solver)
+            let e = result.estimators.firstIndex(of: .npg)!
+            for s in 0..<2 {
+                let j = problem.linearization.jacobian(sample: s)
+                let m = problem.linearization.parameterJacobian(sample: s)
+                let gram = m * m.transposed
+                let lambdaMax = try SymmetricEigen(gram, computeVectors: false).values.last!
+                for (l, lambda) in configuration.lambdas.enumerated() {
+                    for (kk, k) in configuration.ks.enumerated() {
+                        let margin = result.ascentMargin[e, l, kk, s]
+                        // S = G (I − (Bᵀ)^k), built here independently of the analysis.
+                        let b = (lambda * j) + ((1 - lambda) * Matrix.identity(model.stateDimension))
+                        var power = Matrix.identity(model.stateDimension)
+                        for _ in 0..<k { power = b * power }
+                        let sym = (gram * (Matrix.identity(model.stateDimension) - power.transposed)).symmetricPart
+                        let eig = try SymmetricEigen(sym)
+                        #expect(abs(margin - eig.values[0] / lambdaMax) <= 1e-10)
+                        if margin >= 0 {
+                            nonNegatives += 1
+                            for _ in 0..<100 {
+                                let g = (0..<model.stateDimension).map { _ in rng.nextGaussian() }
+                                #expect(try npgInner(j, m, g, k: k, lambda: lambda) >= -1e-12)
+                            }
+                        } else {
+                            negatives += 1
+                            // w = the eigenvector of the most negative eigenvalue; g = (I − Jᵀ) w.
+                            let v = try #require(eig.vectors).column(0)
+                            let g = zip(v, j.applyTranspose(v)).map { $0 - $1 }
+                            #expect(try npgInner(j, m, g, k: k, lambda: lambda) < 0)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(negatives > 0 && nonNegatives > 0)
+    }
+
+    @Test("bad analysis grids are rejected")
+    func badConfiguration() throws {
+        let adjoint = try AdjointSolver()
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [], lambdas: [0.5], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [0, 1], lambdas: [0.5], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [0], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [1.01], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [0.5], estimators: [], adjoint: adjoint) }
+    }
+}
