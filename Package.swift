@@ -41,6 +41,9 @@ let package = Package(
         // MARK: Analysis: Theorem 1, its bounds and certificates per sample and per (k, λ).
         .target(name: "PhantomAnalysis", dependencies: ["PhantomGradients", "PhantomModel", "PhantomLinearAlgebra"]),
 
+        // MARK: Results I/O: the analysis results file (HDF5).
+        .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomHDF5"]),
+
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
 
@@ -48,7 +51,8 @@ let package = Package(
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomFileSystem", "PhantomHDF5", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel", "PhantomPlots",
+                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomLinearAlgebra",
+                "PhantomModel", "PhantomPlots", "PhantomResults",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,7 +65,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomHDF5Tests",
-            dependencies: ["PhantomHDF5", "PhantomTestSupport"]
+            dependencies: ["PhantomFileSystem", "PhantomHDF5", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomModelTests",

@@ -1,26 +1,41 @@
 import PhantomHDF5
 import PhantomLinearAlgebra
 
-/// A data set: inputs `x` [N, n_in] and optional targets `y` — class labels [N] (integers) or regression
-/// targets [N, c] (floats) — read from an HDF5 file.
+/// A data set: inputs `x` [N, n_in], optional targets `y` — class labels [N] (integers) or regression
+/// targets [N, c] (floats) — and an optional `split` [N] (0 = train, 1 = test), read from an HDF5 file.
 public struct DataSet: Sendable {
     public var name: String
     /// N×n_in.
     public var x: Matrix
     public var y: Targets?
+    /// 0 (train) or 1 (test) per sample, when the file defines a split.
+    public var split: [Int]?
+    /// The row of each sample in the file it was loaded from.
+    public var rows: [Int]
 
-    public init(name: String, x: Matrix, y: Targets?) {
+    public init(name: String, x: Matrix, y: Targets?, split: [Int]? = nil, rows: [Int]? = nil) {
         self.name = name
         self.x = x
         self.y = y
+        self.split = split
+        self.rows = rows ?? Array(0..<x.rows)
     }
 
     public var count: Int { x.rows }
 
+    /// The samples at `indices` (positions in this set).
+    public func selecting(_ indices: [Int]) -> DataSet {
+        DataSet(name: name, x: x.selectingRows(indices), y: y?.selecting(indices),
+                split: split.map { s in indices.map { s[$0] } }, rows: indices.map { rows[$0] })
+    }
+
     /// The first `n` samples (all when n ≥ N).
-    public func prefix(_ n: Int) -> DataSet {
-        let indices = Array(0..<min(n, count))
-        return DataSet(name: name, x: x.selectingRows(indices), y: y?.selecting(indices))
+    public func prefix(_ n: Int) -> DataSet { selecting(Array(0..<min(n, count))) }
+
+    /// The samples of one part of the split (all samples when the file has no split).
+    public func part(_ value: Int) -> DataSet {
+        guard let split else { return self }
+        return selecting(split.indices.filter { split[$0] == value })
     }
 
     /// Loads `x` and, when present, `y` from an HDF5 file, checking ranks, shapes, finiteness and labels.
@@ -52,7 +67,17 @@ public struct DataSet: Sendable {
                     throw fail("y: must be integer labels [N] or float targets [N, c], found \(info.elementType) of shape \(info.shape)")
                 }
             }
-            return DataSet(name: path, x: inputs, y: targets)
+            var split: [Int]?
+            if root.contains("split") {
+                let values = try root.readIntegers("split", rank: 1).values
+                guard values.count == inputs.rows else { throw fail("split: \(values.count) entries for \(inputs.rows) samples") }
+                guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("split: entries must be 0 (train) or 1 (test)") }
+                split = values.map { Int($0) }
+            }
+            for child in try root.children() where !["x", "y", "split"].contains(child.name) {
+                throw fail("unexpected dataset '\(child.name)' (a data file holds x, y and split)")
+            }
+            return DataSet(name: path, x: inputs, y: targets, split: split)
         }
     }
 }
