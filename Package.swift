@@ -41,6 +41,9 @@ let package = Package(
         // MARK: Analysis: Theorem 1, its bounds and certificates per sample and per (k, λ).
         .target(name: "PhantomAnalysis", dependencies: ["PhantomGradients", "PhantomModel", "PhantomLinearAlgebra"]),
 
+        // MARK: Training with a selectable gradient estimator.
+        .target(name: "PhantomTraining", dependencies: ["PhantomGradients", "PhantomModel", "PhantomHDF5", "PhantomLinearAlgebra"]),
+
         // MARK: Results I/O: the analysis results file (HDF5).
         .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomHDF5"]),
 
@@ -52,7 +55,7 @@ let package = Package(
             name: "PhantomCLI",
             dependencies: [
                 "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomLinearAlgebra",
-                "PhantomModel", "PhantomPlots", "PhantomResults",
+                "PhantomModel", "PhantomPlots", "PhantomResults", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -14,8 +14,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
 /// Root attributes: `format` = "phantom-checkpoint", `version` = 1, `cell` ("tanh" | "resmlp"),
 /// integer dimensions `n_in`, `d`, `c` and, for resmlp, `m`; optional `dataset`, `epoch`, `step`,
 /// `estimator`; any further attributes are kept as ``metadata``. Group `params`: one dataset per tensor,
-/// named as in PyTorch's state dict ("cell.weight", "head.bias", …), float64 or float32. Optional group
-/// `history`: training curves, one float dataset each.
+/// named as in PyTorch's state dict ("cell.weight", "head.bias", …), float64 or float32. Optional groups
+/// `history` (training curves, one float dataset each) and `optimizer` (the optimiser's state).
 public struct Checkpoint: Sendable {
     public static let format = "phantom-checkpoint"
     public static let version: Int64 = 1
@@ -33,6 +33,8 @@ public struct Checkpoint: Sendable {
     public var metadata: [String: HDF5AttributeValue]
     /// Training curves by name.
     public var history: [String: HDF5Array<Double>]
+    /// The optimiser's state (group `optimizer`), so that a resumed run continues exactly.
+    public var optimizerState: [String: HDF5Array<Double>] = [:]
 
     public init(model: ImplicitModel, dataset: String? = nil, epoch: Int? = nil, step: Int? = nil,
                 estimator: String? = nil, metadata: [String: HDF5AttributeValue] = [:],
@@ -76,9 +78,9 @@ public struct Checkpoint: Sendable {
                 try params.write(spec.name, HDF5Array(shape: spec.shape, values: Array(values[offset..<(offset + count)])))
                 offset += count
             }
-            if !history.isEmpty {
-                let group = try root.createGroup("history")
-                for (name, array) in history.sorted(by: { $0.key < $1.key }) { try group.write(name, array) }
+            for (groupName, arrays) in [("history", history), ("optimizer", optimizerState)] where !arrays.isEmpty {
+                let group = try root.createGroup(groupName)
+                for (name, array) in arrays.sorted(by: { $0.key < $1.key }) { try group.write(name, array) }
             }
         }
     }
@@ -134,11 +136,15 @@ public struct Checkpoint: Sendable {
             for name in try root.attributeNames() where !reservedAttributes.contains(name) {
                 checkpoint.metadata[name] = try root.attribute(name)
             }
-            if root.kind(of: "history") == .group {
-                let group = try root.group("history")
+            for (groupName, keyPath) in [("history", \Checkpoint.history), ("optimizer", \Checkpoint.optimizerState)]
+                where root.kind(of: groupName) == .group {
+                let group = try root.group(groupName)
                 for child in try group.children() where child.kind == .dataset {
-                    checkpoint.history[child.name] = try group.readDoubles(child.name)
+                    checkpoint[keyPath: keyPath][child.name] = try group.readDoubles(child.name)
                 }
+            }
+            for child in try root.children() where !["params", "history", "optimizer"].contains(child.name) {
+                throw fail("unexpected object '\(child.name)' (a checkpoint holds the groups params, history and optimizer)")
             }
             return checkpoint
         }
