@@ -46,8 +46,7 @@ public final class HDF5File {
         guard FileManager.default.isReadableFile(atPath: path) else { throw here.error("is not readable (permission denied)") }
         let isHDF5 = probe { H5Fis_hdf5(path) }
         guard isHDF5 > 0 else { throw here.error("is not an HDF5 file (no HDF5 signature)") }
-        let fapl = try Handle(.propertyList, "H5Pcreate", here, "cannot open") { H5Pcreate(phantom_H5P_FILE_ACCESS()) }
-        try call("H5Pset_fclose_degree", here, "cannot open") { H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG) }
+        let fapl = try fileAccess(here)
         let id = try call("H5Fopen", here, "cannot open (damaged or truncated HDF5 file?)") {
             H5Fopen(path, phantom_H5F_ACC_RDONLY(), fapl.id)
         }
@@ -84,8 +83,7 @@ public final class HDF5File {
                                 _ body: (HDF5File) throws -> R) throws -> R {
         let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
         let here = Location(file: path, object: nil)
-        let fapl = try Handle(.propertyList, "H5Pcreate", here, "cannot create") { H5Pcreate(phantom_H5P_FILE_ACCESS()) }
-        try call("H5Pset_fclose_degree", here, "cannot create") { H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG) }
+        let fapl = try fileAccess(here)
         let id = try call("H5Fcreate", here, "cannot create a temporary file beside it") {
             H5Fcreate(temporary, phantom_H5F_ACC_EXCL(), phantom_H5P_DEFAULT(), fapl.id)
         }
@@ -101,6 +99,18 @@ public final class HDF5File {
             AtomicOutput.discard(temporary)
             throw error
         }
+    }
+
+    /// File access: a strong close degree (closing the file closes every object in it), and no `flock`.
+    ///
+    /// HDF5 locks files with flock(2) on open; a child process started while a file is open (gnuplot, or a
+    /// test's subprocess) inherits the descriptor and keeps the lock alive, and a later open of the same
+    /// file then fails with EAGAIN. Atomic writes to private temporary files make the lock unnecessary.
+    private static func fileAccess(_ here: Location) throws(HDF5Error) -> Handle {
+        let fapl = try Handle(.propertyList, "H5Pcreate", here, "cannot set up file access") { H5Pcreate(phantom_H5P_FILE_ACCESS()) }
+        try call("H5Pset_fclose_degree", here, "cannot set up file access") { H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG) }
+        try call("H5Pset_file_locking", here, "cannot set up file access") { H5Pset_file_locking(fapl.id, false, true) }
+        return fapl
     }
 
     // MARK: - Closing
