@@ -83,6 +83,10 @@ let package = Package(
             dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
         ),
         .testTarget(
+            name: "PhantomTrainingTests",
+            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
+        ),
+        .testTarget(
             name: "PhantomPlotsTests",
             dependencies: ["PhantomPlots", "PhantomTestSupport"]
         ),

@@ -114,3 +114,76 @@ extension InspectCommandTests {
         #expect(wide.stderr == "phantom: \(folder)/wide.h5: x has 5 features, the checkpoint expects n_in = 3\n")
     }
 }
+
+@Suite("phantom train and analyze: bad input")
+struct TrainAnalyzeBadInputTests {
+    let phantom = phantomExecutable()
+
+    @Test("each bad input is one line on stderr, a non-zero exit and nothing written")
+    func badInputs() throws {
+        let folder = makeTemporaryFolder()
+        try HDF5File.write(to: folder + "/five.h5") { (file: HDF5File) throws in
+            try file.root.write("x", HDF5Array(shape: [10, 5], values: [Double](repeating: 0.5, count: 50)))
+            try file.root.write("y", vector: (0..<10).map { Int64($0 % 2) })
+        }
+        // A finished run to collide with.
+        let run = folder + "/run"
+        let first = try runProgram(phantom, ["train", "--data", folder + "/five.h5", "--hidden", "4", "--epochs", "1", "-o", run])
+        #expect(first.status == 0, "\(first.stderr)")
+        let before = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
+        let cases: [([String], String)] = [
+            (["train", "--data", "no-such-set", "-o", folder + "/r1"], "unknown data set 'no-such-set'"),
+            (["train", "--data", folder + "/five.h5", "--lambda", "1.5", "-o", folder + "/r2"], "--lambda must lie in (0, 1]"),
+            (["train", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/r3"], "--k must lie in 1…1000"),
+            (["train", "--data", folder + "/five.h5", "--lr", "0", "-o", folder + "/r4"], "--lr must be a positive number"),
+            (["train", "--data", folder + "/five.h5", "--estimator", "magic", "-o", folder + "/r5"], "'magic' is invalid for '--estimator"),
+            (["train", "--data", folder + "/five.h5", "-o", run], "holds another run's checkpoints"),
+            (["train", "--resume", "--lr", "0.1", "-o", run], "drop --lr"),
+            (["train", "--resume", "-o", folder + "/nothing"], "no checkpoints to resume from"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/a.h5"], "--k: every k must be at least 1"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--lambda", "0", "-o", folder + "/a.h5"], "--lambda: every λ must lie in (0, 1]"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--estimators", "upg,xyz", "-o", folder + "/a.h5"], "'upg,xyz' is invalid"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", folder + "/no/such/dir/a.h5"], "does not exist"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", run + "/epoch-0000.h5"], "already exists"),
+            (["analyze", folder + "/missing.h5", "-o", folder + "/a.h5"], "no such file"),
+        ]
+        for (arguments, expected) in cases {
+            let result = try runProgram(phantom, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == before)
+        for r in ["r1", "r2", "r3", "r4", "r5", "a.h5"] { #expect(!FileManager.default.fileExists(atPath: folder + "/" + r), "\(r)") }
+    }
+
+    @Test("train, resume and analyze a small run end to end; the results file has the documented layout")
+    func endToEnd() throws {
+        let folder = makeTemporaryFolder()
+        try HDF5File.write(to: folder + "/two.h5") { (file: HDF5File) throws in
+            let data = SyntheticData.twoClass(count: 60, inputs: 3, seed: 9)
+            try file.root.write("x", HDF5Array(shape: [60, 3], values: data.x.elements))
+            if case .labels(let l)? = data.y { try file.root.write("y", vector: l.map { Int64($0) }) }
+            try file.root.write("split", vector: data.split!.map { Int64($0) })
+        }
+        let run = folder + "/run"
+        #expect(try runProgram(phantom, ["train", "--data", folder + "/two.h5", "--hidden", "5", "--epochs", "2", "--save-every", "1", "-o", run]).status == 0)
+        let resumed = try runProgram(phantom, ["train", "--resume", "--epochs", "3", "-o", run])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == ["epoch-0000.h5", "epoch-0001.h5", "epoch-0002.h5", "epoch-0003.h5"])
+        let results = folder + "/results.h5"
+        let analysis = try runProgram(phantom, ["analyze", run, "--data", folder + "/two.h5", "--samples", "5", "--k", "1,3",
+                                                "--lambda", "0.5,1", "--estimators", "upg,npg,jfb,rbp", "-o", results, "--json"])
+        #expect(analysis.status == 0, "\(analysis.stderr)")
+        #expect(analysis.stdout.contains("\"medianCosine\""))
+        try HDF5File.withFile(at: results) { (file: HDF5File) throws in
+            let root = file.root
+            #expect(try root.attribute("format") == .string("phantom-analysis"))
+            #expect(try root.datasetInfo("cells/cosine").shape == [4, 4, 2, 2, 5])  // series × estimator × λ × k × sample
+            #expect(try root.attribute("axes", of: "cells/cosine") == .string("series,estimator,lambda,k,sample"))
+            #expect(try root.readIntegers("axes/epoch").values == [0, 1, 2, 3])
+            #expect(try root.readIntegers("samples/forward_converged", rank: 2).values.allSatisfy { $0 == 1 })
+            #expect(try root.group("series/3").attribute("sha256").stringValue?.count == 64)
+        }
+    }
+}

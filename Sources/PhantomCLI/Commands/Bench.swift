@@ -6,7 +6,7 @@ import PhantomLinearAlgebra
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the toolkit's performance (use a release build: swift build -c release).",
-        subcommands: [BenchGrid.self]
+        subcommands: [BenchGrid.self, BenchTrain.self]
     )
 }
 

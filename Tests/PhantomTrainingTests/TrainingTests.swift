@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomTestSupport
+import PhantomTraining
+
+@Suite("Training")
+struct TrainingTests {
+    static func configuration(_ estimator: TrainingEstimator, cell: CellKind = .tanh, hidden: Int = 16, epochs: Int = 1,
+                              batch: Int = 32, lr: Double = 0.01, seed: UInt64 = 0) throws -> TrainingConfiguration {
+        try TrainingConfiguration(
+            cell: cell, hidden: hidden, mlpWidth: 2 * hidden, estimator: estimator, steps: 5, damping: 0.5, adjoint: .auto,
+            adjointTolerance: 1e-8, solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-8), maxIterations: 200),
+            epochs: epochs, batchSize: batch, optimizer: .adam, learningRate: lr, weightDecay: 1e-4, seed: seed,
+            saveEvery: 1, maxNorm: 0.95)
+    }
+
+    /// Mean loss of a model on a data set, with a tight forward solve.
+    static func loss(_ model: ImplicitModel, _ data: DataSet) throws -> Double {
+        let states = model.solve(data.x, try FixedPointConfiguration(stopping: .relative(1e-10), maxIterations: 500)).states
+        return Loss.evaluate(logits: model.head.logits(states), targets: data.y!).value
+    }
+
+    @Test("one epoch lowers the loss on the synthetic tasks, for every estimator",
+          arguments: TrainingEstimator.allCases)
+    func oneEpochLowersLoss(estimator: TrainingEstimator) throws {
+        for (data, classes) in [(SyntheticData.twoClass(count: 200, inputs: 5, seed: 1), 2),
+                                (SyntheticData.teacherRegression(count: 200, inputs: 5, hidden: 8, outputs: 3, seed: 2), 3)] {
+            let train = data.part(0), test = data.part(1)
+            let trainer = Trainer(configuration: try Self.configuration(estimator), train: train, test: test, classes: classes)
+            var model = trainer.initialModel()
+            var optimizer = Optimizer(kind: .adam, learningRate: 0.01, weightDecay: 1e-4,
+                                      parameterCount: model.cell.layout.count + model.head.layout.count)
+            let before = try Self.loss(model, train)
+            var records: [EpochRecord] = []
+            try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in records.append(record) }
+            let after = try Self.loss(model, train)
+            #expect(after < before, "\(estimator) on \(data.name): \(before) → \(after)")
+            #expect(records.count == 1 && records[0].unconvergedForward == 0 && records[0].unconvergedAdjoint == 0)
+        }
+    }
+
+    @Test("the tanh cell reaches ≥ 90% test accuracy on digits in 4 epochs (the full 30-epoch run: see the README)")
+    func digits() throws {
+        let path = try #require(repositoryFile("notebooks-data/digits.h5"))
+        let data = try DataSet.load(path)
+        let trainer = Trainer(configuration: try Self.configuration(.upg, hidden: 32, epochs: 4, batch: 64, lr: 0.005),
+                              train: data.part(0), test: data.part(1), classes: 10)
+        var model = trainer.initialModel()
+        var optimizer = Optimizer(kind: .adam, learningRate: 0.005, weightDecay: 1e-4,
+                                  parameterCount: model.cell.layout.count + model.head.layout.count)
+        var last: EpochRecord?
+        try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in last = record }
+        let accuracy = try #require(last).testAccuracy
+        print("digits, tanh d = 32, UPG(5, 0.5), 4 epochs: test accuracy \(accuracy)")
+        #expect(accuracy >= 0.90)
+    }
+
+    @Test("two runs with the same seed give identical checkpoints; a resumed run continues exactly")
+    func determinismAndResume() throws {
+        let data = SyntheticData.twoClass(count: 120, inputs: 4, seed: 3)
+        let folder = makeTemporaryFolder()
+        func train(epochs: Int, into run: String, resumeFrom: String? = nil) throws {
+            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+            var configuration = try Self.configuration(.upg, epochs: epochs, seed: 42)
+            var model: ImplicitModel, optimizer: Optimizer, history: [EpochRecord] = []
+            if let resumeFrom {
+                let checkpoint = try Checkpoint.load(resumeFrom)
+                (configuration, optimizer, history) = try TrainingRun.restore(checkpoint, path: resumeFrom)
+                configuration.epochs = epochs
+                model = checkpoint.model
+            } else {
+                model = Trainer(configuration: configuration, train: data.part(0), test: data.part(1), classes: 2).initialModel()
+                optimizer = Optimizer(kind: .adam, learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
+                                      parameterCount: model.cell.layout.count + model.head.layout.count)
+            }
+            let trainer = Trainer(configuration: configuration, train: data.part(0), test: data.part(1), classes: 2)
+            try trainer.run(model: &model, optimizer: &optimizer, startEpoch: history.last?.epoch ?? 0) { record, current, state in
+                history.append(record)
+                try TrainingRun.save(folder: run, epoch: record.epoch, step: state.steps, model: current, optimizer: state,
+                                     configuration: configuration, dataset: "two-class", history: history)
+            }
+        }
+        try train(epochs: 3, into: folder + "/a")
+        try train(epochs: 3, into: folder + "/b")
+        try train(epochs: 1, into: folder + "/c")
+        try train(epochs: 3, into: folder + "/c", resumeFrom: folder + "/c/epoch-0001.h5")
+        let a = try Checkpoint.load(folder + "/a/epoch-0003.h5")
+        for other in ["b", "c"] {
+            let o = try Checkpoint.load(folder + "/\(other)/epoch-0003.h5")
+            #expect(o.model.cell.parameters == a.model.cell.parameters, "\(other)")
+            #expect(o.model.head == a.model.head, "\(other)")
+            #expect(o.optimizerState["first"]?.values == a.optimizerState["first"]?.values, "\(other)")
+            #expect(o.optimizerState["second"]?.values == a.optimizerState["second"]?.values, "\(other)")
+            // Every history column but the wall-clock timings is identical.
+            for (name, column) in a.history where !name.hasSuffix("_seconds") {
+                #expect(o.history[name]?.values == column.values, "\(other): \(name)")
+            }
+        }
+    }
+}
+
+/// A file of the repository, found from this source file's location.
+func repositoryFile(_ relative: String) -> String? {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    let path = url.appendingPathComponent(relative).path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
