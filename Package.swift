@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomHDF5"]),
 
         // MARK: Figures through a gnuplot pipe.
-        .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem"]),
+        .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem", "PhantomModel", "PhantomResults", "PhantomTraining"]),
 
         // MARK: The `phantom` command.
         .executableTarget(

@@ -11,4 +11,5 @@ typedef lapack_int phantom_lapack_int;
 /// `openblas_get_num_threads` is declared by OpenBLAS's cblas.h; re-export for clarity.
 static inline int phantom_openblas_threads(void) { return openblas_get_num_threads(); }
 static inline const char *phantom_openblas_corename(void) { return openblas_get_corename(); }
+static inline void phantom_openblas_set_threads(int n) { openblas_set_num_threads(n); }
 #endif

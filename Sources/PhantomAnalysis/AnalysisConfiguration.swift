@@ -26,7 +26,7 @@ public struct AnalysisConfiguration: Sendable {
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid or no estimator.
     public init(ks: [Int], lambdas: [Double], estimators: [EstimatorKind], adjoint: AdjointSolver,
-                denseLimit: Int = 128, upgColumnBudget: Int = 50_000_000) throws(ConfigurationError) {
+                denseLimit: Int = 128, upgColumnBudget: Int = 4_000_000) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         guard ks.allSatisfy({ $0 >= 1 }) else { throw ConfigurationError("every k must be at least 1, got \(ks.filter { $0 < 1 })") }
         guard ks.max()! <= 1000 else { throw ConfigurationError("k is at most 1000, got \(ks.max()!)") }

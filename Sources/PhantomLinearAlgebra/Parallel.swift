@@ -8,14 +8,16 @@ public enum Parallel {
     public static func map<T: Sendable>(_ count: Int, _ transform: @Sendable (Int) -> T) -> [T] {
         let results = Results<T>(count)
         let workers = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount))
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var local: [(Int, T)] = []
-            var i = worker
-            while i < count {
-                local.append((i, transform(i)))
-                i += workers
+        BLASInfo.withThreads(workers > 1 ? 1 : BLASInfo.threadCount) {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var local: [(Int, T)] = []
+                var i = worker
+                while i < count {
+                    local.append((i, transform(i)))
+                    i += workers
+                }
+                results.store(local)
             }
-            results.store(local)
         }
         return results.values.map { $0! }
     }

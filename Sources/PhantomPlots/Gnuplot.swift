@@ -63,12 +63,14 @@ public struct Gnuplot: Sendable {
         }
     }
 
-    /// Runs a complete gnuplot script and returns what gnuplot printed on stdout.
+    /// Runs a complete gnuplot script (in `directory`, so that relative data paths resolve there) and returns
+    /// what gnuplot printed on stdout.
     /// - Throws: ``GnuplotError``.
-    public func run(_ script: String) throws(GnuplotError) -> String {
+    public func run(_ script: String, in directory: String? = nil) throws(GnuplotError) -> String {
         guard let url = resolve() else { throw .notInstalled(executable: executable) }
         let process = Process()
         process.executableURL = url
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

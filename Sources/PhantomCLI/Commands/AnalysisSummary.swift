@@ -90,8 +90,12 @@ struct AnalysisSummary: Encodable {
                         lines.append("    " + pad(String(format: "%.2f", lambda), 7) + row(e.medianCosine[l]))
                     }
                 }
-                lines.append("    ascent certified: Theorem 1 \(percent(e.theorem1)), ‖E‖ ≤ σ_min \(percent(e.weakCondition)), "
-                             + "ρ* < 1 \(percent(e.rhoStarBelowOne)), exact margin ≥ 0 \(percent(e.ascentMarginNonNegative)) of (sample, k, λ) cells")
+                if e.theorem1 == nil && e.rhoStarBelowOne == nil {
+                    lines.append("    certificates not computed (UPG's residual operator needs d·p ≤ 4,000,000 values per sample)")
+                } else {
+                    lines.append("    ascent certified: Theorem 1 \(percent(e.theorem1)), ‖E‖ ≤ σ_min \(percent(e.weakCondition)), "
+                                 + "ρ* < 1 \(percent(e.rhoStarBelowOne)), exact margin ≥ 0 \(percent(e.ascentMarginNonNegative)) of (sample, k, λ) cells")
+                }
             }
         }
         lines.append("wrote \(output)")

@@ -1,0 +1,110 @@
+import Foundation
+import PhantomFileSystem
+
+/// One figure: its data (written to `NAME.dat` as gnuplot data blocks separated by two blank lines, so the
+/// script addresses them as `index 0`, `index 1`, …) and the gnuplot commands that draw it.
+public struct Figure: Sendable {
+    /// The file stem: NAME.png, NAME.gp, NAME.dat.
+    public let name: String
+    /// What the figure shows (the script's first comment line).
+    public let title: String
+    public let blocks: [String]
+    /// gnuplot commands; they read data as '\(name).dat' index i.
+    public let body: String
+    public let width: Int
+    public let height: Int
+
+    public init(name: String, title: String, blocks: [String], body: String, width: Int = 900, height: Int = 600) {
+        self.name = name
+        self.title = title
+        self.blocks = blocks
+        self.body = body
+        self.width = width
+        self.height = height
+    }
+
+    public var dataFile: String { name + ".dat" }
+
+    /// The terminal for a format at this figure's size.
+    public func terminal(_ format: String) -> Terminal? {
+        switch format {
+        case "png": return .png(width: width, height: height)
+        case "svg": return .svg(width: width, height: height)
+        case "pdf": return .pdf(width: Double(width) / 150, height: Double(height) / 150)
+        default: return nil
+        }
+    }
+
+    /// The standalone script written as NAME.gp: `gnuplot NAME.gp` in the figure's folder re-renders it.
+    public func script(format: String, output: String) -> String {
+        let terminal = self.terminal(format) ?? .png(width: width, height: height)
+        return """
+        # \(title)
+        # Written by phantom plot. Restyle and re-render with: gnuplot \(name).gp (data: \(dataFile))
+        \(terminal.command)
+        set output '\(Gnuplot.escape(output))'
+        \(body)
+        unset output
+
+        """
+    }
+
+    /// The data file's text.
+    public var dataText: String { blocks.joined(separator: "\n\n\n") + "\n" }
+}
+
+/// Writes figures: NAME.dat, NAME.gp (for the first format) and one rendering per format, each atomically.
+public struct FigureWriter: Sendable {
+    public let folder: String
+    public let formats: [String]
+    public let overwrite: Bool
+    public let gnuplot: Gnuplot
+
+    public init(folder: String, formats: [String], overwrite: Bool, gnuplot: Gnuplot = Gnuplot()) {
+        self.folder = folder
+        self.formats = formats
+        self.overwrite = overwrite
+        self.gnuplot = gnuplot
+    }
+
+    /// Writes one figure; returns the paths written.
+    @discardableResult
+    public func write(_ figure: Figure) throws -> [String] {
+        let first = formats.first ?? "png"
+        var written: [String] = []
+        try writeText(figure.dataText, to: folder + "/" + figure.dataFile)
+        written.append(folder + "/" + figure.dataFile)
+        try writeText(figure.script(format: first, output: "\(figure.name).\(first)"), to: folder + "/\(figure.name).gp")
+        written.append(folder + "/\(figure.name).gp")
+        for format in formats {
+            let target = folder + "/\(figure.name).\(format)"
+            let temporary = try AtomicOutput.temporaryPath(for: target, overwrite: overwrite)
+            do {
+                let name = URL(fileURLWithPath: temporary).lastPathComponent
+                _ = try gnuplot.run(figure.script(format: format, output: name), in: folder)
+                let size = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
+                guard size > 0 else { throw GnuplotError.noOutput(path: target) }
+                try AtomicOutput.publish(temporary, to: target, overwrite: overwrite)
+            } catch {
+                AtomicOutput.discard(temporary)
+                throw error
+            }
+            written.append(target)
+        }
+        return written
+    }
+
+    private func writeText(_ text: String, to path: String) throws {
+        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
+        } catch {
+            AtomicOutput.discard(temporary)
+            throw error
+        }
+    }
+}
+
+/// Numbers in data files: fixed width, `NaN` for missing values (gnuplot skips them).
+func number(_ x: Double) -> String { x.isFinite ? String(format: "%.9g", x) : "NaN" }

@@ -1,0 +1,268 @@
+import Foundation
+import PhantomResults
+
+/// The figures drawn from a results file. Each builder returns nil, with the reason, when the file lacks
+/// what the figure needs; the other figures are still drawn.
+public struct ResultsFigures: Sendable {
+    public let data: ResultsData
+    /// The series entry the single-checkpoint figures show (the last by default).
+    public let series: Int
+    /// The (k, λ) of the along-training figure.
+    public let trainingK: Int
+    public let trainingLambda: Double
+
+    public init(data: ResultsData, series: Int? = nil, trainingK: Int = 5, trainingLambda: Double = 0.5) {
+        self.data = data
+        self.series = series ?? max(data.seriesCount - 1, 0)
+        self.trainingK = trainingK
+        self.trainingLambda = trainingLambda
+    }
+
+    public enum Outcome: Sendable {
+        case figure(Figure)
+        case skipped(name: String, reason: String)
+    }
+
+    /// Every figure, in a fixed order.
+    public func all() -> [Outcome] {
+        var outcomes = data.estimators.map { heatmap($0) }
+        outcomes.append(cosineVersusK())
+        outcomes += ["upg", "npg"].filter(data.estimators.contains).map { histograms($0) }
+        outcomes.append(bounds())
+        outcomes.append(alongTraining())
+        return outcomes
+    }
+
+    private var epochLabel: String {
+        data.epochs.indices.contains(series) && data.epochs[series] >= 0 ? " (epoch \(data.epochs[series]))" : ""
+    }
+
+    /// Reliable samples' values of a cell.
+    private func values(_ name: String, _ e: Int, _ l: Int, _ k: Int, series t: Int? = nil) -> [Double]? {
+        let t = t ?? series
+        guard let all = data.cell(name, series: t, estimator: e, lambda: l, k: k) else { return nil }
+        let reliable = data.reliable(series: t)
+        return zip(all, reliable.count == all.count ? reliable : Array(repeating: true, count: all.count)).filter { $1 }.map(\.0)
+    }
+
+    // MARK: 1. Heatmap of the median cosine over (k, λ)
+
+    public func heatmap(_ estimator: String) -> Outcome {
+        let name = "heatmap_\(estimator)"
+        guard let e = data.estimators.firstIndex(of: estimator), data.arrays["cells/cosine"] != nil else {
+            return .skipped(name: name, reason: "the results file has no cells/cosine")
+        }
+        var rows: [String] = []
+        for (l, lambda) in data.lambdas.enumerated() {
+            for (kk, k) in data.ks.enumerated() {
+                let median = Quantile.of(values("cosine", e, l, kk) ?? [], 0.5)
+                rows.append("\(kk) \(l) \(number(median)) \(k) \(number(lambda))")
+            }
+            rows.append("")
+        }
+        let xtics = data.ks.enumerated().map { "\"\($0.element)\" \($0.offset)" }.joined(separator: ", ")
+        let ytics = data.lambdas.enumerated().map { "\"\(String(format: "%g", $0.element))\" \($0.offset)" }.joined(separator: ", ")
+        let body = """
+        set title "Median cosine between \(estimator.uppercased()) and the exact gradient\(epochLabel)"
+        set xlabel "steps k"
+        set ylabel "damping λ"
+        set cblabel "median cos∠(ĝ, ∇)"
+        set xtics (\(xtics))
+        set ytics (\(ytics))
+        set xrange [-0.5:\(Double(data.ks.count) - 0.5)]
+        set yrange [-0.5:\(Double(data.lambdas.count) - 0.5)]
+        set palette defined (0 "#3b4cc0", 0.5 "#dddddd", 1 "#b40426")
+        set cbrange [*:1]
+        plot '\(name).dat' index 0 using 1:2:3 with image notitle, \\
+             '' index 0 using 1:2:(sprintf("%.2f", $3)) with labels font ",7" notitle
+        """
+        return .figure(Figure(name: name, title: "Median cosine of \(estimator) over (k, λ)", blocks: [rows.joined(separator: "\n")], body: body))
+    }
+
+    // MARK: 2. Cosine vs k, one line per λ, UPG and NPG side by side, 10–90% band
+
+    public func cosineVersusK() -> Outcome {
+        let name = "cosine_vs_k"
+        let shown = ["upg", "npg"].filter(data.estimators.contains)
+        guard !shown.isEmpty, data.arrays["cells/cosine"] != nil else {
+            return .skipped(name: name, reason: "needs UPG or NPG cosines")
+        }
+        var blocks: [String] = []
+        var panels: [String] = []
+        for estimator in shown {
+            let e = data.estimators.firstIndex(of: estimator)!
+            var plots: [String] = []
+            for (l, lambda) in data.lambdas.enumerated() {
+                let index = blocks.count
+                blocks.append(data.ks.enumerated().map { kk, k in
+                    let v = values("cosine", e, l, kk) ?? []
+                    return "\(k) \(number(Quantile.of(v, 0.5))) \(number(Quantile.of(v, 0.1))) \(number(Quantile.of(v, 0.9)))"
+                }.joined(separator: "\n"))
+                plots.append("'\(name).dat' index \(index) using 1:3:4 with filledcurves lc \(l + 1) fs transparent solid 0.15 notitle")
+                plots.append("'' index \(index) using 1:2 with linespoints lc \(l + 1) pt 7 ps 0.6 title \"λ = \(String(format: "%g", lambda))\"")
+            }
+            panels.append("""
+            set title "\(estimator.uppercased()): cosine to the exact gradient\(epochLabel)"
+            plot \(plots.joined(separator: ", \\\n     "))
+            """)
+        }
+        let body = """
+        set multiplot layout 1,\(shown.count)
+        set xlabel "steps k"
+        set ylabel "cos∠(ĝ, ∇): median, 10–90% band"
+        set key bottom right
+        set grid
+        \(panels.joined(separator: "\n"))
+        unset multiplot
+        """
+        return .figure(Figure(name: name, title: "Cosine vs k per λ (median and 10–90% band across samples)", blocks: blocks,
+                              body: body, width: 450 * shown.count + 100, height: 500))
+    }
+
+    // MARK: 3. Per-sample cosine histograms, k = 1…5 at λ = 0.5 and 1.0 (the paper's Figure 1)
+
+    public func histograms(_ estimator: String) -> Outcome {
+        let name = "histograms_\(estimator)"
+        guard let e = data.estimators.firstIndex(of: estimator), data.arrays["cells/cosine"] != nil else {
+            return .skipped(name: name, reason: "the results file has no cells/cosine")
+        }
+        let rowsLambda = [0.5, 1.0].compactMap { target in data.lambdas.firstIndex { abs($0 - target) < 1e-12 } }
+        let columnsK = (1...5).compactMap { target in data.ks.firstIndex(of: target) }
+        guard !rowsLambda.isEmpty, !columnsK.isEmpty else {
+            return .skipped(name: name, reason: "needs λ = 0.5 or 1.0 and some k in 1…5 in the grid")
+        }
+        let all = rowsLambda.flatMap { l in columnsK.flatMap { values("cosine", e, l, $0) ?? [] } }
+        let low = max(-1, min(Quantile.of(all, 0), 0.99)), bins = 20
+        let width = (1 - low) / Double(bins)
+        var blocks: [String] = [], panels: [String] = []
+        for l in rowsLambda {
+            for kk in columnsK {
+                let v = values("cosine", e, l, kk) ?? []
+                var counts = [Int](repeating: 0, count: bins)
+                for c in v where c.isFinite { counts[min(bins - 1, max(0, Int((c - low) / width)))] += 1 }
+                let index = blocks.count
+                blocks.append((0..<bins).map { "\(number(low + (Double($0) + 0.5) * width)) \(counts[$0])" }.joined(separator: "\n"))
+                panels.append("""
+                set title "k = \(data.ks[kk]), λ = \(String(format: "%g", data.lambdas[l]))"
+                plot '\(name).dat' index \(index) using 1:2 with boxes fs solid 0.6 lc 1 notitle
+                """)
+            }
+        }
+        let body = """
+        set multiplot layout \(rowsLambda.count),\(columnsK.count) title "\(estimator.uppercased()): per-sample cosine to the exact gradient\(epochLabel)"
+        set xlabel "cos∠(ĝ, ∇)"
+        set ylabel "samples"
+        set xrange [\(number(low)):1]
+        set boxwidth \(number(width * 0.9))
+        set xtics \(number((1 - low) / 2))
+        \(panels.joined(separator: "\n"))
+        unset multiplot
+        """
+        return .figure(Figure(name: name, title: "Per-sample cosine histograms of \(estimator)", blocks: blocks, body: body,
+                              width: 260 * columnsK.count + 80, height: 260 * rowsLambda.count + 60))
+    }
+
+    // MARK: 4. Measured error vs the bound ‖E‖/σ_min, and how often Theorem 1 certifies ascent
+
+    public func bounds() -> Outcome {
+        let name = "bounds"
+        guard data.arrays["cells/rho"] != nil, data.arrays["cells/relative_error"] != nil, data.arrays["cells/theorem1"] != nil else {
+            return .skipped(name: name, reason: "the results file has no cells/rho, cells/relative_error or cells/theorem1")
+        }
+        let e = data.estimators.firstIndex(of: "npg") ?? data.estimators.firstIndex(of: "upg") ?? 0
+        var scatter: [String] = []
+        var lowest = Double.infinity, highest = 0.0
+        for (estimatorIndex, _) in data.estimators.enumerated() {
+            for l in data.lambdas.indices { for kk in data.ks.indices {
+                let rho = values("rho", estimatorIndex, l, kk) ?? [], error = values("relative_error", estimatorIndex, l, kk) ?? []
+                for (r, m) in zip(rho, error) where r.isFinite && r > 0 && m.isFinite && m > 0 {
+                    scatter.append("\(number(r)) \(number(m)) \(estimatorIndex)")
+                    lowest = min(lowest, r, m)
+                    highest = max(highest, r, m)
+                }
+            } }
+        }
+        var fraction: [String] = []
+        var plots: [String] = []
+        for (l, lambda) in data.lambdas.enumerated() {
+            fraction.append(data.ks.enumerated().map { kk, k in
+                let flags = values("theorem1", e, l, kk) ?? []
+                let known = flags.filter { $0 >= 0 }
+                let holds = known.isEmpty ? Double.nan : Double(known.filter { $0 == 1 }.count) / Double(known.count)
+                let star = values("rho_star", e, l, kk) ?? []
+                let certified = star.isEmpty ? Double.nan : Double(star.filter { $0 < 1 }.count) / Double(star.count)
+                return "\(k) \(number(holds)) \(number(certified))"
+            }.joined(separator: "\n"))
+            plots.append("'\(name).dat' index \(l + 1) using 1:2 with linespoints lc \(l + 1) pt 7 ps 0.6 title \"λ = \(String(format: "%g", lambda))\"")
+        }
+        guard !scatter.isEmpty else { return .skipped(name: name, reason: "no cell has a finite bound ρ") }
+        let estimatorName = data.estimators.indices.contains(e) ? data.estimators[e].uppercased() : "?"
+        let body = """
+        set multiplot layout 1,2
+        set title "Measured relative error vs the bound ρ = ‖E‖/σ_min\(epochLabel)"
+        set logscale xy
+        set xlabel "ρ = ‖E‖₂ / σ_min(M)"
+        set ylabel "‖ĝ − ∇‖ / ‖∇‖"
+        set key top left
+        set grid
+        plot [\(number(lowest / 2)):\(number(highest * 2))] '\(name).dat' index 0 using 1:2 with points pt 7 ps 0.3 title "cells (sample, estimator, k, λ)", x with lines lw 2 lc rgb "black" title "y = x"
+        unset logscale
+        set title "\(estimatorName): fraction of samples where Theorem 1 certifies ascent"
+        set xlabel "steps k"
+        set ylabel "fraction of samples"
+        set yrange [0:1.05]
+        set key bottom right
+        plot \(plots.joined(separator: ", \\\n     "))
+        unset multiplot
+        """
+        return .figure(Figure(name: name, title: "Relative error vs ρ, and Theorem 1's certified fraction",
+                              blocks: [scatter.joined(separator: "\n")] + fraction, body: body, width: 1100, height: 500))
+    }
+
+    // MARK: 5. Along training: cosine (median, band) for one (k, λ), ρ(J) and forward iterations
+
+    public func alongTraining() -> Outcome {
+        let name = "along_training"
+        guard data.seriesCount >= 2 else { return .skipped(name: name, reason: "needs a series of at least two checkpoints") }
+        guard let kk = data.ks.firstIndex(of: trainingK) ?? data.ks.indices.last,
+              let l = data.lambdas.enumerated().min(by: { abs($0.element - trainingLambda) < abs($1.element - trainingLambda) })?.offset else {
+            return .skipped(name: name, reason: "empty grid")
+        }
+        let shown = data.estimators.enumerated().filter { $0.element != "jfb" }
+        var blocks: [String] = []
+        var plots: [String] = []
+        for (e, estimator) in shown {
+            let index = blocks.count
+            blocks.append((0..<data.seriesCount).map { t in
+                let v = values("cosine", e, l, kk, series: t) ?? []
+                return "\(data.epochs[t]) \(number(Quantile.of(v, 0.5))) \(number(Quantile.of(v, 0.1))) \(number(Quantile.of(v, 0.9)))"
+            }.joined(separator: "\n"))
+            plots.append("'\(name).dat' index \(index) using 1:3:4 with filledcurves lc \(e + 1) fs transparent solid 0.15 notitle")
+            plots.append("'' index \(index) using 1:2 with linespoints lc \(e + 1) pt 7 ps 0.6 title \"\(estimator.uppercased())\"")
+        }
+        let diagnostics = blocks.count
+        blocks.append((0..<data.seriesCount).map { t in
+            "\(data.epochs[t]) \(number(Quantile.of(data.perSample("spectral_radius", series: t) ?? [], 0.5))) \(number(Quantile.of(data.perSample("forward_iterations", series: t) ?? [], 0.5)))"
+        }.joined(separator: "\n"))
+        let body = """
+        set multiplot layout 1,2
+        set title "Cosine to the exact gradient along training, k = \(data.ks[kk]), λ = \(String(format: "%g", data.lambdas[l]))"
+        set xlabel "epoch"
+        set ylabel "cos∠(ĝ, ∇): median, 10–90% band"
+        set key bottom right
+        set grid
+        plot \(plots.joined(separator: ", \\\n     "))
+        set title "The implicit layer along training"
+        set ylabel "median ρ(J) at h*"
+        set y2label "median forward iterations"
+        set ytics nomirror
+        set y2tics
+        set key top left
+        plot '\(name).dat' index \(diagnostics) using 1:2 axes x1y1 with linespoints pt 7 title "ρ(J)", \\
+             '' index \(diagnostics) using 1:3 axes x1y2 with linespoints pt 5 title "forward iterations"
+        unset multiplot
+        """
+        return .figure(Figure(name: name, title: "Cosine, ρ(J) and forward iterations along training", blocks: blocks, body: body,
+                              width: 1100, height: 480))
+    }
+}
