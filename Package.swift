@@ -88,7 +88,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomPlotsTests",
-            dependencies: ["PhantomPlots", "PhantomTestSupport"]
+            dependencies: ["PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomResults",
+                           "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomCLITests",

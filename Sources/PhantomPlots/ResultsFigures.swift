@@ -155,6 +155,7 @@ public struct ResultsFigures: Sendable {
         set xrange [\(number(low)):1]
         set boxwidth \(number(width * 0.9))
         set xtics \(number((1 - low) / 2))
+        set format x "%.2f"
         \(panels.joined(separator: "\n"))
         unset multiplot
         """
@@ -162,7 +163,7 @@ public struct ResultsFigures: Sendable {
                               width: 260 * columnsK.count + 80, height: 260 * rowsLambda.count + 60))
     }
 
-    // MARK: 4. Measured error vs the bound ‖E‖/σ_min, and how often Theorem 1 certifies ascent
+    // MARK: 4. Measured error vs the bound ‖E‖/σ_{min}, and how often Theorem 1 certifies ascent
 
     public func bounds() -> Outcome {
         let name = "bounds"
@@ -199,19 +200,23 @@ public struct ResultsFigures: Sendable {
         let estimatorName = data.estimators.indices.contains(e) ? data.estimators[e].uppercased() : "?"
         let body = """
         set multiplot layout 1,2
-        set title "Measured relative error vs the bound ρ = ‖E‖/σ_min\(epochLabel)"
+        set title "Measured relative error vs the bound ρ = ‖E‖/σ_{min}\(epochLabel)"
         set logscale xy
-        set xlabel "ρ = ‖E‖₂ / σ_min(M)"
+        set format x "10^{%T}"
+        set format y "10^{%T}"
+        set xlabel "ρ = ‖E‖₂ / σ_{min}(M)"
         set ylabel "‖ĝ − ∇‖ / ‖∇‖"
         set key top left
         set grid
         plot [\(number(lowest / 2)):\(number(highest * 2))] '\(name).dat' index 0 using 1:2 with points pt 7 ps 0.3 title "cells (sample, estimator, k, λ)", x with lines lw 2 lc rgb "black" title "y = x"
         unset logscale
+        set format x "%g"
+        set format y "%g"
         set title "\(estimatorName): fraction of samples where Theorem 1 certifies ascent"
         set xlabel "steps k"
         set ylabel "fraction of samples"
         set yrange [0:1.05]
-        set key bottom right
+        set key top left
         plot \(plots.joined(separator: ", \\\n     "))
         unset multiplot
         """

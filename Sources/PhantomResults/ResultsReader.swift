@@ -10,6 +10,15 @@ public struct ResultsData: Sendable {
     public let epochs: [Int]
     public let arrays: [String: HDF5Array<Double>]
 
+    public init(path: String, ks: [Int], lambdas: [Double], estimators: [String], epochs: [Int], arrays: [String: HDF5Array<Double>]) {
+        self.path = path
+        self.ks = ks
+        self.lambdas = lambdas
+        self.estimators = estimators
+        self.epochs = epochs
+        self.arrays = arrays
+    }
+
     /// The number of checkpoints in the series.
     public var seriesCount: Int { epochs.count }
 

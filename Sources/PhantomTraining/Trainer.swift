@@ -16,6 +16,20 @@ public struct EpochRecord: Sendable, Equatable {
     public var unconvergedForward: Int
     public var unconvergedAdjoint: Int
     public var steps: Int
+
+    public init(epoch: Int, loss: Double, trainAccuracy: Double, testAccuracy: Double, forwardIterations: Double,
+                forwardSeconds: Double, backwardSeconds: Double, unconvergedForward: Int, unconvergedAdjoint: Int, steps: Int) {
+        self.epoch = epoch
+        self.loss = loss
+        self.trainAccuracy = trainAccuracy
+        self.testAccuracy = testAccuracy
+        self.forwardIterations = forwardIterations
+        self.forwardSeconds = forwardSeconds
+        self.backwardSeconds = backwardSeconds
+        self.unconvergedForward = unconvergedForward
+        self.unconvergedAdjoint = unconvergedAdjoint
+        self.steps = steps
+    }
 }
 
 /// Minibatch training of an implicit model with a selectable gradient estimator.
