@@ -29,6 +29,9 @@ let package = Package(
         // MARK: I/O — HDF5 files (checkpoints, data sets, results). The only importer of CHDF5.
         .target(name: "PhantomHDF5", dependencies: ["CHDF5", "PhantomFileSystem"]),
 
+        // MARK: I/O — safetensors files (PyTorch checkpoints).
+        .target(name: "PhantomSafetensors"),
+
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
         .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg"]),
 
@@ -40,6 +43,9 @@ let package = Package(
 
         // MARK: Analysis: Theorem 1, its bounds and certificates per sample and per (k, λ).
         .target(name: "PhantomAnalysis", dependencies: ["PhantomGradients", "PhantomModel", "PhantomLinearAlgebra"]),
+
+        // MARK: Interoperability: PyTorch checkpoints (safetensors) → phantom checkpoints.
+        .target(name: "PhantomInterop", dependencies: ["PhantomSafetensors", "PhantomModel", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Training with a selectable gradient estimator.
         .target(name: "PhantomTraining", dependencies: ["PhantomGradients", "PhantomModel", "PhantomHDF5", "PhantomLinearAlgebra"]),
@@ -54,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomLinearAlgebra",
+                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
                 "PhantomModel", "PhantomPlots", "PhantomResults", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -87,9 +93,14 @@ let package = Package(
             dependencies: ["PhantomTraining", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
         ),
         .testTarget(
+            name: "PhantomInteropTests",
+            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomLinearAlgebra", "PhantomTestSupport"]
+        ),
+        .testTarget(
             name: "PhantomPlotsTests",
             dependencies: ["PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomResults",
-                           "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"]
+                           "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "PhantomCLITests",

@@ -31,7 +31,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try Checkpoint.load(checkpoint)
+        let loaded = try ModelFile.load(checkpoint)
         let model = loaded.model
         // Everything is checked before anything is printed.
         let set = try data.map { path in

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import PhantomInterop
+import PhantomModel
+
+/// `phantom import`: a PyTorch model saved as safetensors → a phantom checkpoint.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Convert a PyTorch state dict saved as safetensors into a phantom checkpoint.",
+        discussion: """
+        Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). module. and \
+        model. prefixes are stripped, as is --prefix; weight-norm (X.weight_g, X.weight_v) and spectral-norm \
+        (X.weight_orig, X.weight_u, X.weight_v) parametrisations are folded into X.weight. The cell and \
+        dimensions come from __metadata__ (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, \
+        phantom.dataset), else --cell, else the tensor shapes. Missing and unused tensors are errors.
+        """
+    )
+
+    @Argument(help: "A .safetensors file.") var input: String
+    @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
+    @Option(help: "Cell kind when the file's metadata does not say: tanh or resmlp.") var cell: CellKind?
+    @Option(help: "A prefix to strip from every tensor name (besides module. and model.).") var prefix: String?
+    @Flag(help: "Overwrite an existing checkpoint.") var force = false
+
+    func run() throws {
+        let checkpoint = try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(input)
+        try checkpoint.save(to: output, overwrite: force)
+        let m = checkpoint.model
+        print("wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)")
+    }
+}
+
+/// Loads a model from a phantom checkpoint (.h5) or a safetensors file (.safetensors).
+enum ModelFile {
+    static func load(_ path: String) throws -> Checkpoint {
+        path.hasSuffix(".safetensors") ? try SafetensorsImporter().importCheckpoint(path) : try Checkpoint.load(path)
+    }
+}

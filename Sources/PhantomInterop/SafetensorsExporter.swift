@@ -1,0 +1,23 @@
+import PhantomModel
+import PhantomSafetensors
+
+/// Writes a phantom checkpoint's tensors as safetensors (F64, or F32), with the `phantom.*` metadata that
+/// lets ``SafetensorsImporter`` read it back without options.
+public enum SafetensorsExporter {
+    public static func export(_ checkpoint: Checkpoint, to path: String, dtype: SafetensorsDType = .f64) throws {
+        let model = checkpoint.model
+        let values = model.cell.parameters + model.head.parameters
+        var offset = 0
+        var tensors: [(name: String, tensor: SafetensorsTensor)] = []
+        for spec in model.allSpecs {
+            let count = spec.shape.reduce(1, *)
+            tensors.append((spec.name, SafetensorsTensor(dtype: dtype, shape: spec.shape, values: Array(values[offset..<(offset + count)]))))
+            offset += count
+        }
+        var metadata = ["phantom.cell": model.cell.kind.rawValue, "phantom.n_in": "\(model.inputDimension)",
+                        "phantom.d": "\(model.stateDimension)", "phantom.c": "\(model.outputDimension)"]
+        if let m = model.cell.extraDimensions["m"] { metadata["phantom.m"] = "\(m)" }
+        if let dataset = checkpoint.dataset { metadata["phantom.dataset"] = dataset }
+        try Safetensors.write(tensors, metadata: metadata, to: path)
+    }
+}
