@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomAnalysisTests",
-            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
+            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomResults", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomTrainingTests",
