@@ -23,10 +23,12 @@ public struct AnalysisConfiguration: Sendable {
     public let denseLimit: Int
     /// Largest d·p for which UPG's residual operator E is formed column by column in R^p.
     public let upgColumnBudget: Int
+    /// Form UPG's E column by column even when the cell allows the faster state-space route (cross-checks).
+    public let upgColumnRoute: Bool
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid or no estimator.
     public init(ks: [Int], lambdas: [Double], estimators: [EstimatorKind], adjoint: AdjointSolver,
-                denseLimit: Int = 128, upgColumnBudget: Int = 4_000_000) throws(ConfigurationError) {
+                denseLimit: Int = 128, upgColumnBudget: Int = 4_000_000, upgColumnRoute: Bool = false) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         guard ks.allSatisfy({ $0 >= 1 }) else { throw ConfigurationError("every k must be at least 1, got \(ks.filter { $0 < 1 })") }
         guard ks.max()! <= 1000 else { throw ConfigurationError("k is at most 1000, got \(ks.max()!)") }
@@ -41,6 +43,7 @@ public struct AnalysisConfiguration: Sendable {
         self.adjoint = adjoint
         self.denseLimit = denseLimit
         self.upgColumnBudget = upgColumnBudget
+        self.upgColumnRoute = upgColumnRoute
     }
 
     public var maxK: Int { ks.last ?? 1 }

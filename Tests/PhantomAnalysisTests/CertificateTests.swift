@@ -135,3 +135,26 @@ struct CertificateTests {
         #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [0.5], estimators: [], adjoint: adjoint) }
     }
 }
+
+extension CertificateTests {
+    @Test("UPG certificates: the tanh state-space route equals the generic column route, away from h*'s exactness too")
+    func upgRoutesAgree() throws {
+        let model = AnalysisFixtures.tanh(d: 6, n: 3, norm: 0.95, seed: 21)
+        let (x, y) = AnalysisFixtures.inputs(model, batch: 3)
+        // A loose forward solve, so that the unroll really moves away from h* and UPG ≠ NPG.
+        let loose = try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-3), maxIterations: 300)
+        var results: [AnalysisResult] = []
+        for columns in [false, true] {
+            let configuration = try AnalysisConfiguration(ks: [1, 3, 6], lambdas: [0.4, 1.0], estimators: [.upg, .npg],
+                                                          adjoint: try AdjointSolver(method: .lu), upgColumnRoute: columns)
+            results.append(Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: loose))
+        }
+        let (fast, columns) = (results[0], results[1])
+        #expect(relativeError(fast.errorNorm.values, columns.errorNorm.values) <= 1e-9)
+        #expect(relativeError(fast.ascentMargin.values, columns.ascentMargin.values) <= 1e-8)
+        #expect(relativeError(fast.rhoStar.values, columns.rhoStar.values) <= 1e-7)
+        // And UPG's E really differs from NPG's here.
+        let upg = fast.errorNorm.samplesOf(e: 0, l: 0, k: 2), npg = fast.errorNorm.samplesOf(e: 1, l: 0, k: 2)
+        #expect(relativeError(upg, npg) > 1e-6)
+    }
+}

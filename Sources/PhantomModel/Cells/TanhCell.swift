@@ -181,6 +181,10 @@ struct TanhLinearization: CellLinearization {
         return slope.row(i).map { $0 * $0 * scale }
     }
 
+    func rowSeparableFactors(sample i: Int) -> (scale: [Double], features: [Double])? {
+        (slope.row(i), x.row(i) + [1] + h.row(i))
+    }
+
     func restricted(toSample i: Int) -> any CellLinearization {
         TanhLinearization(cell: cell, h: h.selectingRows([i]), x: x.selectingRows([i]),
                           value: value.selectingRows([i]), slope: slope.selectingRows([i]))
