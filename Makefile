@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libhdf5-dev hdf5-tools gnuplot-nox libopenblas-dev liblapacke
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: demo test deps python-deps build release clean
+.PHONY: demo reference test deps python-deps build release clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -23,8 +23,8 @@ deps:
 # h5py lets the test suite cross-check our HDF5 files against the reference implementation; the toolkit
 # itself never needs Python, and the test is skipped (visibly) when h5py cannot be installed.
 python-deps:
-	@python3 -c 'import h5py' 2>/dev/null || python3 -m pip install -q h5py 2>/dev/null \
-	  || echo "note: h5py is not available; the h5py cross-check will be skipped"
+	@python3 -c 'import h5py, safetensors' 2>/dev/null || python3 -m pip install -q h5py safetensors 2>/dev/null \
+	  || echo "note: h5py/safetensors are not available; the tests that cross-check with them will be skipped"
 
 build: deps
 	$(SWIFT) build
@@ -35,9 +35,25 @@ release: deps
 test: deps python-deps
 	$(SWIFT) test --disable-xctest
 
+# The main job: the committed reference runs (tanh and resmlp DEQs trained on digits with UPG(5, 0.5) by
+# `phantom train`; `make reference` retrains them) analysed along training on the default grid
+# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results in notebooks-data/, figures in plots/.
+DEMO_SAMPLES ?= 32
+PHANTOM = $$($(SWIFT) build -c release --show-bin-path)/phantom
+
 demo: release
-	mkdir -p notebooks-data plots
-	$$($(SWIFT) build -c release --show-bin-path)/phantom smoke -o notebooks-data/smoke.h5 --plot plots/smoke.png --force
+	@test -d notebooks-data/reference/tanh-upg -a -d notebooks-data/reference/resmlp-upg || $(MAKE) reference
+	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o notebooks-data/results-tanh.h5 --force
+	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o notebooks-data/results-resmlp.h5 --force
+	$(PHANTOM) plot notebooks-data/results-tanh.h5 -o plots/tanh --force
+	$(PHANTOM) plot notebooks-data/results-resmlp.h5 -o plots/resmlp --force
+	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg -o plots/training --force
+
+reference: release
+	$(PHANTOM) train --cell tanh --hidden 64 --epochs 30 --save-every 5 --estimator upg --k 5 --lambda 0.5 --seed 0 \
+	  -o notebooks-data/reference/tanh-upg --force
+	$(PHANTOM) train --cell resmlp --hidden 32 --mlp-width 64 --epochs 30 --save-every 10 --estimator upg --k 5 --lambda 0.5 \
+	  --seed 0 --max-iterations 200 -o notebooks-data/reference/resmlp-upg --force
 
 clean:
 	rm -rf .build

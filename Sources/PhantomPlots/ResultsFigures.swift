@@ -74,7 +74,7 @@ public struct ResultsFigures: Sendable {
         set palette defined (0 "#3b4cc0", 0.5 "#dddddd", 1 "#b40426")
         set cbrange [*:1]
         plot '\(name).dat' index 0 using 1:2:3 with image notitle, \\
-             '' index 0 using 1:2:(sprintf("%.2f", $3)) with labels font ",7" notitle
+             '' index 0 using 1:2:(sprintf("%.3f", $3)) with labels font ",7" notitle
         """
         return .figure(Figure(name: name, title: "Median cosine of \(estimator) over (k, λ)", blocks: [rows.joined(separator: "\n")], body: body))
     }
