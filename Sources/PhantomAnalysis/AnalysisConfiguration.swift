@@ -19,8 +19,10 @@ public struct AnalysisConfiguration: Sendable {
     public let lambdas: [Double]
     public let estimators: [EstimatorKind]
     public let adjoint: AdjointSolver
-    /// State dimension up to which the certificates use dense LAPACK eigen-solvers (above: Lanczos).
-    public let denseLimit: Int
+    /// How many samples (the first ones) get the per-cell certificates and ‖B^k‖₂; nil: every sample when
+    /// d ≤ 128, the first 16 above (each certificate costs a few d³ operations per cell). Measured metrics,
+    /// σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed for every sample.
+    public let certificateSamples: Int?
     /// Largest d·p for which UPG's residual operator E is formed column by column in R^p.
     public let upgColumnBudget: Int
     /// Form UPG's E column by column even when the cell allows the faster state-space route (cross-checks).
@@ -28,7 +30,7 @@ public struct AnalysisConfiguration: Sendable {
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid or no estimator.
     public init(ks: [Int], lambdas: [Double], estimators: [EstimatorKind], adjoint: AdjointSolver,
-                denseLimit: Int = 128, upgColumnBudget: Int = 4_000_000, upgColumnRoute: Bool = false) throws(ConfigurationError) {
+                certificateSamples: Int? = nil, upgColumnBudget: Int = 4_000_000, upgColumnRoute: Bool = false) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         guard ks.allSatisfy({ $0 >= 1 }) else { throw ConfigurationError("every k must be at least 1, got \(ks.filter { $0 < 1 })") }
         guard ks.max()! <= 1000 else { throw ConfigurationError("k is at most 1000, got \(ks.max()!)") }
@@ -41,7 +43,10 @@ public struct AnalysisConfiguration: Sendable {
         self.lambdas = lambdas
         self.estimators = estimators
         self.adjoint = adjoint
-        self.denseLimit = denseLimit
+        if let certificateSamples, certificateSamples < 0 {
+            throw ConfigurationError("the number of certified samples must be ≥ 0, got \(certificateSamples)")
+        }
+        self.certificateSamples = certificateSamples
         self.upgColumnBudget = upgColumnBudget
         self.upgColumnRoute = upgColumnRoute
     }

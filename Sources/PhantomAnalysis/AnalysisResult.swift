@@ -38,6 +38,8 @@ public struct AnalysisResult: Sendable {
     public let lambdas: [Double]
     public let estimators: [EstimatorKind]
     public let sampleCount: Int
+    /// The first `certifiedSamples` samples have certificates and ‖B^k‖₂ (NaN for the others).
+    public let certifiedSamples: Int
 
     // Pedigree, per sample.
     public var forwardResidual: [Double]

@@ -77,9 +77,10 @@ public struct Analyzer: Sendable {
         }
 
         // Certificates and spectra, per sample, over both cores.
+        let certified = min(b, c.certificateSamples ?? (problem.stateDimension <= 128 ? b : 16))
         let counter = ProgressCounter(total: b, report: progress)
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) in
-            let result = SampleAnalysis(configuration: c, problem: problem, sample: s).compute()
+            let result = SampleAnalysis(configuration: c, problem: problem, sample: s).compute(certify: s < certified)
             counter.increment()
             return result
         }
@@ -104,7 +105,7 @@ public struct Analyzer: Sendable {
         }
         let spectra = perSample.map(\.0)
         return AnalysisResult(
-            ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, sampleCount: b,
+            ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, sampleCount: b, certifiedSamples: certified,
             forwardResidual: problem.forward.residuals, forwardIterations: problem.forward.iterations,
             forwardConverged: problem.forward.converged, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,

@@ -32,10 +32,8 @@ public struct Certificate: Sendable, Equatable {
 
     /// From the d×d matrices EᵀE and S = M 𝒜 (I − Jᵀ), and the Gram G = M Mᵀ with its extreme eigenvalues.
     ///
-    /// - Parameter dense: LAPACK (`dsyevd`, `dsygvd`) when true; Lanczos extreme Ritz values otherwise.
-    public static func compute(errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
-                               dense: Bool = true) -> Certificate {
-        let errorNorm = max(extreme(errorGram, largest: true, dense: dense), 0).squareRoot()
+    public static func compute(errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double) -> Certificate {
+        let errorNorm = max(extreme(errorGram, largest: true), 0).squareRoot()
         let rho = sigmaMin > 0 ? errorNorm / sigmaMin : .infinity
         let rhoStar: Double
         if sigmaMin > 0, let generalized = try? SymmetricEigen(errorGram.symmetricPart, gram.symmetricPart, computeVectors: false) {
@@ -43,7 +41,7 @@ public struct Certificate: Sendable, Equatable {
         } else {
             rhoStar = .nan
         }
-        let margin = extreme(ascent.symmetricPart, largest: false, dense: dense) / (sigmaMax * sigmaMax)
+        let margin = extreme(ascent.symmetricPart, largest: false) / (sigmaMax * sigmaMax)
         return Certificate(errorNorm: errorNorm,
                            theorem1: sigmaMax > 0 && errorNorm <= sigmaMin * sigmaMin / sigmaMax,
                            weakCondition: errorNorm <= sigmaMin,
@@ -51,13 +49,10 @@ public struct Certificate: Sendable, Equatable {
                            rhoStar: rhoStar, ascentMargin: margin)
     }
 
-    /// The largest or smallest eigenvalue of a symmetric matrix.
-    static func extreme(_ a: Matrix, largest: Bool, dense: Bool) -> Double {
-        if dense || a.rows <= 64 {
-            guard let eig = try? SymmetricEigen(a.symmetricPart, computeVectors: false) else { return .nan }
-            return (largest ? eig.values.last : eig.values.first) ?? .nan
-        }
-        let extremes = SymmetricLanczos.extremes(a.symmetricPart)
-        return largest ? extremes.largest : extremes.smallest
+    /// The largest or smallest eigenvalue of a symmetric matrix (`dsyevd`, values only: O(d³), 15 ms at
+    /// d = 256 here — cheaper and more reliable than Lanczos on a matrix that is already dense).
+    static func extreme(_ a: Matrix, largest: Bool) -> Double {
+        guard let eig = try? SymmetricEigen(a.symmetricPart, computeVectors: false) else { return .nan }
+        return (largest ? eig.values.last : eig.values.first) ?? .nan
     }
 }

@@ -23,8 +23,8 @@ struct SampleAnalysis {
     let problem: GradientProblem
     let sample: Int
 
-    /// J (d×d), G = M Mᵀ and its eigenvalues.
-    func compute() -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) {
+    /// Spectra and, when `certify`, ‖B^k‖₂ and every estimator's certificates.
+    func compute(certify: Bool) -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) {
         let lin = problem.linearization
         let d = problem.stateDimension
         let jacobian = lin.jacobian(sample: sample)
@@ -34,12 +34,10 @@ struct SampleAnalysis {
         let sigmaMax = max(gramEigenvalues.last ?? .nan, 0).squareRoot()
         let jacobianEigen = (try? jacobian.eigenvalues()) ?? []
         let identity = Matrix.identity(d)
-        let dense = d <= configuration.denseLimit
         let iMinusJT = identity - jacobian.transposed
 
         func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
-            Certificate.compute(errorGram: errorGram, ascent: ascent, gram: gram, sigmaMin: sigmaMin,
-                                sigmaMax: sigmaMax, dense: dense)
+            Certificate.compute(errorGram: errorGram, ascent: ascent, gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
         }
         /// NPG-type residual: E = −Mᵀ(Pᵀ) with P = B^k: EᵀE = P G Pᵀ, S = G (I − Pᵀ).
         func neumann(_ power: Matrix) -> Certificate {
@@ -54,6 +52,11 @@ struct SampleAnalysis {
             dampedRadius.append(jacobianEigen.map {
                 ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude
             }.max() ?? .nan)
+            guard certify else {
+                powerNorms.append(Array(repeating: .nan, count: configuration.ks.count))
+                npg.append([])
+                continue
+            }
             let b = (lambda * jacobian) + ((1 - lambda) * identity)
             var power = identity
             var norms: [Double] = [], row: [Certificate] = []
@@ -69,7 +72,7 @@ struct SampleAnalysis {
 
         var certificates: [EstimatorKind: [[Certificate]]] = [:]
         let cellCount = configuration.ks.count
-        for estimator in configuration.estimators {
+        for estimator in configuration.estimators where certify {
             switch estimator {
             case .npg:
                 certificates[.npg] = npg
@@ -88,7 +91,7 @@ struct SampleAnalysis {
                 certificates[.rbp] = Array(repeating: row, count: configuration.lambdas.count)
             case .upg:
                 certificates[.upg] = upgCertificates(gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax,
-                                                     iMinusJ: identity - jacobian, dense: dense)
+                                                     iMinusJ: identity - jacobian)
             }
         }
         let spectra = SampleSpectra(sigmaMin: sigmaMin, sigmaMax: sigmaMax,
@@ -101,10 +104,10 @@ struct SampleAnalysis {
     /// UPG's E is not a polynomial in one J: form its d rows 𝒜((I − Jᵀ)e_a) − Mᵀe_a in R^p by
     /// backpropagating all d cotangents at once through the sample's own unroll, then
     /// EᵀE = E_rows E_rowsᵀ and S = M_rows A_rowsᵀ.
-    func upgCertificates(gram: Matrix, sigmaMin: Double, sigmaMax: Double, iMinusJ: Matrix, dense: Bool) -> [[Certificate]] {
+    func upgCertificates(gram: Matrix, sigmaMin: Double, sigmaMax: Double, iMinusJ: Matrix) -> [[Certificate]] {
         let d = problem.stateDimension, p = problem.parameterCount
         if !configuration.upgColumnRoute, problem.linearization.rowSeparableFactors(sample: sample) != nil {
-            return upgCertificatesSeparable(gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, iMinusJ: iMinusJ, dense: dense)
+            return upgCertificatesSeparable(gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, iMinusJ: iMinusJ)
         }
         guard d * p <= configuration.upgColumnBudget else {
             return Array(repeating: Array(repeating: .notComputed, count: configuration.ks.count), count: configuration.lambdas.count)
@@ -133,7 +136,7 @@ struct SampleAnalysis {
                 let eRows = aRows - mRows
                 return Certificate.compute(errorGram: BLAS.gemm(eRows, eRows, transposeB: true),
                                            ascent: BLAS.gemm(mRows, aRows, transposeB: true),
-                                           gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, dense: dense)
+                                           gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
             }
         }
     }
@@ -149,7 +152,7 @@ struct SampleAnalysis {
     ///
     /// and A Aᵀ = Σ_j Y_j Y_jᵀ with Y_j = √μ_j Σ_t q_tj Z_t from the eigen-decomposition κ = Q diag(μ) Qᵀ.
     /// Cost per cell O(k d³) instead of O(d² p). Cross-checked against the column route in the tests.
-    func upgCertificatesSeparable(gram: Matrix, sigmaMin: Double, sigmaMax: Double, iMinusJ: Matrix, dense: Bool) -> [[Certificate]] {
+    func upgCertificatesSeparable(gram: Matrix, sigmaMin: Double, sigmaMax: Double, iMinusJ: Matrix) -> [[Certificate]] {
         let d = problem.stateDimension
         let cell = problem.model.cell
         let x = problem.inputs.selectingRows([sample])
@@ -190,8 +193,7 @@ struct SampleAnalysis {
                 for t in 0..<k { BLAS.axpy(lambda * kappa[0, t], z[t].transposed.elements, &s.elements) }
                 s = Matrix.diagonal(scales[0]) * s
                 let errorGram = aaT - s - s.transposed + gram
-                return Certificate.compute(errorGram: errorGram, ascent: s, gram: gram, sigmaMin: sigmaMin,
-                                           sigmaMax: sigmaMax, dense: dense)
+                return Certificate.compute(errorGram: errorGram, ascent: s, gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
             }
         }
     }

@@ -29,6 +29,13 @@ public enum SymmetricLanczos {
             for _ in 0..<2 { for q in basis { BLAS.axpy(-BLAS.dot(w, q), q, &w) } }
             let beta = BLAS.nrm2(w)
             let size = k + 1
+            // The tridiagonal eigenproblem costs O(size³): solve it every 8 steps and at the end only.
+            if size % 8 != 0 && size != limit && beta > 1e-14 * max(abs(largest), abs(smallest), 1e-300) {
+                betas.append(beta)
+                BLAS.scal(1 / beta, &w)
+                basis.append(w)
+                continue
+            }
             var t = Matrix(zeros: size, size)
             for i in 0..<size { t[i, i] = alphas[i] }
             for i in 0..<betas.count { t[i, i + 1] = betas[i]; t[i + 1, i] = betas[i] }

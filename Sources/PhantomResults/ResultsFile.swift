@@ -27,7 +27,7 @@ public struct SeriesEntry: Sendable {
 ///     /axes/k [K]  /axes/lambda [L]  /axes/sample [S] (data row of each sample)  /axes/epoch [T]  /axes/step [T]
 ///     /series/<t>            attrs: path, sha256, epoch, step   (t = 0 … T−1)
 ///     /samples/<name>        [T, S]: forward_residual, forward_iterations, forward_converged, adjoint_residual,
-///                            adjoint_converged, loss, sigma_min, sigma_max, condition_m, jacobian_norm,
+///                            adjoint_converged, certified, loss, sigma_min, sigma_max, condition_m, jacobian_norm,
 ///                            spectral_radius;  damped_radius [T, L, S];  power_norm [T, L, K, S]
 ///     /cells/<name>          [T, E, L, K, S]: cosine, angle_deg, relative_error, norm_ratio, inner_sign, error_norm,
 ///                            theorem1, weak_condition, rho, cosine_bound, rho_star, ascent_margin
@@ -84,7 +84,8 @@ public enum ResultsFile {
             try perSample("jacobian_norm") { $0.jacobianNorm }
             try perSample("spectral_radius") { $0.spectralRadius }
             for (name, flags) in [("forward_converged", { (r: AnalysisResult) in r.forwardConverged }),
-                                  ("adjoint_converged", { (r: AnalysisResult) in r.adjointConverged })] {
+                                  ("adjoint_converged", { (r: AnalysisResult) in r.adjointConverged }),
+                                  ("certified", { (r: AnalysisResult) in (0..<r.sampleCount).map { $0 < r.certifiedSamples } })] {
                 try samples.write(name, HDF5Array(shape: [t, s], values: series.flatMap { flags($0.result).map { Int32($0 ? 1 : 0) } }))
                 try samples.setAttribute("axes", .string("series,sample"), on: name)
             }

@@ -9,6 +9,7 @@ struct AnalysisSummary: Encodable {
         let path: String
         let epoch: Int?
         let samples: Int
+        let certifiedSamples: Int
         let unconvergedForward: Int
         let unconvergedAdjoint: Int
         let estimators: [Estimator]
@@ -54,7 +55,7 @@ struct AnalysisSummary: Encodable {
                     rhoStarBelowOne: fraction { l, k, s in let v = r.rhoStar[e, l, k, s]; return v.isNaN ? nil : v < 1 },
                     ascentMarginNonNegative: fraction { l, k, s in let v = r.ascentMargin[e, l, k, s]; return v.isNaN ? nil : v >= 0 })
             }
-            return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount,
+            return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
                               unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count, estimators: estimators)
         }
@@ -73,7 +74,8 @@ struct AnalysisSummary: Encodable {
         for c in checkpoints {
             lines.append("\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
                          + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
-                         + (c.unconvergedForward + c.unconvergedAdjoint > 0 ? " (kept, flagged, excluded from the fractions)" : ""))
+                         + (c.unconvergedForward + c.unconvergedAdjoint > 0 ? " (kept, flagged, excluded from the fractions)" : "")
+                         + (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
             func row(_ values: [Double?]) -> String { values.map { pad($0.map { String(format: "%.3f", $0) } ?? "—", 6) }.joined() }
             for e in c.estimators {
                 switch e.name {

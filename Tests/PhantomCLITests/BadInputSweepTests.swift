@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+import PhantomHDF5
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomTestSupport
+
+/// The files the sweep feeds to the tool: one good checkpoint and data file, and many broken ones.
+enum SweepFixture {
+    static let folder: String = {
+        let folder = makeTemporaryFolder("phantom-sweep")
+        func write(_ name: String, _ body: (HDF5Group) throws -> Void) {
+            try! HDF5File.write(to: folder + "/" + name) { try body($0.root) }
+        }
+        var rng = SplitMix64(seed: 3)
+        var w = Matrix(rows: 4, columns: 4, elements: (0..<16).map { _ in rng.nextGaussian() })
+        BLAS.scal(0.5 / (try! w.spectralNorm()), &w.elements)
+        let model = ImplicitModel(cell: TanhCell(injectionWeight: Matrix(rows: 4, columns: 3, elements: (0..<12).map { _ in rng.nextGaussian() }),
+                                                 injectionBias: [0.1, 0, -0.1, 0.2], cellWeight: w),
+                                  head: OutputHead(weight: Matrix(rows: 2, columns: 4, elements: (0..<8).map { _ in rng.nextGaussian() }), bias: [0, 0]))
+        try! Checkpoint(model: model, dataset: "data.h5", epoch: 1).save(to: folder + "/good.h5")
+        func checkpointVariant(_ name: String, cell: String = "tanh", change: (inout [(String, [Int], [Double])]) -> Void = { _ in },
+                               intTensor: String? = nil) {
+            var tensors: [(String, [Int], [Double])] = []
+            var offset = 0
+            let values = model.cell.parameters + model.head.parameters
+            for spec in model.allSpecs {
+                let n = spec.shape.reduce(1, *)
+                tensors.append((spec.name, spec.shape, Array(values[offset..<(offset + n)])))
+                offset += n
+            }
+            change(&tensors)
+            write(name) { root in
+                for (k, v) in [("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
+                               ("n_in", .integer(3)), ("d", .integer(4)), ("c", .integer(2))] { try root.setAttribute(k, v) }
+                let params = try root.createGroup("params")
+                for (n, shape, v) in tensors {
+                    if n == intTensor { try params.write(n, HDF5Array(shape: shape, values: v.map { Int64($0 * 100) })) }
+                    else { try params.write(n, HDF5Array(shape: shape, values: v)) }
+                }
+            }
+        }
+        checkpointVariant("missing-tensor.h5") { $0.removeAll { $0.0 == "cell.weight" } }
+        checkpointVariant("bad-shape.h5") { t in t[t.firstIndex { $0.0 == "cell.weight" }!] = ("cell.weight", [3, 4], Array(repeating: 0.1, count: 12)) }
+        checkpointVariant("nan-weight.h5") { t in t[t.firstIndex { $0.0 == "injection.bias" }!].2[1] = .nan }
+        checkpointVariant("inf-weight.h5") { t in t[t.firstIndex { $0.0 == "head.weight" }!].2[0] = .infinity }
+        checkpointVariant("unknown-cell.h5", cell: "lstm")
+        checkpointVariant("int-tensor.h5", intTensor: "cell.weight")
+        checkpointVariant("extra-tensor.h5") { $0.append(("cell.bias", [4], [0, 0, 0, 0])) }
+        write("data.h5") { root in
+            try root.write("x", HDF5Array(shape: [10, 3], values: (0..<30).map { _ in rng.nextGaussian() }))
+            try root.write("y", vector: (0..<10).map { Int64($0 % 2) })
+            try root.write("split", vector: (0..<10).map { Int64($0 % 2) })
+        }
+        write("data-5.h5") { root in
+            try root.write("x", HDF5Array(shape: [10, 5], values: [Double](repeating: 0, count: 50)))
+            try root.write("y", vector: (0..<10).map { Int64($0 % 2) })
+        }
+        write("data-nan.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, .nan, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 1])
+        }
+        write("data-nolabels.h5") { root in try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0])) }
+        write("data-rank.h5") { root in try root.write("x", vector: [1.0, 2, 3]) }
+        write("data-extra.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("weights", vector: [1.0, 2])
+        }
+        let good = try! Data(contentsOf: URL(fileURLWithPath: folder + "/good.h5"))
+        try! good.prefix(good.count / 2).write(to: URL(fileURLWithPath: folder + "/truncated.h5"))
+        var corrupt = [UInt8](good)
+        for i in 8..<48 { corrupt[i] = 0xFF }
+        try! Data(corrupt).write(to: URL(fileURLWithPath: folder + "/corrupt.h5"))
+        try! "not an HDF5 file".write(toFile: folder + "/text.h5", atomically: true, encoding: .utf8)
+        try! Data().write(to: URL(fileURLWithPath: folder + "/empty.safetensors"))
+        func raw(_ name: String, _ header: String, data: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64], length: UInt64? = nil) {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: (length ?? UInt64(header.utf8.count)).littleEndian) { bytes += $0 }
+            bytes += Array(header.utf8) + data
+            try! Data(bytes).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+        raw("long-header.safetensors", "{}", length: 1 << 40)
+        raw("bad-json.safetensors", "{\"a\": ")
+        raw("bad-dtype.safetensors", #"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#)
+        raw("overlap.safetensors", #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#)
+        raw("byte-count.safetensors", #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#)
+        raw("out-of-range.safetensors", #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#)
+        raw("missing.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}"#)
+        try! good.write(to: URL(fileURLWithPath: folder + "/existing.h5"))
+        try! "x".write(toFile: folder + "/a-file", atomically: true, encoding: .utf8)
+        return folder
+    }()
+}
+
+@Suite("Bad input never crashes the tool")
+struct BadInputSweepTests {
+    /// Arguments (with {} for the fixture folder) and a fragment the one stderr line must contain.
+    static let cases: [([String], String)] = [
+        // Unknown commands and options, everywhere.
+        (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["--verbose"], "Unknown option '--verbose'"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--colour", "red"], "Unknown option '--colour'"),
+        (["train", "-o", "{}/run", "--stop-mode", "rel"], "Unknown option '--stop-mode'"),
+        (["plot", "{}/good.h5", "--dpi", "300"], "Unknown option '--dpi'"),
+        (["import", "{}/x.safetensors", "-o", "{}/o.h5", "--strict"], "Unknown option '--strict'"),
+        (["inspect", "{}/good.h5", "--all"], "Unknown option '--all'"),
+        (["bench", "grid", "--gpu"], "Unknown option '--gpu'"),
+        // Broken checkpoints.
+        (["inspect", "{}/missing-file.h5"], "no such file"),
+        (["inspect", "{}/text.h5"], "not an HDF5 file"),
+        (["inspect", "{}/truncated.h5"], "truncated.h5"),
+        (["inspect", "{}/corrupt.h5"], "corrupt.h5"),
+        (["inspect", "{}/data.h5"], "not a phantom checkpoint"),
+        (["inspect", "{}/missing-tensor.h5"], "params/cell.weight: missing tensor"),
+        (["inspect", "{}/bad-shape.h5"], "params/cell.weight: shape [3, 4], expected [4, 4]"),
+        (["inspect", "{}/nan-weight.h5"], "params/injection.bias: contains NaN or infinity"),
+        (["inspect", "{}/inf-weight.h5"], "params/head.weight: contains NaN or infinity"),
+        (["inspect", "{}/unknown-cell.h5"], "unknown cell kind 'lstm'"),
+        (["inspect", "{}/int-tensor.h5"], "holds int64 values, expected floating-point"),
+        (["inspect", "{}/extra-tensor.h5"], "params/cell.bias: unexpected tensor"),
+        (["analyze", "{}/truncated.h5", "--data", "{}/data.h5", "-o", "{}/r.h5"], "truncated.h5"),
+        // Broken data.
+        (["analyze", "{}/good.h5", "--data", "{}/data-5.h5", "-o", "{}/r.h5"], "x has 5 features, {}/good.h5 expects n_in = 3"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-nan.h5", "-o", "{}/r.h5"], "x: contains NaN or infinity"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-nolabels.h5", "-o", "{}/r.h5"], "has no targets 'y'"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-rank.h5", "-o", "{}/r.h5"], "has rank 1"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-extra.h5", "-o", "{}/r.h5"], "unexpected dataset 'weights'"),
+        (["analyze", "{}/good.h5", "--data", "{}/nowhere.h5", "-o", "{}/r.h5"], "no such file"),
+        (["inspect", "{}/good.h5", "--data", "{}/data-5.h5"], "x has 5 features"),
+        // Out-of-range options.
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--samples", "0", "-o", "{}/r.h5"], "--samples must be at least 1"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "5...1", "-o", "{}/r.h5"], "'5...1' is invalid for '--k"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "1,x", "-o", "{}/r.h5"], "'1,x' is invalid for '--k"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--lambda", "0.5,1.5", "-o", "{}/r.h5"], "every λ must lie in (0, 1], got 1.5"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--lambda", "nan", "-o", "{}/r.h5"], "every λ must lie in (0, 1]"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--adjoint", "cg", "-o", "{}/r.h5"], "'cg' is invalid for '--adjoint"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--solver", "newton", "-o", "{}/r.h5"], "'newton' is invalid for '--solver"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--tolerance=-1", "-o", "{}/r.h5"], "--tolerance must be a positive number"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"], "--max-iterations must be at least 1"),
+        (["train", "--data", "{}/data.h5", "--epochs=-1", "-o", "{}/run"], "--epochs must be ≥ 0"),
+        (["train", "--data", "{}/data.h5", "--batch", "0", "-o", "{}/run"], "--batch must be at least 1"),
+        (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run"], "--hidden must lie in 1…4096"),
+        (["train", "--data", "{}/data.h5", "--lr=-0.1", "-o", "{}/run"], "--lr must be a positive number"),
+        (["train", "--data", "{}/data.h5", "--save-every", "0", "-o", "{}/run"], "--save-every must be at least 1"),
+        (["train", "--data", "{}/data.h5", "--max-norm=-1", "-o", "{}/run"], "--max-norm must be ≥ 0"),
+        (["train", "--data", "{}/data-nan.h5", "-o", "{}/run"], "x: contains NaN or infinity"),
+        (["train", "--data", "mnist", "-o", "{}/run"], "unknown data set 'mnist'"),
+        (["plot", "{}/good.h5", "--format", "gif", "-o", "{}/figs"], "--format: unknown format 'gif'"),
+        (["plot", "{}/good.h5", "-o", "{}/figs"], "not a phantom results file"),
+        (["plot", "{}/nothing.h5", "-o", "{}/figs"], "no such file or folder"),
+        (["bench", "grid", "--d", "0"], "--d must be at least 1"),
+        (["bench", "train", "--epochs", "0"], "must be at least 1"),
+        // Missing, unwritable and existing outputs.
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"], "already exists; refusing to overwrite it (use --force)"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/no/such/folder/r.h5"], "does not exist"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/a-file/r.h5"], "does not exist"),
+        (["import", "{}/missing.safetensors", "-o", "{}/existing.h5"], "{}/missing.safetensors"),
+        (["train", "--data", "{}/data.h5", "-o", "{}/a-file"], "exists and is not a folder"),
+        // Broken safetensors.
+        (["import", "{}/empty.safetensors", "-o", "{}/o.h5"], "too short for a safetensors file"),
+        (["import", "{}/long-header.safetensors", "-o", "{}/o.h5"], "runs past the end of the file"),
+        (["import", "{}/bad-json.safetensors", "-o", "{}/o.h5"], "the header is not valid JSON"),
+        (["import", "{}/bad-dtype.safetensors", "-o", "{}/o.h5"], "unsupported dtype 'C64'"),
+        (["import", "{}/overlap.safetensors", "-o", "{}/o.h5"], "overlap"),
+        (["import", "{}/byte-count.safetensors", "-o", "{}/o.h5"], "needs 12 bytes, data_offsets give 8"),
+        (["import", "{}/out-of-range.safetensors", "-o", "{}/o.h5"], "lie outside the data section"),
+        (["import", "{}/missing.safetensors", "-o", "{}/o.h5"], "cannot tell the cell kind"),
+        (["import", "{}/missing.safetensors", "--cell", "tanh", "-o", "{}/o.h5"], "missing tensor"),
+        (["import", "{}/missing.safetensors", "--cell", "gru", "-o", "{}/o.h5"], "'gru' is invalid for '--cell"),
+        (["analyze", "{}/bad-json.safetensors", "--data", "{}/data.h5", "-o", "{}/r.h5"], "the header is not valid JSON"),
+    ]
+
+    /// Names, sizes and modification times of everything in the fixture folder.
+    func snapshot(_ folder: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: folder)
+        while let name = enumerator?.nextObject() as? String {
+            let attributes = (try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)) ?? [:]
+            out[name] = "\(attributes[.size] ?? 0) \(attributes[.modificationDate] ?? "")"
+        }
+        return out
+    }
+
+    @Test("at least 40 malformed inputs: non-zero exit, one line naming the problem, no trace, nothing written")
+    func sweep() throws {
+        #expect(Self.cases.count >= 40)
+        let folder = SweepFixture.folder
+        let phantom = phantomExecutable()
+        let before = snapshot(folder)
+        for (template, fragment) in Self.cases {
+            let arguments = template.map { $0.replacingOccurrences(of: "{}", with: folder) }
+            let expected = fragment.replacingOccurrences(of: "{}", with: folder)
+            let result = try runProgram(phantom, arguments, in: folder)
+            let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+            #expect(result.status != 0, "\(template)")
+            #expect(lines.count == 1, "\(template): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("phantom: "), "\(template): \(result.stderr)")
+            #expect(result.stderr.contains(expected), "\(template): \(result.stderr)")
+            for trace in ["Fatal error", "Stack dump", "Backtrace", "Program crashed", "Illegal instruction"] {
+                #expect(!result.stderr.contains(trace), "\(template)")
+            }
+            #expect(snapshot(folder) == before, "\(template) changed the folder")
+        }
+    }
+
+    @Test("kill -9 during a long phantom analyze leaves nothing at the output path")
+    func killDuringAnalyze() throws {
+        let folder = makeTemporaryFolder()
+        let output = folder + "/results.h5"
+        let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: phantomExecutable())
+        process.arguments = ["analyze", reference.appendingPathComponent("notebooks-data/reference/tanh-upg").path,
+                             "--data", reference.appendingPathComponent("notebooks-data/digits.h5").path,
+                             "--samples", "200", "-o", output]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 3)
+        #expect(process.isRunning)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}
