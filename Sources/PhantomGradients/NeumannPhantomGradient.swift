@@ -35,10 +35,7 @@ public struct NeumannPhantomGradient: GradientEstimator {
         var v = g
         var sum = g
         for _ in 1..<max(steps, 1) {
-            var next = lin.stateVJP(v)
-            BLAS.scal(damping, &next.elements)
-            BLAS.axpy(1 - damping, v.elements, &next.elements)
-            v = next
+            v = dampedStep(lin.stateVJP(v), v, damping)  // Bᵀv
             BLAS.axpy(1, v.elements, &sum.elements)
         }
         BLAS.scal(damping, &sum.elements)

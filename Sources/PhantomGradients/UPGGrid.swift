@@ -21,21 +21,11 @@ public struct UPGGrid: Sendable {
 
     /// `exact` is the exact-gradient estimate (batch mean, and per-sample rows when `perSample`).
     public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool) -> UPGGridResult {
-        let cell = problem.model.cell
         let exactRows = perSample ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
         var batch = [[GradientMetrics]]()
         var samples = [[[GradientMetrics]]](repeating: [], count: perSample ? problem.batchSize : 0)
         for lambda in lambdas {
-            var h = problem.states
-            var linearizations: [any CellLinearization] = []
-            for t in 0..<maxSteps {
-                let lin = t == 0 ? problem.linearization : cell.linearize(state: h, input: problem.inputs)
-                linearizations.append(lin)
-                var next = lin.value
-                BLAS.scal(lambda, &next.elements)
-                BLAS.axpy(1 - lambda, h.elements, &next.elements)
-                h = next
-            }
+            let (linearizations, _) = UnrolledPhantomGradient.unroll(problem, steps: maxSteps, damping: lambda)
             var row = [GradientMetrics]()
             var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
             for k in 1...maxSteps {

@@ -37,17 +37,7 @@ public struct UnrolledPhantomGradient: GradientEstimator {
     public var label: String { "UPG(\(steps), \(damping))" }
 
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
-        let cell = problem.model.cell
-        var h = problem.states
-        var linearizations: [any CellLinearization] = []
-        for t in 0..<steps {
-            let lin = t == 0 ? problem.linearization : cell.linearize(state: h, input: problem.inputs)
-            linearizations.append(lin)
-            var next = lin.value
-            BLAS.scal(damping, &next.elements)
-            BLAS.axpy(1 - damping, h.elements, &next.elements)
-            h = next
-        }
+        let (linearizations, h) = Self.unroll(problem, steps: steps, damping: damping)
         var g = problem.cotangents
         var loss: Double?, head: [Double]?
         if mode == .training {
@@ -61,6 +51,19 @@ public struct UnrolledPhantomGradient: GradientEstimator {
         estimate.lossAtUnroll = loss
         estimate.headGradientAtUnroll = head
         return estimate
+    }
+
+    /// The damped unroll h_{t+1} = (1 − λ) h_t + λ f(h_t) from h_0 = h*: the linearizations at h_0 … h_{k−1}
+    /// and h_k.
+    static func unroll(_ problem: GradientProblem, steps: Int, damping: Double) -> ([any CellLinearization], Matrix) {
+        var h = problem.states
+        var linearizations: [any CellLinearization] = []
+        for t in 0..<steps {
+            let lin = t == 0 ? problem.linearization : problem.model.cell.linearize(state: h, input: problem.inputs)
+            linearizations.append(lin)
+            h = dampedStep(lin.value, h, damping)
+        }
+        return (linearizations, h)
     }
 
     /// Backpropagation through h_{t+1} = (1 − λ) h_t + λ f(h_t) given the linearizations at h_0 … h_{k−1}.
@@ -79,10 +82,7 @@ public struct UnrolledPhantomGradient: GradientEstimator {
                 let step = lin.parameterVJPRows(u)
                 if rows == nil { rows = step } else { BLAS.axpy(1, step.elements, &rows!.elements) }
             }
-            var next = lin.stateVJP(w)
-            BLAS.scal(damping, &next.elements)
-            BLAS.axpy(1 - damping, w.elements, &next.elements)
-            w = next
+            w = dampedStep(lin.stateVJP(w), w, damping)  // w_t = B_tᵀ w_{t+1}
         }
         var mean = sum ?? []
         BLAS.scal(1 / Double(max(b, 1)), &mean)
@@ -113,4 +113,12 @@ public struct TruncatedBPTT: GradientEstimator {
         return UnrolledPhantomGradient.backpropagate(through: linearizations, cotangents: problem.cotangents,
                                                      damping: 1, perSample: perSample)
     }
+}
+
+/// λ a + (1 − λ) b: one damped step, forward (h ← λ f(h) + (1 − λ) h) or transposed (w ← λ Jᵀw + (1 − λ) w).
+func dampedStep(_ a: Matrix, _ b: Matrix, _ lambda: Double) -> Matrix {
+    var out = a
+    BLAS.scal(lambda, &out.elements)
+    BLAS.axpy(1 - lambda, b.elements, &out.elements)
+    return out
 }
