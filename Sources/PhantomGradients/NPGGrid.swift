@@ -100,7 +100,12 @@ public struct NPGGrid: Sendable {
         let lambdaCount = lambdas.count
         let perSample = Parallel.map(b) { i -> [[GradientMetrics]] in
             let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))
-            let gram = BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)  // P = Uᵀ G_M U
+            let gram: Matrix  // P = Uᵀ G_M U
+            if case .diagonal(let g) = grams[i], g.allSatisfy({ $0 >= 0 }) {
+                gram = BLAS.syrk(u.scalingColumns(by: g.map { $0.squareRoot() }))
+            } else {
+                gram = BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)
+            }
             let metrics = Self.cells(stacked, gram)
             return (0..<lambdaCount).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
         }
@@ -117,13 +122,24 @@ public struct NPGGrid: Sendable {
 
     /// Every cell from P: with e = Σ β_j Mᵀu_j, ‖e‖² = βᵀPβ, ⟨e, ∇⟩ = (Pβ)_0, ĝ = ∇ − e.
     private static func cells(_ beta: Matrix, _ gram: Matrix) -> [GradientMetrics] {
-        let t = BLAS.gemm(beta, gram)  // rows: (Pβ)ᵀ
         let exactSquared = gram[0, 0]
+        let t = BLAS.gemm(beta, gram)  // rows: (Pβ)ᵀ
+        var errorSquares = [Double](repeating: 0, count: beta.rows)
+        var dotExact = [Double](repeating: 0, count: beta.rows)
+        t.elements.withUnsafeBufferPointer { tp in
+            beta.elements.withUnsafeBufferPointer { bp in
+                let n = beta.columns
+                for r in 0..<beta.rows {
+                    var s = 0.0
+                    for j in 0..<n { s += tp[r * n + j] * bp[r * n + j] }
+                    errorSquares[r] = s
+                    dotExact[r] = tp[r * n]
+                }
+            }
+        }
         return (0..<beta.rows).map { r in
-            var errorSquared = 0.0
-            for j in 0..<beta.columns { errorSquared += t[r, j] * beta[r, j] }
-            errorSquared = max(errorSquared, 0)
-            let errorDotExact = t[r, 0]
+            let errorSquared = max(errorSquares[r], 0)
+            let errorDotExact = dotExact[r]
             let inner = exactSquared - errorDotExact
             let estimateSquared = exactSquared - 2 * errorDotExact + errorSquared
             return GradientMetrics.fromInnerProducts(inner: inner, estimateSquared: estimateSquared,

@@ -119,3 +119,21 @@ public enum BLASInfo {
         return try body()
     }
 }
+
+extension BLAS {
+    /// A Aᵀ (symmetric, both triangles filled). The corresponding C function is `cblas_dsyrk`; half the
+    /// flops of `gemm(A, Aᵀ)`.
+    public static func syrk(_ a: Matrix) -> Matrix {
+        let n = a.rows
+        var c = Matrix(zeros: n, n)
+        if n == 0 || a.columns == 0 { return c }
+        a.elements.withUnsafeBufferPointer { ap in
+            c.elements.withUnsafeMutableBufferPointer { cp in
+                cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(n), Int32(a.columns), 1,
+                            ap.baseAddress, Int32(a.columns), 0, cp.baseAddress, Int32(n))
+            }
+        }
+        for i in 0..<n { for j in (i + 1)..<n { c[i, j] = c[j, i] } }
+        return c
+    }
+}

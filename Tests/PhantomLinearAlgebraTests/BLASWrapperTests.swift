@@ -35,6 +35,8 @@ struct BLASWrapperTests {
         let expected = (2.0 * reference) + (-0.5 * c)
         BLAS.gemm(a, b, alpha: 2, beta: -0.5, into: &c)
         #expect(relativeError(c.elements, expected.elements) < 1e-13)
+        // A Aᵀ by dsyrk equals the gemm route, both triangles.
+        #expect(relativeError(BLAS.syrk(a).elements, BLAS.gemm(a, a, transposeB: true).elements) < 1e-13)
     }
 
     @Test("gemv, dot, nrm2 and axpy equal plain loops", arguments: sizes)
