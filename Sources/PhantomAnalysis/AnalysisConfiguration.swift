@@ -27,10 +27,12 @@ public struct AnalysisConfiguration: Sendable {
     public let upgColumnBudget: Int
     /// Form UPG's E column by column even when the cell allows the faster state-space route (cross-checks).
     public let upgColumnRoute: Bool
+    /// The batch is also analysed as one stacked system when B·d ≤ this and p ≥ B·d (0 disables).
+    public let stackedLimit: Int
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid or no estimator.
     public init(ks: [Int], lambdas: [Double], estimators: [EstimatorKind], adjoint: AdjointSolver,
-                certificateSamples: Int? = nil, upgColumnBudget: Int = 4_000_000, upgColumnRoute: Bool = false) throws(ConfigurationError) {
+                certificateSamples: Int? = nil, upgColumnBudget: Int = 4_000_000, upgColumnRoute: Bool = false, stackedLimit: Int = 2048) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         guard ks.allSatisfy({ $0 >= 1 }) else { throw ConfigurationError("every k must be at least 1, got \(ks.filter { $0 < 1 })") }
         guard ks.max()! <= 1000 else { throw ConfigurationError("k is at most 1000, got \(ks.max()!)") }
@@ -49,6 +51,8 @@ public struct AnalysisConfiguration: Sendable {
         self.certificateSamples = certificateSamples
         self.upgColumnBudget = upgColumnBudget
         self.upgColumnRoute = upgColumnRoute
+        guard stackedLimit >= 0 else { throw ConfigurationError("the stacked-system limit must be ≥ 0, got \(stackedLimit)") }
+        self.stackedLimit = stackedLimit
     }
 
     public var maxK: Int { ks.last ?? 1 }

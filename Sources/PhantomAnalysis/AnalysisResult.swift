@@ -77,6 +77,9 @@ public struct AnalysisResult: Sendable {
     public var batchCosine: CellGrid
     public var batchRelativeError: CellGrid
     public var batchNormRatio: CellGrid
+    /// The batch as one stacked system (nil when B·d is above the limit or p < B·d): σ(M_stack) and the
+    /// certificates, estimator × λ × k (sample axis of length 1; NaN for UPG).
+    public var stacked: StackedCertificates?
     /// ‖∂L/∂head‖ of the batch-mean loss, which no estimator changes.
     public var headGradientNorm: Double
     /// ‖∇_θ L‖ of the batch-mean exact gradient over the implicit layer.
@@ -100,4 +103,16 @@ public struct AnalysisResult: Sendable {
         guard !values.isEmpty else { return .nan }
         return Double(values.filter { $0 == 1 }.count) / Double(values.count)
     }
+}
+
+/// Theorem 1 and its certificates for the stacked batch system.
+public struct StackedCertificates: Sendable {
+    public var sigmaMin: Double
+    public var sigmaMax: Double
+    public var errorNorm: CellGrid
+    public var theorem1: CellGrid
+    public var weakCondition: CellGrid
+    public var rho: CellGrid
+    public var rhoStar: CellGrid
+    public var ascentMargin: CellGrid
 }

@@ -104,6 +104,25 @@ public struct Analyzer: Sendable {
             }
         }
         let spectra = perSample.map(\.0)
+        var stacked: StackedCertificates?
+        if c.stackedLimit > 0, StackedAnalysis.applies(problem, limit: c.stackedLimit) {
+            let output = StackedAnalysis(configuration: c, problem: problem).compute()
+            var s = StackedCertificates(sigmaMin: output.sigmaMin, sigmaMax: output.sigmaMax, errorNorm: grid(1), theorem1: grid(1),
+                                        weakCondition: grid(1), rho: grid(1), rhoStar: grid(1), ascentMargin: grid(1))
+            for (e, estimator) in c.estimators.enumerated() {
+                guard let table = output.certificates[estimator] else { continue }
+                for l in 0..<c.lambdas.count { for kk in 0..<c.ks.count {
+                    let cert = table[l][kk]
+                    s.errorNorm[e, l, kk, 0] = cert.errorNorm
+                    s.theorem1[e, l, kk, 0] = cert.theorem1 ? 1 : 0
+                    s.weakCondition[e, l, kk, 0] = cert.weakCondition ? 1 : 0
+                    s.rho[e, l, kk, 0] = cert.rho
+                    s.rhoStar[e, l, kk, 0] = cert.rhoStar
+                    s.ascentMargin[e, l, kk, 0] = cert.ascentMargin
+                } }
+            }
+            stacked = s
+        }
         return AnalysisResult(
             ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, sampleCount: b, certifiedSamples: certified,
             forwardResidual: problem.forward.residuals, forwardIterations: problem.forward.iterations,
@@ -116,7 +135,7 @@ public struct Analyzer: Sendable {
             cosine: cosine, relativeError: relative, normRatio: ratio, inner: inner,
             errorNorm: errorNorm, theorem1: theorem1, weakCondition: weak, rho: rho, cosineBound: cosineBound,
             rhoStar: rhoStar, ascentMargin: margin,
-            batchCosine: batchCosine, batchRelativeError: batchRelative, batchNormRatio: batchRatio,
+            batchCosine: batchCosine, batchRelativeError: batchRelative, batchNormRatio: batchRatio, stacked: stacked,
             headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean))
     }
 }

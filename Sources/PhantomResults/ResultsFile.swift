@@ -31,8 +31,10 @@ public struct SeriesEntry: Sendable {
 ///                            spectral_radius;  damped_radius [T, L, S];  power_norm [T, L, K, S]
 ///     /cells/<name>          [T, E, L, K, S]: cosine, angle_deg, relative_error, norm_ratio, inner_sign, error_norm,
 ///                            theorem1, weak_condition, rho, cosine_bound, rho_star, ascent_margin
-///     /batch/<name>          [T, E, L, K]: cosine, relative_error, norm_ratio;  [T]: head_gradient_norm,
-///                            exact_gradient_norm
+///     /batch/<name>          [T, E, L, K]: cosine, relative_error, norm_ratio, and for the batch as one stacked
+///                            system stacked_error_norm, stacked_theorem1, stacked_weak_condition, stacked_rho,
+///                            stacked_rho_star, stacked_ascent_margin;  [T]: head_gradient_norm, exact_gradient_norm,
+///                            stacked_sigma_min, stacked_sigma_max
 ///
 /// Booleans are int32 (1 true, 0 false, −1 not computed); values that were not computed are NaN.
 public enum ResultsFile {
@@ -132,6 +134,24 @@ public enum ResultsFile {
                 try batch.write(name, HDF5Array(shape: [t, e, l, k], values: series.flatMap { grid($0.result).values }))
                 try batch.setAttribute("axes", .string("series,estimator,lambda,k"), on: name)
             }
+            // The batch as one stacked system: NaN (flags −1) for checkpoints where it does not apply.
+            let empty = CellGrid(estimators: e, lambdas: l, ks: k, samples: 1)
+            for (name, grid, flag) in [("stacked_error_norm", { (s: StackedCertificates) in s.errorNorm }, false),
+                                       ("stacked_theorem1", { (s: StackedCertificates) in s.theorem1 }, true),
+                                       ("stacked_weak_condition", { (s: StackedCertificates) in s.weakCondition }, true),
+                                       ("stacked_rho", { (s: StackedCertificates) in s.rho }, false),
+                                       ("stacked_rho_star", { (s: StackedCertificates) in s.rhoStar }, false),
+                                       ("stacked_ascent_margin", { (s: StackedCertificates) in s.ascentMargin }, false)] {
+                let values = series.flatMap { entry in (entry.result.stacked.map(grid) ?? empty).values }
+                if flag {
+                    try batch.write(name, HDF5Array(shape: [t, e, l, k], values: values.map { $0.isNaN ? Int32(-1) : Int32($0) }))
+                } else {
+                    try batch.write(name, HDF5Array(shape: [t, e, l, k], values: values))
+                }
+                try batch.setAttribute("axes", .string("series,estimator,lambda,k"), on: name)
+            }
+            try batch.write("stacked_sigma_min", vector: series.map { $0.result.stacked?.sigmaMin ?? .nan })
+            try batch.write("stacked_sigma_max", vector: series.map { $0.result.stacked?.sigmaMax ?? .nan })
             try batch.write("head_gradient_norm", vector: series.map { $0.result.headGradientNorm })
             try batch.write("exact_gradient_norm", vector: series.map { $0.result.exactGradientNorm })
         }

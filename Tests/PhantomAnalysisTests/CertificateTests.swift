@@ -158,3 +158,33 @@ extension CertificateTests {
         #expect(relativeError(upg, npg) > 1e-6)
     }
 }
+
+extension CertificateTests {
+    @Test("the batch as one stacked system: its certificates bound the batch-mean gradient, and ‖E_stack‖ ≥ max_i ‖E_i‖")
+    func stackedSystem() throws {
+        let model = AnalysisFixtures.tanh(d: 5, n: 4, norm: 0.9, seed: 31)  // p = 5·10 = 50 ≥ B·d = 20
+        let (x, y) = AnalysisFixtures.inputs(model, batch: 4)
+        let configuration = try AnalysisConfiguration(ks: [1, 2, 4, 8], lambdas: [0.5, 1.0], estimators: [.npg, .jfb, .rbp],
+                                                      adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11))
+        let r = Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
+        let stacked = try #require(r.stacked)
+        var exercised = 0
+        for e in 0..<r.estimators.count { for l in 0..<r.lambdas.count { for k in 0..<r.ks.count {
+            let error = r.batchRelativeError[e, l, k, 0], cosine = r.batchCosine[e, l, k, 0]
+            for bound in [stacked.rho[e, l, k, 0], stacked.rhoStar[e, l, k, 0]] where bound < 1 {
+                exercised += 1
+                #expect(error <= bound * (1 + 1e-9) + 1e-14)
+                #expect(cosine >= (1 - bound * bound).squareRoot() - 1e-12)
+            }
+            if stacked.theorem1[e, l, k, 0] == 1 || stacked.ascentMargin[e, l, k, 0] >= 0 { #expect(cosine >= 0) }
+            #expect(stacked.rhoStar[e, l, k, 0] <= stacked.rho[e, l, k, 0] * (1 + 1e-9))
+            let perSample = r.errorNorm.samplesOf(e: e, l: l, k: k).max()!
+            #expect(stacked.errorNorm[e, l, k, 0] >= perSample * (1 - 1e-12))
+        } } }
+        #expect(exercised > 0)
+        #expect(stacked.sigmaMin <= r.sigmaMin.min()! * (1 + 1e-12))  // interlacing: a stack is no better conditioned
+        // Above the limit, or with p < B·d, the stacked system is not analysed.
+        let big = try AnalysisConfiguration(ks: [1], lambdas: [1], estimators: [.npg], adjoint: try AdjointSolver(), stackedLimit: 19)
+        #expect(Analyzer(big).analyze(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver).stacked == nil)
+    }
+}

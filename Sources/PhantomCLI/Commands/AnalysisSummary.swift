@@ -13,6 +13,13 @@ struct AnalysisSummary: Encodable {
         let unconvergedForward: Int
         let unconvergedAdjoint: Int
         let estimators: [Estimator]
+        /// The batch as one stacked system: fraction of (estimator, λ, k) cells where each condition holds.
+        let stacked: StackedSummary?
+    }
+    struct StackedSummary: Encodable {
+        let theorem1: Double
+        let rhoStarBelowOne: Double
+        let ascentMarginNonNegative: Double
     }
     struct Estimator: Encodable {
         let name: String
@@ -55,9 +62,15 @@ struct AnalysisSummary: Encodable {
                     rhoStarBelowOne: fraction { l, k, s in let v = r.rhoStar[e, l, k, s]; return v.isNaN ? nil : v < 1 },
                     ascentMarginNonNegative: fraction { l, k, s in let v = r.ascentMargin[e, l, k, s]; return v.isNaN ? nil : v >= 0 })
             }
+            let stacked = r.stacked.map { s -> StackedSummary in
+                let cells = s.errorNorm.values.indices.filter { !s.errorNorm.values[$0].isNaN }
+                func share(_ holds: (Int) -> Bool) -> Double { cells.isEmpty ? .nan : Double(cells.filter(holds).count) / Double(cells.count) }
+                return StackedSummary(theorem1: share { s.theorem1.values[$0] == 1 }, rhoStarBelowOne: share { s.rhoStar.values[$0] < 1 },
+                                      ascentMarginNonNegative: share { s.ascentMargin.values[$0] >= 0 })
+            }
             return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
-                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count, estimators: estimators)
+                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count, estimators: estimators, stacked: stacked)
         }
     }
 
@@ -93,11 +106,15 @@ struct AnalysisSummary: Encodable {
                     }
                 }
                 if e.theorem1 == nil && e.rhoStarBelowOne == nil {
-                    lines.append("    certificates not computed (UPG's residual operator needs d·p ≤ 4,000,000 values per sample)")
+                    lines.append("    certificates not computed (no certified sample, or UPG with d·p above 4,000,000 for a cell without a state-space route)")
                 } else {
                     lines.append("    ascent certified: Theorem 1 \(percent(e.theorem1)), ‖E‖ ≤ σ_min \(percent(e.weakCondition)), "
                                  + "ρ* < 1 \(percent(e.rhoStarBelowOne)), exact margin ≥ 0 \(percent(e.ascentMarginNonNegative)) of (sample, k, λ) cells")
                 }
+            }
+            if let s = c.stacked {
+                lines.append("  the batch as one stacked system (NPG, RBP, JFB): Theorem 1 \(percent(s.theorem1)), ρ* < 1 \(percent(s.rhoStarBelowOne)), "
+                             + "exact margin ≥ 0 \(percent(s.ascentMarginNonNegative)) of (estimator, k, λ) cells")
             }
         }
         lines.append("wrote \(output)")

@@ -66,6 +66,9 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
     var adjointTolerance: Double = 1e-10
 
+    @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
+    var stackedLimit: Int = 512
+
     @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ 128, else the first 16.")
     var certifySamples: Int?
 
@@ -76,6 +79,7 @@ struct GridOptions: ParsableArguments {
         if let bad = lambdas.values.first(where: { !($0 > 0 && $0 <= 1) }) {
             throw ValidationError("--lambda: every λ must lie in (0, 1], got \(bad)")
         }
+        guard stackedLimit >= 0 else { throw ValidationError("--stacked-limit must be ≥ 0, got \(stackedLimit)") }
         if let certifySamples, certifySamples < 0 { throw ValidationError("--certify-samples must be ≥ 0, got \(certifySamples)") }
         guard adjointTolerance > 0, adjointTolerance.isFinite else {
             throw ValidationError("--adjoint-tolerance must be a positive number, got \(adjointTolerance)")
@@ -85,6 +89,6 @@ struct GridOptions: ParsableArguments {
     func configuration() throws -> AnalysisConfiguration {
         try AnalysisConfiguration(ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
                                   adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
-                                  certificateSamples: certifySamples)
+                                  certificateSamples: certifySamples, stackedLimit: stackedLimit)
     }
 }
