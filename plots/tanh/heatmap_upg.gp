@@ -13,5 +13,5 @@ set yrange [-0.5:5.5]
 set palette defined (0 "#3b4cc0", 0.5 "#dddddd", 1 "#b40426")
 set cbrange [*:1]
 plot 'heatmap_upg.dat' index 0 using 1:2:3 with image notitle, \
-     '' index 0 using 1:2:(sprintf("%.2f", $3)) with labels font ",7" notitle
+     '' index 0 using 1:2:(sprintf("%.3f", $3)) with labels font ",7" notitle
 unset output
