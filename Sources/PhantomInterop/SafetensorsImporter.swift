@@ -88,13 +88,13 @@ public struct SafetensorsImporter: Sendable {
         }
         var values: [String: [Double]] = [:]
         for spec in specs {
-            let t = tensors[spec.name]!
+            guard let t = tensors[spec.name] else { throw fail("missing tensor '\(spec.name)'") }
             guard t.shape == spec.shape else { throw fail("tensor '\(spec.name)' has shape \(t.shape), expected \(spec.shape)") }
             guard t.values.allSatisfy(\.isFinite) else { throw fail("tensor '\(spec.name)' contains NaN or infinity") }
             values[spec.name] = t.values
         }
-        model.cell.parameters = model.cell.layout.specs.flatMap { values[$0.name]! }
-        model.head.parameters = model.head.layout.specs.flatMap { values[$0.name]! }
+        model.cell.parameters = model.cell.layout.specs.flatMap { values[$0.name] ?? [] }
+        model.head.parameters = model.head.layout.specs.flatMap { values[$0.name] ?? [] }
         var kept: [String: HDF5AttributeValue] = [:]
         for (key, value) in metadata where !Self.metadataKeys.contains(key) { kept[key] = .string(value) }
         kept["imported_from"] = .string(path)

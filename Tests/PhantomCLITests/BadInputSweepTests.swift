@@ -60,6 +60,19 @@ enum SweepFixture {
             try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, .nan, 0, 0, 0]))
             try root.write("y", vector: [Int64(0), 1])
         }
+        write("data-label.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 7])
+        }
+        write("data-regression.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", HDF5Array(shape: [2, 5], values: [Double](repeating: 0.5, count: 10)))
+        }
+        write("data-notest.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 1])
+            try root.write("split", vector: [Int64(0), 0])
+        }
         write("data-nolabels.h5") { root in try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0])) }
         write("data-rank.h5") { root in try root.write("x", vector: [1.0, 2, 3]) }
         write("data-extra.h5") { root in
@@ -126,6 +139,9 @@ struct BadInputSweepTests {
         (["analyze", "{}/good.h5", "--data", "{}/data-rank.h5", "-o", "{}/r.h5"], "has rank 1"),
         (["analyze", "{}/good.h5", "--data", "{}/data-extra.h5", "-o", "{}/r.h5"], "unexpected dataset 'weights'"),
         (["analyze", "{}/good.h5", "--data", "{}/nowhere.h5", "-o", "{}/r.h5"], "no such file"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-label.h5", "-o", "{}/r.h5"], "y: label 7 is out of range for a model with c = 2 outputs"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-regression.h5", "-o", "{}/r.h5"], "y: 5 regression targets per sample, the model has c = 2 outputs"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-notest.h5", "-o", "{}/r.h5"], "the test split (split = 1) holds no samples"),
         (["inspect", "{}/good.h5", "--data", "{}/data-5.h5"], "x has 5 features"),
         // Out-of-range options.
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--samples", "0", "-o", "{}/r.h5"], "--samples must be at least 1"),

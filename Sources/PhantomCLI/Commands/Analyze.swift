@@ -58,10 +58,9 @@ struct Analyze: ParsableCommand {
             throw ValidationError("\(dataPath): x has \(dataSet.x.columns) features, \(path) expects n_in = \(checkpoint.model.inputDimension)")
         }
         let chosen = dataSet.part(1).prefix(samples)
+        guard chosen.count > 0 else { throw ValidationError("\(dataPath): the test split (split = 1) holds no samples") }
         guard let targets = chosen.y else { throw ValidationError("\(dataPath): no targets") }
-        if case .labels(let labels) = targets, let c = loaded.first?.1.model.outputDimension, let bad = labels.first(where: { $0 >= c }) {
-            throw ValidationError("\(dataPath): label \(bad) is out of range for c = \(c) classes")
-        }
+        for (_, checkpoint) in loaded { try DataSet.checkTargets(targets, outputs: checkpoint.model.outputDimension, path: dataPath) }
 
         let progress = ProgressReporter(enabled: true)
         var series: [SeriesEntry] = []

@@ -105,12 +105,14 @@ struct Train: ParsableCommand {
         let hasSplit = dataSet.split != nil
         let train = hasSplit ? dataSet.part(0) : dataSet.selecting(Array(0..<(dataSet.count * 4 / 5)))
         let test = hasSplit ? dataSet.part(1) : dataSet.selecting(Array((dataSet.count * 4 / 5)..<dataSet.count))
+        guard train.count > 0 else { throw ValidationError("\(dataPath): the training split (split = 0) holds no samples") }
         let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
 
         if resume {
             guard model.inputDimension == dataSet.x.columns else {
                 throw ValidationError("\(dataPath): x has \(dataSet.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
             }
+            try DataSet.checkTargets(targets, outputs: model.outputDimension, path: dataPath)
         } else {
             try prepareFolder()
             model = trainer.initialModel()

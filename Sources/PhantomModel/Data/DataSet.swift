@@ -38,6 +38,21 @@ public struct DataSet: Sendable {
         return selecting(split.indices.filter { split[$0] == value })
     }
 
+    /// Checks that targets fit a model with `outputs` outputs: labels in 0..<c, or regression targets with c
+    /// columns. - Throws: ``CheckpointError`` naming the data file.
+    public static func checkTargets(_ targets: Targets, outputs c: Int, path: String) throws {
+        switch targets {
+        case .labels(let labels):
+            if let bad = labels.first(where: { $0 >= c }) {
+                throw CheckpointError(path: path, message: "y: label \(bad) is out of range for a model with c = \(c) outputs")
+            }
+        case .values(let values):
+            guard values.columns == c else {
+                throw CheckpointError(path: path, message: "y: \(values.columns) regression targets per sample, the model has c = \(c) outputs")
+            }
+        }
+    }
+
     /// Loads `x` and, when present, `y` from an HDF5 file, checking ranks, shapes, finiteness and labels.
     /// - Throws: ``CheckpointError`` (naming the file and dataset) or ``HDF5Error``.
     public static func load(_ path: String) throws -> DataSet {
