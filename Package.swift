@@ -67,7 +67,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "PhantomTestSupport", path: "Tests/PhantomTestSupport"),
+        .target(name: "PhantomTestSupport", dependencies: ["PhantomModel", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
         .testTarget(
             name: "PhantomLinearAlgebraTests",
             dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport"]

@@ -2,34 +2,20 @@ import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomTestSupport
 
 enum AnalysisFixtures {
     static func gaussian(_ rows: Int, _ columns: Int, scale: Double = 1, _ rng: inout SplitMix64) -> Matrix {
-        Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in scale * rng.nextGaussian() })
+        gaussianMatrix(rows, columns, scale: scale, &rng)
     }
 
     /// A random tanh model with ‖W‖₂ = norm; p = d(n + d + 1) ≥ d so M has full row rank.
     static func tanh(d: Int = 6, n: Int = 4, norm: Double = 0.9, seed: UInt64 = 1) -> ImplicitModel {
-        var rng = SplitMix64(seed: seed)
-        var w = gaussian(d, d, &rng)
-        BLAS.scal(norm / ((try? w.spectralNorm()) ?? 1), &w.elements)
-        let cell = TanhCell(injectionWeight: gaussian(d, n, scale: 0.8, &rng),
-                            injectionBias: (0..<d).map { _ in 0.2 * rng.nextGaussian() }, cellWeight: w)
-        return ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(3, d, &rng), bias: [0.1, -0.1, 0]))
+        RandomModels.tanh(d: d, n: n, c: 3, norm: norm, injectionScale: 0.8, biasScale: 0.2, headBias: [0.1, -0.1, 0], seed: seed)
     }
 
     static func resmlp(d: Int = 6, n: Int = 4, m: Int = 8, seed: UInt64 = 2) -> ImplicitModel {
-        var rng = SplitMix64(seed: seed)
-        var cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
-        cell.linear1Weight = gaussian(m, d, scale: 0.5, &rng)
-        cell.linear1Bias = (0..<m).map { _ in 0.1 * rng.nextGaussian() }
-        cell.linear2Weight = gaussian(d, m, scale: 0.3, &rng)
-        cell.linear2Bias = (0..<d).map { _ in 0.1 * rng.nextGaussian() }
-        cell.normWeight = (0..<d).map { _ in 0.7 + 0.1 * rng.nextGaussian() }
-        cell.normBias = (0..<d).map { _ in 0.1 * rng.nextGaussian() }
-        cell.injectionWeight = gaussian(d, n, &rng)
-        cell.injectionBias = (0..<d).map { _ in 0.5 * rng.nextGaussian() }
-        return ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(3, d, &rng), bias: [0.1, -0.1, 0]))
+        RandomModels.resmlp(d: d, n: n, m: m, c: 3, normCenter: 0.7, headBias: [0.1, -0.1, 0], seed: seed)
     }
 
     static func inputs(_ model: ImplicitModel, batch: Int, seed: UInt64 = 5) -> (Matrix, Targets) {

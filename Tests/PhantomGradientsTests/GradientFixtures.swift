@@ -1,34 +1,20 @@
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomGradients
+import PhantomTestSupport
 
 /// Small models and problems for the estimator tests.
 enum GradientFixtures {
     static func gaussian(_ rows: Int, _ columns: Int, scale: Double = 1, _ rng: inout SplitMix64) -> Matrix {
-        Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in scale * rng.nextGaussian() })
+        gaussianMatrix(rows, columns, scale: scale, &rng)
     }
 
     static func tanhModel(d: Int = 6, n: Int = 3, c: Int = 3, norm: Double = 0.8, seed: UInt64 = 1) -> ImplicitModel {
-        var rng = SplitMix64(seed: seed)
-        var w = gaussian(d, d, &rng)
-        BLAS.scal(norm / ((try? w.spectralNorm()) ?? 1), &w.elements)
-        let cell = TanhCell(injectionWeight: gaussian(d, n, scale: 0.7, &rng),
-                            injectionBias: (0..<d).map { _ in 0.1 * rng.nextGaussian() }, cellWeight: w)
-        return ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(c, d, &rng), bias: (0..<c).map { _ in 0.1 * rng.nextGaussian() }))
+        RandomModels.tanh(d: d, n: n, c: c, norm: norm, injectionScale: 0.7, biasScale: 0.1, seed: seed)
     }
 
     static func resmlpModel(d: Int = 6, n: Int = 3, m: Int = 8, c: Int = 3, seed: UInt64 = 2) -> ImplicitModel {
-        var rng = SplitMix64(seed: seed)
-        var cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
-        cell.linear1Weight = gaussian(m, d, scale: 0.5, &rng)
-        cell.linear1Bias = (0..<m).map { _ in 0.1 * rng.nextGaussian() }
-        cell.linear2Weight = gaussian(d, m, scale: 0.3, &rng)
-        cell.linear2Bias = (0..<d).map { _ in 0.1 * rng.nextGaussian() }
-        cell.normWeight = (0..<d).map { _ in 0.6 + 0.1 * rng.nextGaussian() }
-        cell.normBias = (0..<d).map { _ in 0.1 * rng.nextGaussian() }
-        cell.injectionWeight = gaussian(d, n, &rng)
-        cell.injectionBias = (0..<d).map { _ in 0.5 * rng.nextGaussian() }
-        return ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(c, d, &rng), bias: (0..<c).map { _ in 0.1 * rng.nextGaussian() }))
+        RandomModels.resmlp(d: d, n: n, m: m, c: c, normCenter: 0.6, seed: seed)
     }
 
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {

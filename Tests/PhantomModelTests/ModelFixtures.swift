@@ -1,10 +1,11 @@
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomTestSupport
 
 /// Random cells and batches for the model tests (deterministic seeds).
 enum Fixtures {
     static func gaussian(_ rows: Int, _ columns: Int, scale: Double = 1, _ rng: inout SplitMix64) -> Matrix {
-        Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in scale * rng.nextGaussian() })
+        gaussianMatrix(rows, columns, scale: scale, &rng)
     }
 
     static func vector(_ n: Int, scale: Double = 1, _ rng: inout SplitMix64) -> [Double] {
