@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomLinearAlgebra", "PhantomModel", "PhantomTestSupport"]
+            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

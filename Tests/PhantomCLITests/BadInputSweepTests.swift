@@ -184,6 +184,8 @@ struct BadInputSweepTests {
         (["import", "{}/missing.safetensors", "--cell", "tanh", "-o", "{}/o.h5"], "missing tensor"),
         (["import", "{}/missing.safetensors", "--cell", "gru", "-o", "{}/o.h5"], "'gru' is invalid for '--cell"),
         (["analyze", "{}/bad-json.safetensors", "--data", "{}/data.h5", "-o", "{}/r.h5"], "the header is not valid JSON"),
+        (["analyze", "{}/missing.safetensors", "--cell", "tanh", "--data", "{}/data.h5", "-o", "{}/r.h5"], "missing tensor"),
+        (["inspect", "{}/missing.safetensors", "--cell", "lstm"], "'lstm' is invalid for '--cell"),
     ]
 
     /// Names, sizes and modification times of everything in the fixture folder.

@@ -187,3 +187,27 @@ struct TrainAnalyzeBadInputTests {
         }
     }
 }
+
+import PhantomInterop
+
+@Suite("phantom with safetensors inputs")
+struct SafetensorsCommandTests {
+    @Test("analyze and import read a .safetensors model; the imported checkpoint equals the original")
+    func analyzeAndImport() throws {
+        let folder = makeTemporaryFolder()
+        let model = RandomModels.tanh(d: 4, n: 3, c: 2, norm: 0.7, injectionScale: 0.5, biasScale: 0.1, seed: 4)
+        try Checkpoint(model: model, dataset: "data.h5").save(to: folder + "/model.h5")
+        try SafetensorsExporter.export(try Checkpoint.load(folder + "/model.h5"), to: folder + "/model.safetensors")
+        try HDF5File.write(to: folder + "/data.h5") { (file: HDF5File) throws in
+            try file.root.write("x", HDF5Array(shape: [6, 3], values: (0..<18).map { Double($0 % 5) / 5 }))
+            try file.root.write("y", vector: (0..<6).map { Int64($0 % 2) })
+        }
+        let phantom = phantomExecutable()
+        let analysis = try runProgram(phantom, ["analyze", folder + "/model.safetensors", "--data", folder + "/data.h5",
+                                                "--samples", "3", "--k", "1,2", "--lambda", "1", "-o", folder + "/r.h5"])
+        #expect(analysis.status == 0, "\(analysis.stderr)")
+        let imported = try runProgram(phantom, ["import", folder + "/model.safetensors", "-o", folder + "/imported.h5"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try Checkpoint.load(folder + "/imported.h5").model.cell.parameters == model.cell.parameters)
+    }
+}

@@ -29,6 +29,7 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var grid: GridOptions
     @OptionGroup var solverOptions: SolverOptions
+    @OptionGroup var safetensorsOptions: SafetensorsOptions
 
     @Option(name: .shortAndLong, help: "The results file to write.")
     var output: String = "results.h5"
@@ -50,7 +51,7 @@ struct Analyze: ParsableCommand {
         let configuration = try grid.configuration()
         let solver = try solverOptions.configuration()
         let files = try CheckpointSeries.resolve(checkpoints)
-        let loaded = try files.map { path in (path, try ModelFile.load(path)) }
+        let loaded = try files.map { path in (path, try ModelFile.load(path, safetensors: safetensorsOptions)) }
         let dataPath = try data ?? DataLocator.path(for: loaded[0].1, checkpointPath: loaded[0].0)
         let dataSet = try DataSet.load(dataPath)
         guard case .some = dataSet.y else { throw ValidationError("\(dataPath): the data file has no targets 'y'; the loss needs them") }

@@ -15,7 +15,7 @@ struct Inspect: ParsableCommand {
         """
     )
 
-    @Argument(help: "A phantom checkpoint (.h5).")
+    @Argument(help: "A phantom checkpoint (.h5) or a PyTorch state dict (.safetensors).")
     var checkpoint: String
 
     @Option(help: "An HDF5 data file with x [N, n_in]; solves the first --samples fixed points.")
@@ -25,13 +25,14 @@ struct Inspect: ParsableCommand {
     var samples: Int = 5
 
     @OptionGroup var solverOptions: SolverOptions
+    @OptionGroup var safetensorsOptions: SafetensorsOptions
 
     func validate() throws {
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
     }
 
     func run() throws {
-        let loaded = try ModelFile.load(checkpoint)
+        let loaded = try ModelFile.load(checkpoint, safetensors: safetensorsOptions)
         let model = loaded.model
         // Everything is checked before anything is printed.
         let set = try data.map { path in
