@@ -49,8 +49,20 @@ public struct ResultsData: Sendable {
                     }
                 }
             }
-            return ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: names.split(separator: ",").map(String.init),
-                               epochs: epochs, arrays: arrays)
+            let estimators = names.split(separator: ",").map(String.init)
+            // Every array must have the shape its group promises, so that no figure indexes out of range.
+            let t = epochs.count, e = estimators.count, l = lambdas.count, k = ks.count
+            let samples = arrays["cells/cosine"]?.shape.last ?? arrays["samples/forward_residual"]?.shape.last ?? 0
+            for (name, array) in arrays {
+                let allowed: [[Int]]
+                if name.hasPrefix("cells/") { allowed = [[t, e, l, k, samples]] }
+                else if name.hasPrefix("samples/") { allowed = [[t, samples], [t, l, samples], [t, l, k, samples]] }
+                else { allowed = [[t, e, l, k], [t]] }
+                guard allowed.contains(array.shape) else {
+                    throw OutputErrorMessage("\(path): /\(name) has shape \(array.shape), which does not match the axes (series \(t), estimators \(e), λ \(l), k \(k), samples \(samples))")
+                }
+            }
+            return ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, epochs: epochs, arrays: arrays)
         }
     }
 

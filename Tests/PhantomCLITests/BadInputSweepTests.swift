@@ -47,6 +47,16 @@ enum SweepFixture {
         checkpointVariant("unknown-cell.h5", cell: "lstm")
         checkpointVariant("int-tensor.h5", intTensor: "cell.weight")
         checkpointVariant("extra-tensor.h5") { $0.append(("cell.bias", [4], [0, 0, 0, 0])) }
+        write("bad-results.h5") { root in
+            try root.setAttribute("format", .string("phantom-analysis"))
+            try root.setAttribute("estimators", .string("upg,npg"))
+            let axes = try root.createGroup("axes")
+            try axes.write("k", vector: [Int64(1), 2])
+            try axes.write("lambda", vector: [0.5])
+            try axes.write("epoch", vector: [Int64(0)])
+            let cells = try root.createGroup("cells")
+            try cells.write("cosine", HDF5Array(shape: [1, 1, 1, 1, 3], values: [1.0, 0.9, 0.8]))
+        }
         write("data.h5") { root in
             try root.write("x", HDF5Array(shape: [10, 3], values: (0..<30).map { _ in rng.nextGaussian() }))
             try root.write("y", vector: (0..<10).map { Int64($0 % 2) })
@@ -164,6 +174,7 @@ struct BadInputSweepTests {
         (["plot", "{}/good.h5", "--format", "gif", "-o", "{}/figs"], "--format: unknown format 'gif'"),
         (["plot", "{}/good.h5", "-o", "{}/figs"], "not a phantom results file"),
         (["plot", "{}/nothing.h5", "-o", "{}/figs"], "no such file or folder"),
+        (["plot", "{}/bad-results.h5", "-o", "{}/figs"], "/cells/cosine has shape [1, 1, 1, 1, 3], which does not match the axes"),
         (["bench", "grid", "--d", "0"], "--d must be at least 1"),
         (["bench", "train", "--epochs", "0"], "must be at least 1"),
         // Missing, unwritable and existing outputs.
