@@ -17,9 +17,10 @@ public struct Analyzer: Sendable {
         self.configuration = configuration
     }
 
-    /// - Parameter progress: called with (samples done, samples in all) from the analysing threads.
+    /// - Parameter progress: called with (stage, done, in all) from the analysing threads: stage "measuring"
+    ///   counts the λ values of UPG's unrolls, stage "certifying" counts samples.
     public func analyze(model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
-                        progress: (@Sendable (Int, Int) -> Void)? = nil) -> AnalysisResult {
+                        progress: (@Sendable (String, Int, Int) -> Void)? = nil) -> AnalysisResult {
         let c = configuration
         let problem = GradientProblem(model: model, inputs: inputs, targets: targets, solver: solver)
         let b = problem.batchSize
@@ -67,18 +68,20 @@ public struct Analyzer: Sendable {
                 }
             }
         }
-        if let e = c.estimators.firstIndex(of: .upg), let upg = try? UPGGrid(maxSteps: c.maxK, lambdas: c.lambdas)
-            .evaluate(problem, exact: exact, perSample: true) {
-            for l in 0..<c.lambdas.count {
+        if let e = c.estimators.firstIndex(of: .upg) {
+            // One λ at a time, so that long unrolls (large p) report progress.
+            for (l, lambda) in c.lambdas.enumerated() {
+                progress?("measuring", l, c.lambdas.count)
+                guard let upg = try? UPGGrid(maxSteps: c.maxK, lambdas: [lambda]).evaluate(problem, exact: exact, perSample: true) else { continue }
                 for (kk, k) in kIndex.enumerated() {
-                    store(e, l, kk, (0..<b).map { upg.perSample![$0][l][k] }, upg.batch[l][k])
+                    store(e, l, kk, (0..<b).map { upg.perSample![$0][0][k] }, upg.batch[0][k])
                 }
             }
         }
 
         // Certificates and spectra, per sample, over both cores.
         let certified = min(b, c.certificateSamples ?? (problem.stateDimension <= 128 ? b : 16))
-        let counter = ProgressCounter(total: b, report: progress)
+        let counter = ProgressCounter(total: b, report: progress.map { report in { @Sendable done, total in report("certifying", done, total) } })
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) in
             let result = SampleAnalysis(configuration: c, problem: problem, sample: s).compute(certify: s < certified)
             counter.increment()

@@ -67,8 +67,8 @@ struct Analyze: ParsableCommand {
         var series: [SeriesEntry] = []
         for (index, (path, checkpoint)) in loaded.enumerated() {
             let label = "[\(index + 1)/\(loaded.count)] \(path)"
-            let result = Analyzer(configuration).analyze(model: checkpoint.model, inputs: chosen.x, targets: targets, solver: solver) { done, total in
-                progress.update(label, done, total)
+            let result = Analyzer(configuration).analyze(model: checkpoint.model, inputs: chosen.x, targets: targets, solver: solver) { stage, done, total in
+                progress.update(label + " " + stage, done, total)
             }
             progress.finish(label)
             series.append(SeriesEntry(path: path, sha256: try SHA256.hex(ofFile: path), epoch: checkpoint.epoch,
@@ -129,6 +129,7 @@ final class ProgressReporter: @unchecked Sendable {
     private let lock = NSLock()
     private let terminal = isatty(STDERR_FILENO) == 1
     private var lastQuarter = -1
+    private var lastLabel = ""
     let enabled: Bool
     init(enabled: Bool) { self.enabled = enabled }
 
@@ -137,12 +138,13 @@ final class ProgressReporter: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if terminal {
             let width = 30, filled = done * width / max(total, 1)
-            FileHandle.standardError.write(Data("\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
         } else {
             let quarter = done * 4 / max(total, 1)
-            if quarter != lastQuarter {
+            if label != lastLabel || quarter != lastQuarter {
                 lastQuarter = quarter
-                FileHandle.standardError.write(Data("\(label): \(done)/\(total) samples\n".utf8))
+                lastLabel = label
+                FileHandle.standardError.write(Data("\(label): \(done)/\(total)\n".utf8))
             }
         }
     }
