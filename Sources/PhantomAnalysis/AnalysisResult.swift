@@ -95,14 +95,6 @@ public struct AnalysisResult: Sendable {
         guard !values.isEmpty else { return .nan }
         return values.count % 2 == 1 ? values[values.count / 2] : 0.5 * (values[values.count / 2 - 1] + values[values.count / 2])
     }
-
-    /// The fraction of reliable samples for which `grid` holds (is 1) in a cell.
-    public func fraction(_ grid: CellGrid, _ estimator: EstimatorKind, lambda l: Int, k: Int) -> Double {
-        guard let e = estimators.firstIndex(of: estimator) else { return .nan }
-        let values = zip(grid.samplesOf(e: e, l: l, k: k), reliable).filter { $1 }.map(\.0)
-        guard !values.isEmpty else { return .nan }
-        return Double(values.filter { $0 == 1 }.count) / Double(values.count)
-    }
 }
 
 /// Theorem 1 and its certificates for the stacked batch system.

@@ -83,7 +83,7 @@ public struct Analyzer: Sendable {
         let certified = min(b, c.certificateSamples ?? (problem.stateDimension <= 128 ? b : 16))
         let counter = ProgressCounter(total: b, report: progress.map { report in { @Sendable done, total in report("certifying", done, total) } })
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) in
-            let result = SampleAnalysis(configuration: c, problem: problem, sample: s).compute(certify: s < certified)
+            let result = SampleAnalysis(configuration: c, problem: problem, sample: s, parameterGram: grams[s]).compute(certify: s < certified)
             counter.increment()
             return result
         }

@@ -22,13 +22,15 @@ struct SampleAnalysis {
     let configuration: AnalysisConfiguration
     let problem: GradientProblem
     let sample: Int
+    /// G = M Mᵀ of this sample (computed once by the Analyzer for the grid engine too).
+    let parameterGram: ParameterGram
 
     /// Spectra and, when `certify`, ‖B^k‖₂ and every estimator's certificates.
     func compute(certify: Bool) -> (SampleSpectra, [EstimatorKind: [[Certificate]]]) {
         let lin = problem.linearization
         let d = problem.stateDimension
         let jacobian = lin.jacobian(sample: sample)
-        let gram = ParameterGram.compute(lin, sample: sample).matrix
+        let gram = parameterGram.matrix
         let gramEigenvalues = (try? SymmetricEigen(gram, computeVectors: false).values) ?? []
         let sigmaMin = max(gramEigenvalues.first ?? .nan, 0).squareRoot()
         let sigmaMax = max(gramEigenvalues.last ?? .nan, 0).squareRoot()

@@ -99,9 +99,4 @@ public final class HDF5Group {
         let gid = try call("H5Gopen2", here, "cannot open the group") { H5Gopen2(id, name, phantom_H5P_DEFAULT()) }
         return HDF5Group(file: file, id: gid, path: here.object ?? name)
     }
-
-    /// The existing subgroup `name`, or a new one.
-    public func groupCreatingIfNeeded(_ name: String) throws(HDF5Error) -> HDF5Group {
-        contains(name) ? try group(name) : try createGroup(name)
-    }
 }

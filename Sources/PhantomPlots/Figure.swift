@@ -26,14 +26,7 @@ public struct Figure: Sendable {
     public var dataFile: String { name + ".dat" }
 
     /// The terminal for a format at this figure's size.
-    public func terminal(_ format: String) -> Terminal? {
-        switch format {
-        case "png": return .png(width: width, height: height)
-        case "svg": return .svg(width: width, height: height)
-        case "pdf": return .pdf(width: Double(width) / 150, height: Double(height) / 150)
-        default: return nil
-        }
-    }
+    public func terminal(_ format: String) -> Terminal? { Terminal(format: format, width: width, height: height) }
 
     /// The standalone script written as NAME.gp: `gnuplot NAME.gp` in the figure's folder re-renders it.
     public func script(format: String, output: String) -> String {
@@ -78,16 +71,8 @@ public struct FigureWriter: Sendable {
         written.append(folder + "/\(figure.name).gp")
         for format in formats {
             let target = folder + "/\(figure.name).\(format)"
-            let temporary = try AtomicOutput.temporaryPath(for: target, overwrite: overwrite)
-            do {
-                let name = URL(fileURLWithPath: temporary).lastPathComponent
-                _ = try gnuplot.run(figure.script(format: format, output: name), in: folder)
-                let size = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
-                guard size > 0 else { throw GnuplotError.noOutput(path: target) }
-                try AtomicOutput.publish(temporary, to: target, overwrite: overwrite)
-            } catch {
-                AtomicOutput.discard(temporary)
-                throw error
+            try gnuplot.renderAtomically(to: target, overwrite: overwrite, in: folder) { output in
+                figure.script(format: format, output: output)
             }
             written.append(target)
         }

@@ -51,9 +51,20 @@ public struct Gnuplot: Sendable {
     /// Renders one figure to `path`, datablocks in the given order.
     public func render(script: String, orderedData: [(name: String, text: String)], to path: String,
                        terminal: Terminal, overwrite: Bool = false) throws {
+        try renderAtomically(to: path, overwrite: overwrite) { temporary in
+            Self.compose(script: script, data: orderedData, output: temporary, terminal: terminal)
+        }
+    }
+
+    /// Runs the script `makeScript(output)` (in `directory`) so that gnuplot writes a temporary file beside
+    /// `path`, checks that it is not empty, and moves it into place; on any failure the target is untouched.
+    func renderAtomically(to path: String, overwrite: Bool, in directory: String? = nil,
+                          _ makeScript: (_ output: String) -> String) throws {
         let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
         do {
-            _ = try run(Self.compose(script: script, data: orderedData, output: temporary, terminal: terminal))
+            // Inside `directory`, the script names its output relative to it.
+            let output = directory == nil ? temporary : URL(fileURLWithPath: temporary).lastPathComponent
+            _ = try run(makeScript(output), in: directory)
             let size = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? nil
             guard let size, size > 0 else { throw GnuplotError.noOutput(path: path) }
             try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)

@@ -25,12 +25,12 @@ public enum Terminal: Sendable, Equatable {
         }
     }
 
-    /// The default terminal for a format name: "png", "svg" or "pdf".
-    public init?(format: String) {
+    /// The terminal for a format name ("png", "svg" or "pdf") at a size in pixels (PDF: 150 pixels an inch).
+    public init?(format: String, width: Int = 900, height: Int = 600) {
         switch format.lowercased() {
-        case "png": self = .png()
-        case "svg": self = .svg()
-        case "pdf": self = .pdf()
+        case "png": self = .png(width: width, height: height)
+        case "svg": self = .svg(width: width, height: height)
+        case "pdf": self = .pdf(width: Double(width) / 150, height: Double(height) / 150)
         default: return nil
         }
     }

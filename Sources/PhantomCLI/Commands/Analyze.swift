@@ -50,8 +50,7 @@ struct Analyze: ParsableCommand {
         _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
         let configuration = try grid.configuration()
         let solver = try solverOptions.configuration()
-        let files = try CheckpointSeries.resolve(checkpoints)
-        let loaded = try files.map { path in (path, try ModelFile.load(path, safetensors: safetensorsOptions)) }
+        let loaded = try CheckpointSeries.load(checkpoints, safetensors: safetensorsOptions)
         let dataPath = try data ?? DataLocator.path(for: loaded[0].1, checkpointPath: loaded[0].0)
         let dataSet = try DataSet.load(dataPath)
         guard case .some = dataSet.y else { throw ValidationError("\(dataPath): the data file has no targets 'y'; the loss needs them") }
@@ -87,27 +86,28 @@ struct Analyze: ParsableCommand {
     }
 }
 
-/// Expands run folders into their checkpoints, ordered by (epoch, step, name).
+/// Loads the checkpoints named on the command line, each once; run folders expand into their checkpoints,
+/// ordered by (epoch, step, name).
 enum CheckpointSeries {
-    static func resolve(_ arguments: [String]) throws -> [String] {
-        var files: [String] = []
+    static func load(_ arguments: [String], safetensors: SafetensorsOptions) throws -> [(path: String, checkpoint: Checkpoint)] {
+        var loaded: [(path: String, checkpoint: Checkpoint)] = []
         for argument in arguments {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
                 throw ValidationError("\(argument): no such file or folder")
             }
-            if !isDirectory.boolValue { files.append(argument); continue }
+            if !isDirectory.boolValue {
+                loaded.append((argument, try ModelFile.load(argument, safetensors: safetensors)))
+                continue
+            }
             let names = try FileManager.default.contentsOfDirectory(atPath: argument).filter { $0.hasSuffix(".h5") && !$0.hasPrefix(".") }
             let folder = argument.hasSuffix("/") ? String(argument.dropLast()) : argument
-            let ordered = try names.map { name -> (String, Int, Int) in
-                let path = folder + "/" + name
-                let checkpoint = try Checkpoint.load(path)
-                return (path, checkpoint.epoch ?? -1, checkpoint.step ?? -1)
-            }.sorted { ($0.1, $0.2, $0.0) < ($1.1, $1.2, $1.0) }
+            let ordered = try names.map { name in (path: folder + "/" + name, checkpoint: try Checkpoint.load(folder + "/" + name)) }
+                .sorted { ($0.checkpoint.epoch ?? -1, $0.checkpoint.step ?? -1, $0.path) < ($1.checkpoint.epoch ?? -1, $1.checkpoint.step ?? -1, $1.path) }
             guard !ordered.isEmpty else { throw ValidationError("\(argument): the folder holds no .h5 checkpoints") }
-            files += ordered.map(\.0)
+            loaded += ordered
         }
-        return files
+        return loaded
     }
 }
 

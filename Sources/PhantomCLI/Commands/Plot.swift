@@ -41,7 +41,7 @@ struct Plot: ParsableCommand {
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give a results file or a run folder") }
-        if let bad = formats.first(where: { !["png", "svg", "pdf"].contains($0) }) {
+        if let bad = formats.first(where: { Terminal(format: $0) == nil }) {
             throw ValidationError("--format: unknown format '\(bad)' (known: png, svg, pdf)")
         }
         guard !formats.isEmpty else { throw ValidationError("--format: no format given") }

@@ -56,29 +56,25 @@ struct Train: ParsableCommand {
                 throw ValidationError("--resume continues with the run's own settings; drop \(first.0) (only --epochs may change)")
             }
         }
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
         if let tolerance, !(tolerance > 0) { throw ValidationError("--tolerance must be a positive number, got \(tolerance)") }
         if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1, got \(maxIterations)") }
     }
 
     func run() throws {
-        var model: ImplicitModel, optimizerState: Optimizer, history: [EpochRecord], configuration: TrainingConfiguration
+        var configuration: TrainingConfiguration
         let dataName: String
+        /// The run to continue: its model, optimiser and history.
+        var resumed: (model: ImplicitModel, optimizer: Optimizer, history: [EpochRecord])?
         if resume {
             guard let last = TrainingRun.checkpoints(in: output).last else {
                 throw ValidationError("\(output): no checkpoints to resume from")
             }
             let checkpoint = try Checkpoint.load(last)
-            (configuration, optimizerState, history) = try TrainingRun.restore(checkpoint, path: last)
-            if let epochs {
-                configuration = try TrainingConfiguration(
-                    cell: configuration.cell, hidden: configuration.hidden, mlpWidth: configuration.mlpWidth,
-                    estimator: configuration.estimator, steps: configuration.steps, damping: configuration.damping,
-                    adjoint: configuration.adjoint, adjointTolerance: configuration.adjointTolerance, solver: configuration.solver,
-                    epochs: epochs, batchSize: configuration.batchSize, optimizer: configuration.optimizer,
-                    learningRate: configuration.learningRate, weightDecay: configuration.weightDecay, seed: configuration.seed,
-                    saveEvery: configuration.saveEvery, maxNorm: configuration.maxNorm)
-            }
-            model = checkpoint.model
+            let (stored, optimizer, history) = try TrainingRun.restore(checkpoint, path: last)
+            configuration = stored
+            if let epochs { configuration.epochs = epochs }  // checked in validate()
+            resumed = (checkpoint.model, optimizer, history)
             dataName = checkpoint.dataset ?? "digits"
         } else {
             let d = hidden ?? 64
@@ -90,9 +86,6 @@ struct Train: ParsableCommand {
                 epochs: epochs ?? 30, batchSize: batch ?? 128, optimizer: optimizer ?? .adam, learningRate: lr ?? 0.003,
                 weightDecay: weightDecay ?? 0, seed: seed ?? 0, saveEvery: saveEvery ?? 5, maxNorm: maxNorm ?? 0.95)
             dataName = data ?? "digits"
-            model = ImplicitModel(cell: TanhCell(stateDimension: 1, inputDimension: 1), head: OutputHead(classes: 1, stateDimension: 1))
-            optimizerState = Optimizer(kind: .sgd, learningRate: 1, weightDecay: 0, parameterCount: 0)
-            history = []
         }
         let dataPath = try DataResolver.path(dataName)
         let dataSet = try DataSet.load(dataPath)
@@ -108,7 +101,9 @@ struct Train: ParsableCommand {
         guard train.count > 0 else { throw ValidationError("\(dataPath): the training split (split = 0) holds no samples") }
         let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
 
-        if resume {
+        var model: ImplicitModel, optimizerState: Optimizer, history: [EpochRecord]
+        if let resumed {
+            (model, optimizerState, history) = resumed
             guard model.inputDimension == dataSet.x.columns else {
                 throw ValidationError("\(dataPath): x has \(dataSet.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
             }
@@ -119,6 +114,7 @@ struct Train: ParsableCommand {
             optimizerState = Optimizer(kind: configuration.optimizer, learningRate: configuration.learningRate,
                                        weightDecay: configuration.weightDecay,
                                        parameterCount: model.cell.layout.count + model.head.layout.count)
+            history = []
             try TrainingRun.save(folder: output, epoch: 0, step: 0, model: model, optimizer: optimizerState,
                                  configuration: configuration, dataset: dataName, history: [])
         }

@@ -1,6 +1,6 @@
 import PhantomLinearAlgebra
 
-/// The per-sample update rules of ``FixedPointSolver``: given H, F = f(H) and G = F − H (zero rows for
+/// The per-sample update rules of ``FixedPointSolver``: given H and G = f(H) − H (zero rows for
 /// frozen samples), propose the next H. Frozen samples keep their row.
 struct Accelerator {
     let configuration: FixedPointConfiguration
@@ -26,7 +26,7 @@ struct Accelerator {
         pairs = Array(repeating: [], count: batch)
     }
 
-    mutating func next(h: Matrix, fh: Matrix, g: Matrix, active: [Bool]) -> Matrix {
+    mutating func next(h: Matrix, g: Matrix, active: [Bool]) -> Matrix {
         switch configuration.method {
         case .fixedPoint:
             // h ← (1 − α) h + α f(h) = h + α g

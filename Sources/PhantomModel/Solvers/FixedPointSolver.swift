@@ -74,7 +74,7 @@ public struct FixedPointSolver: Sendable {
             }
             if !active.contains(true) { break }
             for i in 0..<b where !active[i] { for j in 0..<d { g[i, j] = 0 } }
-            h = accelerator.next(h: h, fh: fh, g: g, active: active)
+            h = accelerator.next(h: h, g: g, active: active)
         }
 
         var statuses = [SolverStatus](repeating: .maximumIterationsReached, count: b)
