@@ -35,39 +35,45 @@ let package = Package(
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
         .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg"]),
 
-        // MARK: Implicit models: cells with hand-written JVP/VJP, forward solvers, checkpoints, data sets.
-        .target(name: "PhantomModel", dependencies: ["PhantomHDF5", "PhantomLinearAlgebra"]),
+        // MARK: Implicit models (math only): cells with hand-written JVP/VJP, the output head, forward solvers.
+        .target(name: "PhantomModel", dependencies: ["PhantomLinearAlgebra"]),
 
-        // MARK: Gradient estimators: the exact implicit gradient, UPG, NPG, JFB, RBP, BPTT, the (k, λ) grid.
+        // MARK: Models and data on disk: checkpoints, data sets, run folders, the data-set resolver.
+        .target(name: "PhantomModelIO", dependencies: ["PhantomHDF5", "PhantomModel", "PhantomLinearAlgebra"]),
+
+        // MARK: Gradient estimators: the exact implicit gradient, the estimator families (UPG, NPG, JFB, RBP, …)
+        // with their grid engines and certificates, BPTT.
         .target(name: "PhantomGradients", dependencies: ["PhantomModel", "PhantomLinearAlgebra"]),
 
-        // MARK: Analysis: Theorem 1, its bounds and certificates per sample and per (k, λ).
-        .target(name: "PhantomAnalysis", dependencies: ["PhantomGradients", "PhantomModel", "PhantomLinearAlgebra"]),
-
         // MARK: Interoperability: PyTorch checkpoints (safetensors) → phantom checkpoints.
-        .target(name: "PhantomInterop", dependencies: ["PhantomSafetensors", "PhantomModel", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        .target(name: "PhantomInterop", dependencies: ["PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
-        // MARK: Training with a selectable gradient estimator.
-        .target(name: "PhantomTraining", dependencies: ["PhantomGradients", "PhantomModel", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
+        .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomInterop", "PhantomModel",
+                                                        "PhantomModelIO", "PhantomLinearAlgebra"]),
+
+        // MARK: Training with a selectable gradient estimator: the training run and its folder.
+        .target(name: "PhantomTraining", dependencies: ["PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Results I/O: the analysis results file (HDF5).
         .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomHDF5"]),
 
         // MARK: Figures through a gnuplot pipe.
-        .target(name: "PhantomPlots", dependencies: ["PhantomFileSystem", "PhantomModel", "PhantomResults", "PhantomTraining"]),
+        .target(name: "PhantomPlots", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",
+                                                     "PhantomResults", "PhantomTraining"]),
 
         // MARK: The `phantom` command.
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
                 "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
-                "PhantomModel", "PhantomPlots", "PhantomResults", "PhantomTraining",
+                "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: Tests
-        .target(name: "PhantomTestSupport", dependencies: ["PhantomModel", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
+        .target(name: "PhantomTestSupport", dependencies: ["PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
         .testTarget(
             name: "PhantomLinearAlgebraTests",
             dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport"]
@@ -78,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomModelTests",
-            dependencies: ["PhantomModel", "PhantomTestSupport"]
+            dependencies: ["PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomGradientsTests",
@@ -86,25 +92,26 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomAnalysisTests",
-            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomResults", "PhantomTestSupport"]
+            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomResults",
+                           "PhantomPlots", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomTrainingTests",
-            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomModel", "PhantomTestSupport"]
+            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomInteropTests",
-            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomLinearAlgebra", "PhantomTestSupport"]
+            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomPlotsTests",
-            dependencies: ["PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomResults",
+            dependencies: ["PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomResults",
                            "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"],
             exclude: ["Golden"]
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomTestSupport"]
+            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import PhantomModel
+import PhantomModelIO
 import PhantomSafetensors
 
 /// Writes a phantom checkpoint's tensors as safetensors (F64, or F32), with the `phantom.*` metadata that

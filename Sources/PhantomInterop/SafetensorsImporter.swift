@@ -2,6 +2,7 @@ import Foundation
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 import PhantomSafetensors
 
 /// Turns a PyTorch state dict saved as safetensors into a phantom checkpoint.

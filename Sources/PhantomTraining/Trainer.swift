@@ -3,6 +3,7 @@ import PhantomGradients
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 
 /// One epoch's log line.
 public struct EpochRecord: Sendable, Equatable {

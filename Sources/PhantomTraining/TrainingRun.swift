@@ -3,6 +3,7 @@ import PhantomGradients
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 
 /// A run folder: `epoch-0000.h5`, `epoch-0005.h5`, … — a checkpoint series `phantom analyze` can take.
 /// Every checkpoint carries the run's configuration (attributes `train_*`), its history so far and the

@@ -4,6 +4,7 @@ import PhantomAnalysis
 import PhantomGradients
 import PhantomHDF5
 import PhantomModel
+import PhantomModelIO
 import PhantomResults
 import PhantomTestSupport
 

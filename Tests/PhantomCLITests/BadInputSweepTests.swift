@@ -3,6 +3,7 @@ import Testing
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 import PhantomTestSupport
 
 /// The files the sweep feeds to the tool: one good checkpoint and data file, and many broken ones.

@@ -3,6 +3,7 @@ import Testing
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 import PhantomTestSupport
 
 @Suite("The phantom executable")

@@ -3,6 +3,7 @@ import Testing
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 import PhantomSafetensors
 import PhantomTestSupport
 

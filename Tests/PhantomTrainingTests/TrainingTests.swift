@@ -3,6 +3,7 @@ import Testing
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 import PhantomTestSupport
 import PhantomTraining
 

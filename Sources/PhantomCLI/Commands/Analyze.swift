@@ -3,6 +3,7 @@ import Foundation
 import PhantomAnalysis
 import PhantomFileSystem
 import PhantomModel
+import PhantomModelIO
 import PhantomResults
 
 /// `phantom analyze`: exact vs phantom gradients, Theorem 1 and its certificates, written to HDF5.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhantomGradients
 import PhantomModel
+import PhantomModelIO
 import PhantomTraining
 
 /// `phantom bench train`: the paper's speed claim, measured — exact vs UPG backward passes in training.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhantomInterop
 import PhantomModel
+import PhantomModelIO
 
 /// `phantom import`: a PyTorch model saved as safetensors → a phantom checkpoint.
 struct Import: ParsableCommand {

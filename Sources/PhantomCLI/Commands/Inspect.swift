@@ -3,6 +3,7 @@ import Foundation
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 
 /// `phantom inspect`: what a checkpoint holds, and how its fixed points behave on a few samples.
 struct Inspect: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomModel
+import PhantomModelIO
 import PhantomPlots
 import PhantomResults
 import PhantomTraining

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PhantomGradients
 import PhantomModel
+import PhantomModelIO
 import PhantomTraining
 
 extension CellKind: ExpressibleByArgument {}

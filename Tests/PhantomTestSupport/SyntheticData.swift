@@ -1,5 +1,7 @@
 import Foundation
 import PhantomLinearAlgebra
+import PhantomModel
+import PhantomModelIO
 
 /// Small synthetic data sets for tests and examples (deterministic for a seed).
 public enum SyntheticData {

@@ -1,4 +1,5 @@
 import PhantomHDF5
+import PhantomModel
 import PhantomLinearAlgebra
 
 /// A checkpoint file that is not what it claims: a missing or malformed attribute or tensor.
