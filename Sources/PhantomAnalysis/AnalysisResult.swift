@@ -30,13 +30,75 @@ public struct CellGrid: Sendable, Equatable {
         let start = ((e * lambdas + l) * ks + k) * samples
         return Array(values[start..<(start + samples)])
     }
+
+    /// Stores a [λ][k] table of estimator `e` for sample `s`: the one conversion from a family's table to the
+    /// results layout.
+    public mutating func store<T>(_ table: [[T]], estimator e: Int, sample s: Int, _ value: (T) -> Double) {
+        for (l, row) in table.enumerated() {
+            for (k, cell) in row.enumerated() { self[e, l, k, s] = value(cell) }
+        }
+    }
+}
+
+/// A flag stored as a Double in a grid: 1 true, 0 false, NaN not computed.
+@inline(__always) func flag(_ holds: Bool, computed: Bool) -> Double { computed ? (holds ? 1 : 0) : .nan }
+
+/// The measured metrics of every estimator and cell against the exact gradient.
+public struct MetricGrids: Sendable {
+    public var cosine: CellGrid
+    /// The angle in degrees (``GradientMetrics/angleDegrees``).
+    public var angleDegrees: CellGrid
+    public var relativeError: CellGrid
+    public var normRatio: CellGrid
+    public var inner: CellGrid
+
+    init(estimators: Int, lambdas: Int, ks: Int, samples: Int) {
+        let grid = CellGrid(estimators: estimators, lambdas: lambdas, ks: ks, samples: samples)
+        (cosine, angleDegrees, relativeError, normRatio, inner) = (grid, grid, grid, grid, grid)
+    }
+
+    mutating func store(_ table: [[GradientMetrics]], estimator e: Int, sample s: Int) {
+        cosine.store(table, estimator: e, sample: s, \.cosine)
+        angleDegrees.store(table, estimator: e, sample: s, \.angleDegrees)
+        relativeError.store(table, estimator: e, sample: s, \.relativeError)
+        normRatio.store(table, estimator: e, sample: s, \.normRatio)
+        inner.store(table, estimator: e, sample: s, \.inner)
+    }
+}
+
+/// Theorem 1 and its certificates in every cell (flags as 1/0, NaN where not computed).
+public struct CertificateGrids: Sendable {
+    public var errorNorm: CellGrid
+    public var theorem1: CellGrid
+    public var weakCondition: CellGrid
+    public var rho: CellGrid
+    public var cosineBound: CellGrid
+    public var rhoStar: CellGrid
+    public var ascentMargin: CellGrid
+
+    init(estimators: Int, lambdas: Int, ks: Int, samples: Int) {
+        let grid = CellGrid(estimators: estimators, lambdas: lambdas, ks: ks, samples: samples)
+        (errorNorm, theorem1, weakCondition, rho, cosineBound, rhoStar, ascentMargin) = (grid, grid, grid, grid, grid, grid, grid)
+    }
+
+    mutating func store(_ table: [[Certificate]], estimator e: Int, sample s: Int) {
+        errorNorm.store(table, estimator: e, sample: s, \.errorNorm)
+        theorem1.store(table, estimator: e, sample: s) { flag($0.theorem1, computed: !$0.errorNorm.isNaN) }
+        weakCondition.store(table, estimator: e, sample: s) { flag($0.weakCondition, computed: !$0.errorNorm.isNaN) }
+        rho.store(table, estimator: e, sample: s, \.rho)
+        cosineBound.store(table, estimator: e, sample: s, \.cosineBound)
+        rhoStar.store(table, estimator: e, sample: s, \.rhoStar)
+        ascentMargin.store(table, estimator: e, sample: s, \.ascentMargin)
+    }
 }
 
 /// Everything one analysis of one checkpoint produced, with every solve's pedigree.
 public struct AnalysisResult: Sendable {
     public let ks: [Int]
     public let lambdas: [Double]
-    public let estimators: [EstimatorKind]
+    public let estimators: [EstimatorID]
+    /// The grid axes each estimator depends on (parallel to `estimators`).
+    public let estimatorAxes: [EstimatorAxes]
     public let sampleCount: Int
     /// The first `certifiedSamples` samples have certificates and ‖B^k‖₂ (NaN for the others).
     public let certifiedSamples: Int
@@ -50,35 +112,16 @@ public struct AnalysisResult: Sendable {
     public var adjointMethod: String
     public var loss: [Double]
 
-    // Spectra, per sample.
-    public var sigmaMin: [Double]
-    public var sigmaMax: [Double]
-    public var jacobianNorm: [Double]
-    public var spectralRadius: [Double]
-    /// ρ(B), [λ][sample].
-    public var dampedRadius: [[Double]]
-    /// ‖B^k‖₂, [λ][k][sample].
-    public var powerNorm: [[[Double]]]
+    /// Spectra, per sample.
+    public var spectra: [SampleSpectra]
 
-    // Measured against the exact gradient, estimator × λ × k × sample.
-    public var cosine: CellGrid
-    public var relativeError: CellGrid
-    public var normRatio: CellGrid
-    public var inner: CellGrid
-    // Certificates, estimator × λ × k × sample.
-    public var errorNorm: CellGrid
-    public var theorem1: CellGrid
-    public var weakCondition: CellGrid
-    public var rho: CellGrid
-    public var cosineBound: CellGrid
-    public var rhoStar: CellGrid
-    public var ascentMargin: CellGrid
-    // The batch-mean gradient, estimator × λ × k (sample axis of length 1).
-    public var batchCosine: CellGrid
-    public var batchRelativeError: CellGrid
-    public var batchNormRatio: CellGrid
-    /// The batch as one stacked system (nil when B·d is above the limit or p < B·d): σ(M_stack) and the
-    /// certificates, estimator × λ × k (sample axis of length 1; NaN for UPG).
+    /// Measured against the exact gradient, estimator × λ × k × sample.
+    public var metrics: MetricGrids
+    /// Certificates, estimator × λ × k × sample.
+    public var certificates: CertificateGrids
+    /// The batch-mean gradient, estimator × λ × k (sample axis of length 1).
+    public var batch: MetricGrids
+    /// The batch as one stacked system (nil when B·d is above the limit or p < B·d).
     public var stacked: StackedCertificates?
     /// ‖∂L/∂head‖ of the batch-mean loss, which no estimator changes.
     public var headGradientNorm: Double
@@ -89,22 +132,54 @@ public struct AnalysisResult: Sendable {
     public var reliable: [Bool] { zip(forwardConverged, adjointConverged).map { $0 && $1 } }
 
     /// The median measured cosine of a cell over the reliable samples.
-    public func medianCosine(_ estimator: EstimatorKind, lambda l: Int, k: Int) -> Double {
+    public func medianCosine(_ estimator: EstimatorID, lambda l: Int, k: Int) -> Double {
         guard let e = estimators.firstIndex(of: estimator) else { return .nan }
-        let values = zip(cosine.samplesOf(e: e, l: l, k: k), reliable).filter { $1 && $0.isFinite }.map(\.0).sorted()
-        guard !values.isEmpty else { return .nan }
-        return values.count % 2 == 1 ? values[values.count / 2] : 0.5 * (values[values.count / 2 - 1] + values[values.count / 2])
+        return Quantile.median(zip(metrics.cosine.samplesOf(e: e, l: l, k: k), reliable).filter { $1 }.map(\.0))
     }
 }
 
-/// Theorem 1 and its certificates for the stacked batch system.
+/// Theorem 1 and its certificates for the stacked batch system (sample axis of length 1; NaN for families
+/// without a stacked form).
 public struct StackedCertificates: Sendable {
     public var sigmaMin: Double
     public var sigmaMax: Double
-    public var errorNorm: CellGrid
-    public var theorem1: CellGrid
-    public var weakCondition: CellGrid
-    public var rho: CellGrid
-    public var rhoStar: CellGrid
-    public var ascentMargin: CellGrid
+    public var certificates: CertificateGrids
+}
+
+/// Order statistics for summaries and figures.
+public enum Quantile {
+    /// The q-quantile (linear interpolation) of the finite values, or NaN when there are none.
+    public static func of(_ values: [Double], _ q: Double) -> Double {
+        let sorted = values.filter(\.isFinite).sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let position = q * Double(sorted.count - 1)
+        let low = Int(position.rounded(.down)), high = min(low + 1, sorted.count - 1)
+        return sorted[low] + (position - Double(low)) * (sorted[high] - sorted[low])
+    }
+
+    /// The median of the finite values (the mean of the middle two for an even count), NaN when none.
+    public static func median(_ values: [Double]) -> Double {
+        let sorted = values.filter(\.isFinite).sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+    }
+}
+
+/// The share of cells where a condition holds, over the cells where it was computed: the one rule behind the
+/// summary's and the figures' certified fractions. NaN values (not computed) and unreliable samples are left
+/// out of both counts.
+public enum CertifiedFraction {
+    /// `holds` is asked only for non-NaN values. Nil when no value was computed.
+    public static func of(_ values: some Sequence<Double>, holds: (Double) -> Bool) -> Double? {
+        var yes = 0, all = 0
+        for value in values where !value.isNaN {
+            all += 1
+            if holds(value) { yes += 1 }
+        }
+        return all == 0 ? nil : Double(yes) / Double(all)
+    }
+
+    /// A flag (1/0, NaN or −1 not computed) holds.
+    public static func flagHolds(_ value: Double) -> Bool { value == 1 }
 }

@@ -19,8 +19,18 @@ public struct GradientMetrics: Sendable, Equatable {
         self.inner = inner
     }
 
-    /// The angle in degrees.
-    public var angleDegrees: Double { acos(max(-1, min(1, cosine))) * 180 / .pi }
+    /// The angle in degrees (NaN when the cosine is).
+    public var angleDegrees: Double { Self.angleDegrees(cosine: cosine) }
+
+    /// arccos of a cosine, in degrees, clamped to [0°, 180°]; NaN for NaN.
+    public static func angleDegrees(cosine: Double) -> Double {
+        cosine.isNaN ? .nan : acos(max(-1, min(1, cosine))) * 180 / .pi
+    }
+
+    /// The sign of ⟨ĝ, ∇⟩: 1, 0 or −1 (NaN for NaN) — whether ĝ is an ascent direction of the loss.
+    public static func sign(ofInner inner: Double) -> Double {
+        inner.isNaN ? .nan : (inner > 0 ? 1 : inner < 0 ? -1 : 0)
+    }
 
     /// Directly from the two vectors.
     public static func compare(_ estimate: [Double], _ exact: [Double]) -> GradientMetrics {

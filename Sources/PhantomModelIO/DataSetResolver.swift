@@ -24,6 +24,7 @@ public enum DataSetResolver {
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate) && !RunFolder.isFolder(candidate) {
             return candidate
         }
+        if !isName && checkpoint == nil { throw DataSetError(path: reference, message: "no such file") }
         let source = checkpoint.map { "\($0) names data set '\(reference)'" } ?? "data set '\(reference)'"
         throw DataSetError(path: reference, message: "\(source) was not found (looked for \(candidates.joined(separator: ", "))); pass the data file's path")
     }

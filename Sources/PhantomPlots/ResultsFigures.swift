@@ -1,4 +1,6 @@
 import Foundation
+import PhantomAnalysis
+import PhantomGradients
 import PhantomResults
 
 /// The figures drawn from a results file. Each builder returns nil, with the reason, when the file lacks
@@ -27,10 +29,15 @@ public struct ResultsFigures: Sendable {
     public func all() -> [Outcome] {
         var outcomes = data.estimators.map { heatmap($0) }
         outcomes.append(cosineVersusK())
-        outcomes += ["upg", "npg"].filter(data.estimators.contains).map { histograms($0) }
+        outcomes += gridEstimators.map { histograms($0) }
         outcomes.append(bounds())
         outcomes.append(alongTraining())
         return outcomes
+    }
+
+    /// The estimators that vary with both k and λ (UPG, NPG): the ones drawn per (k, λ).
+    private var gridEstimators: [EstimatorID] {
+        zip(data.estimators, data.estimatorAxes).filter { $1 == .kAndLambda }.map(\.0)
     }
 
     private var epochLabel: String {
@@ -38,24 +45,24 @@ public struct ResultsFigures: Sendable {
     }
 
     /// Reliable samples' values of a cell.
-    private func values(_ name: String, _ e: Int, _ l: Int, _ k: Int, series t: Int? = nil) -> [Double]? {
+    private func values(_ array: CellArray, _ e: Int, _ l: Int, _ k: Int, series t: Int? = nil) -> [Double]? {
         let t = t ?? series
-        guard let all = data.cell(name, series: t, estimator: e, lambda: l, k: k) else { return nil }
+        guard let all = data.cell(array, series: t, estimator: e, lambda: l, k: k) else { return nil }
         let reliable = data.reliable(series: t)
         return zip(all, reliable.count == all.count ? reliable : Array(repeating: true, count: all.count)).filter { $1 }.map(\.0)
     }
 
     // MARK: 1. Heatmap of the median cosine over (k, λ)
 
-    public func heatmap(_ estimator: String) -> Outcome {
+    public func heatmap(_ estimator: EstimatorID) -> Outcome {
         let name = "heatmap_\(estimator)"
-        guard let e = data.estimators.firstIndex(of: estimator), data.arrays["cells/cosine"] != nil else {
+        guard let e = data.index(of: estimator), data.cells[.cosine] != nil else {
             return .skipped(name: name, reason: "the results file has no cells/cosine")
         }
         var rows: [String] = []
         for (l, lambda) in data.lambdas.enumerated() {
             for (kk, k) in data.ks.enumerated() {
-                let median = Quantile.of(values("cosine", e, l, kk) ?? [], 0.5)
+                let median = Quantile.of(values(.cosine, e, l, kk) ?? [], 0.5)
                 rows.append("\(kk) \(l) \(number(median)) \(k) \(number(lambda))")
             }
             rows.append("")
@@ -63,7 +70,7 @@ public struct ResultsFigures: Sendable {
         let xtics = data.ks.enumerated().map { "\"\($0.element)\" \($0.offset)" }.joined(separator: ", ")
         let ytics = data.lambdas.enumerated().map { "\"\(String(format: "%g", $0.element))\" \($0.offset)" }.joined(separator: ", ")
         let body = """
-        set title "Median cosine between \(estimator.uppercased()) and the exact gradient\(epochLabel)"
+        set title "Median cosine between \(estimator.displayName) and the exact gradient\(epochLabel)"
         set xlabel "steps k"
         set ylabel "damping λ"
         set cblabel "median cos∠(ĝ, ∇)"
@@ -83,26 +90,26 @@ public struct ResultsFigures: Sendable {
 
     public func cosineVersusK() -> Outcome {
         let name = "cosine_vs_k"
-        let shown = ["upg", "npg"].filter(data.estimators.contains)
-        guard !shown.isEmpty, data.arrays["cells/cosine"] != nil else {
+        let shown = gridEstimators
+        guard !shown.isEmpty, data.cells[.cosine] != nil else {
             return .skipped(name: name, reason: "needs UPG or NPG cosines")
         }
         var blocks: [String] = []
         var panels: [String] = []
         for estimator in shown {
-            let e = data.estimators.firstIndex(of: estimator)!
+            guard let e = data.index(of: estimator) else { continue }
             var plots: [String] = []
             for (l, lambda) in data.lambdas.enumerated() {
                 let index = blocks.count
                 blocks.append(data.ks.enumerated().map { kk, k in
-                    let v = values("cosine", e, l, kk) ?? []
+                    let v = values(.cosine, e, l, kk) ?? []
                     return "\(k) \(number(Quantile.of(v, 0.5))) \(number(Quantile.of(v, 0.1))) \(number(Quantile.of(v, 0.9)))"
                 }.joined(separator: "\n"))
                 plots.append("'\(name).dat' index \(index) using 1:3:4 with filledcurves lc \(l + 1) fs transparent solid 0.15 notitle")
                 plots.append("'' index \(index) using 1:2 with linespoints lc \(l + 1) pt 7 ps 0.6 title \"λ = \(String(format: "%g", lambda))\"")
             }
             panels.append("""
-            set title "\(estimator.uppercased()): cosine to the exact gradient\(epochLabel)"
+            set title "\(estimator.displayName): cosine to the exact gradient\(epochLabel)"
             plot \(plots.joined(separator: ", \\\n     "))
             """)
         }
@@ -121,9 +128,9 @@ public struct ResultsFigures: Sendable {
 
     // MARK: 3. Per-sample cosine histograms, k = 1…5 at λ = 0.5 and 1.0 (the paper's Figure 1)
 
-    public func histograms(_ estimator: String) -> Outcome {
+    public func histograms(_ estimator: EstimatorID) -> Outcome {
         let name = "histograms_\(estimator)"
-        guard let e = data.estimators.firstIndex(of: estimator), data.arrays["cells/cosine"] != nil else {
+        guard let e = data.index(of: estimator), data.cells[.cosine] != nil else {
             return .skipped(name: name, reason: "the results file has no cells/cosine")
         }
         let rowsLambda = [0.5, 1.0].compactMap { target in data.lambdas.firstIndex { abs($0 - target) < 1e-12 } }
@@ -131,13 +138,13 @@ public struct ResultsFigures: Sendable {
         guard !rowsLambda.isEmpty, !columnsK.isEmpty else {
             return .skipped(name: name, reason: "needs λ = 0.5 or 1.0 and some k in 1…5 in the grid")
         }
-        let all = rowsLambda.flatMap { l in columnsK.flatMap { values("cosine", e, l, $0) ?? [] } }
+        let all = rowsLambda.flatMap { l in columnsK.flatMap { values(.cosine, e, l, $0) ?? [] } }
         let low = max(-1, min(Quantile.of(all, 0), 0.99)), bins = 20
         let width = (1 - low) / Double(bins)
         var blocks: [String] = [], panels: [String] = []
         for l in rowsLambda {
             for kk in columnsK {
-                let v = values("cosine", e, l, kk) ?? []
+                let v = values(.cosine, e, l, kk) ?? []
                 var counts = [Int](repeating: 0, count: bins)
                 for c in v where c.isFinite { counts[min(bins - 1, max(0, Int((c - low) / width)))] += 1 }
                 let index = blocks.count
@@ -149,7 +156,7 @@ public struct ResultsFigures: Sendable {
             }
         }
         let body = """
-        set multiplot layout \(rowsLambda.count),\(columnsK.count) title "\(estimator.uppercased()): per-sample cosine to the exact gradient\(epochLabel)"
+        set multiplot layout \(rowsLambda.count),\(columnsK.count) title "\(estimator.displayName): per-sample cosine to the exact gradient\(epochLabel)"
         set xlabel "cos∠(ĝ, ∇)"
         set ylabel "samples"
         set xrange [\(number(low)):1]
@@ -167,15 +174,17 @@ public struct ResultsFigures: Sendable {
 
     public func bounds() -> Outcome {
         let name = "bounds"
-        guard data.arrays["cells/rho"] != nil, data.arrays["cells/relative_error"] != nil, data.arrays["cells/theorem1"] != nil else {
+        guard data.cells[.rho] != nil, data.cells[.relativeError] != nil, data.cells[.theorem1] != nil else {
             return .skipped(name: name, reason: "the results file has no cells/rho, cells/relative_error or cells/theorem1")
         }
-        let e = data.estimators.firstIndex(of: "npg") ?? data.estimators.firstIndex(of: "upg") ?? 0
+        // Theorem 1's fraction is drawn for NPG (the paper's estimator in closed form), else the first estimator
+        // that varies with k and λ.
+        let e = data.index(of: NeumannPhantomGradient.id) ?? gridEstimators.first.flatMap(data.index) ?? 0
         var scatter: [String] = []
         var lowest = Double.infinity, highest = 0.0
         for (estimatorIndex, _) in data.estimators.enumerated() {
             for l in data.lambdas.indices { for kk in data.ks.indices {
-                let rho = values("rho", estimatorIndex, l, kk) ?? [], error = values("relative_error", estimatorIndex, l, kk) ?? []
+                let rho = values(.rho, estimatorIndex, l, kk) ?? [], error = values(.relativeError, estimatorIndex, l, kk) ?? []
                 for (r, m) in zip(rho, error) where r.isFinite && r > 0 && m.isFinite && m > 0 {
                     scatter.append("\(number(r)) \(number(m)) \(estimatorIndex)")
                     lowest = min(lowest, r, m)
@@ -187,17 +196,14 @@ public struct ResultsFigures: Sendable {
         var plots: [String] = []
         for (l, lambda) in data.lambdas.enumerated() {
             fraction.append(data.ks.enumerated().map { kk, k in
-                let flags = values("theorem1", e, l, kk) ?? []
-                let known = flags.filter { $0 >= 0 }
-                let holds = known.isEmpty ? Double.nan : Double(known.filter { $0 == 1 }.count) / Double(known.count)
-                let star = values("rho_star", e, l, kk) ?? []
-                let certified = star.isEmpty ? Double.nan : Double(star.filter { $0 < 1 }.count) / Double(star.count)
+                let holds = CertifiedFraction.of(values(.theorem1, e, l, kk) ?? [], holds: CertifiedFraction.flagHolds) ?? .nan
+                let certified = CertifiedFraction.of(values(.rhoStar, e, l, kk) ?? [], holds: { $0 < 1 }) ?? .nan
                 return "\(k) \(number(holds)) \(number(certified))"
             }.joined(separator: "\n"))
             plots.append("'\(name).dat' index \(l + 1) using 1:2 with linespoints lc \(l + 1) pt 7 ps 0.6 title \"λ = \(String(format: "%g", lambda))\"")
         }
         guard !scatter.isEmpty else { return .skipped(name: name, reason: "no cell has a finite bound ρ") }
-        let estimatorName = data.estimators.indices.contains(e) ? data.estimators[e].uppercased() : "?"
+        let estimatorName = data.estimators.indices.contains(e) ? data.estimators[e].displayName : "?"
         let body = """
         set multiplot layout 1,2
         set title "Measured relative error vs the bound ρ = ‖E‖/σ_{min}\(epochLabel)"
@@ -233,21 +239,21 @@ public struct ResultsFigures: Sendable {
               let l = data.lambdas.enumerated().min(by: { abs($0.element - trainingLambda) < abs($1.element - trainingLambda) })?.offset else {
             return .skipped(name: name, reason: "empty grid")
         }
-        let shown = data.estimators.enumerated().filter { $0.element != "jfb" }
+        let shown = data.estimators.enumerated().filter { data.estimatorAxes[$0.offset].dependsOnK }
         var blocks: [String] = []
         var plots: [String] = []
         for (e, estimator) in shown {
             let index = blocks.count
             blocks.append((0..<data.seriesCount).map { t in
-                let v = values("cosine", e, l, kk, series: t) ?? []
+                let v = values(.cosine, e, l, kk, series: t) ?? []
                 return "\(data.epochs[t]) \(number(Quantile.of(v, 0.5))) \(number(Quantile.of(v, 0.1))) \(number(Quantile.of(v, 0.9)))"
             }.joined(separator: "\n"))
             plots.append("'\(name).dat' index \(index) using 1:3:4 with filledcurves lc \(e + 1) fs transparent solid 0.15 notitle")
-            plots.append("'' index \(index) using 1:2 with linespoints lc \(e + 1) pt 7 ps 0.6 title \"\(estimator.uppercased())\"")
+            plots.append("'' index \(index) using 1:2 with linespoints lc \(e + 1) pt 7 ps 0.6 title \"\(estimator.displayName)\"")
         }
         let diagnostics = blocks.count
         blocks.append((0..<data.seriesCount).map { t in
-            "\(data.epochs[t]) \(number(Quantile.of(data.perSample("spectral_radius", series: t) ?? [], 0.5))) \(number(Quantile.of(data.perSample("forward_iterations", series: t) ?? [], 0.5)))"
+            "\(data.epochs[t]) \(number(Quantile.of(data.perSample(.spectralRadius, series: t) ?? [], 0.5))) \(number(Quantile.of(data.perSample(.forwardIterations, series: t) ?? [], 0.5)))"
         }.joined(separator: "\n"))
         let body = """
         set multiplot layout 1,2

@@ -1,101 +1,138 @@
 import Foundation
+import PhantomAnalysis
+import PhantomGradients
 import PhantomHDF5
 
-/// A results file read back: its axes and every array, by path ("cells/cosine"), as Doubles.
+/// A results file read back, typed: its axes, its estimators and every array of ``ResultsSchema``, flags
+/// decoded (not computed → NaN).
 public struct ResultsData: Sendable {
     public let path: String
     public let ks: [Int]
     public let lambdas: [Double]
-    public let estimators: [String]
+    public let estimators: [EstimatorID]
+    /// The grid axes each estimator depends on (from the file; for files without `estimator_axes`, from the
+    /// built-in families, else k and λ).
+    public let estimatorAxes: [EstimatorAxes]
     public let epochs: [Int]
-    public let arrays: [String: HDF5Array<Double>]
+    public var samples: [SampleArray: HDF5Array<Double>]
+    public var cells: [CellArray: HDF5Array<Double>]
+    public var batch: [BatchArray: HDF5Array<Double>]
 
-    public init(path: String, ks: [Int], lambdas: [Double], estimators: [String], epochs: [Int], arrays: [String: HDF5Array<Double>]) {
+    public init(path: String, ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes], epochs: [Int],
+                samples: [SampleArray: HDF5Array<Double>], cells: [CellArray: HDF5Array<Double>], batch: [BatchArray: HDF5Array<Double>]) {
         self.path = path
         self.ks = ks
         self.lambdas = lambdas
         self.estimators = estimators
+        self.estimatorAxes = estimatorAxes
         self.epochs = epochs
-        self.arrays = arrays
+        self.samples = samples
+        self.cells = cells
+        self.batch = batch
     }
 
     /// The number of checkpoints in the series.
     public var seriesCount: Int { epochs.count }
+    /// The number of samples per checkpoint.
+    public var sampleCount: Int { cells[.cosine]?.shape.last ?? samples[.forwardResidual]?.shape.last ?? 0 }
 
-    /// Reads a results file written by ``ResultsFile/write(_:sampleIndices:to:overwrite:attributes:)``.
-    /// - Throws: ``HDF5Error`` or an error naming what is missing when the file is not a results file.
+    /// Reads a results file written by ``ResultsFile/write(_:sampleIndices:to:overwrite:attributes:)`` (any
+    /// file of format version 1).
+    /// - Throws: ``HDF5Error``, or ``ResultsFileError`` naming what is missing, unknown or of the wrong shape.
     public static func read(_ path: String) throws -> ResultsData {
         try HDF5File.withFile(at: path) { file in
             let root = file.root
-            guard root.hasAttribute("format"), try root.attribute("format") == .string(ResultsFile.format) else {
-                throw OutputErrorMessage("\(path): not a phantom results file (format attribute is not '\(ResultsFile.format)')")
+            func fail(_ message: String) -> ResultsFileError { ResultsFileError(path: path, message: message) }
+            guard root.hasAttribute("format"), try root.attribute("format") == .string(ResultsSchema.format) else {
+                throw fail("not a phantom results file (format attribute is not '\(ResultsSchema.format)')")
             }
-            guard case .string(let names)? = try? root.attribute("estimators") else {
-                throw OutputErrorMessage("\(path): attribute 'estimators' is missing")
+            guard case .integer(let version)? = try? root.attribute("version"), version == ResultsSchema.version else {
+                throw fail("unsupported results format version (this build reads version \(ResultsSchema.version))")
             }
-            let ks = try root.readIntegers("axes/k", rank: 1).values.map { Int($0) }
+            guard case .string(let names)? = try? root.attribute("estimators") else { throw fail("attribute 'estimators' is missing") }
+            var estimators: [EstimatorID] = []
+            for name in names.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                guard let id = EstimatorID(rawValue: name) else { throw fail("attribute 'estimators': '\(name)' is not an estimator name") }
+                estimators.append(id)
+            }
+            guard Set(estimators).count == estimators.count else { throw fail("attribute 'estimators' names an estimator twice") }
+            let axes: [EstimatorAxes]
+            if case .string(let text)? = try? root.attribute("estimator_axes") {
+                let parsed = text.split(separator: ",", omittingEmptySubsequences: false).map { EstimatorAxes(rawValue: String($0)) }
+                guard parsed.count == estimators.count, parsed.allSatisfy({ $0 != nil }) else { throw fail("attribute 'estimator_axes' does not match 'estimators'") }
+                axes = parsed.compactMap { $0 }
+            } else {
+                axes = estimators.map { id in Estimators.builtIn.first { $0.id == id }?.axes ?? .kAndLambda }
+            }
+            let ks = try root.readIntegers("axes/k", rank: 1).values.map { Int(clamping: $0) }
             let lambdas = try root.readDoubles("axes/lambda", rank: 1).values
-            let epochs = try root.readIntegers("axes/epoch", rank: 1).values.map { Int($0) }
-            var arrays: [String: HDF5Array<Double>] = [:]
-            for group in ["cells", "samples", "batch"] where root.kind(of: group) == .group {
-                let g = try root.group(group)
-                for child in try g.children() where child.kind == .dataset {
-                    let info = try g.datasetInfo(child.name)
-                    if info.elementType == .int32 || info.elementType == .int64 {
+            let epochs = try root.readIntegers("axes/epoch", rank: 1).values.map { Int(clamping: $0) }
+
+            func read<A: ResultsArray>(_ type: A.Type) throws -> [A: HDF5Array<Double>] {
+                guard root.kind(of: A.group) == .group else { return [:] }
+                let g = try root.group(A.group)
+                var out: [A: HDF5Array<Double>] = [:]
+                for child in try g.children() {
+                    guard child.kind == .dataset, let array = A(rawValue: child.name) else {
+                        throw fail("unexpected /\(A.group)/\(child.name) (not part of the results format)")
+                    }
+                    switch array.encoding {
+                    case .real: out[array] = try g.readDoubles(child.name)
+                    case .flag:
                         let a = try g.readIntegers(child.name)
-                        arrays["\(group)/\(child.name)"] = HDF5Array(shape: a.shape, values: a.values.map(Double.init))
-                    } else {
-                        arrays["\(group)/\(child.name)"] = try g.readDoubles(child.name)
+                        out[array] = HDF5Array(shape: a.shape, values: a.values.map(ResultsSchema.decodeFlag))
+                    case .sign:
+                        let a = try g.readIntegers(child.name)
+                        out[array] = HDF5Array(shape: a.shape, values: a.values.map(ResultsSchema.decodeSign))
+                    }
+                }
+                return out
+            }
+            var data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
+                                   samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
+            // Every array must have the shape its axes promise, so that no figure indexes out of range.
+            let s = data.sampleCount
+            func check<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) throws {
+                for (array, values) in arrays {
+                    let expected = array.axes.map { axis in
+                        switch axis {
+                        case .series: epochs.count; case .estimator: estimators.count; case .lambda: lambdas.count
+                        case .k: ks.count; case .sample: s
+                        }
+                    }
+                    guard values.shape == expected else {
+                        throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(epochs.count), estimators \(estimators.count), λ \(lambdas.count), k \(ks.count), samples \(s))")
                     }
                 }
             }
-            let estimators = names.split(separator: ",").map(String.init)
-            // Every array must have the shape its group promises, so that no figure indexes out of range.
-            let t = epochs.count, e = estimators.count, l = lambdas.count, k = ks.count
-            let samples = arrays["cells/cosine"]?.shape.last ?? arrays["samples/forward_residual"]?.shape.last ?? 0
-            for (name, array) in arrays {
-                let allowed: [[Int]]
-                if name.hasPrefix("cells/") { allowed = [[t, e, l, k, samples]] }
-                else if name.hasPrefix("samples/") { allowed = [[t, samples], [t, l, samples], [t, l, k, samples]] }
-                else { allowed = [[t, e, l, k], [t]] }
-                guard allowed.contains(array.shape) else {
-                    throw OutputErrorMessage("\(path): /\(name) has shape \(array.shape), which does not match the axes (series \(t), estimators \(e), λ \(l), k \(k), samples \(samples))")
-                }
-            }
-            return ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, epochs: epochs, arrays: arrays)
+            try check(data.samples)
+            try check(data.cells)
+            try check(data.batch)
+            return data
         }
     }
 
     /// Values of a [series, estimator, λ, k, sample] array for one cell, or nil when the array is absent.
-    public func cell(_ name: String, series t: Int, estimator e: Int, lambda l: Int, k: Int) -> [Double]? {
-        guard let a = arrays["cells/\(name)"], a.shape.count == 5 else { return nil }
+    public func cell(_ array: CellArray, series t: Int, estimator e: Int, lambda l: Int, k: Int) -> [Double]? {
+        guard let a = cells[array] else { return nil }
         let s = a.shape[4]
         let start = ((((t * a.shape[1]) + e) * a.shape[2] + l) * a.shape[3] + k) * s
         return Array(a.values[start..<(start + s)])
     }
 
     /// Values of a [series, sample] array.
-    public func perSample(_ name: String, series t: Int) -> [Double]? {
-        guard let a = arrays["samples/\(name)"], a.shape.count == 2 else { return nil }
+    public func perSample(_ array: SampleArray, series t: Int) -> [Double]? {
+        guard let a = samples[array], a.shape.count == 2 else { return nil }
         return Array(a.values[(t * a.shape[1])..<((t + 1) * a.shape[1])])
     }
 
     /// True for samples whose forward and adjoint solves converged (all true when the flags are absent).
     public func reliable(series t: Int) -> [Bool] {
-        let forward = perSample("forward_converged", series: t), adjoint = perSample("adjoint_converged", series: t)
-        let count = forward?.count ?? adjoint?.count ?? 0
+        let forward = perSample(.forwardConverged, series: t), adjoint = perSample(.adjointConverged, series: t)
+        let count = forward?.count ?? adjoint?.count ?? sampleCount
         return (0..<count).map { (forward?[$0] ?? 1) == 1 && (adjoint?[$0] ?? 1) == 1 }
     }
-}
 
-/// Order statistics for figures and summaries.
-public enum Quantile {
-    /// The q-quantile (linear interpolation) of the finite values, or NaN when there are none.
-    public static func of(_ values: [Double], _ q: Double) -> Double {
-        let sorted = values.filter(\.isFinite).sorted()
-        guard !sorted.isEmpty else { return .nan }
-        let position = q * Double(sorted.count - 1)
-        let low = Int(position.rounded(.down)), high = min(low + 1, sorted.count - 1)
-        return sorted[low] + (position - Double(low)) * (sorted[high] - sorted[low])
-    }
+    /// The estimator's index, or nil.
+    public func index(of id: EstimatorID) -> Int? { estimators.firstIndex(of: id) }
 }

@@ -33,13 +33,13 @@ struct BoundTests {
             for l in 0..<result.lambdas.count {
                 for k in 0..<result.ks.count {
                     for s in 0..<result.sampleCount where result.reliable[s] {
-                        let inner = result.inner[e, l, k, s], error = result.relativeError[e, l, k, s]
-                        let cosine = result.cosine[e, l, k, s]
-                        let rho = result.rho[e, l, k, s], rhoStar = result.rhoStar[e, l, k, s]
+                        let inner = result.metrics.inner[e, l, k, s], error = result.metrics.relativeError[e, l, k, s]
+                        let cosine = result.metrics.cosine[e, l, k, s]
+                        let rho = result.certificates.rho[e, l, k, s], rhoStar = result.certificates.rhoStar[e, l, k, s]
                         let label = "\(result.estimators[e]) λ=\(result.lambdas[l]) k=\(result.ks[k]) sample \(s)"
                         counts.cells += 1
                         #expect(!rho.isNaN && !rhoStar.isNaN, "\(label)")
-                        if result.theorem1[e, l, k, s] == 1 { counts.theorem += 1; #expect(inner >= 0, "\(label)") }
+                        if result.certificates.theorem1[e, l, k, s] == 1 { counts.theorem += 1; #expect(inner >= 0, "\(label)") }
                         if rho < 1 {
                             counts.rho += 1
                             // 1e-14: an absolute floor for errors at the rounding level.
@@ -52,7 +52,7 @@ struct BoundTests {
                             #expect(cosine >= (1 - rhoStar * rhoStar).squareRoot() - 1e-12, "\(label)")
                         }
                         #expect(rhoStar <= rho * (1 + 1e-9), "\(label): ρ* \(rhoStar) > ρ \(rho)")
-                        if result.ascentMargin[e, l, k, s] >= 0 { #expect(inner >= 0, "\(label)") }
+                        if result.certificates.ascentMargin[e, l, k, s] >= 0 { #expect(inner >= 0, "\(label)") }
                     }
                 }
             }

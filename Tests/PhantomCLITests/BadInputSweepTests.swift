@@ -50,6 +50,7 @@ enum SweepFixture {
         checkpointVariant("extra-tensor.h5") { $0.append(("cell.bias", [4], [0, 0, 0, 0])) }
         write("bad-results.h5") { root in
             try root.setAttribute("format", .string("phantom-analysis"))
+            try root.setAttribute("version", .integer(1))
             try root.setAttribute("estimators", .string("upg,npg"))
             let axes = try root.createGroup("axes")
             try axes.write("k", vector: [Int64(1), 2])
@@ -155,15 +156,15 @@ struct BadInputSweepTests {
         (["analyze", "{}/good.h5", "--data", "{}/data-notest.h5", "-o", "{}/r.h5"], "the test split (split = 1) holds no samples"),
         (["inspect", "{}/good.h5", "--data", "{}/data-5.h5"], "x has 5 features"),
         // Out-of-range options.
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--samples", "0", "-o", "{}/r.h5"], "--samples must be at least 1"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--samples", "0", "-o", "{}/r.h5"], "the number of samples must be at least 1"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "5...1", "-o", "{}/r.h5"], "'5...1' is invalid for '--k"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "1,x", "-o", "{}/r.h5"], "'1,x' is invalid for '--k"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--lambda", "0.5,1.5", "-o", "{}/r.h5"], "every λ must lie in (0, 1], got 1.5"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--lambda", "nan", "-o", "{}/r.h5"], "every λ must lie in (0, 1]"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--adjoint", "cg", "-o", "{}/r.h5"], "'cg' is invalid for '--adjoint"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--solver", "newton", "-o", "{}/r.h5"], "'newton' is invalid for '--solver"),
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--tolerance=-1", "-o", "{}/r.h5"], "--tolerance must be a positive number"),
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"], "--max-iterations must be at least 1"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--tolerance=-1", "-o", "{}/r.h5"], "the solver tolerance must be a positive number"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"], "the solver's iteration limit must be ≥ 1"),
         (["train", "--data", "{}/data.h5", "--epochs=-1", "-o", "{}/run"], "--epochs must be ≥ 0"),
         (["train", "--data", "{}/data.h5", "--batch", "0", "-o", "{}/run"], "--batch must be at least 1"),
         (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run"], "--hidden must lie in 1…4096"),

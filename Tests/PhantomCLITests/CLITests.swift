@@ -72,7 +72,7 @@ struct InspectCommandTests {
             (["inspect", notCheckpoint], "not a phantom checkpoint"),
             (["inspect", notCheckpoint, "--samples", "0"], "--samples must be at least 1"),
             (["inspect", notCheckpoint, "--solver", "newton"], "'newton' is invalid for '--solver"),
-            (["inspect", notCheckpoint, "--tolerance=-1"], "--tolerance must be a positive number"),
+            (["inspect", notCheckpoint, "--tolerance=-1"], "the solver tolerance must be a positive number"),
             (["inspect"], "Missing expected argument"),
         ]
         for (arguments, expected) in cases {
@@ -141,8 +141,8 @@ struct TrainAnalyzeBadInputTests {
             (["train", "--data", folder + "/five.h5", "-o", run], "holds another run's checkpoints"),
             (["train", "--resume", "--lr", "0.1", "-o", run], "drop --lr"),
             (["train", "--resume", "-o", folder + "/nothing"], "no checkpoints to resume from"),
-            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/a.h5"], "--k: every k must be at least 1"),
-            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--lambda", "0", "-o", folder + "/a.h5"], "--lambda: every λ must lie in (0, 1]"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/a.h5"], "every k must be at least 1"),
+            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--lambda", "0", "-o", folder + "/a.h5"], "every λ must lie in (0, 1]"),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--estimators", "upg,xyz", "-o", folder + "/a.h5"], "'upg,xyz' is invalid"),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", folder + "/no/such/dir/a.h5"], "does not exist"),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", run + "/epoch-0000.h5"], "already exists"),

@@ -26,7 +26,7 @@ enum FigureFixture {
             BLAS.scal((0.5 + 0.3 * Double(t)) / (try! w.spectralNorm()), &w.elements)
             let model = ImplicitModel(cell: TanhCell(injectionWeight: gaussian(d, n, 0.7), injectionBias: gaussian(1, d, 0.1).elements, cellWeight: w),
                                       head: OutputHead(weight: gaussian(2, d, 1), bias: [0, 0]))
-            let result = Analyzer(configuration).analyze(model: model, inputs: x, targets: .labels((0..<12).map { $0 % 2 }),
+            let result = try! Analyzer(configuration).analyze(model: model, inputs: x, targets: .labels((0..<12).map { $0 % 2 }),
                                                           solver: try! FixedPointConfiguration(stopping: .relative(1e-12)))
             return SeriesEntry(path: "fixture-\(t).h5", sha256: String(repeating: "0", count: 64), epoch: 5 * t, step: 10 * t, result: result)
         }
@@ -82,10 +82,10 @@ struct FigureTests {
     @Test("a results file lacking what a figure needs skips that figure and keeps the rest")
     func skipsWhatIsMissing() throws {
         let full = try ResultsData.read(FigureFixture.resultsPath)
-        var arrays = full.arrays
-        arrays["cells/rho"] = nil
-        let partial = ResultsData(path: full.path, ks: full.ks, lambdas: full.lambdas, estimators: full.estimators,
-                                  epochs: [full.epochs[0]], arrays: arrays)
+        var cells = full.cells
+        cells[.rho] = nil
+        let partial = ResultsData(path: full.path, ks: full.ks, lambdas: full.lambdas, estimators: full.estimators, estimatorAxes: full.estimatorAxes,
+                                  epochs: [full.epochs[0]], samples: full.samples, cells: cells, batch: full.batch)
         let outcomes = ResultsFigures(data: partial, series: 0).all()
         let skipped = outcomes.compactMap { if case .skipped(let name, _) = $0 { return name } else { return nil } }
         #expect(skipped == ["bounds", "along_training"])

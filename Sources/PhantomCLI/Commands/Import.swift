@@ -32,15 +32,6 @@ struct Import: ParsableCommand {
     }
 }
 
-/// Loads a model from a phantom checkpoint (.h5) or a safetensors file (.safetensors).
-enum ModelFile {
-    static func load(_ path: String, safetensors: SafetensorsOptions = SafetensorsOptions()) throws -> Checkpoint {
-        path.hasSuffix(".safetensors")
-            ? try SafetensorsImporter(cell: safetensors.cell, prefix: safetensors.prefix).importCheckpoint(path)
-            : try Checkpoint.load(path)
-    }
-}
-
 /// How `.safetensors` inputs of analyze and inspect are read when their metadata does not say.
 struct SafetensorsOptions: ParsableArguments {
     @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind (tanh or resmlp).")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomHDF5
+import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
@@ -33,7 +34,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try ModelFile.load(checkpoint, safetensors: safetensorsOptions)
+        let loaded = try ModelFile.load(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix)
         let model = loaded.model
         // Everything is checked before anything is printed.
         let set = try data.map { path in

@@ -19,7 +19,10 @@ struct KList: ExpressibleByArgument, Sendable {
     }
 
     init(_ values: [Int]) { self.values = values }
-    var defaultValueDescription: String { "1...10" }
+    var defaultValueDescription: String {
+        values.count > 2 && values == Array(values[0]...values[values.count - 1])
+            ? "\(values[0])...\(values[values.count - 1])" : values.map(String.init).joined(separator: ",")
+    }
 }
 
 /// A comma-separated list of numbers.
@@ -31,60 +34,53 @@ struct DoubleList: ExpressibleByArgument, Sendable {
         values = parts.compactMap { $0 }
     }
     init(_ values: [Double]) { self.values = values }
+    var defaultValueDescription: String { values.map { String(format: "%g", $0) }.joined(separator: ",") }
 }
 
-/// A comma-separated list of estimators.
+/// A comma-separated list of estimator families (names from ``Estimators/builtIn``).
 struct EstimatorList: ExpressibleByArgument, Sendable {
-    let values: [EstimatorKind]
+    let values: [EstimatorFamily]
     init?(argument: String) {
-        let parts = argument.split(separator: ",").map { EstimatorKind(rawValue: $0.trimmingCharacters(in: .whitespaces).lowercased()) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-        var seen: [EstimatorKind] = []
-        for kind in parts.compactMap({ $0 }) where !seen.contains(kind) { seen.append(kind) }
+        var seen: [EstimatorFamily] = []
+        for part in argument.split(separator: ",") {
+            guard let family = try? Estimators.family(named: part.trimmingCharacters(in: .whitespaces).lowercased()) else { return nil }
+            if !seen.contains(family) { seen.append(family) }
+        }
+        guard !seen.isEmpty else { return nil }
         values = seen
     }
-    init(_ values: [EstimatorKind]) { self.values = values }
-    static var allValueStrings: [String] { EstimatorKind.allCases.map(\.rawValue) }
+    init(_ values: [EstimatorFamily]) { self.values = values }
+    var defaultValueDescription: String { values.map(\.id.rawValue).joined(separator: ",") }
+    static var allValueStrings: [String] { Estimators.builtIn.map(\.id.rawValue) }
 }
 
 extension AdjointMethod: ExpressibleByArgument {}
 
-/// The (k, λ) grid, the estimators and the adjoint solver of an analysis.
+/// The (k, λ) grid, the estimators and the adjoint solver of an analysis; defaults and checks are the
+/// library's (``AnalysisConfiguration``).
 struct GridOptions: ParsableArguments {
-    @Option(name: .customLong("k"), help: "Steps k: a range 1...20 or a list 1,2,5 (each ≥ 1).")
-    var ks: KList = KList(Array(1...10))
+    @Option(name: .customLong("k"), help: "Steps k: a range 1...20 or a list 1,2,5 (each in 1…\(AnalysisConfiguration.maximumK)).")
+    var ks: KList = KList(AnalysisConfiguration.defaultKs)
 
     @Option(name: .customLong("lambda"), help: "Damping factors λ, comma-separated, each in (0, 1].")
-    var lambdas: DoubleList = DoubleList([0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+    var lambdas: DoubleList = DoubleList(AnalysisConfiguration.defaultLambdas)
 
-    @Option(help: "Estimators to compare with the exact gradient: any of upg, npg, jfb, rbp, comma-separated.")
-    var estimators: EstimatorList = EstimatorList([.upg, .npg, .jfb])
+    @Option(help: "Estimators to compare with the exact gradient, comma-separated: \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).")
+    var estimators: EstimatorList = EstimatorList(AnalysisConfiguration.defaultEstimators)
 
     @Option(help: "Adjoint solver of the exact gradient: auto (LU for d ≤ 512, else GMRES), lu, gmres, fixed-point.")
     var adjoint: AdjointMethod = .auto
 
     @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
-    var adjointTolerance: Double = 1e-10
+    var adjointTolerance: Double = AnalysisConfiguration.defaultAdjointTolerance
 
     @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
-    var stackedLimit: Int = 512
+    var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
 
-    @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ 128, else the first 16.")
+    @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit).")
     var certifySamples: Int?
 
-    func validate() throws {
-        guard !ks.values.isEmpty else { throw ValidationError("--k: the grid is empty") }
-        if let bad = ks.values.first(where: { $0 < 1 }) { throw ValidationError("--k: every k must be at least 1, got \(bad)") }
-        if let big = ks.values.first(where: { $0 > 1000 }) { throw ValidationError("--k: k is at most 1000, got \(big)") }
-        if let bad = lambdas.values.first(where: { !($0 > 0 && $0 <= 1) }) {
-            throw ValidationError("--lambda: every λ must lie in (0, 1], got \(bad)")
-        }
-        guard stackedLimit >= 0 else { throw ValidationError("--stacked-limit must be ≥ 0, got \(stackedLimit)") }
-        if let certifySamples, certifySamples < 0 { throw ValidationError("--certify-samples must be ≥ 0, got \(certifySamples)") }
-        guard adjointTolerance > 0, adjointTolerance.isFinite else {
-            throw ValidationError("--adjoint-tolerance must be a positive number, got \(adjointTolerance)")
-        }
-    }
+    func validate() throws { _ = try configuration() }
 
     func configuration() throws -> AnalysisConfiguration {
         try AnalysisConfiguration(ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,

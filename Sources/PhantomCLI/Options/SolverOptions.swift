@@ -10,15 +10,12 @@ struct SolverOptions: ParsableArguments {
     var solver: FixedPointMethod = .anderson
 
     @Option(help: "Stop a sample when ‖f(h) − h‖/(‖f(h)‖ + 1e-12) falls to this value.")
-    var tolerance: Double = 1e-10
+    var tolerance: Double = FixedPointConfiguration.analysisTolerance
 
     @Option(help: "Most forward-solver iterations per batch.")
-    var maxIterations: Int = 200
+    var maxIterations: Int = FixedPointConfiguration.analysisMaxIterations
 
-    func validate() throws {
-        guard tolerance > 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a positive number, got \(tolerance)") }
-        guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1, got \(maxIterations)") }
-    }
+    func validate() throws { _ = try configuration() }
 
     func configuration() throws -> FixedPointConfiguration {
         try FixedPointConfiguration(method: solver, stopping: .relative(tolerance), maxIterations: maxIterations)

@@ -34,6 +34,13 @@ public enum FixedPointMethod: String, Sendable, CaseIterable {
 
 /// A forward solver's settings, checked when built.
 public struct FixedPointConfiguration: Sendable, Equatable {
+    /// The analysis's defaults (`analyze`, `inspect`): a tight relative tolerance and a generous budget.
+    public static let analysisTolerance = 1e-10
+    public static let analysisMaxIterations = 200
+    /// Training's defaults: each step needs a fixed point, not a reference.
+    public static let trainingTolerance = 1e-6
+    public static let trainingMaxIterations = 100
+
     public var method: FixedPointMethod
     public var stopping: StoppingCriterion
     public var maxIterations: Int

@@ -31,7 +31,6 @@ public struct Certificate: Sendable, Equatable {
                                                 cosineBound: .nan, rhoStar: .nan, ascentMargin: .nan)
 
     /// From the d×d matrices EᵀE and S = M 𝒜 (I − Jᵀ), and the Gram G = M Mᵀ with its extreme eigenvalues.
-    ///
     public static func compute(errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double) -> Certificate {
         let errorNorm = max(extreme(errorGram, largest: true), 0).squareRoot()
         let rho = sigmaMin > 0 ? errorNorm / sigmaMin : .infinity
@@ -47,6 +46,13 @@ public struct Certificate: Sendable, Equatable {
                            weakCondition: errorNorm <= sigmaMin,
                            rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
                            rhoStar: rhoStar, ascentMargin: margin)
+    }
+
+    /// The Neumann family's certificate (THEORY.md §3): E = −Mᵀ Pᵀ for a state-space P (NPG: B^k, RBP: J^k,
+    /// JFB: J), so EᵀE = P G Pᵀ and S = G (I − Pᵀ).
+    public static func neumann(_ power: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double) -> Certificate {
+        compute(errorGram: power * gram * power.transposed, ascent: gram * (Matrix.identity(power.rows) - power.transposed),
+                gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
     }
 
     /// The largest or smallest eigenvalue of a symmetric matrix (`dsyevd`, values only: O(d³), 15 ms at

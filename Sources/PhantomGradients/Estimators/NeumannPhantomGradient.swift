@@ -12,18 +12,36 @@ import PhantomModel
 /// whatever k — k is not capped by the forward solver's iteration count.
 ///
 /// References: Geng, Zhang, Bai, Wang, Lin, "On Training Implicit Models", NeurIPS 2021.
-public struct NeumannPhantomGradient: GradientEstimator {
+public struct NeumannPhantomGradient: GridEstimator {
+    public static let id = EstimatorID("npg")
+    public static let summary = "Neumann phantom gradient: damped Neumann series, k terms"
+    public static let axes = EstimatorAxes.kAndLambda
+
     public let steps: Int
     public let damping: Double
 
     /// - Throws: ``ConfigurationError`` unless k ≥ 1 and λ ∈ (0, 1].
-    public init(steps k: Int, damping lambda: Double) throws(ConfigurationError) {
+    public init(steps k: Int, damping lambda: Double, training: Bool = false) throws(ConfigurationError) {
         try checkSteps(k, lambda)
         steps = k
         damping = lambda
     }
 
     public var label: String { "NPG(\(steps), \(damping))" }
+
+    /// Every cell from the Neumann grid engine (``NPGGrid``).
+    public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
+        m.reading(try m.neumannGrid(lambdas: m.lambdas), lambda: { $0 }, k: { m.ks[$0] })
+    }
+
+    /// E = −Mᵀ(Bᵀ)^k (THEORY.md §2, identity 3).
+    public static func certify(_ c: SampleCertification) -> [[Certificate]] {
+        c.lambdas.indices.map { l in c.dampedPowers(l).map(c.neumannCertificate) }
+    }
+
+    public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
+        c.lambdas.indices.map { l in c.powers(c.dampedSteps(l)).map(c.neumannCertificate) }
+    }
 
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
         let a = Self.dampedNeumann(problem.linearization, problem.cotangents, steps: steps, damping: damping)
@@ -40,34 +58,5 @@ public struct NeumannPhantomGradient: GradientEstimator {
         }
         BLAS.scal(damping, &sum.elements)
         return sum
-    }
-}
-
-/// JFB, the Jacobian-free (one-step) gradient: ĝ_i = M_iᵀ g_i = NPG(1, 1).
-///
-/// References: Fung et al., "JFB: Jacobian-Free Backpropagation for Implicit Networks", AAAI 2022.
-public struct JacobianFreeGradient: GradientEstimator {
-    public init() {}
-    public var label: String { "JFB" }
-    public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
-        GradientEstimate(stateCotangents: problem.cotangents, problem: problem, perSample: perSample)
-    }
-}
-
-/// Neumann-RBP(K): the undamped Neumann series truncated after K + 1 terms,
-/// ĝ_i = M_iᵀ Σ_{t=0}^{K} (J_iᵀ)^t g_i = NPG(K + 1, 1).
-///
-/// References: Liao et al., "Reviving and Improving Recurrent Back-Propagation", ICML 2018.
-public struct NeumannRBP: GradientEstimator {
-    public let terms: Int
-    /// - Throws: ``ConfigurationError`` unless K ≥ 0.
-    public init(terms K: Int) throws(ConfigurationError) {
-        guard K >= 0 else { throw ConfigurationError("Neumann-RBP needs K ≥ 0, got \(K)") }
-        terms = K
-    }
-    public var label: String { "RBP(\(terms))" }
-    public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
-        let a = NeumannPhantomGradient.dampedNeumann(problem.linearization, problem.cotangents, steps: terms + 1, damping: 1)
-        return GradientEstimate(stateCotangents: a, problem: problem, perSample: perSample)
     }
 }

@@ -19,8 +19,12 @@ import PhantomModel
 /// linearizations.
 ///
 /// References: Geng, Zhang, Bai, Wang, Lin, "On Training Implicit Models", NeurIPS 2021.
-public struct UnrolledPhantomGradient: GradientEstimator {
+public struct UnrolledPhantomGradient: GridEstimator {
     public enum Mode: String, Sendable, CaseIterable { case analysis, training }
+
+    public static let id = EstimatorID("upg")
+    public static let summary = "unrolled phantom gradient: backpropagation through k damped steps"
+    public static let axes = EstimatorAxes.kAndLambda
 
     public let steps: Int
     public let damping: Double
@@ -32,6 +36,10 @@ public struct UnrolledPhantomGradient: GradientEstimator {
         steps = k
         damping = lambda
         self.mode = mode
+    }
+
+    public init(steps k: Int, damping lambda: Double, training: Bool) throws(ConfigurationError) {
+        try self.init(steps: k, damping: lambda, mode: training ? .training : .analysis)
     }
 
     public var label: String { "UPG(\(steps), \(damping))" }
@@ -56,12 +64,26 @@ public struct UnrolledPhantomGradient: GradientEstimator {
     /// The damped unroll h_{t+1} = (1 − λ) h_t + λ f(h_t) from h_0 = h*: the linearizations at h_0 … h_{k−1}
     /// and h_k.
     static func unroll(_ problem: GradientProblem, steps: Int, damping: Double) -> ([any CellLinearization], Matrix) {
-        var h = problem.states
+        unroll(problem.model.cell, from: problem.states, inputs: problem.inputs, linearizedAtStart: problem.linearization,
+               steps: steps, damping: damping)
+    }
+
+    /// The damped unroll of any batch of rows (states h_0 with their inputs), given the linearization at h_0:
+    /// the linearizations at h_0 … h_{k−1} and h_k. The one unroll behind UPG's estimate, its grid and its
+    /// certificates.
+    ///
+    /// - Parameter step: how λ a + (1 − λ) b is evaluated. The certificates use ``dampedStepUnfused(_:_:_:)``,
+    ///   which rounds λa and (1 − λ)b separately; the estimates use ``dampedStep(_:_:_:)`` (one axpy, which a
+    ///   BLAS kernel may fuse). Both are kept so that results stay bit-identical to the versions before the two
+    ///   unrolls were merged; they differ in the last bit only.
+    static func unroll(_ cell: any ImplicitCell, from start: Matrix, inputs x: Matrix, linearizedAtStart first: any CellLinearization,
+                       steps: Int, damping: Double, step: (Matrix, Matrix, Double) -> Matrix = dampedStep) -> ([any CellLinearization], Matrix) {
+        var h = start
         var linearizations: [any CellLinearization] = []
         for t in 0..<steps {
-            let lin = t == 0 ? problem.linearization : problem.model.cell.linearize(state: h, input: problem.inputs)
+            let lin = t == 0 ? first : cell.linearize(state: h, input: x)
             linearizations.append(lin)
-            h = dampedStep(lin.value, h, damping)
+            h = step(lin.value, h, damping)
         }
         return (linearizations, h)
     }
@@ -90,28 +112,19 @@ public struct UnrolledPhantomGradient: GradientEstimator {
     }
 }
 
-/// Truncated BPTT(K): backpropagation through the last K evaluations of f made by the forward solver,
-/// h_{t+1} = f(h_t) with J_t, M_t at the solver's own iterates (THEORY.md §2), the cotangent taken at h*.
-///
-/// The forward solve must have been configured with `recordedIterates ≥ K`; with fewer recorded iterates
-/// the available ones are used. Exact BPTT for plain iteration (damping 1); for Anderson or Broyden the
-/// recorded points are that solver's iterates, and the steps between them are not f-steps.
-public struct TruncatedBPTT: GradientEstimator {
-    public let steps: Int
-    /// - Throws: ``ConfigurationError`` unless K ≥ 1.
-    public init(steps K: Int) throws(ConfigurationError) {
-        guard K >= 1 else { throw ConfigurationError("truncated BPTT needs K ≥ 1, got \(K)") }
-        steps = K
-    }
-    public var label: String { "BPTT(\(steps))" }
-
-    public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
-        let iterates = problem.forward.recentIterates.suffix(steps)
-        let linearizations: [any CellLinearization] = iterates.isEmpty
-            ? [problem.linearization]
-            : iterates.map { problem.model.cell.linearize(state: $0, input: problem.inputs) }
-        return UnrolledPhantomGradient.backpropagate(through: linearizations, cotangents: problem.cotangents,
-                                                     damping: 1, perSample: perSample)
+extension UnrolledPhantomGradient {
+    /// Every UPG(k, λ): one unroll per λ (``UPGGrid``), reported per λ.
+    public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
+        var perSample = [[[GradientMetrics]]](repeating: [], count: m.batchSize)
+        var batch: [[GradientMetrics]] = []
+        for (l, lambda) in m.lambdas.enumerated() {
+            m.progress?(l, m.lambdas.count)
+            let grid = try UPGGrid(maxSteps: m.maxK, lambdas: [lambda]).evaluate(m.problem, exact: m.exact, perSample: true)
+            let samples = grid.perSample ?? []
+            for s in 0..<m.batchSize { perSample[s].append(m.ks.map { samples[s][0][$0 - 1] }) }
+            batch.append(m.ks.map { grid.batch[0][$0 - 1] })
+        }
+        return MeasuredGrid(perSample: perSample, batch: batch)
     }
 }
 
@@ -121,4 +134,9 @@ func dampedStep(_ a: Matrix, _ b: Matrix, _ lambda: Double) -> Matrix {
     BLAS.scal(lambda, &out.elements)
     BLAS.axpy(1 - lambda, b.elements, &out.elements)
     return out
+}
+
+/// λ a + (1 − λ) b with λa and (1 − λ)b rounded separately (the certificates' arithmetic).
+func dampedStepUnfused(_ a: Matrix, _ b: Matrix, _ lambda: Double) -> Matrix {
+    (lambda * a) + ((1 - lambda) * b)
 }

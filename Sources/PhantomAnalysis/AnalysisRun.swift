@@ -1,0 +1,143 @@
+import Foundation
+import PhantomFileSystem
+import PhantomGradients
+import PhantomInterop
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomModelIO
+
+/// One analysed checkpoint of a series.
+public struct SeriesEntry: Sendable {
+    public let path: String
+    /// SHA-256 of the file, taken before it was read.
+    public let sha256: String
+    public let epoch: Int?
+    public let step: Int?
+    public let result: AnalysisResult
+
+    public init(path: String, sha256: String, epoch: Int?, step: Int?, result: AnalysisResult) {
+        self.path = path
+        self.sha256 = sha256
+        self.epoch = epoch
+        self.step = step
+        self.result = result
+    }
+}
+
+/// An analysis from the inputs a user names to its results: the pipeline behind `phantom analyze`.
+///
+/// Building the run does every check that can be done before the (long) analysis: the inputs expand into a
+/// series (a run folder is its `epoch-NNNN.h5` checkpoints, ``RunFolder``; files are taken as given), each
+/// file is hashed and then loaded, the data set is resolved (``DataSetResolver``) and checked against every
+/// model, and the samples are chosen (the test split first). ``run(progress:)`` then analyses each checkpoint.
+public struct AnalysisRun: Sendable {
+    /// What the user names.
+    public struct Inputs: Sendable {
+        /// Checkpoints (.h5, .safetensors) or run folders.
+        public var checkpoints: [String]
+        /// A data file or bundled name; nil: the data set named in the first checkpoint.
+        public var data: String?
+        /// How many samples to analyse (from the test split when the data has one).
+        public var samples: Int
+        /// For .safetensors inputs whose metadata does not say.
+        public var cell: CellKind?
+        public var prefix: String?
+
+        public static let defaultSamples = 100
+
+        public init(checkpoints: [String], data: String? = nil, samples: Int = defaultSamples, cell: CellKind? = nil, prefix: String? = nil) {
+            self.checkpoints = checkpoints
+            self.data = data
+            self.samples = samples
+            self.cell = cell
+            self.prefix = prefix
+        }
+    }
+
+    /// A checkpoint of the series, loaded.
+    public struct Member: Sendable {
+        public let path: String
+        public let sha256: String
+        public let checkpoint: Checkpoint
+    }
+
+    public let configuration: AnalysisConfiguration
+    public let solver: FixedPointConfiguration
+    public let members: [Member]
+    public let dataPath: String
+    /// The analysed samples (their `rows` are the data file's rows).
+    public let samples: DataSet
+    public let targets: Targets
+
+    /// - Throws: ``AnalysisInputError`` (or the loaders' errors) naming the file and what is wrong.
+    public init(_ inputs: Inputs, configuration: AnalysisConfiguration, solver: FixedPointConfiguration) throws {
+        guard !inputs.checkpoints.isEmpty else { throw AnalysisInputError("give at least one checkpoint") }
+        guard inputs.samples >= 1 else { throw AnalysisInputError("the number of samples must be at least 1, got \(inputs.samples)") }
+        var members: [Member] = []
+        for argument in inputs.checkpoints {
+            guard FileManager.default.fileExists(atPath: argument) else { throw AnalysisInputError("\(argument): no such file or folder") }
+            if !RunFolder.isFolder(argument) {
+                members.append(try Self.load(argument, inputs))
+                continue
+            }
+            let series = try RunFolder.checkpoints(in: argument).map { try Self.load($0, inputs) }
+                .sorted { ($0.checkpoint.epoch ?? -1, $0.checkpoint.step ?? -1, $0.path) < ($1.checkpoint.epoch ?? -1, $1.checkpoint.step ?? -1, $1.path) }
+            guard !series.isEmpty else { throw AnalysisInputError("\(argument): the folder holds no run checkpoints (epoch-NNNN.h5)") }
+            members += series
+        }
+        let first = members[0]
+        let reference = inputs.data ?? first.checkpoint.dataset
+        guard let reference else { throw AnalysisInputError("\(first.path) names no data set; pass the data file") }
+        let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
+        let dataSet = try DataSet.load(dataPath)
+        guard dataSet.y != nil else { throw DataSetError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
+        for member in members where member.checkpoint.model.inputDimension != dataSet.x.columns {
+            throw DataSetError(path: dataPath, message: "x has \(dataSet.x.columns) features, \(member.path) expects n_in = \(member.checkpoint.model.inputDimension)")
+        }
+        let chosen = dataSet.part(1).prefix(inputs.samples)
+        guard chosen.count > 0 else { throw DataSetError(path: dataPath, message: "the test split (split = 1) holds no samples") }
+        guard let targets = chosen.y else { throw DataSetError(path: dataPath, message: "no targets") }
+        for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
+        self.configuration = configuration
+        self.solver = solver
+        self.members = members
+        self.dataPath = dataPath
+        self.samples = chosen
+        self.targets = targets
+    }
+
+    /// Hashes the file, then loads it.
+    private static func load(_ path: String, _ inputs: Inputs) throws -> Member {
+        let sha256 = try SHA256.hex(ofFile: path)
+        return Member(path: path, sha256: sha256, checkpoint: try ModelFile.load(path, cell: inputs.cell, prefix: inputs.prefix))
+    }
+
+    /// The cell kind of the series (of its first checkpoint).
+    public var cell: CellKind { members[0].checkpoint.model.cell.kind }
+
+    /// Analyses every checkpoint of the series.
+    /// - Parameters:
+    ///   - progress: (member index, stage, done, in all), from the analysing threads.
+    ///   - finished: called with each member's index when its analysis is done.
+    public func run(progress: (@Sendable (Int, Analyzer.Stage, Int, Int) -> Void)? = nil,
+                    finished: ((Int) -> Void)? = nil) throws -> [SeriesEntry] {
+        try members.enumerated().map { index, member in
+            let result = try Analyzer(configuration).analyze(model: member.checkpoint.model, inputs: samples.x, targets: targets, solver: solver,
+                                                             progress: progress.map { report in { @Sendable stage, done, total in report(index, stage, done, total) } })
+            finished?(index)
+            return SeriesEntry(path: member.path, sha256: member.sha256, epoch: member.checkpoint.epoch, step: member.checkpoint.step, result: result)
+        }
+    }
+
+    /// The root attributes a results file of this run records besides the format's own.
+    public func resultAttributes(command: String, toolVersion: String, created: Date = Date()) -> [String: String] {
+        ["command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
+         "data": dataPath, "cell": cell.rawValue]
+    }
+}
+
+/// An analysis input that cannot be used: a missing file, an empty folder, a bad count.
+public struct AnalysisInputError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import PhantomGradients
+
+/// The numbers `phantom analyze` reports: median cosines per (λ, k) per estimator, how often Theorem 1 (and
+/// the sharper certificates) certify ascent, and how many solves did not converge. Fractions are over the
+/// reliable samples' cells where the value was computed (``CertifiedFraction``).
+public struct AnalysisSummary: Encodable, Sendable {
+    public struct Checkpoint: Encodable, Sendable {
+        public let path: String
+        public let epoch: Int?
+        public let samples: Int
+        public let certifiedSamples: Int
+        public let unconvergedForward: Int
+        public let unconvergedAdjoint: Int
+        public let estimators: [Estimator]
+        /// The batch as one stacked system: fraction of (estimator, λ, k) cells where each condition holds.
+        public let stacked: StackedSummary?
+    }
+    public struct StackedSummary: Encodable, Sendable {
+        public let theorem1: Double?
+        public let rhoStarBelowOne: Double?
+        public let ascentMarginNonNegative: Double?
+    }
+    public struct Estimator: Encodable, Sendable {
+        public let name: EstimatorID
+        /// The grid axes its value depends on.
+        public let axes: EstimatorAxes
+        /// What it is, e.g. "undamped Neumann series, k terms" (empty for families this build lacks).
+        public let description: String
+        /// [λ][k]
+        public let medianCosine: [[Double?]]
+        public let theorem1: Double?
+        public let weakCondition: Double?
+        public let rhoStarBelowOne: Double?
+        public let ascentMarginNonNegative: Double?
+    }
+
+    public let output: String
+    public let ks: [Int]
+    public let lambdas: [Double]
+    public let checkpoints: [Checkpoint]
+
+    public init(series: [SeriesEntry], output: String) {
+        self.output = output
+        ks = series.first?.result.ks ?? []
+        lambdas = series.first?.result.lambdas ?? []
+        checkpoints = series.map { entry in
+            let r = entry.result
+            let estimators = r.estimators.enumerated().map { (e, id) -> Estimator in
+                /// The cells of estimator e over the reliable samples.
+                func cells(_ grid: CellGrid) -> [Double] {
+                    var values: [Double] = []
+                    for l in 0..<r.lambdas.count { for k in 0..<r.ks.count { for s in 0..<r.sampleCount where r.reliable[s] {
+                        values.append(grid[e, l, k, s])
+                    } } }
+                    return values
+                }
+                let c = r.certificates
+                return Estimator(
+                    name: id, axes: r.estimatorAxes[e], description: Estimators.builtIn.first { $0.id == id }?.summary ?? "",
+                    medianCosine: (0..<r.lambdas.count).map { l in (0..<r.ks.count).map { k in
+                        let m = r.medianCosine(id, lambda: l, k: k)
+                        return m.isNaN ? nil : m
+                    } },
+                    theorem1: CertifiedFraction.of(cells(c.theorem1), holds: CertifiedFraction.flagHolds),
+                    weakCondition: CertifiedFraction.of(cells(c.weakCondition), holds: CertifiedFraction.flagHolds),
+                    rhoStarBelowOne: CertifiedFraction.of(cells(c.rhoStar)) { $0 < 1 },
+                    ascentMarginNonNegative: CertifiedFraction.of(cells(c.ascentMargin)) { $0 >= 0 })
+            }
+            let stacked = r.stacked.map { s -> StackedSummary in
+                let c = s.certificates
+                // Cells where the stacked system was computed (families without a stacked form are NaN).
+                let computed = c.errorNorm.values.indices.filter { !c.errorNorm.values[$0].isNaN }
+                func values(_ grid: CellGrid) -> [Double] { computed.map { grid.values[$0] } }
+                return StackedSummary(theorem1: CertifiedFraction.of(values(c.theorem1), holds: CertifiedFraction.flagHolds),
+                                      rhoStarBelowOne: CertifiedFraction.of(values(c.rhoStar)) { $0 < 1 },
+                                      ascentMarginNonNegative: CertifiedFraction.of(values(c.ascentMargin)) { $0 >= 0 })
+            }
+            return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
+                              unconvergedForward: r.forwardConverged.filter { !$0 }.count,
+                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count, estimators: estimators, stacked: stacked)
+        }
+    }
+
+    /// The summary as pretty-printed JSON (NaN and infinities as strings).
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}

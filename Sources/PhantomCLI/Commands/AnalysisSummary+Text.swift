@@ -1,0 +1,51 @@
+import Foundation
+import PhantomAnalysis
+
+extension AnalysisSummary {
+    /// The summary as text: per checkpoint, each estimator's median cosines (a λ × k table, a row over k, or
+    /// one number, as the estimator's axes say) and its certified fractions.
+    func text() -> String {
+        var lines: [String] = []
+        func percent(_ x: Double?) -> String { x.map { String(format: "%5.1f%%", 100 * $0) } ?? "  n/a" }
+        func row(_ values: [Double?]) -> String { values.map { pad($0.map { String(format: "%.3f", $0) } ?? "—", 6) }.joined() }
+        for c in checkpoints {
+            lines.append("\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
+                         + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
+                         + (c.unconvergedForward + c.unconvergedAdjoint > 0 ? " (kept, flagged, excluded from the fractions)" : "")
+                         + (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
+            for e in c.estimators {
+                let name = e.name.displayName + (e.description.isEmpty ? "" : " (\(e.description))")
+                switch e.axes {
+                case .none:
+                    lines.append("  \(name): median cosine to the exact gradient " + (e.medianCosine.first?.first.flatMap { $0.map { String(format: "%.3f", $0) } } ?? "—"))
+                case .k:
+                    lines.append("  \(name): median cosine to the exact gradient")
+                    lines.append("    k      " + ks.map { pad("\($0)", 6) }.joined())
+                    lines.append("           " + row(e.medianCosine.first ?? []))
+                case .lambda:
+                    lines.append("  \(name): median cosine to the exact gradient per λ")
+                    lines.append("    λ      " + lambdas.map { pad(String(format: "%.2f", $0), 6) }.joined())
+                    lines.append("           " + row(e.medianCosine.map { $0.first ?? nil }))
+                case .kAndLambda:
+                    lines.append("  \(name): median cosine to the exact gradient (rows λ, columns k)")
+                    lines.append("    λ \\ k " + ks.map { pad("\($0)", 6) }.joined())
+                    for (l, lambda) in lambdas.enumerated() {
+                        lines.append("    " + pad(String(format: "%.2f", lambda), 7) + row(e.medianCosine[l]))
+                    }
+                }
+                if e.theorem1 == nil && e.rhoStarBelowOne == nil {
+                    lines.append("    certificates not computed (no certified sample, or a residual operator beyond the column budget)")
+                } else {
+                    lines.append("    ascent certified: Theorem 1 \(percent(e.theorem1)), ‖E‖ ≤ σ_min \(percent(e.weakCondition)), "
+                                 + "ρ* < 1 \(percent(e.rhoStarBelowOne)), exact margin ≥ 0 \(percent(e.ascentMarginNonNegative)) of (sample, k, λ) cells")
+                }
+            }
+            if let s = c.stacked {
+                lines.append("  the batch as one stacked system: Theorem 1 \(percent(s.theorem1)), ρ* < 1 \(percent(s.rhoStarBelowOne)), "
+                             + "exact margin ≥ 0 \(percent(s.ascentMarginNonNegative)) of (estimator, k, λ) cells")
+            }
+        }
+        lines.append("wrote \(output)")
+        return lines.joined(separator: "\n")
+    }
+}

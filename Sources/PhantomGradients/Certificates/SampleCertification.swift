@@ -1,0 +1,103 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// What the families' certificates share for one sample at h* (THEORY.md §3): J, the Gram G = M Mᵀ with
+/// σ_min, σ_max, and the powers B^k, J^k at the grid's k (each computed once, on first use).
+///
+/// Dense d×d algebra: every certificate costs a few d³ operations. Not thread-safe: one per sample and thread.
+public final class SampleCertification: @unchecked Sendable {
+    public let problem: GradientProblem
+    public let sample: Int
+    public let ks: [Int]
+    public let lambdas: [Double]
+    /// J at h* (d×d).
+    public let jacobian: Matrix
+    /// G = M Mᵀ (d×d).
+    public let gram: Matrix
+    public let sigmaMin: Double
+    public let sigmaMax: Double
+    /// Largest d·p for which a family may form its residual rows in R^p (UPG's column route).
+    public let columnBudget: Int
+    /// Use the column route even where a faster state-space route exists (cross-checks).
+    public let preferColumnRoute: Bool
+
+    private var dampedPowerCache: [Int: [Matrix]] = [:]
+    private var jacobianPowerCache: [Matrix]?
+
+    public init(problem: GradientProblem, sample: Int, gram: Matrix, ks: [Int], lambdas: [Double],
+                columnBudget: Int = 4_000_000, preferColumnRoute: Bool = false) {
+        self.problem = problem
+        self.sample = sample
+        self.ks = ks
+        self.lambdas = lambdas
+        self.jacobian = problem.linearization.jacobian(sample: sample)
+        self.gram = gram
+        (sigmaMin, sigmaMax) = GramSpectrum.extremeSingularValues(gram)
+        self.columnBudget = columnBudget
+        self.preferColumnRoute = preferColumnRoute
+    }
+
+    public var stateDimension: Int { jacobian.rows }
+    public var maxK: Int { ks.last ?? 1 }
+
+    /// B = λJ + (1 − λ)I for λ = `lambdas[l]`.
+    public func dampedStep(_ l: Int) -> Matrix {
+        let lambda = lambdas[l]
+        return (lambda * jacobian) + ((1 - lambda) * Matrix.identity(stateDimension))
+    }
+
+    /// B^k for λ = `lambdas[l]` at every k of the grid.
+    public func dampedPowers(_ l: Int) -> [Matrix] {
+        if let cached = dampedPowerCache[l] { return cached }
+        let powers = Matrix.powers(of: dampedStep(l), at: ks)
+        dampedPowerCache[l] = powers
+        return powers
+    }
+
+    /// J^k at every k of the grid.
+    public func jacobianPowers() -> [Matrix] {
+        if let jacobianPowerCache { return jacobianPowerCache }
+        let powers = Matrix.powers(of: jacobian, at: ks)
+        jacobianPowerCache = powers
+        return powers
+    }
+
+    /// The certificate from EᵀE and S = M 𝒜 (I − Jᵀ).
+    public func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
+        Certificate.compute(errorGram: errorGram, ascent: ascent, gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
+    }
+
+    /// A Neumann-family certificate, E = −Mᵀ Pᵀ for a d×d P (NPG: B^k, RBP: J^k, JFB: J).
+    public func neumannCertificate(_ power: Matrix) -> Certificate {
+        Certificate.neumann(power, gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
+    }
+
+    /// The same certificate in every cell of the grid.
+    public func constant(_ certificate: Certificate) -> [[Certificate]] {
+        Array(repeating: Array(repeating: certificate, count: ks.count), count: lambdas.count)
+    }
+
+    /// Every cell not computed.
+    public var notComputed: [[Certificate]] { constant(.notComputed) }
+}
+
+/// σ_min and σ_max of M from the eigenvalues of its Gram G = M Mᵀ.
+public enum GramSpectrum {
+    /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), round-off negatives clipped to 0; NaN when LAPACK fails.
+    public static func extremeSingularValues(_ gram: Matrix) -> (min: Double, max: Double) {
+        let eigenvalues = (try? SymmetricEigen(gram, computeVectors: false).values) ?? []
+        return (max(eigenvalues.first ?? .nan, 0).squareRoot(), max(eigenvalues.last ?? .nan, 0).squareRoot())
+    }
+}
+
+extension Matrix {
+    /// step^k for every k in `ks` (ascending), by repeated left multiplication from the identity.
+    public static func powers(of step: Matrix, at ks: [Int]) -> [Matrix] {
+        var power = Matrix.identity(step.rows)
+        var k = 0
+        return ks.map { target in
+            while k < target { power = step * power; k += 1 }
+            return power
+        }
+    }
+}

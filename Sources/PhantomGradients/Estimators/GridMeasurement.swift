@@ -1,0 +1,52 @@
+import Foundation
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// What every family's measurement shares for one batch: the problem, the exact gradient it is measured
+/// against, the per-sample Grams G_M = M Mᵀ, the grid, and the Neumann grid engine's results (computed once
+/// per λ list and shared by NPG, RBP, JFB and any family built from the Neumann series).
+///
+/// Not thread-safe: one measurement is used by one thread at a time.
+public final class GridMeasurement: @unchecked Sendable {
+    public let problem: GradientProblem
+    /// The exact gradient: batch mean, and the adjoint solutions W (rows w_i) as its state cotangents.
+    public let exact: GradientEstimate
+    public let grams: [ParameterGram]
+    /// Steps k, ascending.
+    public let ks: [Int]
+    public let lambdas: [Double]
+    /// Called with (done, in all) by families whose measurement is long (UPG: one report per λ).
+    public let progress: (@Sendable (Int, Int) -> Void)?
+
+    private var neumann: [[Double]: NPGGridResult] = [:]
+
+    public init(problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
+                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        precondition(exact.stateCotangents != nil, "the exact gradient carries its adjoint solutions")
+        self.problem = problem
+        self.exact = exact
+        self.grams = grams
+        self.ks = ks
+        self.lambdas = lambdas
+        self.progress = progress
+    }
+
+    public var maxK: Int { ks.last ?? 1 }
+    public var batchSize: Int { problem.batchSize }
+
+    /// Every NPG(k, λ), k = 1 … max k, for the given λ list (``NPGGrid``), computed once.
+    public func neumannGrid(lambdas: [Double]) throws -> NPGGridResult {
+        if let cached = neumann[lambdas] { return cached }
+        let result = try NPGGrid(maxSteps: maxK, lambdas: lambdas).evaluate(problem, exact: exact.stateCotangents!, grams: grams)
+        neumann[lambdas] = result
+        return result
+    }
+
+    /// A grid read off a Neumann grid: grid cell (l, kk) takes the engine's cell (`lambda(l)`, `k(kk)`), where
+    /// `k` returns the number of steps (≥ 1).
+    public func reading(_ grid: NPGGridResult, lambda: (Int) -> Int, k: (Int) -> Int) -> MeasuredGrid {
+        let cells = lambdas.indices.map { l in ks.indices.map { kk in (lambda(l), k(kk) - 1) } }
+        return MeasuredGrid(perSample: grid.perSample.map { sample in cells.map { row in row.map { sample[$0.0][$0.1] } } },
+                            batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } })
+    }
+}

@@ -1,0 +1,146 @@
+import PhantomAnalysis
+import PhantomGradients
+
+/// The results file's layout (HDF5, format "phantom-analysis", version 1), defined once for the writer and
+/// the reader: every array's group, name, axes and encoding.
+///
+///     /                      attrs: format, version, command, tool_version, created, estimators, estimator_axes, cell, data
+///     /axes/k [K]  /axes/lambda [L]  /axes/sample [S] (data row of each sample)  /axes/epoch [T]  /axes/step [T]
+///     /series/<t>            attrs: path, sha256, epoch, step, adjoint_method   (t = 0 … T−1)
+///     /samples/<name>        per-sample pedigree and spectra (``SampleArray``)
+///     /cells/<name>          [T, E, L, K, S]: measured metrics and certificates (``CellArray``)
+///     /batch/<name>          the batch-mean gradient and the stacked system (``BatchArray``)
+///
+/// Flags are int32: 1 true, 0 false, −1 not computed (signs: 1, 0, −1, and −2 not computed); values that were not computed are NaN. In memory a
+/// flag is a Double, 1, 0 or NaN (``decodeFlag(_:)``/``encodeFlag(_:)``).
+public enum ResultsSchema {
+    public static let format = "phantom-analysis"
+    public static let version: Int64 = 1
+
+    public enum Axis: String, Sendable {
+        case series, estimator, lambda, k, sample
+    }
+
+    /// How an array's values are stored.
+    public enum Encoding: Sendable {
+        /// float64, NaN for not computed.
+        case real
+        /// int32 1/0/−1.
+        case flag
+        /// int32 1/0/−1 for the sign of a value, −2 not computed.
+        case sign
+    }
+
+    /// In memory → on disk: NaN → −1.
+    public static func encodeFlag(_ value: Double) -> Int32 { value.isNaN ? -1 : Int32(value) }
+    /// On disk → in memory: −1 (or anything but 0 and 1) → NaN.
+    public static func decodeFlag(_ value: Int64) -> Double { value == 1 ? 1 : value == 0 ? 0 : .nan }
+    /// A sign in memory (1, 0, −1, NaN) → on disk (NaN → −2).
+    public static func encodeSign(_ value: Double) -> Int32 { value.isNaN ? -2 : Int32(value) }
+    /// On disk → in memory: 1, 0, −1, anything else NaN.
+    public static func decodeSign(_ value: Int64) -> Double { (-1...1).contains(value) ? Double(value) : .nan }
+
+    public static func axesAttribute(_ axes: [Axis]) -> String { axes.map(\.rawValue).joined(separator: ",") }
+}
+
+/// An array of a results file: its group, name, axes and encoding.
+public protocol ResultsArray: RawRepresentable<String>, CaseIterable, Hashable, Sendable {
+    static var group: String { get }
+    var axes: [ResultsSchema.Axis] { get }
+    var encoding: ResultsSchema.Encoding { get }
+    /// Stored with chunked gzip compression.
+    var compressed: Bool { get }
+}
+
+extension ResultsArray {
+    public var path: String { "\(Self.group)/\(rawValue)" }
+}
+
+/// `/samples/<name>`: [T, S], except damped_radius [T, L, S] and power_norm [T, L, K, S].
+public enum SampleArray: String, ResultsArray {
+    case forwardResidual = "forward_residual", forwardIterations = "forward_iterations", adjointResidual = "adjoint_residual"
+    case loss, sigmaMin = "sigma_min", sigmaMax = "sigma_max", conditionM = "condition_m"
+    case jacobianNorm = "jacobian_norm", spectralRadius = "spectral_radius"
+    case forwardConverged = "forward_converged", adjointConverged = "adjoint_converged", certified
+    case dampedRadius = "damped_radius", powerNorm = "power_norm"
+
+    public static let group = "samples"
+    public var axes: [ResultsSchema.Axis] {
+        switch self {
+        case .dampedRadius: return [.series, .lambda, .sample]
+        case .powerNorm: return [.series, .lambda, .k, .sample]
+        default: return [.series, .sample]
+        }
+    }
+    public var encoding: ResultsSchema.Encoding {
+        switch self {
+        case .forwardConverged, .adjointConverged, .certified: return .flag
+        default: return .real
+        }
+    }
+    public var compressed: Bool { encoding == .real }
+}
+
+/// `/cells/<name>`: [T, E, L, K, S].
+public enum CellArray: String, ResultsArray {
+    case cosine, angleDegrees = "angle_deg", relativeError = "relative_error", normRatio = "norm_ratio"
+    case innerSign = "inner_sign", errorNorm = "error_norm", theorem1, weakCondition = "weak_condition"
+    case rho, cosineBound = "cosine_bound", rhoStar = "rho_star", ascentMargin = "ascent_margin"
+
+    public static let group = "cells"
+    public var axes: [ResultsSchema.Axis] { [.series, .estimator, .lambda, .k, .sample] }
+    public var encoding: ResultsSchema.Encoding {
+        switch self {
+        case .innerSign: return .sign
+        case .theorem1, .weakCondition: return .flag
+        default: return .real
+        }
+    }
+    public var compressed: Bool { true }
+
+    /// The grid of one analysis behind this array.
+    public func grid(_ r: AnalysisResult) -> CellGrid {
+        switch self {
+        case .cosine: return r.metrics.cosine
+        case .angleDegrees: return r.metrics.angleDegrees
+        case .relativeError: return r.metrics.relativeError
+        case .normRatio: return r.metrics.normRatio
+        case .innerSign:
+            var g = r.metrics.inner
+            g.values = g.values.map(GradientMetrics.sign(ofInner:))
+            return g
+        case .errorNorm: return r.certificates.errorNorm
+        case .theorem1: return r.certificates.theorem1
+        case .weakCondition: return r.certificates.weakCondition
+        case .rho: return r.certificates.rho
+        case .cosineBound: return r.certificates.cosineBound
+        case .rhoStar: return r.certificates.rhoStar
+        case .ascentMargin: return r.certificates.ascentMargin
+        }
+    }
+}
+
+/// `/batch/<name>`: [T, E, L, K] for the batch-mean metrics and the stacked certificates, [T] for norms.
+public enum BatchArray: String, ResultsArray {
+    case cosine, relativeError = "relative_error", normRatio = "norm_ratio"
+    case stackedErrorNorm = "stacked_error_norm", stackedTheorem1 = "stacked_theorem1"
+    case stackedWeakCondition = "stacked_weak_condition", stackedRho = "stacked_rho", stackedRhoStar = "stacked_rho_star"
+    case stackedAscentMargin = "stacked_ascent_margin"
+    case stackedSigmaMin = "stacked_sigma_min", stackedSigmaMax = "stacked_sigma_max"
+    case headGradientNorm = "head_gradient_norm", exactGradientNorm = "exact_gradient_norm"
+
+    public static let group = "batch"
+    public var axes: [ResultsSchema.Axis] {
+        switch self {
+        case .stackedSigmaMin, .stackedSigmaMax, .headGradientNorm, .exactGradientNorm: return [.series]
+        default: return [.series, .estimator, .lambda, .k]
+        }
+    }
+    public var encoding: ResultsSchema.Encoding {
+        switch self {
+        case .stackedTheorem1, .stackedWeakCondition: return .flag
+        default: return .real
+        }
+    }
+    public var compressed: Bool { false }
+}
