@@ -10,6 +10,7 @@ public enum Estimators {
         NeumannPhantomGradient.family,
         JacobianFreeGradient.family,
         NeumannRBP.family,
+        DampedJacobianFreeGradient.family,
     ]
 
     /// The analysis default: UPG, NPG and JFB.
