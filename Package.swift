@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomTrainingTests",
-            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
+            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomInteropTests",

@@ -2,18 +2,6 @@ import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
 
-/// The gradient a model is trained with.
-public enum TrainingEstimator: String, Sendable, CaseIterable {
-    /// The exact implicit gradient (adjoint by `adjoint`).
-    case exact
-    /// UPG(k, λ) in training mode (loss at h_k).
-    case upg
-    /// NPG(k, λ).
-    case npg
-    /// JFB.
-    case jfb
-}
-
 /// Everything that defines a training run; stored in every checkpoint so `--resume` continues exactly.
 public struct TrainingConfiguration: Sendable, Equatable {
     public var cell: CellKind
@@ -21,7 +9,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var hidden: Int
     /// m for resmlp.
     public var mlpWidth: Int
-    public var estimator: TrainingEstimator
+    /// ``EstimatorID/exact`` or a family of ``Estimators/builtIn`` (UPG in training mode: loss at h_k).
+    public var estimator: EstimatorID
     public var steps: Int
     public var damping: Double
     public var adjoint: AdjointMethod
@@ -37,22 +26,47 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// tanh only: after each step, rescale cell.weight so that ‖W‖₂ ≤ γ (0 disables).
     public var maxNorm: Double
 
+    // MARK: Defaults (the command line shows these)
+
+    public static let defaultCell = CellKind.tanh
+    public static let defaultHidden = 64
+    /// resmlp's m: 2·d unless given.
+    public static func defaultMLPWidth(hidden d: Int) -> Int { 2 * d }
+    public static let defaultData = "digits"
+    public static let defaultEstimator = UnrolledPhantomGradient.id
+    public static let defaultSteps = 5
+    public static let defaultDamping = 0.5
+    public static let defaultAdjoint = AdjointMethod.auto
+    public static let defaultAdjointTolerance = 1e-8
+    public static let defaultSolver = FixedPointMethod.anderson
+    public static let defaultEpochs = 30
+    public static let defaultBatchSize = 128
+    public static let defaultOptimizer = OptimizerKind.adam
+    public static let defaultLearningRate = 0.003
+    public static let defaultWeightDecay = 0.0
+    public static let defaultSeed: UInt64 = 0
+    public static let defaultSaveEvery = 5
+    public static let defaultMaxNorm = 0.95
+    /// The estimators training accepts: the exact gradient and every built-in family.
+    public static var estimatorNames: [String] { [EstimatorID.exact.rawValue] + Estimators.builtIn.map(\.id.rawValue) }
+
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
-    public init(cell: CellKind, hidden: Int, mlpWidth: Int, estimator: TrainingEstimator, steps: Int, damping: Double,
+    public init(cell: CellKind, hidden: Int, mlpWidth: Int, estimator: EstimatorID, steps: Int, damping: Double,
                 adjoint: AdjointMethod, adjointTolerance: Double, solver: FixedPointConfiguration, epochs: Int,
                 batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double, seed: UInt64,
                 saveEvery: Int, maxNorm: Double) throws(ConfigurationError) {
-        guard hidden >= 1, hidden <= 4096 else { throw ConfigurationError("--hidden must lie in 1…4096, got \(hidden)") }
-        guard mlpWidth >= 1, mlpWidth <= 16384 else { throw ConfigurationError("--mlp-width must lie in 1…16384, got \(mlpWidth)") }
-        guard steps >= 1, steps <= 1000 else { throw ConfigurationError("--k must lie in 1…1000, got \(steps)") }
-        guard damping > 0, damping <= 1 else { throw ConfigurationError("--lambda must lie in (0, 1], got \(damping)") }
-        guard adjointTolerance > 0, adjointTolerance.isFinite else { throw ConfigurationError("--adjoint-tolerance must be positive, got \(adjointTolerance)") }
-        guard epochs >= 0 else { throw ConfigurationError("--epochs must be ≥ 0, got \(epochs)") }
-        guard batchSize >= 1 else { throw ConfigurationError("--batch must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw ConfigurationError("--lr must be a positive number, got \(learningRate)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw ConfigurationError("--weight-decay must be ≥ 0, got \(weightDecay)") }
-        guard saveEvery >= 1 else { throw ConfigurationError("--save-every must be at least 1, got \(saveEvery)") }
-        guard maxNorm >= 0, maxNorm.isFinite else { throw ConfigurationError("--max-norm must be ≥ 0, got \(maxNorm)") }
+        guard hidden >= 1, hidden <= 4096 else { throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)") }
+        guard mlpWidth >= 1, mlpWidth <= 16384 else { throw ConfigurationError("the MLP width m must lie in 1…16384, got \(mlpWidth)") }
+        guard steps >= 1, steps <= 1000 else { throw ConfigurationError("the steps k must lie in 1…1000, got \(steps)") }
+        guard damping > 0, damping <= 1 else { throw ConfigurationError("the damping λ must lie in (0, 1], got \(damping)") }
+        guard adjointTolerance > 0, adjointTolerance.isFinite else { throw ConfigurationError("the adjoint tolerance must be positive, got \(adjointTolerance)") }
+        guard epochs >= 0 else { throw ConfigurationError("the number of epochs must be ≥ 0, got \(epochs)") }
+        guard batchSize >= 1 else { throw ConfigurationError("the batch size must be at least 1, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw ConfigurationError("the learning rate must be a positive number, got \(learningRate)") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw ConfigurationError("the weight decay must be ≥ 0, got \(weightDecay)") }
+        guard saveEvery >= 1 else { throw ConfigurationError("the save interval (epochs) must be at least 1, got \(saveEvery)") }
+        guard maxNorm >= 0, maxNorm.isFinite else { throw ConfigurationError("the max norm γ must be ≥ 0, got \(maxNorm)") }
+        if estimator != .exact { _ = try Estimators.family(estimator) }
         self.cell = cell
         self.hidden = hidden
         self.mlpWidth = mlpWidth
@@ -74,21 +88,19 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The estimator as a ``GradientEstimator``.
     public func gradientEstimator() throws -> any GradientEstimator {
-        switch estimator {
-        case .exact: return ExactGradient(solver: try AdjointSolver(method: adjoint, tolerance: adjointTolerance))
-        case .upg: return try UnrolledPhantomGradient(steps: steps, damping: damping, mode: .training)
-        case .npg: return try NeumannPhantomGradient(steps: steps, damping: damping)
-        case .jfb: return JacobianFreeGradient()
-        }
+        if estimator == .exact { return ExactGradient(solver: try AdjointSolver(method: adjoint, tolerance: adjointTolerance)) }
+        return try Estimators.family(estimator).estimator(steps: steps, damping: damping, training: true)
     }
 
     /// A label such as "UPG(5, 0.5)" for logs.
     public var estimatorLabel: String {
-        switch estimator {
-        case .exact: return "exact (\(adjoint.rawValue) adjoint to \(adjointTolerance))"
-        case .upg: return "UPG(\(steps), \(damping))"
-        case .npg: return "NPG(\(steps), \(damping))"
-        case .jfb: return "JFB"
-        }
+        if estimator == .exact { return "exact (\(adjoint.rawValue) adjoint to \(adjointTolerance))" }
+        return (try? gradientEstimator().label) ?? estimator.displayName
+    }
+
+    /// A fresh optimiser for `model` with this run's settings.
+    public func makeOptimizer(for model: ImplicitModel) -> Optimizer {
+        Optimizer(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay,
+                  parameterCount: model.cell.layout.count + model.head.layout.count)
     }
 }

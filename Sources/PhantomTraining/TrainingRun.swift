@@ -5,20 +5,135 @@ import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 
-/// A run folder: `epoch-0000.h5`, `epoch-0005.h5`, … — a checkpoint series `phantom analyze` can take.
-/// Every checkpoint carries the run's configuration (attributes `train_*`), its history so far and the
-/// optimiser's state, so that `--resume` continues exactly from the last one.
-public enum TrainingRun {
-    public static func checkpointName(epoch: Int) -> String { String(format: "epoch-%04d.h5", epoch) }
+/// A training run and its folder (``RunFolder``: `epoch-0000.h5`, `epoch-0005.h5`, …, a checkpoint series
+/// `phantom analyze` can take): the pipeline behind `phantom train`.
+///
+/// ``start(_:data:folder:force:)`` prepares the folder (refusing another run's checkpoints unless `force`, which
+/// removes them), builds the initial model and optimiser and saves epoch 0; ``resume(folder:epochs:)`` restores
+/// the configuration, model, optimiser and history from the folder's last checkpoint. ``train(onEpoch:)`` runs
+/// the remaining epochs and saves every `saveEvery` epochs and the last one. Every checkpoint carries the run's
+/// configuration (attributes `train_*`), its history so far and the optimiser's state, so that a resumed run
+/// continues exactly.
+public struct TrainingRun {
+    public let folder: String
+    public private(set) var configuration: TrainingConfiguration
+    /// The data reference stored in the checkpoints (a bundled name or a path) and the file it resolved to.
+    public let data: String
+    public let dataPath: String
+    public let train: DataSet
+    public let test: DataSet
+    public private(set) var model: ImplicitModel
+    public private(set) var optimizer: Optimizer
+    public private(set) var history: [EpochRecord]
 
-    /// The checkpoints in a folder, ordered by epoch.
-    public static func checkpoints(in folder: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasPrefix("epoch-") && $0.hasSuffix(".h5") }.sorted().map { folder + "/" + $0 }
+    /// The epoch the run continues after.
+    public var startEpoch: Int { history.last?.epoch ?? 0 }
+
+    /// A new run in `folder`.
+    /// - Throws: ``TrainingRunError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
+    public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
+        let (dataPath, train, test, classes) = try loadData(data)
+        try prepare(folder: folder, force: force)
+        let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
+        let model = trainer.initialModel()
+        let run = TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: dataPath, train: train, test: test,
+                              model: model, optimizer: configuration.makeOptimizer(for: model), history: [])
+        try run.save(epoch: 0, step: 0)
+        return run
+    }
+
+    /// Continues the run in `folder` from its last checkpoint; `epochs` raises the total.
+    public static func resume(folder: String, epochs: Int? = nil) throws -> TrainingRun {
+        guard let last = RunFolder.checkpoints(in: folder).last else { throw TrainingRunError("\(folder): no checkpoints to resume from") }
+        let checkpoint = try Checkpoint.load(last)
+        var (configuration, optimizer, history) = try restore(checkpoint, path: last)
+        if let epochs {
+            guard epochs >= 0 else { throw ConfigurationError("the number of epochs must be ≥ 0, got \(epochs)") }
+            configuration.epochs = epochs
+        }
+        let data = checkpoint.dataset ?? TrainingConfiguration.defaultData
+        let (dataPath, train, test, _) = try loadData(data)
+        let model = checkpoint.model
+        guard model.inputDimension == train.x.columns else {
+            throw DataSetError(path: dataPath, message: "x has \(train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
+        }
+        if let targets = train.y { try DataSet.checkTargets(targets, outputs: model.outputDimension, path: dataPath) }
+        return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: dataPath, train: train, test: test,
+                           model: model, optimizer: optimizer, history: history)
+    }
+
+    /// Trains the remaining epochs, saving on the run's cadence; `onEpoch` sees each epoch's record.
+    public mutating func train(onEpoch: (EpochRecord) throws -> Void) throws {
+        let classes = Self.classes(of: train.y ?? test.y)
+        let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
+        var log = history
+        let c = configuration
+        let run = self
+        try trainer.run(model: &model, optimizer: &optimizer, startEpoch: startEpoch) { record, current, state in
+            log.append(record)
+            try onEpoch(record)
+            if record.epoch % c.saveEvery == 0 || record.epoch == c.epochs {
+                try run.saving(model: current, optimizer: state, history: log).save(epoch: record.epoch, step: state.steps)
+            }
+        }
+        history = log
+    }
+
+    /// Writes the checkpoint of `epoch` into the folder.
+    public func save(epoch: Int, step: Int) throws {
+        try Self.save(folder: folder, epoch: epoch, step: step, model: model, optimizer: optimizer, configuration: configuration,
+                      dataset: data, history: history)
+    }
+
+    private func saving(model: ImplicitModel, optimizer: Optimizer, history: [EpochRecord]) -> TrainingRun {
+        var copy = self
+        copy.model = model
+        copy.optimizer = optimizer
+        copy.history = history
+        return copy
+    }
+
+    /// The data file, its train/test parts (the file's split, else the first 80 % to train) and class count.
+    static func loadData(_ reference: String) throws -> (String, DataSet, DataSet, Int) {
+        let path = try DataSetResolver.resolve(reference)
+        let dataSet = try DataSet.load(path)
+        guard dataSet.y != nil else { throw DataSetError(path: path, message: "no targets 'y' to train on") }
+        let hasSplit = dataSet.split != nil
+        let train = hasSplit ? dataSet.part(0) : dataSet.selecting(Array(0..<(dataSet.count * 4 / 5)))
+        let test = hasSplit ? dataSet.part(1) : dataSet.selecting(Array((dataSet.count * 4 / 5)..<dataSet.count))
+        guard train.count > 0 else { throw DataSetError(path: path, message: "the training split (split = 0) holds no samples") }
+        return (path, train, test, classes(of: dataSet.y))
+    }
+
+    /// Labels: the largest label + 1; regression targets: their width.
+    static func classes(of targets: Targets?) -> Int {
+        switch targets {
+        case .labels(let labels): return (labels.max() ?? 0) + 1
+        case .values(let values): return values.columns
+        case nil: return 1
+        }
+    }
+
+    /// Creates the folder, or refuses one holding another run's checkpoints unless `force` (which removes them).
+    static func prepare(folder: String, force: Bool) throws {
+        if FileManager.default.fileExists(atPath: folder) {
+            guard RunFolder.isFolder(folder) else { throw TrainingRunError("\(folder): exists and is not a folder") }
+            let existing = RunFolder.checkpoints(in: folder)
+            if !existing.isEmpty {
+                guard force else {
+                    throw TrainingRunError("\(folder): holds another run's checkpoints (\(existing.count)); resume it or start over with force")
+                }
+                for path in existing { try FileManager.default.removeItem(atPath: path) }
+            }
+        } else {
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            catch { throw TrainingRunError("\(folder): cannot create the folder (\(error.localizedDescription))") }
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else { throw TrainingRunError("\(folder): the folder is not writable") }
     }
 
     /// Writes the checkpoint of `epoch`.
-    public static func save(folder: String, epoch: Int, step: Int, model: ImplicitModel, optimizer: Optimizer,
+    static func save(folder: String, epoch: Int, step: Int, model: ImplicitModel, optimizer: Optimizer,
                             configuration c: TrainingConfiguration, dataset: String, history: [EpochRecord]) throws {
         var metadata: [String: HDF5AttributeValue] = [
             "train_mlp_width": .integer(Int64(c.mlpWidth)), "train_k": .integer(Int64(c.steps)),
@@ -36,7 +151,7 @@ public enum TrainingRun {
         var checkpoint = Checkpoint(model: model, dataset: dataset, epoch: epoch, step: step,
                                     estimator: c.estimator.rawValue, metadata: metadata, history: historyArrays(history))
         checkpoint.optimizerState = state
-        try checkpoint.save(to: folder + "/" + checkpointName(epoch: epoch), overwrite: true)
+        try checkpoint.save(to: folder + "/" + RunFolder.checkpointName(epoch: epoch), overwrite: true)
     }
 
     static func historyArrays(_ history: [EpochRecord]) -> [String: HDF5Array<Double>] {
@@ -70,7 +185,7 @@ public enum TrainingRun {
         func int(_ key: String) throws -> Int { guard let v = m[key]?.integerValue else { throw fail("attribute '\(key)' is missing") }; return Int(v) }
         func double(_ key: String) throws -> Double { guard let v = m[key]?.doubleValue else { throw fail("attribute '\(key)' is missing") }; return v }
         func string(_ key: String) throws -> String { guard let v = m[key]?.stringValue else { throw fail("attribute '\(key)' is missing") }; return v }
-        guard let estimator = TrainingEstimator(rawValue: checkpoint.estimator ?? "") else { throw fail("unknown estimator '\(checkpoint.estimator ?? "")'") }
+        guard let estimator = EstimatorID(rawValue: checkpoint.estimator ?? "") else { throw fail("unknown estimator '\(checkpoint.estimator ?? "")'") }
         guard let adjoint = AdjointMethod(rawValue: try string("train_adjoint")) else { throw fail("unknown adjoint") }
         guard let method = FixedPointMethod(rawValue: try string("train_solver")) else { throw fail("unknown solver") }
         guard let optimizerKind = OptimizerKind(rawValue: try string("train_optimizer")) else { throw fail("unknown optimizer") }
@@ -84,8 +199,7 @@ public enum TrainingRun {
             batchSize: try int("train_batch"), optimizer: optimizerKind, learningRate: try double("train_lr"),
             weightDecay: try double("train_weight_decay"), seed: seed, saveEvery: try int("train_save_every"),
             maxNorm: try double("train_max_norm"))
-        var optimizer = Optimizer(kind: optimizerKind, learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
-                                  parameterCount: checkpoint.model.cell.layout.count + checkpoint.model.head.layout.count)
+        var optimizer = configuration.makeOptimizer(for: checkpoint.model)
         optimizer.steps = try int("optimizer_steps")
         guard let first = checkpoint.optimizerState["first"]?.values, first.count == optimizer.first.count else { throw fail("optimizer state missing") }
         optimizer.first = first
@@ -99,4 +213,10 @@ public enum TrainingRun {
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
+
+/// A run folder that cannot be used, or nothing to resume.
+public struct TrainingRunError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

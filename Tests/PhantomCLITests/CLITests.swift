@@ -133,11 +133,11 @@ struct TrainAnalyzeBadInputTests {
         #expect(first.status == 0, "\(first.stderr)")
         let before = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
         let cases: [([String], String)] = [
-            (["train", "--data", "no-such-set", "-o", folder + "/r1"], "unknown data set 'no-such-set'"),
-            (["train", "--data", folder + "/five.h5", "--lambda", "1.5", "-o", folder + "/r2"], "--lambda must lie in (0, 1]"),
-            (["train", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/r3"], "--k must lie in 1…1000"),
-            (["train", "--data", folder + "/five.h5", "--lr", "0", "-o", folder + "/r4"], "--lr must be a positive number"),
-            (["train", "--data", folder + "/five.h5", "--estimator", "magic", "-o", folder + "/r5"], "'magic' is invalid for '--estimator"),
+            (["train", "--data", "no-such-set", "-o", folder + "/r1"], "data set 'no-such-set' was not found"),
+            (["train", "--data", folder + "/five.h5", "--lambda", "1.5", "-o", folder + "/r2"], "the damping λ must lie in (0, 1]"),
+            (["train", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/r3"], "the steps k must lie in 1…1000"),
+            (["train", "--data", folder + "/five.h5", "--lr", "0", "-o", folder + "/r4"], "the learning rate must be a positive number"),
+            (["train", "--data", folder + "/five.h5", "--estimator", "magic", "-o", folder + "/r5"], "unknown estimator 'magic'"),
             (["train", "--data", folder + "/five.h5", "-o", run], "holds another run's checkpoints"),
             (["train", "--resume", "--lr", "0.1", "-o", run], "drop --lr"),
             (["train", "--resume", "-o", folder + "/nothing"], "no checkpoints to resume from"),

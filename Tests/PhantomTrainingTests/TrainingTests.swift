@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import PhantomGradients
 import PhantomLinearAlgebra
+import PhantomHDF5
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
@@ -9,7 +10,7 @@ import PhantomTraining
 
 @Suite("Training")
 struct TrainingTests {
-    static func configuration(_ estimator: TrainingEstimator, cell: CellKind = .tanh, hidden: Int = 16, epochs: Int = 1,
+    static func configuration(_ estimator: EstimatorID, cell: CellKind = .tanh, hidden: Int = 16, epochs: Int = 1,
                               batch: Int = 32, lr: Double = 0.01, seed: UInt64 = 0) throws -> TrainingConfiguration {
         try TrainingConfiguration(
             cell: cell, hidden: hidden, mlpWidth: 2 * hidden, estimator: estimator, steps: 5, damping: 0.5, adjoint: .auto,
@@ -25,15 +26,14 @@ struct TrainingTests {
     }
 
     @Test("one epoch lowers the loss on the synthetic tasks, for every estimator",
-          arguments: TrainingEstimator.allCases)
-    func oneEpochLowersLoss(estimator: TrainingEstimator) throws {
+          arguments: [EstimatorID.exact] + Estimators.builtIn.map(\.id))
+    func oneEpochLowersLoss(estimator: EstimatorID) throws {
         for (data, classes) in [(SyntheticData.twoClass(count: 200, inputs: 5, seed: 1), 2),
                                 (SyntheticData.teacherRegression(count: 200, inputs: 5, hidden: 8, outputs: 3, seed: 2), 3)] {
             let train = data.part(0), test = data.part(1)
             let trainer = Trainer(configuration: try Self.configuration(estimator), train: train, test: test, classes: classes)
             var model = trainer.initialModel()
-            var optimizer = Optimizer(kind: .adam, learningRate: 0.01, weightDecay: 1e-4,
-                                      parameterCount: model.cell.layout.count + model.head.layout.count)
+            var optimizer = try Self.configuration(estimator).makeOptimizer(for: model)
             let before = try Self.loss(model, train)
             var records: [EpochRecord] = []
             try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in records.append(record) }
@@ -47,11 +47,10 @@ struct TrainingTests {
     func digits() throws {
         let path = try #require(repositoryFile("notebooks-data/digits.h5"))
         let data = try DataSet.load(path)
-        let trainer = Trainer(configuration: try Self.configuration(.upg, hidden: 32, epochs: 4, batch: 64, lr: 0.005),
+        let trainer = Trainer(configuration: try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005),
                               train: data.part(0), test: data.part(1), classes: 10)
         var model = trainer.initialModel()
-        var optimizer = Optimizer(kind: .adam, learningRate: 0.005, weightDecay: 1e-4,
-                                  parameterCount: model.cell.layout.count + model.head.layout.count)
+        var optimizer = try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005).makeOptimizer(for: model)
         var last: EpochRecord?
         try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in last = record }
         let accuracy = try #require(last).testAccuracy
@@ -63,31 +62,28 @@ struct TrainingTests {
     func determinismAndResume() throws {
         let data = SyntheticData.twoClass(count: 120, inputs: 4, seed: 3)
         let folder = makeTemporaryFolder()
+        let dataPath = folder + "/two-class.h5"
+        try HDF5File.write(to: dataPath) { file in
+            try file.root.write("x", HDF5Array(shape: [data.count, data.x.columns], values: data.x.elements))
+            guard case .labels(let labels)? = data.y else { return }
+            try file.root.write("y", vector: labels.map { Int64($0) })
+            try file.root.write("split", vector: (data.split ?? []).map { Int64($0) })
+        }
         func train(epochs: Int, into run: String, resumeFrom: String? = nil) throws {
-            try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-            var configuration = try Self.configuration(.upg, epochs: epochs, seed: 42)
-            var model: ImplicitModel, optimizer: Optimizer, history: [EpochRecord] = []
-            if let resumeFrom {
-                let checkpoint = try Checkpoint.load(resumeFrom)
-                (configuration, optimizer, history) = try TrainingRun.restore(checkpoint, path: resumeFrom)
-                configuration.epochs = epochs
-                model = checkpoint.model
-            } else {
-                model = Trainer(configuration: configuration, train: data.part(0), test: data.part(1), classes: 2).initialModel()
-                optimizer = Optimizer(kind: .adam, learningRate: configuration.learningRate, weightDecay: configuration.weightDecay,
-                                      parameterCount: model.cell.layout.count + model.head.layout.count)
-            }
-            let trainer = Trainer(configuration: configuration, train: data.part(0), test: data.part(1), classes: 2)
-            try trainer.run(model: &model, optimizer: &optimizer, startEpoch: history.last?.epoch ?? 0) { record, current, state in
-                history.append(record)
-                try TrainingRun.save(folder: run, epoch: record.epoch, step: state.steps, model: current, optimizer: state,
-                                     configuration: configuration, dataset: "two-class", history: history)
-            }
+            var training = resumeFrom != nil
+                ? try TrainingRun.resume(folder: run, epochs: epochs)
+                : try TrainingRun.start(try Self.configuration(UnrolledPhantomGradient.id, epochs: epochs, seed: 42), data: dataPath,
+                                        folder: run, force: false)
+            try training.train { _ in }
         }
         try train(epochs: 3, into: folder + "/a")
         try train(epochs: 3, into: folder + "/b")
         try train(epochs: 1, into: folder + "/c")
         try train(epochs: 3, into: folder + "/c", resumeFrom: folder + "/c/epoch-0001.h5")
+        // A used folder is refused unless forced; forcing starts over.
+        #expect(throws: TrainingRunError.self) {
+            try TrainingRun.start(try Self.configuration(UnrolledPhantomGradient.id, epochs: 1), data: dataPath, folder: folder + "/a", force: false)
+        }
         let a = try Checkpoint.load(folder + "/a/epoch-0003.h5")
         for other in ["b", "c"] {
             let o = try Checkpoint.load(folder + "/\(other)/epoch-0003.h5")

@@ -27,11 +27,12 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        let dataSet = try DataSet.load(try DataResolver.path(data))
+        let dataSet = try DataSet.load(try DataSetResolver.resolve(data))
         guard case .labels(let labels)? = dataSet.y else { throw ValidationError("\(data): bench train needs class labels") }
         let train = dataSet.part(0), test = dataSet.part(1)
-        let variants: [(String, TrainingEstimator, AdjointMethod)] = [
-            ("exact, fixed-point adjoint", .exact, .fixedPoint), ("exact, GMRES adjoint", .exact, .gmres), ("UPG(5, 0.5)", .upg, .auto),
+        let variants: [(String, EstimatorID, AdjointMethod)] = [
+            ("exact, fixed-point adjoint", .exact, .fixedPoint), ("exact, GMRES adjoint", .exact, .gmres),
+            ("UPG(5, 0.5)", UnrolledPhantomGradient.id, .auto),
         ]
         print("phantom bench train: \(cell.rawValue) d = \(hidden), \(data) (\(train.count) train), batch \(batch), \(epochs) epochs each; \(Stopwatch.blasLine)")
         print(pad("gradient", 30) + pad("backward/step", 15) + pad("total/step", 13) + pad("test acc", 10) + "unconverged adjoint")
@@ -45,8 +46,7 @@ struct BenchTrain: ParsableCommand {
                 saveEvery: epochs, maxNorm: 0.95)
             let trainer = Trainer(configuration: configuration, train: train, test: test, classes: (labels.max() ?? 0) + 1)
             var model = trainer.initialModel()
-            var optimizer = Optimizer(kind: .adam, learningRate: 0.003, weightDecay: 0,
-                                      parameterCount: model.cell.layout.count + model.head.layout.count)
+            var optimizer = configuration.makeOptimizer(for: model)
             var records: [EpochRecord] = []
             try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in records.append(record) }
             let steps = Double(records.map(\.steps).reduce(0, +))

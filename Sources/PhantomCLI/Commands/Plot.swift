@@ -60,7 +60,7 @@ struct Plot: ParsableCommand {
                 throw ValidationError("\(input): no such file or folder")
             }
             if isDirectory.boolValue {
-                guard let last = TrainingRun.checkpoints(in: input).last else { throw ValidationError("\(input): the folder holds no training checkpoints") }
+                guard let last = RunFolder.checkpoints(in: input).last else { throw ValidationError("\(input): the folder holds no training checkpoints") }
                 let checkpoint = try Checkpoint.load(last)
                 runs.append(("\(URL(fileURLWithPath: input).lastPathComponent) (\(checkpoint.estimator ?? "?"))", TrainingRun.history(of: checkpoint)))
             } else {
