@@ -3,7 +3,7 @@ import PhantomModel
 import Foundation
 
 /// Every NPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient, from K batched state
-/// VJPs (THEORY.md §4).
+/// VJPs (THEORY.md §4). The derivation, its error bound and its cost are in docs/NPGGridResidualIdentity.md.
 ///
 /// THEORY.md §4 expands NPG in the Krylov vectors of g and reads each cell off the K×K Gram of
 /// q_j = Mᵀ(Jᵀ)^j g; the relative error then comes out as cᵀGc − 2cᵀa + ‖∇‖², which cancels
@@ -38,19 +38,6 @@ public struct NPGGrid: Sendable {
         }
         maxSteps = K
         self.lambdas = lambdas
-    }
-
-    /// c_j(k, λ) = λ Σ_{t=j}^{k−1} C(t, j) λ^j (1 − λ)^{t−j}, the weights of NPG(k, λ) on (Jᵀ)^j g, for
-    /// k = 1 … K (rows) and j = 0 … K − 1 (columns; zero for j ≥ k).
-    public static func coefficients(maxSteps K: Int, lambda: Double) -> Matrix {
-        var c = Matrix(zeros: K, K)
-        let pmf = binomialWeights(maxSteps: K - 1, lambda: lambda)
-        var cumulative = [Double](repeating: 0, count: K)
-        for t in 0..<K {
-            for j in 0...t { cumulative[j] += pmf[t, j] }
-            for j in 0...t { c[t, j] = lambda * cumulative[j] }  // row t is k = t + 1
-        }
-        return c
     }
 
     /// β_j(k, λ) = C(k, j) λ^j (1 − λ)^{k−j} for k = 0 … K (rows) and j = 0 … K (columns): row k holds

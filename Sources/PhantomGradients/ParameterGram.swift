@@ -45,6 +45,4 @@ public enum ParameterGram: Sendable {
         }
     }
 
-    /// aᵀ G_M b.
-    public func inner(_ a: [Double], _ b: [Double]) -> Double { BLAS.dot(a, apply(b)) }
 }

@@ -92,3 +92,20 @@ extension GridEngineTests {
         }
     }
 }
+
+extension NPGGrid {
+    /// THEORY.md §4's weights on the Krylov vectors of g (test-only: the engine uses the residual route),
+    /// c_j(k, λ) = λ Σ_{t=j}^{k−1} C(t, j) λ^j (1 − λ)^{t−j}, the weights of NPG(k, λ) on (Jᵀ)^j g, for
+    /// k = 1 … K (rows) and j = 0 … K − 1 (columns; zero for j ≥ k).
+    static func coefficients(maxSteps K: Int, lambda: Double) -> Matrix {
+        var c = Matrix(zeros: K, K)
+        let pmf = binomialWeights(maxSteps: K - 1, lambda: lambda)
+        var cumulative = [Double](repeating: 0, count: K)
+        for t in 0..<K {
+            for j in 0...t { cumulative[j] += pmf[t, j] }
+            for j in 0...t { c[t, j] = lambda * cumulative[j] }  // row t is k = t + 1
+        }
+        return c
+    }
+
+}
