@@ -18,9 +18,9 @@ public enum DataSetResolver {
     public static func resolve(_ reference: String, near checkpoint: String? = nil) throws -> String {
         let folder = checkpoint.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         let isName = !reference.contains("/") && !reference.hasSuffix(".h5")
-        var candidates = [isName ? "\(bundledFolder)/\(reference).h5" : reference]
+        var candidates = [reference]
+        if isName { candidates.append("\(bundledFolder)/\(reference).h5") }
         if let folder { candidates.append(folder + "/" + (isName ? reference + ".h5" : reference)) }
-        if isName { candidates.insert(reference, at: 0) }
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate) && !RunFolder.isFolder(candidate) {
             return candidate
         }

@@ -10,12 +10,8 @@ public enum ResultsFile {
     public static func write(_ series: [SeriesEntry], sampleIndices: [Int], to path: String, overwrite: Bool,
                              attributes: [String: String]) throws {
         guard let first = series.first?.result else { throw ResultsFileError(path: path, message: "nothing to write") }
-        let t = series.count, e = first.estimators.count, l = first.lambdas.count, k = first.ks.count, s = first.sampleCount
-        func size(_ axes: [ResultsSchema.Axis]) -> [Int] {
-            axes.map { axis in
-                switch axis { case .series: t; case .estimator: e; case .lambda: l; case .k: k; case .sample: s }
-            }
-        }
+        let extents = ResultsSchema.Extents(series: series.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
+                                            ks: first.ks.count, samples: first.sampleCount)
         try HDF5File.write(to: path, overwrite: overwrite) { file in
             let root = file.root
             let estimators = first.estimators.map(\.rawValue).joined(separator: ",")
@@ -48,9 +44,9 @@ public enum ResultsFile {
                 let all = series.flatMap { values($0.result) }
                 let options: DatasetOptions = array.compressed ? .compressed : DatasetOptions()
                 switch array.encoding {
-                case .real: try group.write(array.rawValue, HDF5Array(shape: size(array.axes), values: all), options: options)
-                case .flag: try group.write(array.rawValue, HDF5Array(shape: size(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
-                case .sign: try group.write(array.rawValue, HDF5Array(shape: size(array.axes), values: all.map(ResultsSchema.encodeSign)), options: options)
+                case .real: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all), options: options)
+                case .flag: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
+                case .sign: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeSign)), options: options)
                 }
                 try group.setAttribute("axes", .string(ResultsSchema.axesAttribute(array.axes)), on: array.rawValue)
             }

@@ -88,21 +88,14 @@ public struct ResultsData: Sendable {
                 }
                 return out
             }
-            var data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
+            let data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
                                    samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
-            let s = data.sampleCount
+            let extents = ResultsSchema.Extents(series: epochs.count, estimators: estimators.count, lambdas: lambdas.count,
+                                                ks: ks.count, samples: data.sampleCount)
             func check<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) throws {
-                for (array, values) in arrays {
-                    let expected = array.axes.map { axis in
-                        switch axis {
-                        case .series: epochs.count; case .estimator: estimators.count; case .lambda: lambdas.count
-                        case .k: ks.count; case .sample: s
-                        }
-                    }
-                    guard values.shape == expected else {
-                        throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(epochs.count), estimators \(estimators.count), λ \(lambdas.count), k \(ks.count), samples \(s))")
-                    }
+                for (array, values) in arrays where values.shape != extents.shape(array.axes) {
+                    throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(extents.series), estimators \(extents.estimators), λ \(extents.lambdas), k \(extents.ks), samples \(extents.samples))")
                 }
             }
             try check(data.samples)

@@ -41,6 +41,24 @@ public enum ResultsSchema {
     public static func decodeSign(_ value: Int64) -> Double { (-1...1).contains(value) ? Double(value) : .nan }
 
     public static func axesAttribute(_ axes: [Axis]) -> String { axes.map(\.rawValue).joined(separator: ",") }
+
+    /// The lengths of the axes of a file (series, estimators, λ, k, samples).
+    public struct Extents: Sendable, Equatable {
+        public var series, estimators, lambdas, ks, samples: Int
+
+        /// The shape an array with these axes must have.
+        public func shape(_ axes: [Axis]) -> [Int] {
+            axes.map { axis in
+                switch axis {
+                case .series: series
+                case .estimator: estimators
+                case .lambda: lambdas
+                case .k: ks
+                case .sample: samples
+                }
+            }
+        }
+    }
 }
 
 /// An array of a results file: its group, name, axes and encoding.

@@ -22,6 +22,8 @@ public struct TrainingRun {
     public let dataPath: String
     public let train: DataSet
     public let test: DataSet
+    /// The head's outputs the data asks for: the largest label + 1, or the regression targets' width.
+    public let classes: Int
     public private(set) var model: ImplicitModel
     public private(set) var optimizer: Optimizer
     public private(set) var history: [EpochRecord]
@@ -32,12 +34,12 @@ public struct TrainingRun {
     /// A new run in `folder`.
     /// - Throws: ``TrainingRunError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
     public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
-        let (dataPath, train, test, classes) = try loadData(data)
+        let loaded = try RunData(data)
         try prepare(folder: folder, force: force)
-        let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
-        let model = trainer.initialModel()
-        let run = TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: dataPath, train: train, test: test,
-                              model: model, optimizer: configuration.makeOptimizer(for: model), history: [])
+        let model = Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
+        let run = TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
+                              test: loaded.test, classes: loaded.classes, model: model, optimizer: configuration.makeOptimizer(for: model),
+                              history: [])
         try run.save(epoch: 0, step: 0)
         return run
     }
@@ -52,28 +54,27 @@ public struct TrainingRun {
             configuration.epochs = epochs
         }
         let data = checkpoint.dataset ?? TrainingConfiguration.defaultData
-        let (dataPath, train, test, _) = try loadData(data)
+        let loaded = try RunData(data)
         let model = checkpoint.model
-        guard model.inputDimension == train.x.columns else {
-            throw DataSetError(path: dataPath, message: "x has \(train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
+        guard model.inputDimension == loaded.train.x.columns else {
+            throw DataSetError(path: loaded.path, message: "x has \(loaded.train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
         }
-        if let targets = train.y { try DataSet.checkTargets(targets, outputs: model.outputDimension, path: dataPath) }
-        return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: dataPath, train: train, test: test,
-                           model: model, optimizer: optimizer, history: history)
+        try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
+        return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
+                           test: loaded.test, classes: loaded.classes, model: model, optimizer: optimizer, history: history)
     }
 
     /// Trains the remaining epochs, saving on the run's cadence; `onEpoch` sees each epoch's record.
     public mutating func train(onEpoch: (EpochRecord) throws -> Void) throws {
-        let classes = Self.classes(of: train.y ?? test.y)
         let trainer = Trainer(configuration: configuration, train: train, test: test, classes: classes)
         var log = history
-        let c = configuration
-        let run = self
+        let (c, folder, data) = (configuration, folder, data)
         try trainer.run(model: &model, optimizer: &optimizer, startEpoch: startEpoch) { record, current, state in
             log.append(record)
             try onEpoch(record)
             if record.epoch % c.saveEvery == 0 || record.epoch == c.epochs {
-                try run.saving(model: current, optimizer: state, history: log).save(epoch: record.epoch, step: state.steps)
+                try Self.save(folder: folder, epoch: record.epoch, step: state.steps, model: current, optimizer: state,
+                              configuration: c, dataset: data, history: log)
             }
         }
         history = log
@@ -85,32 +86,28 @@ public struct TrainingRun {
                       dataset: data, history: history)
     }
 
-    private func saving(model: ImplicitModel, optimizer: Optimizer, history: [EpochRecord]) -> TrainingRun {
-        var copy = self
-        copy.model = model
-        copy.optimizer = optimizer
-        copy.history = history
-        return copy
-    }
+    /// The data file of a run, its train/test parts (the file's split, else the first 80 % to train), all its
+    /// targets and the class count they ask for.
+    struct RunData {
+        let path: String
+        let train: DataSet
+        let test: DataSet
+        let targets: Targets
+        let classes: Int
 
-    /// The data file, its train/test parts (the file's split, else the first 80 % to train) and class count.
-    static func loadData(_ reference: String) throws -> (String, DataSet, DataSet, Int) {
-        let path = try DataSetResolver.resolve(reference)
-        let dataSet = try DataSet.load(path)
-        guard dataSet.y != nil else { throw DataSetError(path: path, message: "no targets 'y' to train on") }
-        let hasSplit = dataSet.split != nil
-        let train = hasSplit ? dataSet.part(0) : dataSet.selecting(Array(0..<(dataSet.count * 4 / 5)))
-        let test = hasSplit ? dataSet.part(1) : dataSet.selecting(Array((dataSet.count * 4 / 5)..<dataSet.count))
-        guard train.count > 0 else { throw DataSetError(path: path, message: "the training split (split = 0) holds no samples") }
-        return (path, train, test, classes(of: dataSet.y))
-    }
-
-    /// Labels: the largest label + 1; regression targets: their width.
-    static func classes(of targets: Targets?) -> Int {
-        switch targets {
-        case .labels(let labels): return (labels.max() ?? 0) + 1
-        case .values(let values): return values.columns
-        case nil: return 1
+        init(_ reference: String) throws {
+            path = try DataSetResolver.resolve(reference)
+            let dataSet = try DataSet.load(path)
+            guard let targets = dataSet.y else { throw DataSetError(path: path, message: "no targets 'y' to train on") }
+            let hasSplit = dataSet.split != nil
+            train = hasSplit ? dataSet.part(0) : dataSet.selecting(Array(0..<(dataSet.count * 4 / 5)))
+            test = hasSplit ? dataSet.part(1) : dataSet.selecting(Array((dataSet.count * 4 / 5)..<dataSet.count))
+            guard train.count > 0 else { throw DataSetError(path: path, message: "the training split (split = 0) holds no samples") }
+            self.targets = targets
+            switch targets {
+            case .labels(let labels): classes = (labels.max() ?? 0) + 1
+            case .values(let values): classes = values.columns
+            }
         }
     }
 
@@ -134,7 +131,7 @@ public struct TrainingRun {
 
     /// Writes the checkpoint of `epoch`.
     static func save(folder: String, epoch: Int, step: Int, model: ImplicitModel, optimizer: Optimizer,
-                            configuration c: TrainingConfiguration, dataset: String, history: [EpochRecord]) throws {
+                     configuration c: TrainingConfiguration, dataset: String, history: [EpochRecord]) throws {
         var metadata: [String: HDF5AttributeValue] = [
             "train_mlp_width": .integer(Int64(c.mlpWidth)), "train_k": .integer(Int64(c.steps)),
             "train_lambda": .double(c.damping), "train_adjoint": .string(c.adjoint.rawValue),

@@ -61,7 +61,6 @@ struct Train: ParsableCommand {
             if let first = given.first(where: { $0.1 }) {
                 throw ValidationError("--resume continues with the run's own settings; drop \(first.0) (only --epochs may change)")
             }
-            if let epochs, epochs < 0 { _ = try newConfiguration() }  // the library's message
         } else {
             _ = try newConfiguration()
         }

@@ -55,6 +55,11 @@ public struct Certificate: Sendable, Equatable {
                 gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax)
     }
 
+    /// The same certificate in every cell of an L × K grid.
+    public static func constant(_ certificate: Certificate, lambdas: Int, ks: Int) -> [[Certificate]] {
+        Array(repeating: Array(repeating: certificate, count: ks), count: lambdas)
+    }
+
     /// The largest or smallest eigenvalue of a symmetric matrix (`dsyevd`, values only: O(d³), 15 ms at
     /// d = 256 here — cheaper and more reliable than Lanczos on a matrix that is already dense).
     static func extreme(_ a: Matrix, largest: Bool) -> Double {

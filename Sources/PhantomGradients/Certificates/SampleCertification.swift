@@ -74,7 +74,7 @@ public final class SampleCertification: @unchecked Sendable {
 
     /// The same certificate in every cell of the grid.
     public func constant(_ certificate: Certificate) -> [[Certificate]] {
-        Array(repeating: Array(repeating: certificate, count: ks.count), count: lambdas.count)
+        Certificate.constant(certificate, lambdas: lambdas.count, ks: ks.count)
     }
 
     /// Every cell not computed.

@@ -66,6 +66,6 @@ public struct StackedCertification: Sendable {
 
     /// The same certificate in every cell.
     public func constant(_ certificate: Certificate) -> [[Certificate]] {
-        Array(repeating: Array(repeating: certificate, count: ks.count), count: lambdas.count)
+        Certificate.constant(certificate, lambdas: lambdas.count, ks: ks.count)
     }
 }
