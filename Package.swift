@@ -62,11 +62,15 @@ let package = Package(
         .target(name: "PhantomPlots", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",
                                                      "PhantomResults", "PhantomTraining"]),
 
+        // MARK: Benchmarks (`phantom bench`): timing the engines and training, reported as medians and ratios.
+        .target(name: "PhantomBenchmarks", dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel",
+                                                          "PhantomModelIO", "PhantomTraining"]),
+
         // MARK: The `phantom` command.
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
+                "PhantomAnalysis", "PhantomBenchmarks", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
                 "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -17,7 +17,7 @@ struct Phantom: ParsableCommand {
         Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
         """,
         version: version,
-        subcommands: [Train.self, Analyze.self, Plot.self, Import.self, Inspect.self, Bench.self, Smoke.self]
+        subcommands: [Train.self, Analyze.self, Plot.self, Import.self, Inspect.self, Bench.self]
     )
 }
 

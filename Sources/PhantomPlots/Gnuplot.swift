@@ -1,8 +1,8 @@
 import Foundation
 import PhantomFileSystem
 
-/// Runs gnuplot through a pipe: the script goes to its stdin, data inline as datablocks
-/// (`$name << EOD … EOD`), so no data files are needed and nothing is left behind.
+/// Runs gnuplot through a pipe: the script goes to its stdin; figures read their data from the `.dat` file
+/// written beside them (``FigureWriter``).
 ///
 /// gnuplot exits 1 at the first script error with "line N: …" on stderr; that text becomes the thrown
 /// ``GnuplotError/failed(status:message:)``. Outputs are written atomically (temporary file + rename).
@@ -15,45 +15,9 @@ public struct Gnuplot: Sendable {
         self.executable = executable
     }
 
-    /// The full script sent to gnuplot for one figure: terminal, output, datablocks, body, `unset output`.
-    ///
-    /// - Parameters:
-    ///   - script: the plot commands; they refer to data as `$name`.
-    ///   - data: datablock name → whitespace-separated columns, one point per line (blank lines separate
-    ///     gnuplot data blocks/indices as usual).
-    public static func compose(script: String, data: [(name: String, text: String)], output: String,
-                               terminal: Terminal) -> String {
-        var lines = [terminal.command, "set output '\(escape(output))'"]
-        for block in data {
-            lines.append("$\(block.name) << EOD")
-            lines.append(block.text)
-            lines.append("EOD")
-        }
-        lines.append(script)
-        lines.append("unset output")
-        return lines.joined(separator: "\n") + "\n"
-    }
-
     /// Escapes a string for a single-quoted gnuplot string (quotes are doubled).
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "'", with: "''")
-    }
-
-    /// Renders one figure to `path`.
-    /// - Throws: `OutputError` when `path` exists and `overwrite` is false or its folder is not writable;
-    ///   ``GnuplotError`` when gnuplot is missing or fails (the target is then untouched).
-    public func render(script: String, data: [String: String] = [:], to path: String, terminal: Terminal,
-                       overwrite: Bool = false) throws {
-        try render(script: script, orderedData: data.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                   to: path, terminal: terminal, overwrite: overwrite)
-    }
-
-    /// Renders one figure to `path`, datablocks in the given order.
-    public func render(script: String, orderedData: [(name: String, text: String)], to path: String,
-                       terminal: Terminal, overwrite: Bool = false) throws {
-        try renderAtomically(to: path, overwrite: overwrite) { temporary in
-            Self.compose(script: script, data: orderedData, output: temporary, terminal: terminal)
-        }
     }
 
     /// Runs the script `makeScript(output)` (in `directory`) so that gnuplot writes a temporary file beside

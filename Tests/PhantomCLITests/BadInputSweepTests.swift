@@ -177,7 +177,7 @@ struct BadInputSweepTests {
         (["plot", "{}/good.h5", "-o", "{}/figs"], "not a phantom results file"),
         (["plot", "{}/nothing.h5", "-o", "{}/figs"], "no such file or folder"),
         (["plot", "{}/bad-results.h5", "-o", "{}/figs"], "/cells/cosine has shape [1, 1, 1, 1, 3], which does not match the axes"),
-        (["bench", "grid", "--d", "0"], "--d must be at least 1"),
+        (["bench", "grid", "--d", "0"], "d must lie in 1…8192"),
         (["bench", "train", "--epochs", "0"], "must be at least 1"),
         // Missing, unwritable and existing outputs.
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"], "already exists; refusing to overwrite it (use --force)"),

@@ -5,19 +5,15 @@ import PhantomTestSupport
 
 @Suite("gnuplot through a pipe")
 struct GnuplotTests {
-    static let script = """
-    set title "y = x²"
-    set xlabel "x"
-    plot $points with linespoints title "data"
-    """
-    static let data = (0...20).map { "\($0) \($0 * $0)" }.joined(separator: "\n")
+    static let figure = Figure(name: "figure", title: "y = x²", blocks: [(0...20).map { "\($0) \($0 * $0)" }.joined(separator: "\n")],
+                               body: "set title \"y = x²\"\nset xlabel \"x\"\nplot 'figure.dat' index 0 with linespoints title \"data\"")
 
     @Test("renders PNG, SVG and PDF with valid headers and non-trivial size",
           arguments: [Terminal.png(), .svg(), .pdf()])
     func renders(terminal: Terminal) throws {
         let folder = makeTemporaryFolder()
         let path = folder + "/figure.\(terminal.fileExtension)"
-        try Gnuplot().render(script: Self.script, data: ["points": Self.data], to: path, terminal: terminal)
+        try FigureWriter(folder: folder, formats: [terminal.fileExtension], overwrite: false).write(Self.figure)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(bytes.count > 1000)
         switch terminal {
@@ -25,23 +21,24 @@ struct GnuplotTests {
         case .svg: #expect(String(decoding: bytes.prefix(400), as: UTF8.self).contains("<svg"))
         case .pdf: #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == "%PDF-")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["figure.\(terminal.fileExtension)"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+                == ["figure.\(terminal.fileExtension)", "figure.dat", "figure.gp"].sorted())
     }
 
     @Test("a broken script throws gnuplot's own message and leaves no output")
     func brokenScript() throws {
         let folder = makeTemporaryFolder()
-        let path = folder + "/broken.png"
+        let broken = Figure(name: "broken", title: "broken", blocks: ["1 2"], body: "plot 'broken.dat' using 1:2 with linez")
         let error = try #require(throws: GnuplotError.self) {
-            try Gnuplot().render(script: "plot $points using 1:2 with linez", data: ["points": Self.data],
-                                 to: path, terminal: .png())
+            try FigureWriter(folder: folder, formats: ["png"], overwrite: false).write(broken)
         }
         guard case let .failed(status, message) = error else { Issue.record("unexpected \(error)"); return }
         #expect(status != 0)
         #expect(message.contains("unrecognized plot type"))
         #expect(error.description.contains("unrecognized plot type"))
         #expect(error.description.hasPrefix("gnuplot failed"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/broken.png"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).allSatisfy { !$0.hasPrefix(".") })
     }
 
     @Test("a missing gnuplot names the package to install")
@@ -63,7 +60,7 @@ struct GnuplotTests {
     @Test("titles and paths with quotes are escaped")
     func escaping() {
         #expect(Gnuplot.escape("it's") == "it''s")
-        let composed = Gnuplot.compose(script: "plot $a", data: [("a", "1 2")], output: "/tmp/o'k.png", terminal: .png(width: 10, height: 20))
-        #expect(composed == "set terminal pngcairo enhanced font 'Sans,10' size 10,20\nset output '/tmp/o''k.png'\n$a << EOD\n1 2\nEOD\nplot $a\nunset output\n")
+        let script = Figure(name: "a", title: "t", blocks: ["1 2"], body: "plot 'a.dat'", width: 10, height: 20).script(format: "png", output: "/tmp/o'k.png")
+        #expect(script.contains("set terminal pngcairo enhanced font 'Sans,10' size 10,20\nset output '/tmp/o''k.png'\nplot 'a.dat'\nunset output\n"))
     }
 }

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomHDF5
-import PhantomInterop
-import PhantomLinearAlgebra
+import PhantomAnalysis
 import PhantomModel
 import PhantomModelIO
 
@@ -24,41 +23,27 @@ struct Inspect: ParsableCommand {
     var data: String?
 
     @Option(help: "How many samples to solve with --data.")
-    var samples: Int = 5
+    var samples: Int = Inspection.defaultSamples
 
     @OptionGroup var solverOptions: SolverOptions
     @OptionGroup var safetensorsOptions: SafetensorsOptions
 
-    func validate() throws {
-        guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
-    }
-
     func run() throws {
-        let loaded = try ModelFile.load(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix)
-        let model = loaded.model
         // Everything is checked before anything is printed.
-        let set = try data.map { path in
-            let set = try DataSet.load(path)
-            guard set.x.columns == model.inputDimension else {
-                throw ValidationError("\(path): x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
-            }
-            return set
-        }
-        print(describe(loaded))
-        guard let set else { return }
-        let batch = set.prefix(samples)
-        let solution = model.solve(batch.x, try solverOptions.configuration())
-        let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)
+        let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix, data: data,
+                                        samples: samples, solver: try solverOptions.configuration())
+        print(describe(inspection.checkpoint))
+        guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
         print(pad("sample", 8) + pad("iterations", 12) + pad("residual", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10) + "status")
-        for i in 0..<batch.count {
-            print(pad("\(i)", 8) + pad("\(solution.iterations[i])", 12) + pad(format(solution.residuals[i]), 12)
-                  + pad(String(format: "%.4f", diagnostics[i].jacobianNorm), 10)
-                  + pad(String(format: "%.4f", diagnostics[i].spectralRadius), 10) + solution.statuses[i].rawValue)
+        for (i, sample) in inspection.samples.enumerated() {
+            print(pad("\(i)", 8) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
+                  + pad(String(format: "%.4f", sample.diagnostics.jacobianNorm), 10)
+                  + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + sample.status.rawValue)
         }
-        let unconverged = solution.statuses.filter { !$0.isConverged }.count
-        if unconverged > 0 { print("\(unconverged) of \(batch.count) forward solves did not converge") }
+        let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
+        if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }
     }
 
     private func describe(_ c: Checkpoint) -> String {

@@ -1,10 +1,6 @@
 import ArgumentParser
 import Foundation
-import PhantomModel
-import PhantomModelIO
 import PhantomPlots
-import PhantomResults
-import PhantomTraining
 
 /// `phantom plot`: the figures of a results file or of training runs, through gnuplot.
 struct Plot: ParsableCommand {
@@ -51,58 +47,18 @@ struct Plot: ParsableCommand {
     }
 
     func run() throws {
-        // Read every input before drawing anything.
-        var results: [ResultsData] = []
-        var runs: [(label: String, history: [EpochRecord])] = []
-        for input in inputs {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-                throw ValidationError("\(input): no such file or folder")
-            }
-            if isDirectory.boolValue {
-                guard let last = RunFolder.checkpoints(in: input).last else { throw ValidationError("\(input): the folder holds no training checkpoints") }
-                let checkpoint = try Checkpoint.load(last)
-                runs.append(("\(URL(fileURLWithPath: input).lastPathComponent) (\(checkpoint.estimator ?? "?"))", TrainingRun.history(of: checkpoint)))
-            } else {
-                results.append(try ResultsData.read(input))
-            }
-        }
-        var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
-            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-            catch { throw ValidationError("\(output): cannot create the folder") }
-        } else if !isDirectory.boolValue {
-            throw ValidationError("\(output): exists and is not a folder")
-        }
-        let writer = FigureWriter(folder: output, formats: formats, overwrite: force)
-        var outcomes: [ResultsFigures.Outcome] = []
-        for (i, data) in results.enumerated() {
-            let figures = ResultsFigures(data: data, trainingK: trainingK, trainingLambda: trainingLambda).all()
-            outcomes += results.count == 1 ? figures : figures.map { renamed($0, suffix: "_\(i + 1)") }
-        }
-        if !runs.isEmpty { outcomes.append(RunFigures.curves(runs: runs)) }
+        var plots = try PlotRun(inputs: inputs)
+        (plots.trainingK, plots.trainingLambda) = (trainingK, trainingLambda)
         var drawn = 0
-        for outcome in outcomes {
+        try plots.write(to: output, formats: formats, overwrite: force) { outcome, paths in
             switch outcome {
-            case .figure(let figure):
-                let paths = try writer.write(figure)
+            case .figure:
                 drawn += 1
                 print("wrote " + paths.filter { !$0.hasSuffix(".dat") && !$0.hasSuffix(".gp") }.joined(separator: ", "))
             case .skipped(let name, let reason):
                 print("skipped \(name): \(reason)")
             }
         }
-        print("\(drawn) figures in \(output)/ (each with its .gp script and .dat data)")
-    }
-
-    private func renamed(_ outcome: ResultsFigures.Outcome, suffix: String) -> ResultsFigures.Outcome {
-        switch outcome {
-        case .figure(let f):
-            return .figure(Figure(name: f.name + suffix, title: f.title, blocks: f.blocks,
-                                  body: f.body.replacingOccurrences(of: "'\(f.name).dat'", with: "'\(f.name + suffix).dat'"),
-                                  width: f.width, height: f.height))
-        case .skipped(let name, let reason):
-            return .skipped(name: name + suffix, reason: reason)
-        }
+        print("\(drawn) figure\(drawn == 1 ? "" : "s") in \(output)/ (each with its .gp script and .dat data)")
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import PhantomInterop
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomModelIO
+
+/// What `phantom inspect` shows: a checkpoint (or imported safetensors file) and, with data, the forward solves
+/// of its first samples with ‖J‖₂ and ρ(J) at each fixed point.
+public struct Inspection: Sendable {
+    public let path: String
+    public let checkpoint: Checkpoint
+    /// Per sample, with data: the forward solve and the diagnostics at h*.
+    public struct Sample: Sendable {
+        public let iterations: Int
+        public let residual: Double
+        public let status: SolverStatus
+        public let diagnostics: FixedPointDiagnostics
+    }
+    public let samples: [Sample]
+
+    public static let defaultSamples = 5
+
+    /// Loads the model, and with `data` solves the first `samples` fixed points. Everything is checked before
+    /// anything is solved.
+    public init(_ path: String, cell: CellKind? = nil, prefix: String? = nil, data: String? = nil, samples: Int = defaultSamples,
+                solver: FixedPointConfiguration) throws {
+        guard samples >= 1 else { throw AnalysisInputError("the number of samples must be at least 1, got \(samples)") }
+        let checkpoint = try ModelFile.load(path, cell: cell, prefix: prefix)
+        let model = checkpoint.model
+        var rows: [Sample] = []
+        if let data {
+            let dataPath = try DataSetResolver.resolve(data)
+            let set = try DataSet.load(dataPath)
+            guard set.x.columns == model.inputDimension else {
+                throw DataSetError(path: dataPath, message: "x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
+            }
+            let batch = set.prefix(samples)
+            let solution = model.solve(batch.x, solver)
+            let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)
+            rows = (0..<batch.count).map { i in
+                Sample(iterations: solution.iterations[i], residual: solution.residuals[i], status: solution.statuses[i], diagnostics: diagnostics[i])
+            }
+        }
+        self.path = path
+        self.checkpoint = checkpoint
+        self.samples = rows
+    }
+}
