@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "PhantomModel", dependencies: ["PhantomLinearAlgebra"]),
 
         // MARK: Models and data on disk: checkpoints, data sets, run folders, the data-set resolver.
-        .target(name: "PhantomModelIO", dependencies: ["PhantomHDF5", "PhantomModel", "PhantomLinearAlgebra"]),
+        .target(name: "PhantomModelIO", dependencies: ["PhantomFileSystem", "PhantomHDF5", "PhantomModel", "PhantomLinearAlgebra"]),
 
         // MARK: Gradient estimators: the exact implicit gradient, the estimator families (UPG, NPG, JFB, RBP, …)
         // with their grid engines and certificates, BPTT.
@@ -53,17 +53,17 @@ let package = Package(
                                                         "PhantomModelIO", "PhantomLinearAlgebra"]),
 
         // MARK: Training with a selectable gradient estimator: the training run and its folder.
-        .target(name: "PhantomTraining", dependencies: ["PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        .target(name: "PhantomTraining", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Results I/O: the analysis results file (HDF5).
-        .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomHDF5"]),
+        .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomHDF5"]),
 
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",
                                                      "PhantomResults", "PhantomTraining"]),
 
         // MARK: Benchmarks (`phantom bench`): timing the engines and training, reported as medians and ratios.
-        .target(name: "PhantomBenchmarks", dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel",
+        .target(name: "PhantomBenchmarks", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel",
                                                           "PhantomModelIO", "PhantomTraining"]),
 
         // MARK: The `phantom` command.
@@ -88,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomModelTests",
-            dependencies: ["PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomTestSupport"]
+            dependencies: ["PhantomFileSystem", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomGradientsTests",
@@ -101,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomTrainingTests",
-            dependencies: ["PhantomTraining", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
+            dependencies: ["PhantomTraining", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomInteropTests",

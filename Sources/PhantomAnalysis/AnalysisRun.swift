@@ -69,34 +69,34 @@ public struct AnalysisRun: Sendable {
     public let samples: DataSet
     public let targets: Targets
 
-    /// - Throws: ``AnalysisInputError`` (or the loaders' errors) naming the file and what is wrong.
+    /// - Throws: ``InputError`` (or the loaders' errors) naming the file and what is wrong.
     public init(_ inputs: Inputs, configuration: AnalysisConfiguration, solver: FixedPointConfiguration) throws {
-        guard !inputs.checkpoints.isEmpty else { throw AnalysisInputError("give at least one checkpoint") }
-        guard inputs.samples >= 1 else { throw AnalysisInputError("the number of samples must be at least 1, got \(inputs.samples)") }
+        guard !inputs.checkpoints.isEmpty else { throw InputError("give at least one checkpoint") }
+        guard inputs.samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(inputs.samples)") }
         var members: [Member] = []
         for argument in inputs.checkpoints {
-            guard FileManager.default.fileExists(atPath: argument) else { throw AnalysisInputError("\(argument): no such file or folder") }
+            guard FileManager.default.fileExists(atPath: argument) else { throw InputError("\(argument): no such file or folder") }
             if !RunFolder.isFolder(argument) {
                 members.append(try Self.load(argument, inputs))
                 continue
             }
             let series = try RunFolder.checkpoints(in: argument).map { try Self.load($0, inputs) }
                 .sorted { ($0.checkpoint.epoch ?? -1, $0.checkpoint.step ?? -1, $0.path) < ($1.checkpoint.epoch ?? -1, $1.checkpoint.step ?? -1, $1.path) }
-            guard !series.isEmpty else { throw AnalysisInputError("\(argument): the folder holds no run checkpoints (epoch-NNNN.h5)") }
+            guard !series.isEmpty else { throw InputError("\(argument): the folder holds no run checkpoints (epoch-NNNN.h5)") }
             members += series
         }
         let first = members[0]
         let reference = inputs.data ?? first.checkpoint.dataset
-        guard let reference else { throw AnalysisInputError("\(first.path) names no data set; pass the data file") }
+        guard let reference else { throw InputError("\(first.path) names no data set; pass the data file") }
         let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
         let dataSet = try DataSet.load(dataPath)
-        guard dataSet.y != nil else { throw DataSetError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
+        guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
         for member in members where member.checkpoint.model.inputDimension != dataSet.x.columns {
-            throw DataSetError(path: dataPath, message: "x has \(dataSet.x.columns) features, \(member.path) expects n_in = \(member.checkpoint.model.inputDimension)")
+            throw InputError(path: dataPath, message: "x has \(dataSet.x.columns) features, \(member.path) expects n_in = \(member.checkpoint.model.inputDimension)")
         }
         let chosen = dataSet.part(1).prefix(inputs.samples)
-        guard chosen.count > 0 else { throw DataSetError(path: dataPath, message: "the test split (split = 1) holds no samples") }
-        guard let targets = chosen.y else { throw DataSetError(path: dataPath, message: "no targets") }
+        guard chosen.count > 0 else { throw InputError(path: dataPath, message: "the test split (split = 1) holds no samples") }
+        guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
         self.configuration = configuration
         self.solver = solver
@@ -136,8 +136,3 @@ public struct AnalysisRun: Sendable {
     }
 }
 
-/// An analysis input that cannot be used: a missing file, an empty folder, a bad count.
-public struct AnalysisInputError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
@@ -24,7 +25,7 @@ public struct Inspection: Sendable {
     /// anything is solved.
     public init(_ path: String, cell: CellKind? = nil, prefix: String? = nil, data: String? = nil, samples: Int = defaultSamples,
                 solver: FixedPointConfiguration) throws {
-        guard samples >= 1 else { throw AnalysisInputError("the number of samples must be at least 1, got \(samples)") }
+        guard samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(samples)") }
         let checkpoint = try ModelFile.load(path, cell: cell, prefix: prefix)
         let model = checkpoint.model
         var rows: [Sample] = []
@@ -32,7 +33,7 @@ public struct Inspection: Sendable {
             let dataPath = try DataSetResolver.resolve(data)
             let set = try DataSet.load(dataPath)
             guard set.x.columns == model.inputDimension else {
-                throw DataSetError(path: dataPath, message: "x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
+                throw InputError(path: dataPath, message: "x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
             }
             let batch = set.prefix(samples)
             let solution = model.solve(batch.x, solver)

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
@@ -56,7 +57,7 @@ public struct TrainingBenchmark: Sendable {
         try validate()
         let path = try DataSetResolver.resolve(data)
         let dataSet = try DataSet.load(path)
-        guard case .labels(let labels)? = dataSet.y else { throw DataSetError(path: path, message: "the training benchmark needs class labels") }
+        guard case .labels(let labels)? = dataSet.y else { throw InputError(path: path, message: "the training benchmark needs class labels") }
         let train = dataSet.part(0), test = dataSet.part(1)
         let variants: [(String, EstimatorID, AdjointMethod)] = [
             ("exact, fixed-point adjoint", .exact, .fixedPoint), ("exact, GMRES adjoint", .exact, .gmres),

@@ -1,14 +1,8 @@
+import PhantomFileSystem
 import PhantomHDF5
 import PhantomModel
 import PhantomLinearAlgebra
 
-/// A checkpoint file that is not what it claims: a missing or malformed attribute or tensor.
-public struct CheckpointError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) { self.path = path; self.message = message }
-    public var description: String { "\(path): \(message)" }
-}
 
 /// A model on disk: the phantom checkpoint format (HDF5), version 1.
 ///
@@ -90,13 +84,13 @@ public struct Checkpoint: Sendable {
 
     /// Loads and validates a checkpoint.
     ///
-    /// - Throws: ``CheckpointError`` naming the first problem — not a phantom checkpoint, an unsupported
+    /// - Throws: ``InputError`` naming the first problem — not a phantom checkpoint, an unsupported
     ///   version, an unknown cell kind, a missing or non-positive dimension, a missing, unexpected,
     ///   wrongly shaped or non-finite tensor — or ``HDF5Error`` when the file cannot be read.
     public static func load(_ path: String) throws -> Checkpoint {
         try HDF5File.withFile(at: path) { file in
             let root = file.root
-            func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, message: message) }
+            func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.hasAttribute("format"), case .string(let format) = try root.attribute("format") else {
                 throw fail("not a phantom checkpoint (no 'format' attribute)")
             }
@@ -154,37 +148,37 @@ public struct Checkpoint: Sendable {
     private static func readTensors(_ root: HDF5Group, _ specs: [ParameterSpec], path: String,
                                     dimensions: String) throws -> [String: [Double]] {
         guard root.kind(of: "params") == .group else {
-            throw CheckpointError(path: path, message: "group 'params' is missing")
+            throw InputError(path: path, message: "group 'params' is missing")
         }
         let params = try root.group("params")
         let expected = Set(specs.map(\.name))
         for child in try params.children() where !expected.contains(child.name) {
-            throw CheckpointError(path: path, message: "params/\(child.name): unexpected tensor for this cell (expected: \(specs.map(\.name).joined(separator: ", ")))")
+            throw InputError(path: path, message: "params/\(child.name): unexpected tensor for this cell (expected: \(specs.map(\.name).joined(separator: ", ")))")
         }
         var tensors: [String: [Double]] = [:]
         for spec in specs {
             guard params.contains(spec.name) else {
-                throw CheckpointError(path: path, message: "params/\(spec.name): missing tensor")
+                throw InputError(path: path, message: "params/\(spec.name): missing tensor")
             }
             let array = try params.readDoubles(spec.name)
             guard array.shape == spec.shape else {
-                throw CheckpointError(path: path, message: "params/\(spec.name): shape \(array.shape), expected \(spec.shape) (\(dimensions))")
+                throw InputError(path: path, message: "params/\(spec.name): shape \(array.shape), expected \(spec.shape) (\(dimensions))")
             }
             guard array.values.allSatisfy(\.isFinite) else {
-                throw CheckpointError(path: path, message: "params/\(spec.name): contains NaN or infinity")
+                throw InputError(path: path, message: "params/\(spec.name): contains NaN or infinity")
             }
             tensors[spec.name] = array.values
         }
         return tensors
     }
 
-    private static func optionalString(_ root: HDF5Group, _ name: String, _ fail: (String) -> CheckpointError) throws -> String? {
+    private static func optionalString(_ root: HDF5Group, _ name: String, _ fail: (String) -> InputError) throws -> String? {
         guard root.hasAttribute(name) else { return nil }
         guard case .string(let s) = try root.attribute(name) else { throw fail("attribute '\(name)' is not a string") }
         return s
     }
 
-    private static func optionalInt(_ root: HDF5Group, _ name: String, _ fail: (String) -> CheckpointError) throws -> Int? {
+    private static func optionalInt(_ root: HDF5Group, _ name: String, _ fail: (String) -> InputError) throws -> Int? {
         guard root.hasAttribute(name) else { return nil }
         guard let v = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
         return Int(v)

@@ -1,14 +1,8 @@
+import PhantomFileSystem
 import PhantomHDF5
 import PhantomModel
 import PhantomLinearAlgebra
 
-/// A data file that is not what it claims: a missing, malformed or inconsistent dataset.
-public struct DataSetError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) { self.path = path; self.message = message }
-    public var description: String { "\(path): \(message)" }
-}
 
 /// A data set: inputs `x` [N, n_in], optional targets `y` — class labels [N] (integers) or regression
 /// targets [N, c] (floats) — and an optional `split` [N] (0 = train, 1 = test), read from an HDF5 file.
@@ -48,26 +42,26 @@ public struct DataSet: Sendable {
     }
 
     /// Checks that targets fit a model with `outputs` outputs: labels in 0..<c, or regression targets with c
-    /// columns. - Throws: ``DataSetError`` naming the data file.
+    /// columns. - Throws: ``InputError`` naming the data file.
     public static func checkTargets(_ targets: Targets, outputs c: Int, path: String) throws {
         switch targets {
         case .labels(let labels):
             if let bad = labels.first(where: { $0 >= c }) {
-                throw DataSetError(path: path, message: "y: label \(bad) is out of range for a model with c = \(c) outputs")
+                throw InputError(path: path, message: "y: label \(bad) is out of range for a model with c = \(c) outputs")
             }
         case .values(let values):
             guard values.columns == c else {
-                throw DataSetError(path: path, message: "y: \(values.columns) regression targets per sample, the model has c = \(c) outputs")
+                throw InputError(path: path, message: "y: \(values.columns) regression targets per sample, the model has c = \(c) outputs")
             }
         }
     }
 
     /// Loads `x` and, when present, `y` from an HDF5 file, checking ranks, shapes, finiteness and labels.
-    /// - Throws: ``DataSetError`` (naming the file and dataset) or ``HDF5Error``.
+    /// - Throws: ``InputError`` (naming the file and dataset) or ``HDF5Error``.
     public static func load(_ path: String) throws -> DataSet {
         try HDF5File.withFile(at: path) { file in
             let root = file.root
-            func fail(_ message: String) -> DataSetError { DataSetError(path: path, message: message) }
+            func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.kind(of: "x") == .dataset else { throw fail("dataset 'x' (the inputs, [N, n_in]) is missing") }
             let x = try root.readDoubles("x", rank: 2)
             guard x.values.allSatisfy(\.isFinite) else { throw fail("x: contains NaN or infinity") }

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 
 /// Turns a data-set reference — a path, or the name of a bundled data set such as `digits` — into a file.
 ///
@@ -14,7 +15,7 @@ public enum DataSetResolver {
     /// - Parameters:
     ///   - reference: a path or a bundled name.
     ///   - near: the checkpoint that named the data set, if any (its folder is searched too).
-    /// - Throws: ``DataSetError`` naming the reference and where it was looked for.
+    /// - Throws: ``InputError`` naming the reference and where it was looked for.
     public static func resolve(_ reference: String, near checkpoint: String? = nil) throws -> String {
         let folder = checkpoint.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         let isName = !reference.contains("/") && !reference.hasSuffix(".h5")
@@ -24,8 +25,8 @@ public enum DataSetResolver {
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate) && !RunFolder.isFolder(candidate) {
             return candidate
         }
-        if !isName && checkpoint == nil { throw DataSetError(path: reference, message: "no such file") }
+        if !isName && checkpoint == nil { throw InputError(path: reference, message: "no such file") }
         let source = checkpoint.map { "\($0) names data set '\(reference)'" } ?? "data set '\(reference)'"
-        throw DataSetError(path: reference, message: "\(source) was not found (looked for \(candidates.joined(separator: ", "))); pass the data file's path")
+        throw InputError(path: reference, message: "\(source) was not found (looked for \(candidates.joined(separator: ", "))); pass the data file's path")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomModelIO
 import PhantomResults
 import PhantomTraining
@@ -17,15 +18,15 @@ public struct PlotRun: Sendable {
     /// (label, history) of each run folder.
     public let runs: [(label: String, history: [EpochRecord])]
 
-    /// - Throws: ``PlotInputError`` for a missing input or a folder without run checkpoints; the readers' errors.
+    /// - Throws: ``InputError`` for a missing input or a folder without run checkpoints; the readers' errors.
     public init(inputs: [String]) throws {
-        guard !inputs.isEmpty else { throw PlotInputError("give a results file or a run folder") }
+        guard !inputs.isEmpty else { throw InputError("give a results file or a run folder") }
         var results: [ResultsData] = []
         var runs: [(label: String, history: [EpochRecord])] = []
         for input in inputs {
-            guard FileManager.default.fileExists(atPath: input) else { throw PlotInputError("\(input): no such file or folder") }
+            guard FileManager.default.fileExists(atPath: input) else { throw InputError("\(input): no such file or folder") }
             if RunFolder.isFolder(input) {
-                guard let last = RunFolder.checkpoints(in: input).last else { throw PlotInputError("\(input): the folder holds no training checkpoints") }
+                guard let last = RunFolder.checkpoints(in: input).last else { throw InputError("\(input): the folder holds no training checkpoints") }
                 let checkpoint = try Checkpoint.load(last)
                 runs.append(("\(URL(fileURLWithPath: input).lastPathComponent) (\(checkpoint.estimator ?? "?"))", TrainingRun.history(of: checkpoint)))
             } else {
@@ -52,9 +53,9 @@ public struct PlotRun: Sendable {
                       report: (ResultsFigures.Outcome, [String]) -> Void) throws {
         if !FileManager.default.fileExists(atPath: folder) {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            catch { throw PlotInputError("\(folder): cannot create the folder") }
+            catch { throw InputError("\(folder): cannot create the folder") }
         } else if !RunFolder.isFolder(folder) {
-            throw PlotInputError("\(folder): exists and is not a folder")
+            throw InputError("\(folder): exists and is not a folder")
         }
         let writer = FigureWriter(folder: folder, formats: formats, overwrite: overwrite)
         for outcome in outcomes {
@@ -80,8 +81,3 @@ extension ResultsFigures.Outcome {
     }
 }
 
-/// A plot input or output folder that cannot be used.
-public struct PlotInputError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

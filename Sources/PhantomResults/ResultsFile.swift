@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomAnalysis
 import PhantomGradients
 import PhantomHDF5
@@ -9,7 +10,7 @@ public enum ResultsFile {
     /// - Parameter attributes: further root attributes (command, tool version, time, data, cell).
     public static func write(_ series: [SeriesEntry], sampleIndices: [Int], to path: String, overwrite: Bool,
                              attributes: [String: String]) throws {
-        guard let first = series.first?.result else { throw ResultsFileError(path: path, message: "nothing to write") }
+        guard let first = series.first?.result else { throw InputError(path: path, message: "nothing to write") }
         let extents = ResultsSchema.Extents(series: series.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
                                             ks: first.ks.count, samples: first.sampleCount)
         try HDF5File.write(to: path, overwrite: overwrite) { file in
@@ -101,10 +102,3 @@ public enum ResultsFile {
     }
 }
 
-/// A results file that cannot be written or is not what it claims.
-public struct ResultsFileError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let message: String
-    public init(path: String, message: String) { self.path = path; self.message = message }
-    public var description: String { "\(path): \(message)" }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomAnalysis
 import PhantomGradients
 import PhantomHDF5
@@ -38,11 +39,11 @@ public struct ResultsData: Sendable {
 
     /// Reads a results file written by ``ResultsFile/write(_:sampleIndices:to:overwrite:attributes:)`` (any
     /// file of format version 1).
-    /// - Throws: ``HDF5Error``, or ``ResultsFileError`` naming what is missing, unknown or of the wrong shape.
+    /// - Throws: ``HDF5Error``, or ``InputError`` naming what is missing, unknown or of the wrong shape.
     public static func read(_ path: String) throws -> ResultsData {
         try HDF5File.withFile(at: path) { file in
             let root = file.root
-            func fail(_ message: String) -> ResultsFileError { ResultsFileError(path: path, message: message) }
+            func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.hasAttribute("format"), try root.attribute("format") == .string(ResultsSchema.format) else {
                 throw fail("not a phantom results file (format attribute is not '\(ResultsSchema.format)')")
             }

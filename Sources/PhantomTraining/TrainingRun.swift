@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import PhantomGradients
 import PhantomHDF5
 import PhantomLinearAlgebra
@@ -32,7 +33,7 @@ public struct TrainingRun {
     public var startEpoch: Int { history.last?.epoch ?? 0 }
 
     /// A new run in `folder`.
-    /// - Throws: ``TrainingRunError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
+    /// - Throws: ``InputError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
     public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
         let loaded = try RunData(data)
         try prepare(folder: folder, force: force)
@@ -46,7 +47,7 @@ public struct TrainingRun {
 
     /// Continues the run in `folder` from its last checkpoint; `epochs` raises the total.
     public static func resume(folder: String, epochs: Int? = nil) throws -> TrainingRun {
-        guard let last = RunFolder.checkpoints(in: folder).last else { throw TrainingRunError("\(folder): no checkpoints to resume from") }
+        guard let last = RunFolder.checkpoints(in: folder).last else { throw InputError("\(folder): no checkpoints to resume from") }
         let checkpoint = try Checkpoint.load(last)
         var (configuration, optimizer, history) = try restore(checkpoint, path: last)
         if let epochs {
@@ -57,7 +58,7 @@ public struct TrainingRun {
         let loaded = try RunData(data)
         let model = checkpoint.model
         guard model.inputDimension == loaded.train.x.columns else {
-            throw DataSetError(path: loaded.path, message: "x has \(loaded.train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
+            throw InputError(path: loaded.path, message: "x has \(loaded.train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
         }
         try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
         return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
@@ -98,11 +99,11 @@ public struct TrainingRun {
         init(_ reference: String) throws {
             path = try DataSetResolver.resolve(reference)
             let dataSet = try DataSet.load(path)
-            guard let targets = dataSet.y else { throw DataSetError(path: path, message: "no targets 'y' to train on") }
+            guard let targets = dataSet.y else { throw InputError(path: path, message: "no targets 'y' to train on") }
             let hasSplit = dataSet.split != nil
             train = hasSplit ? dataSet.part(0) : dataSet.selecting(Array(0..<(dataSet.count * 4 / 5)))
             test = hasSplit ? dataSet.part(1) : dataSet.selecting(Array((dataSet.count * 4 / 5)..<dataSet.count))
-            guard train.count > 0 else { throw DataSetError(path: path, message: "the training split (split = 0) holds no samples") }
+            guard train.count > 0 else { throw InputError(path: path, message: "the training split (split = 0) holds no samples") }
             self.targets = targets
             switch targets {
             case .labels(let labels): classes = (labels.max() ?? 0) + 1
@@ -114,19 +115,19 @@ public struct TrainingRun {
     /// Creates the folder, or refuses one holding another run's checkpoints unless `force` (which removes them).
     static func prepare(folder: String, force: Bool) throws {
         if FileManager.default.fileExists(atPath: folder) {
-            guard RunFolder.isFolder(folder) else { throw TrainingRunError("\(folder): exists and is not a folder") }
+            guard RunFolder.isFolder(folder) else { throw InputError("\(folder): exists and is not a folder") }
             let existing = RunFolder.checkpoints(in: folder)
             if !existing.isEmpty {
                 guard force else {
-                    throw TrainingRunError("\(folder): holds another run's checkpoints (\(existing.count)); resume it or start over with force")
+                    throw InputError("\(folder): holds another run's checkpoints (\(existing.count)); resume it or start over with force")
                 }
                 for path in existing { try FileManager.default.removeItem(atPath: path) }
             }
         } else {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            catch { throw TrainingRunError("\(folder): cannot create the folder (\(error.localizedDescription))") }
+            catch { throw InputError("\(folder): cannot create the folder (\(error.localizedDescription))") }
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else { throw TrainingRunError("\(folder): the folder is not writable") }
+        guard FileManager.default.isWritableFile(atPath: folder) else { throw InputError("\(folder): the folder is not writable") }
     }
 
     /// Writes the checkpoint of `epoch`.
@@ -178,7 +179,7 @@ public struct TrainingRun {
     /// The configuration, optimiser and history stored in a checkpoint of a run.
     public static func restore(_ checkpoint: Checkpoint, path: String) throws -> (TrainingConfiguration, Optimizer, [EpochRecord]) {
         let m = checkpoint.metadata
-        func fail(_ what: String) -> CheckpointError { CheckpointError(path: path, message: "not a resumable training checkpoint: \(what)") }
+        func fail(_ what: String) -> InputError { InputError(path: path, message: "not a resumable training checkpoint: \(what)") }
         func int(_ key: String) throws -> Int { guard let v = m[key]?.integerValue else { throw fail("attribute '\(key)' is missing") }; return Int(v) }
         func double(_ key: String) throws -> Double { guard let v = m[key]?.doubleValue else { throw fail("attribute '\(key)' is missing") }; return v }
         func string(_ key: String) throws -> String { guard let v = m[key]?.stringValue else { throw fail("attribute '\(key)' is missing") }; return v }
@@ -212,8 +213,3 @@ extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
 
-/// A run folder that cannot be used, or nothing to resume.
-public struct TrainingRunError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

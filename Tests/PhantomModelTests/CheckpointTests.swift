@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import Testing
 import PhantomHDF5
 import PhantomLinearAlgebra
@@ -69,7 +70,7 @@ struct CheckpointTests {
     ])
     func badCheckpoints(label: String, expected: String) throws {
         let path = try damagedFile(label)
-        let error = try #require(throws: CheckpointError.self) { try Checkpoint.load(path) }
+        let error = try #require(throws: InputError.self) { try Checkpoint.load(path) }
         #expect(error.description.hasPrefix(path + ": "))
         #expect(error.description.contains(expected), "\(label): \(error.description)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 import Testing
 import PhantomGradients
 import PhantomLinearAlgebra
@@ -81,7 +82,7 @@ struct TrainingTests {
         try train(epochs: 1, into: folder + "/c")
         try train(epochs: 3, into: folder + "/c", resumeFrom: folder + "/c/epoch-0001.h5")
         // A used folder is refused unless forced; forcing starts over.
-        #expect(throws: TrainingRunError.self) {
+        #expect(throws: InputError.self) {
             try TrainingRun.start(try Self.configuration(UnrolledPhantomGradient.id, epochs: 1), data: dataPath, folder: folder + "/a", force: false)
         }
         let a = try Checkpoint.load(folder + "/a/epoch-0003.h5")
