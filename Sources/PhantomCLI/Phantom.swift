@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PhantomFileSystem
 
 /// `phantom`: how good is a cheap gradient? Exact vs phantom gradients of implicit models.
 @main
@@ -34,11 +35,12 @@ extension Phantom {
                 exit(withError: error)  // --help, --version: printed to stdout, exit 0
             }
             if !(error is ExitCode) {
-                let message = Phantom.message(for: error)
+                var message = Phantom.message(for: error)
                     .split(whereSeparator: \.isNewline)
                     .map { $0.trimmingCharacters(in: .whitespaces) }
                     .filter { !$0.isEmpty }
                     .joined(separator: " ")
+                if let output = error as? OutputError, output.targetExists { message += " (use --force)" }
                 FileHandle.standardError.write(Data("phantom: \(message)\n".utf8))
             }
             Foundation.exit(code.rawValue)

@@ -5,8 +5,18 @@ import Foundation
 public struct OutputError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
-    public init(path: String, message: String) { self.path = path; self.message = message }
+    /// The target exists and overwriting was not asked for (a front end says how to ask for it).
+    public let targetExists: Bool
+    public init(path: String, message: String, targetExists: Bool = false) {
+        self.path = path
+        self.message = message
+        self.targetExists = targetExists
+    }
     public var description: String { "\(path): \(message)" }
+
+    static func exists(_ path: String) -> OutputError {
+        OutputError(path: path, message: "already exists; refusing to overwrite it", targetExists: true)
+    }
 }
 
 /// Writing a file so that the target path only ever holds a complete file.
@@ -26,7 +36,7 @@ public enum AtomicOutput {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             if isDirectory.boolValue { throw OutputError(path: path, message: "is a folder; cannot write a file there") }
-            if !overwrite { throw OutputError(path: path, message: "already exists; refusing to overwrite it (use --force)") }
+            if !overwrite { throw .exists(path) }
         }
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw OutputError(path: path, message: "the folder \(folder) does not exist")
@@ -50,9 +60,8 @@ public enum AtomicOutput {
             }
         } else {
             guard link(temporary, path) == 0 else {
-                let reason = errno == EEXIST ? "already exists; refusing to overwrite it (use --force)"
-                                             : "cannot move the finished file into place: \(String(cString: strerror(errno)))"
-                throw OutputError(path: path, message: reason)
+                if errno == EEXIST { throw .exists(path) }
+                throw OutputError(path: path, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
             }
         }
     }

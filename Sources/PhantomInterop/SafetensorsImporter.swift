@@ -48,11 +48,11 @@ public struct SafetensorsImporter: Sendable {
             kind = cell
         } else {
             guard candidates.count == 1, let only = candidates.first else {
-                throw fail("cannot tell the cell kind from the tensors (candidates: \(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))); pass --cell or set __metadata__ phantom.cell")
+                throw fail("cannot tell the cell kind from the tensors (candidates: \(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))); name the cell kind, or set __metadata__ phantom.cell")
             }
             kind = only
         }
-        if let cell, cell != kind { throw fail("--cell \(cell.rawValue) contradicts the file's metadata phantom.cell = \(kind.rawValue)") }
+        if let cell, cell != kind { throw fail("the requested cell \(cell.rawValue) contradicts the file's metadata phantom.cell = \(kind.rawValue)") }
 
         // Dimensions: from the shapes, checked against the metadata.
         func dimension(_ key: String, tensor: String, axis: Int) throws -> Int {

@@ -121,7 +121,7 @@ struct SafetensorsTests {
         #expect(error.description.contains(expected), "\(label): \(error)")
     }
 
-    @Test("missing and unused tensors are listed; an ambiguous cell asks for --cell")
+    @Test("missing and unused tensors are listed; an ambiguous cell asks for the cell kind")
     func mapping() throws {
         let folder = makeTemporaryFolder()
         let t = SafetensorsTensor(dtype: .f32, shape: [2, 2], values: [1, 0, 0, 1])
@@ -130,7 +130,7 @@ struct SafetensorsTests {
         #expect(error.description.contains("missing tensors: injection.bias") && error.description.contains("unused tensors: extra.weight"))
         try Safetensors.write([("injection.weight", t), ("head.weight", t)], to: folder + "/neither.safetensors")
         let ambiguous = try #require(throws: SafetensorsError.self) { try SafetensorsImporter().importCheckpoint(folder + "/neither.safetensors") }
-        #expect(ambiguous.description.contains("cannot tell the cell kind") && ambiguous.description.contains("--cell"))
+        #expect(ambiguous.description.contains("cannot tell the cell kind") && ambiguous.description.contains("name the cell kind"))
         try Safetensors.write([("injection.weight", t)], metadata: ["phantom.cells": "tanh"], to: folder + "/meta.safetensors")
         #expect(throws: SafetensorsError.self) { try SafetensorsImporter().importCheckpoint(folder + "/meta.safetensors") }
     }
