@@ -1,6 +1,7 @@
 import Foundation
 import PhantomGradients
 import PhantomLinearAlgebra
+import PhantomModel
 
 /// Values on the grid estimator × λ × k × sample, row-major (the layout of the results file).
 public struct CellGrid: Sendable, Equatable {
@@ -107,6 +108,10 @@ public struct AnalysisResult: Sendable {
     public var forwardResidual: [Double]
     public var forwardIterations: [Int]
     public var forwardConverged: [Bool]
+    /// The forward solver's method that produced each h* (``FixedPointStage``).
+    public var forwardMethod: [FixedPointStage]
+    /// Each forward solve's residual after its last evaluation of f.
+    public var forwardLastResidual: [Double]
     public var adjointResidual: [Double]
     public var adjointConverged: [Bool]
     public var adjointMethod: String
@@ -128,8 +133,13 @@ public struct AnalysisResult: Sendable {
     /// ‖∇_θ L‖ of the batch-mean exact gradient over the implicit layer.
     public var exactGradientNorm: Double
 
-    /// A sample is used for the bound checks only when its forward and adjoint solves converged.
-    public var reliable: [Bool] { zip(forwardConverged, adjointConverged).map { $0 && $1 } }
+    /// ρ(J) < 1 at h*: an attractive fixed point. At a repelling one (ρ(J) ≥ 1) the Neumann series and the
+    /// phantom gradients have nothing to converge to, so the sample is flagged like an unconverged solve.
+    public var stable: [Bool] { spectra.map { $0.spectralRadius < 1 } }
+
+    /// A sample is used for the bound checks only when its forward and adjoint solves converged and its fixed
+    /// point is attractive.
+    public var reliable: [Bool] { (0..<sampleCount).map { forwardConverged[$0] && adjointConverged[$0] && stable[$0] } }
 
     /// The median measured cosine of a cell over the reliable samples.
     public func medianCosine(_ estimator: EstimatorID, lambda l: Int, k: Int) -> Double {

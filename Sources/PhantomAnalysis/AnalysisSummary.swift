@@ -12,6 +12,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let certifiedSamples: Int
         public let unconvergedForward: Int
         public let unconvergedAdjoint: Int
+        /// Converged samples whose fixed point repels (ρ(J) ≥ 1): flagged and excluded like unconverged ones.
+        public let unstable: Int
         public let estimators: [Estimator]
         /// The batch as one stacked system: fraction of (estimator, λ, k) cells where each condition holds.
         public let stacked: StackedSummary?
@@ -78,7 +80,8 @@ public struct AnalysisSummary: Encodable, Sendable {
             }
             return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
-                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count, estimators: estimators, stacked: stacked)
+                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
+                              unstable: (0..<r.sampleCount).filter { r.forwardConverged[$0] && !r.stable[$0] }.count, estimators: estimators, stacked: stacked)
         }
     }
 

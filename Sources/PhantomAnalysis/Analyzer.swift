@@ -78,7 +78,8 @@ public struct Analyzer: Sendable {
             ks: c.ks, lambdas: c.lambdas, estimators: c.estimators.map(\.id), estimatorAxes: c.estimators.map(\.axes),
             sampleCount: b, certifiedSamples: certified,
             forwardResidual: problem.forward.residuals, forwardIterations: problem.forward.iterations,
-            forwardConverged: problem.forward.converged, adjointResidual: adjoint.relativeResiduals,
+            forwardConverged: problem.forward.converged, forwardMethod: problem.forward.methods,
+            forwardLastResidual: problem.forward.lastResiduals, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,
             spectra: perSample.map(\.0), metrics: metrics, certificates: certificates, batch: batch, stacked: stacked,
             headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean))

@@ -13,7 +13,11 @@ public struct Inspection: Sendable {
     /// Per sample, with data: the forward solve and the diagnostics at h*.
     public struct Sample: Sendable {
         public let iterations: Int
+        /// The best residual (at the returned h*) and the one after the last evaluation of f.
         public let residual: Double
+        public let lastResidual: Double
+        /// The method that produced h*.
+        public let method: FixedPointStage
         public let status: SolverStatus
         public let diagnostics: FixedPointDiagnostics
     }
@@ -39,7 +43,8 @@ public struct Inspection: Sendable {
             let solution = model.solve(batch.x, solver)
             let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)
             rows = (0..<batch.count).map { i in
-                Sample(iterations: solution.iterations[i], residual: solution.residuals[i], status: solution.statuses[i], diagnostics: diagnostics[i])
+                Sample(iterations: solution.iterations[i], residual: solution.residuals[i], lastResidual: solution.lastResiduals[i],
+                       method: solution.methods[i], status: solution.statuses[i], diagnostics: diagnostics[i])
             }
         }
         self.path = path

@@ -13,6 +13,9 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
     case diverged
     /// A direct solve finished but its recomputed residual is above tolerance (a nearly singular system).
     case inaccurate
+    /// The fixed point was found but repels (ρ(J) ≥ 1 there): no iteration converges to it, and the implicit
+    /// function theorem's linearization is not a contraction.
+    case unstable
 
     public var isConverged: Bool { self == .converged }
 
@@ -25,6 +28,7 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
         case .nonFiniteInput: return "not converged: the input contains NaN or infinity"
         case .nonFiniteIterate: return "not converged: an iterate became NaN or infinite (the iteration diverged)"
         case .inaccurate: return "not converged: the residual of the direct solve is above tolerance (the system is nearly singular)"
+        case .unstable: return "not converged: the fixed point is repelling (ρ(J) ≥ 1); the model is not contractive here"
         case .diverged: return "not converged: the residual grew far above its best value (the map may not be contractive; add damping or use Anderson)"
         }
     }

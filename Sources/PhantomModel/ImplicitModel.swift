@@ -27,8 +27,9 @@ public struct ImplicitModel: Sendable {
     /// The fixed points h* of a batch of inputs, solved from h = 0.
     public func solve(_ x: Matrix, _ configuration: FixedPointConfiguration) -> FixedPointSolution {
         let cell = self.cell
-        return FixedPointSolver(configuration).solve(initial: Matrix(zeros: x.rows, stateDimension)) {
-            cell.forward(state: $0, input: x)
-        }
+        @Sendable func inputs(_ rows: [Int]) -> Matrix { x.selectingRows(rows) }
+        return FixedPointSolver(configuration).solve(initial: Matrix(zeros: x.rows, stateDimension),
+                                                     map: { h, rows in cell.forward(state: h, input: inputs(rows)) },
+                                                     linearize: { h, rows in cell.linearize(state: h, input: inputs(rows)) })
     }
 }

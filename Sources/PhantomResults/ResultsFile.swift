@@ -3,6 +3,7 @@ import PhantomFileSystem
 import PhantomAnalysis
 import PhantomGradients
 import PhantomHDF5
+import PhantomModel
 
 /// Writes the analysis results file (``ResultsSchema``).
 public enum ResultsFile {
@@ -48,6 +49,9 @@ public enum ResultsFile {
                 case .real: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all), options: options)
                 case .flag: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
                 case .sign: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeSign)), options: options)
+                case .code(let names):
+                    try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
+                    try group.setAttribute("codes", .string(names.joined(separator: ",")), on: array.rawValue)
                 }
                 try group.setAttribute("axes", .string(ResultsSchema.axesAttribute(array.axes)), on: array.rawValue)
             }
@@ -75,6 +79,9 @@ public enum ResultsFile {
         case .forwardConverged: return r.forwardConverged.map { $0 ? 1 : 0 }
         case .adjointConverged: return r.adjointConverged.map { $0 ? 1 : 0 }
         case .certified: return (0..<r.sampleCount).map { $0 < r.certifiedSamples ? 1 : 0 }
+        case .stable: return r.stable.map { $0 ? 1 : 0 }
+        case .forwardMethod: return r.forwardMethod.map { Double(FixedPointStage.allCases.firstIndex(of: $0) ?? -1) }
+        case .forwardLastResidual: return r.forwardLastResidual
         case .dampedRadius: return r.lambdas.indices.flatMap { l in r.spectra.map { $0.dampedRadius[l] } }
         case .powerNorm: return r.lambdas.indices.flatMap { l in r.ks.indices.flatMap { k in r.spectra.map { $0.powerNorms[l][k] } } }
         }

@@ -85,6 +85,12 @@ public struct ResultsData: Sendable {
                     case .sign:
                         let a = try g.readIntegers(child.name)
                         out[array] = HDF5Array(shape: a.shape, values: a.values.map(ResultsSchema.decodeSign))
+                    case .code(let names):
+                        guard case .string(names.joined(separator: ","))? = try? g.attribute("codes", of: child.name) else {
+                            throw fail("/\(array.path): attribute 'codes' is not '\(names.joined(separator: ","))'")
+                        }
+                        let a = try g.readIntegers(child.name)
+                        out[array] = HDF5Array(shape: a.shape, values: a.values.map { (0..<Int64(names.count)).contains($0) ? Double($0) : .nan })
                     }
                 }
                 return out
@@ -120,11 +126,11 @@ public struct ResultsData: Sendable {
         return Array(a.values[(t * a.shape[1])..<((t + 1) * a.shape[1])])
     }
 
-    /// True for samples whose forward and adjoint solves converged (all true when the flags are absent).
+    /// True for samples whose forward and adjoint solves converged at an attractive fixed point (each flag
+    /// counts as true when the file lacks it; files before version 1's `stable` have no stability flag).
     public func reliable(series t: Int) -> [Bool] {
-        let forward = perSample(.forwardConverged, series: t), adjoint = perSample(.adjointConverged, series: t)
-        let count = forward?.count ?? adjoint?.count ?? sampleCount
-        return (0..<count).map { (forward?[$0] ?? 1) == 1 && (adjoint?[$0] ?? 1) == 1 }
+        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable].map { perSample($0, series: t) }
+        return (0..<sampleCount).map { s in flags.allSatisfy { ($0?[s] ?? 1) == 1 } }
     }
 
     /// The estimator's index, or nil.

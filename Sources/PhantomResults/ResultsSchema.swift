@@ -1,5 +1,6 @@
 import PhantomAnalysis
 import PhantomGradients
+import PhantomModel
 
 /// The results file's layout (HDF5, format "phantom-analysis", version 1), defined once for the writer and
 /// the reader: every array's group, name, axes and encoding.
@@ -29,6 +30,8 @@ public enum ResultsSchema {
         case flag
         /// int32 1/0/−1 for the sign of a value, −2 not computed.
         case sign
+        /// int32 index into the names listed in the dataset's `codes` attribute (comma-separated), −1 none.
+        case code([String])
     }
 
     /// In memory → on disk: NaN → −1.
@@ -80,6 +83,10 @@ public enum SampleArray: String, ResultsArray {
     case loss, sigmaMin = "sigma_min", sigmaMax = "sigma_max", conditionM = "condition_m"
     case jacobianNorm = "jacobian_norm", spectralRadius = "spectral_radius"
     case forwardConverged = "forward_converged", adjointConverged = "adjoint_converged", certified
+    /// ρ(J) < 1 at h* (an attractive fixed point).
+    case stable
+    /// The forward solver's method that produced h* (codes: ``FixedPointStage``), and its last residual.
+    case forwardMethod = "forward_method", forwardLastResidual = "forward_last_residual"
     case dampedRadius = "damped_radius", powerNorm = "power_norm"
 
     public static let group = "samples"
@@ -92,11 +99,15 @@ public enum SampleArray: String, ResultsArray {
     }
     public var encoding: ResultsSchema.Encoding {
         switch self {
-        case .forwardConverged, .adjointConverged, .certified: return .flag
+        case .forwardConverged, .adjointConverged, .certified, .stable: return .flag
+        case .forwardMethod: return .code(FixedPointStage.allCases.map(\.rawValue))
         default: return .real
         }
     }
-    public var compressed: Bool { encoding == .real }
+    public var compressed: Bool {
+        if case .real = encoding { return true }
+        return false
+    }
 }
 
 /// `/cells/<name>`: [T, E, L, K, S].

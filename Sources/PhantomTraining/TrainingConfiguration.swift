@@ -38,7 +38,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public static let defaultDamping = 0.5
     public static let defaultAdjoint = AdjointMethod.auto
     public static let defaultAdjointTolerance = 1e-8
-    public static let defaultSolver = FixedPointMethod.anderson
+    public static let defaultSolver = FixedPointMethod.auto
     public static let defaultEpochs = 30
     public static let defaultBatchSize = 128
     public static let defaultOptimizer = OptimizerKind.adam

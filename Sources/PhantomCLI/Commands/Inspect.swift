@@ -36,9 +36,10 @@ struct Inspect: ParsableCommand {
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
-        print(pad("sample", 8) + pad("iterations", 12) + pad("residual", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10) + "status")
+        print(pad("sample", 8) + pad("method", 13) + pad("iterations", 12) + pad("residual", 12) + pad("last", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10) + "status")
         for (i, sample) in inspection.samples.enumerated() {
-            print(pad("\(i)", 8) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
+            print(pad("\(i)", 8) + pad(sample.method.rawValue, 13) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
+                  + pad(format(sample.lastResidual), 12)
                   + pad(String(format: "%.4f", sample.diagnostics.jacobianNorm), 10)
                   + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + sample.status.rawValue)
         }

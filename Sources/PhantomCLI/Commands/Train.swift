@@ -35,7 +35,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1]. (default: \(Defaults.defaultDamping))") var damping: Double?
     @Option(help: "Adjoint solver of the exact gradient: auto, lu, gmres, fixed-point. (default: \(Defaults.defaultAdjoint.rawValue))") var adjoint: AdjointMethod?
     @Option(help: "Adjoint relative tolerance. (default: \(Defaults.defaultAdjointTolerance))") var adjointTolerance: Double?
-    @Option(help: "Forward solver: anderson, broyden, fixed-point. (default: \(Defaults.defaultSolver.rawValue))") var solver: FixedPointMethod?
+    @Option(help: "Forward solver: auto (Anderson → Broyden → damped iteration → Newton), anderson, broyden, fixed-point. (default: \(Defaults.defaultSolver.rawValue))") var solver: FixedPointMethod?
     @Option(help: "Forward relative tolerance. (default: \(FixedPointConfiguration.trainingTolerance))") var tolerance: Double?
     @Option(help: "Forward iteration limit. (default: \(FixedPointConfiguration.trainingMaxIterations))") var maxIterations: Int?
     @Option(help: "Epochs to train (with --resume: the new total). (default: \(Defaults.defaultEpochs))") var epochs: Int?

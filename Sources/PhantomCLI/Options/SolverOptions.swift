@@ -7,7 +7,7 @@ extension FixedPointMethod: ExpressibleByArgument {}
 /// The forward solver's settings, shared by every command that solves fixed points.
 struct SolverOptions: ParsableArguments {
     @Option(help: "Forward solver for h* = f(h*, x): \(FixedPointMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var solver: FixedPointMethod = .anderson
+    var solver: FixedPointMethod = .auto
 
     @Option(help: "Stop a sample when ‖f(h) − h‖/(‖f(h)‖ + 1e-12) falls to this value.")
     var tolerance: Double = FixedPointConfiguration.analysisTolerance

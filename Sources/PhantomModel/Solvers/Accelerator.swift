@@ -1,7 +1,7 @@
 import PhantomLinearAlgebra
 
-/// The per-sample update rules of ``FixedPointSolver``: given H and G = f(H) − H (zero rows for
-/// frozen samples), propose the next H. Frozen samples keep their row.
+/// The per-sample update rules of ``FixedPointSolver``: given a sample's iterate x and g = f(x) − x, propose
+/// its next iterate.
 struct Accelerator {
     let configuration: FixedPointConfiguration
     let batch: Int
@@ -26,22 +26,25 @@ struct Accelerator {
         pairs = Array(repeating: [], count: batch)
     }
 
-    mutating func next(h: Matrix, g: Matrix, active: [Bool]) -> Matrix {
-        switch configuration.method {
+    /// The next iterate of sample i from x and g = f(x) − x under `stage`'s update rule.
+    mutating func propose(_ i: Int, stage: FixedPointStage, x: [Double], g: [Double]) -> [Double] {
+        switch stage {
         case .fixedPoint:
-            // h ← (1 − α) h + α f(h) = h + α g
-            var out = h
-            BLAS.axpy(configuration.damping, g.elements, &out.elements)
-            return out
-        case .anderson:
-            var out = h
-            for i in 0..<batch where active[i] { out.setRow(i, anderson(i, h.row(i), g.row(i))) }
-            return out
-        case .broyden:
-            var out = h
-            for i in 0..<batch where active[i] { out.setRow(i, broyden(i, h.row(i), g.row(i))) }
-            return out
+            // h ← (1 − α) h + α f(h) = h + α g; `.auto`'s fallback damps with α = ½.
+            let alpha = configuration.method == .auto ? 0.5 : configuration.damping
+            return zip(x, g).map { $0 + alpha * $1 }
+        case .anderson: return anderson(i, x, g)
+        case .broyden, .newton: return broyden(i, x, g)
         }
+    }
+
+    /// Forgets sample i's history (a restart, or a new stage).
+    mutating func reset(_ i: Int) {
+        historyX[i] = []
+        historyG[i] = []
+        previousX[i] = nil
+        previousG[i] = nil
+        pairs[i] = []
     }
 
     /// Anderson type II: γ = argmin ‖g_k − ΔG γ‖² + λ‖γ‖², x⁺ = x_k + β g_k − (ΔX + β ΔG) γ.

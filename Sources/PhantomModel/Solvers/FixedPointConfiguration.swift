@@ -24,12 +24,22 @@ public enum StoppingCriterion: Sendable, Equatable {
 
 /// The forward solvers for h = f(h, x).
 public enum FixedPointMethod: String, Sendable, CaseIterable {
+    /// Anderson with a safeguarded restart, then Broyden, then damped iteration, then Newton polish, per
+    /// sample, until one of them converges (``FixedPointSolver``).
+    case auto
     /// Damped iteration h ← (1 − α) h + α f(h).
     case fixedPoint = "fixed-point"
     /// Anderson acceleration (type II) with memory m, mixing β and ridge regularisation.
     case anderson
     /// Limited-memory Broyden ("good" Broyden on the inverse Jacobian of g(h) = f(h) − h).
     case broyden
+}
+
+/// The method that produced a sample's final iterate.
+public enum FixedPointStage: String, Sendable, CaseIterable {
+    case anderson, broyden
+    case fixedPoint = "fixed-point"
+    case newton
 }
 
 /// A forward solver's settings, checked when built.
@@ -57,12 +67,17 @@ public struct FixedPointConfiguration: Sendable, Equatable {
     /// How many of the last inputs to f to keep in ``FixedPointSolution/recentIterates`` (for truncated
     /// backpropagation through the solver), ≥ 0.
     public var recordedIterates: Int
+    /// `.auto`'s Newton polish: at most this many Newton steps after the iterative stages, ≥ 0.
+    public var newtonSteps: Int
+    /// `.auto`'s Newton polish solves (I − J) δ = g densely (LU) up to this d, by GMRES above.
+    public var denseNewtonLimit: Int
 
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
-    public init(method: FixedPointMethod = .anderson, stopping: StoppingCriterion = .relative(1e-10),
+    public init(method: FixedPointMethod = .auto, stopping: StoppingCriterion = .relative(1e-10),
                 maxIterations: Int = 200, damping: Double = 1, andersonMemory: Int = 5,
                 andersonMixing: Double = 1, andersonRegularization: Double = 1e-10,
-                broydenMemory: Int = 30, recordedIterates: Int = 0) throws(ConfigurationError) {
+                broydenMemory: Int = 30, recordedIterates: Int = 0, newtonSteps: Int = 20,
+                denseNewtonLimit: Int = 1024) throws(ConfigurationError) {
         guard stopping.tolerance > 0, stopping.tolerance.isFinite else {
             throw ConfigurationError("the solver tolerance must be a positive number, got \(stopping.tolerance)")
         }
@@ -75,6 +90,8 @@ public struct FixedPointConfiguration: Sendable, Equatable {
         }
         guard broydenMemory >= 1 else { throw ConfigurationError("Broyden memory must be ≥ 1, got \(broydenMemory)") }
         guard recordedIterates >= 0 else { throw ConfigurationError("recorded iterates must be ≥ 0, got \(recordedIterates)") }
+        guard newtonSteps >= 0 else { throw ConfigurationError("Newton steps must be ≥ 0, got \(newtonSteps)") }
+        guard denseNewtonLimit >= 0 else { throw ConfigurationError("the dense Newton limit must be ≥ 0, got \(denseNewtonLimit)") }
         self.method = method
         self.stopping = stopping
         self.maxIterations = maxIterations
@@ -84,6 +101,8 @@ public struct FixedPointConfiguration: Sendable, Equatable {
         self.andersonRegularization = andersonRegularization
         self.broydenMemory = broydenMemory
         self.recordedIterates = recordedIterates
+        self.newtonSteps = newtonSteps
+        self.denseNewtonLimit = denseNewtonLimit
     }
 }
 
@@ -103,10 +122,14 @@ public struct FixedPointSolution: Sendable {
     public let traces: [[Double]]
     /// Batched evaluations of f.
     public let functionEvaluations: Int
+    /// The method that produced each sample's final iterate.
+    public let methods: [FixedPointStage]
     /// The last ``FixedPointConfiguration/recordedIterates`` batch inputs H_t to f, oldest first (rows of
     /// samples that had already converged stay at their frozen iterate).
     public var recentIterates: [Matrix] = []
 
     public var converged: [Bool] { statuses.map(\.isConverged) }
+    /// Each sample's residual after its last evaluation of f (its best is ``residuals``).
+    public var lastResiduals: [Double] { traces.map { $0.last ?? .nan } }
     public var allConverged: Bool { statuses.allSatisfy(\.isConverged) }
 }
