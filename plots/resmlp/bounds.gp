@@ -11,7 +11,7 @@ set xlabel "ρ = ‖E‖₂ / σ_{min}(M)"
 set ylabel "‖ĝ − ∇‖ / ‖∇‖"
 set key top left
 set grid
-plot [0.0123944855:9.61461874] 'bounds.dat' index 0 using 1:2 with points pt 7 ps 0.3 title "cells (sample, estimator, k, λ)", x with lines lw 2 lc rgb "black" title "y = x"
+plot [0.0123944855:9.61461875] 'bounds.dat' index 0 using 1:2 with points pt 7 ps 0.3 title "cells (sample, estimator, k, λ)", x with lines lw 2 lc rgb "black" title "y = x"
 unset logscale
 set format x "%g"
 set format y "%g"
