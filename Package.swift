@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
+            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomResults", "PhantomTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

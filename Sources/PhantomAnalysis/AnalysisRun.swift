@@ -42,15 +42,19 @@ public struct AnalysisRun: Sendable {
         /// For .safetensors inputs whose metadata does not say.
         public var cell: CellKind?
         public var prefix: String?
+        /// Analyse only this part of the job (``Shard``); nil: all of it.
+        public var shard: Shard?
 
         public static let defaultSamples = 100
 
-        public init(checkpoints: [String], data: String? = nil, samples: Int = defaultSamples, cell: CellKind? = nil, prefix: String? = nil) {
+        public init(checkpoints: [String], data: String? = nil, samples: Int = defaultSamples, cell: CellKind? = nil, prefix: String? = nil,
+                    shard: Shard? = nil) {
             self.checkpoints = checkpoints
             self.data = data
             self.samples = samples
             self.cell = cell
             self.prefix = prefix
+            self.shard = shard
         }
     }
 
@@ -63,8 +67,16 @@ public struct AnalysisRun: Sendable {
 
     public let configuration: AnalysisConfiguration
     public let solver: FixedPointConfiguration
+    /// The job's whole series, in order.
     public let members: [Member]
+    /// The part of the job this run analyses (nil: all of it), and its positions in `members`.
+    public let shard: Shard?
+    public let selected: [Int]
     public let dataPath: String
+    /// SHA-256 of the data file, taken before it was read.
+    public let dataSHA256: String
+    /// How .safetensors inputs were read (cell kind and prefix given by the user).
+    public let importOptions: String
     /// The analysed samples (their `rows` are the data file's rows).
     public let samples: DataSet
     public let targets: Targets
@@ -88,7 +100,11 @@ public struct AnalysisRun: Sendable {
         let first = members[0]
         let reference = inputs.data ?? first.checkpoint.dataset
         guard let reference else { throw InputError("\(first.path) names no data set; pass the data file") }
+        if let shard = inputs.shard, shard.count > members.count {
+            throw InputError("shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s"), so at most \(members.count) shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)")
+        }
         let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
+        let dataSHA256 = try SHA256.hex(ofFile: dataPath)
         let dataSet = try DataSet.load(dataPath)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
         for member in members where member.checkpoint.model.inputDimension != dataSet.x.columns {
@@ -101,7 +117,11 @@ public struct AnalysisRun: Sendable {
         self.configuration = configuration
         self.solver = solver
         self.members = members
+        self.shard = inputs.shard
+        self.selected = inputs.shard?.positions(inSeriesOf: members.count) ?? Array(members.indices)
         self.dataPath = dataPath
+        self.dataSHA256 = dataSHA256
+        self.importOptions = "cell \(inputs.cell?.rawValue ?? "-") prefix \(inputs.prefix.map { "'\($0)'" } ?? "-")"
         self.samples = chosen
         self.targets = targets
     }
@@ -115,13 +135,14 @@ public struct AnalysisRun: Sendable {
     /// The cell kind of the series (of its first checkpoint).
     public var cell: CellKind { members[0].checkpoint.model.cell.kind }
 
-    /// Analyses every checkpoint of the series.
+    /// Analyses the selected checkpoints of the series (all of them, or the shard's).
     /// - Parameters:
     ///   - progress: (member index, stage, done, in all), from the analysing threads.
     ///   - finished: called with each member's index when its analysis is done.
     public func run(progress: (@Sendable (Int, Analyzer.Stage, Int, Int) -> Void)? = nil,
                     finished: ((Int) -> Void)? = nil) throws -> [SeriesEntry] {
-        try members.enumerated().map { index, member in
+        try selected.map { index in
+            let member = members[index]
             let result = try Analyzer(configuration).analyze(model: member.checkpoint.model, inputs: samples.x, targets: targets, solver: solver,
                                                              progress: progress.map { report in { @Sendable stage, done, total in report(index, stage, done, total) } })
             finished?(index)
@@ -129,10 +150,33 @@ public struct AnalysisRun: Sendable {
         }
     }
 
-    /// The root attributes a results file of this run records besides the format's own.
+    /// The root attributes a results file of this run records besides the format's own: the command, the tool
+    /// version, the time, the data, the cell, the job's fingerprint and series length, and the shard.
     public func resultAttributes(command: String, toolVersion: String, created: Date = Date()) -> [String: String] {
-        ["command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
-         "data": dataPath, "cell": cell.rawValue]
+        var attributes = ["command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
+                          "data": dataPath, "cell": cell.rawValue, "job_fingerprint": fingerprint(toolVersion: toolVersion),
+                          "job_series": "\(members.count)"]
+        if let shard { attributes["shard"] = shard.description }
+        return attributes
+    }
+
+    /// What makes two runs parts of one job: SHA-256 over the tool version, every checkpoint's hash in order,
+    /// the data file's hash and the chosen rows, the grid, the estimators and every solver setting.
+    public func fingerprint(toolVersion: String) -> String {
+        func bits(_ x: Double) -> String { String(x.bitPattern, radix: 16) }
+        let c = configuration, f = solver
+        var lines = ["phantom-analysis-job 1", "tool \(toolVersion)"]
+        lines += members.map { "checkpoint \($0.sha256)" }
+        lines.append("data \(dataSHA256) rows \(samples.rows.map(String.init).joined(separator: ","))")
+        lines.append("k \(c.ks.map(String.init).joined(separator: ",")) lambda \(c.lambdas.map(bits).joined(separator: ","))")
+        lines.append("estimators \(c.estimators.map(\.id.rawValue).joined(separator: ","))")
+        lines.append("adjoint \(c.adjoint.method.rawValue) \(bits(c.adjoint.tolerance)) \(c.adjoint.maxIterations) \(bits(c.adjoint.damping)) \(c.adjoint.restart)")
+        lines.append("certify \(c.certificateSamples.map(String.init) ?? "default") columns \(c.columnBudget) \(c.preferColumnRoute) stacked \(c.stackedLimit)")
+        let stopping = switch f.stopping { case .absolute(let t): "absolute \(bits(t))"; case .relative(let t): "relative \(bits(t))" }
+        lines.append("solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
+                     + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")
+        lines.append("import \(importOptions)")
+        return SHA256.hex(Array(lines.joined(separator: "\n").utf8))
     }
 }
 

@@ -28,8 +28,18 @@ public struct Analyzer: Sendable {
     /// - Parameter progress: called with (stage, done, in all), from the analysing threads.
     /// - Throws: an error of a family's measurement (none is expected for a valid configuration); never for
     ///   a sample that fails to converge, which is flagged instead.
+    ///
+    /// Determinism: OpenBLAS may split a GEMM or SYRK over threads in ways that change its last bits (measured:
+    /// the stacked system's Gram at 1 and 2 threads). The analysis therefore runs its BLAS calls single-threaded
+    /// and gets its parallelism from ``Parallel/map(_:_:)`` over samples, so a results file is bit-identical at
+    /// any thread count — which also lets shards run with other CPU counts than the unsharded run.
     public func analyze(model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
                         progress: (@Sendable (Stage, Int, Int) -> Void)? = nil) throws -> AnalysisResult {
+        try BLASInfo.withThreads(1) { try analyzeSingleThreadedBLAS(model: model, inputs: inputs, targets: targets, solver: solver, progress: progress) }
+    }
+
+    private func analyzeSingleThreadedBLAS(model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
+                                           progress: (@Sendable (Stage, Int, Int) -> Void)?) throws -> AnalysisResult {
         let c = configuration
         let problem = GradientProblem(model: model, inputs: inputs, targets: targets, solver: solver)
         let b = problem.batchSize

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomFileSystem
+import PhantomLinearAlgebra
 
 /// `phantom`: how good is a cheap gradient? Exact vs phantom gradients of implicit models.
 @main
@@ -18,7 +19,7 @@ struct Phantom: ParsableCommand {
         Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
         """,
         version: version,
-        subcommands: [Train.self, Analyze.self, Plot.self, Import.self, Inspect.self, Bench.self]
+        subcommands: [Train.self, Analyze.self, Merge.self, Slurm.self, Plot.self, Import.self, Inspect.self, Bench.self]
     )
 }
 
@@ -28,7 +29,8 @@ extension Phantom {
     static func main() {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            // Under Slurm, BLAS uses the CPUs the task was given (not OPENBLAS_*: the library call).
+            if let cpus = Parallel.slurmCPUs { try BLASInfo.withThreads(cpus) { try command.run() } } else { try command.run() }
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is CleanExit {

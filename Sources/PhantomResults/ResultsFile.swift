@@ -5,66 +5,97 @@ import PhantomGradients
 import PhantomHDF5
 import PhantomModel
 
-/// Writes the analysis results file (``ResultsSchema``).
+/// Writes the analysis results file (``ResultsSchema``) from a ``ResultsData``.
 public enum ResultsFile {
-    /// Writes the series atomically; refuses an existing file unless `overwrite`.
-    /// - Parameter attributes: further root attributes (command, tool version, time, data, cell).
-    public static func write(_ series: [SeriesEntry], sampleIndices: [Int], to path: String, overwrite: Bool,
-                             attributes: [String: String]) throws {
-        guard let first = series.first?.result else { throw InputError(path: path, message: "nothing to write") }
-        let extents = ResultsSchema.Extents(series: series.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
-                                            ks: first.ks.count, samples: first.sampleCount)
+    /// Writes an analysis series atomically; refuses an existing file unless `overwrite`.
+    /// - Parameter attributes: further root attributes (command, tool version, time, data, cell, …).
+    public static func write(_ series: [SeriesEntry], sampleIndices: [Int], seriesIndices: [Int]? = nil, to path: String,
+                             overwrite: Bool, attributes: [String: String]) throws {
+        guard !series.isEmpty else { throw InputError(path: path, message: "nothing to write") }
+        try write(ResultsData(series: series, sampleRows: sampleIndices, seriesIndices: seriesIndices, attributes: attributes),
+                  to: path, overwrite: overwrite)
+    }
+
+    /// Writes a results file atomically; refuses an existing file unless `overwrite`.
+    public static func write(_ data: ResultsData, to path: String, overwrite: Bool) throws {
+        let extents = ResultsSchema.Extents(series: data.seriesCount, estimators: data.estimators.count, lambdas: data.lambdas.count,
+                                            ks: data.ks.count, samples: data.sampleCount)
         try HDF5File.write(to: path, overwrite: overwrite) { file in
             let root = file.root
-            let estimators = first.estimators.map(\.rawValue).joined(separator: ",")
+            let estimators = data.estimators.map(\.rawValue).joined(separator: ",")
             try root.setAttribute("format", .string(ResultsSchema.format))
             try root.setAttribute("version", .integer(ResultsSchema.version))
             try root.setAttribute("estimators", .string(estimators))
-            try root.setAttribute("estimator_axes", .string(first.estimatorAxes.map(\.rawValue).joined(separator: ",")))
-            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
+            try root.setAttribute("estimator_axes", .string(data.estimatorAxes.map(\.rawValue).joined(separator: ",")))
+            for (key, value) in data.attributes.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
 
             let axes = try root.createGroup("axes")
-            try axes.write("k", vector: first.ks.map { Int64($0) })
-            try axes.write("lambda", vector: first.lambdas)
-            try axes.write("sample", vector: sampleIndices.map { Int64($0) })
-            try axes.write("epoch", vector: series.map { Int64($0.epoch ?? -1) })
-            try axes.write("step", vector: series.map { Int64($0.step ?? -1) })
+            try axes.write("k", vector: data.ks.map { Int64($0) })
+            try axes.write("lambda", vector: data.lambdas)
+            try axes.write("sample", vector: data.sampleRows.map { Int64($0) })
+            try axes.write("epoch", vector: data.epochs.map { Int64($0) })
+            try axes.write("step", vector: data.steps.map { Int64($0) })
+            try axes.write("series_index", vector: data.seriesIndices.map { Int64($0) })
             try axes.setAttribute("estimator", .string(estimators))
 
             let seriesGroup = try root.createGroup("series")
-            for (index, entry) in series.enumerated() {
+            for (index, entry) in data.series.enumerated() {
                 let g = try seriesGroup.createGroup("\(index)")
                 try g.setAttribute("path", .string(entry.path))
                 try g.setAttribute("sha256", .string(entry.sha256))
                 try g.setAttribute("epoch", .integer(Int64(entry.epoch ?? -1)))
                 try g.setAttribute("step", .integer(Int64(entry.step ?? -1)))
-                try g.setAttribute("adjoint_method", .string(entry.result.adjointMethod))
+                try g.setAttribute("adjoint_method", .string(entry.adjointMethod))
             }
 
-            /// One array, its values concatenated over the series.
-            func write<A: ResultsArray>(_ array: A, in group: HDF5Group, _ values: (AnalysisResult) -> [Double]) throws {
-                let all = series.flatMap { values($0.result) }
+            /// One array in its schema encoding.
+            func write<A: ResultsArray>(_ array: A, _ values: HDF5Array<Double>, in group: HDF5Group) throws {
+                let shape = extents.shape(array.axes)
+                guard values.shape == shape else {
+                    throw InputError(path: path, message: "/\(array.path) has shape \(values.shape), expected \(shape)")
+                }
                 let options: DatasetOptions = array.compressed ? .compressed : DatasetOptions()
                 switch array.encoding {
-                case .real: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all), options: options)
-                case .flag: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
-                case .sign: try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeSign)), options: options)
+                case .real: try group.write(array.rawValue, values, options: options)
+                case .flag: try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
+                case .sign: try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeSign)), options: options)
                 case .code(let names):
-                    try group.write(array.rawValue, HDF5Array(shape: extents.shape(array.axes), values: all.map(ResultsSchema.encodeFlag)), options: options)
+                    try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
                     try group.setAttribute("codes", .string(names.joined(separator: ",")), on: array.rawValue)
                 }
                 try group.setAttribute("axes", .string(ResultsSchema.axesAttribute(array.axes)), on: array.rawValue)
             }
-
             let samples = try root.createGroup(SampleArray.group)
-            for array in SampleArray.allCases { try write(array, in: samples) { Self.values(array, of: $0) } }
+            for array in SampleArray.allCases { if let values = data.samples[array] { try write(array, values, in: samples) } }
             let cells = try root.createGroup(CellArray.group)
-            for array in CellArray.allCases { try write(array, in: cells) { array.grid($0).values } }
+            for array in CellArray.allCases { if let values = data.cells[array] { try write(array, values, in: cells) } }
             let batch = try root.createGroup(BatchArray.group)
-            for array in BatchArray.allCases { try write(array, in: batch) { Self.values(array, of: $0) } }
+            for array in BatchArray.allCases { if let values = data.batch[array] { try write(array, values, in: batch) } }
         }
     }
+}
 
+extension ResultsData {
+    /// The results of an analysis series in memory, every array of the schema filled.
+    public init(series entries: [SeriesEntry], sampleRows: [Int], seriesIndices: [Int]? = nil, attributes: [String: String]) {
+        let first = entries[0].result
+        let extents = ResultsSchema.Extents(series: entries.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
+                                            ks: first.ks.count, samples: first.sampleCount)
+        func table<A: ResultsArray>(_ arrays: [A], _ values: (A, AnalysisResult) -> [Double]) -> [A: HDF5Array<Double>] {
+            Dictionary(uniqueKeysWithValues: arrays.map { array in
+                (array, HDF5Array(shape: extents.shape(array.axes), values: entries.flatMap { values(array, $0.result) }))
+            })
+        }
+        self.init(ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
+                  epochs: entries.map { $0.epoch ?? -1 }, steps: entries.map { $0.step ?? -1 },
+                  series: entries.map { SeriesInfo(path: $0.path, sha256: $0.sha256, epoch: $0.epoch, step: $0.step, adjointMethod: $0.result.adjointMethod) },
+                  seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
+                  samples: table(SampleArray.allCases, ResultsFile.values), cells: table(CellArray.allCases) { $0.grid($1).values },
+                  batch: table(BatchArray.allCases, ResultsFile.values))
+    }
+}
+
+extension ResultsFile {
     static func values(_ array: SampleArray, of r: AnalysisResult) -> [Double] {
         switch array {
         case .forwardResidual: return r.forwardResidual

@@ -4,29 +4,64 @@ import PhantomAnalysis
 import PhantomGradients
 import PhantomHDF5
 
-/// A results file read back, typed: its axes, its estimators and every array of ``ResultsSchema``, flags
-/// decoded (not computed → NaN).
+/// One checkpoint of a results file's series: where it came from.
+public struct SeriesInfo: Sendable, Equatable {
+    public var path: String
+    public var sha256: String
+    public var epoch: Int?
+    public var step: Int?
+    public var adjointMethod: String
+
+    public init(path: String, sha256: String, epoch: Int?, step: Int?, adjointMethod: String) {
+        self.path = path
+        self.sha256 = sha256
+        self.epoch = epoch
+        self.step = step
+        self.adjointMethod = adjointMethod
+    }
+}
+
+/// A results file in memory, typed: its axes, its estimators, its series and every array of
+/// ``ResultsSchema`` (flags decoded: not computed → NaN). ``ResultsFile`` writes one, ``read(_:)`` reads one
+/// back, so an analysis, a merge of shards and a round trip all go through the same writer.
 public struct ResultsData: Sendable {
-    public let path: String
-    public let ks: [Int]
-    public let lambdas: [Double]
-    public let estimators: [EstimatorID]
+    /// The file it was read from ("" for one built in memory).
+    public var path: String
+    public var ks: [Int]
+    public var lambdas: [Double]
+    public var estimators: [EstimatorID]
     /// The grid axes each estimator depends on (from the file; for files without `estimator_axes`, from the
     /// built-in families, else k and λ).
-    public let estimatorAxes: [EstimatorAxes]
-    public let epochs: [Int]
+    public var estimatorAxes: [EstimatorAxes]
+    /// Per checkpoint of the series: epoch and step (−1 unknown), where it came from, and its index in the whole
+    /// job's series (a shard holds some of them; see ``ResultsShard``).
+    public var epochs: [Int]
+    public var steps: [Int]
+    public var series: [SeriesInfo]
+    public var seriesIndices: [Int]
+    /// The data row of each sample.
+    public var sampleRows: [Int]
+    /// Free-form root attributes (command, tool_version, created, data, cell, job_fingerprint, shard, …).
+    public var attributes: [String: String]
     public var samples: [SampleArray: HDF5Array<Double>]
     public var cells: [CellArray: HDF5Array<Double>]
     public var batch: [BatchArray: HDF5Array<Double>]
 
-    public init(path: String, ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes], epochs: [Int],
-                samples: [SampleArray: HDF5Array<Double>], cells: [CellArray: HDF5Array<Double>], batch: [BatchArray: HDF5Array<Double>]) {
+    public init(path: String = "", ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes],
+                epochs: [Int], steps: [Int]? = nil, series: [SeriesInfo]? = nil, seriesIndices: [Int]? = nil, sampleRows: [Int] = [],
+                attributes: [String: String] = [:], samples: [SampleArray: HDF5Array<Double>], cells: [CellArray: HDF5Array<Double>],
+                batch: [BatchArray: HDF5Array<Double>]) {
         self.path = path
         self.ks = ks
         self.lambdas = lambdas
         self.estimators = estimators
         self.estimatorAxes = estimatorAxes
         self.epochs = epochs
+        self.steps = steps ?? epochs.map { _ in -1 }
+        self.series = series ?? epochs.map { SeriesInfo(path: "", sha256: "", epoch: $0 >= 0 ? $0 : nil, step: nil, adjointMethod: "") }
+        self.seriesIndices = seriesIndices ?? Array(epochs.indices)
+        self.sampleRows = sampleRows
+        self.attributes = attributes
         self.samples = samples
         self.cells = cells
         self.batch = batch
@@ -37,8 +72,7 @@ public struct ResultsData: Sendable {
     /// The number of samples per checkpoint.
     public var sampleCount: Int { cells[.cosine]?.shape.last ?? samples[.forwardResidual]?.shape.last ?? 0 }
 
-    /// Reads a results file written by ``ResultsFile/write(_:sampleIndices:to:overwrite:attributes:)`` (any
-    /// file of format version 1).
+    /// Reads a results file written by ``ResultsFile/write(_:to:overwrite:)`` (any file of format version 1).
     /// - Throws: ``HDF5Error``, or ``InputError`` naming what is missing, unknown or of the wrong shape.
     public static func read(_ path: String) throws -> ResultsData {
         try HDF5File.withFile(at: path) { file in
@@ -68,6 +102,34 @@ public struct ResultsData: Sendable {
             let ks = try root.readIntegers("axes/k", rank: 1).values.map { Int(clamping: $0) }
             let lambdas = try root.readDoubles("axes/lambda", rank: 1).values
             let epochs = try root.readIntegers("axes/epoch", rank: 1).values.map { Int(clamping: $0) }
+            func optionalIntegers(_ name: String) throws -> [Int]? {
+                guard root.kind(of: name) == .dataset else { return nil }
+                return try root.readIntegers(name, rank: 1).values.map { Int(clamping: $0) }
+            }
+            let steps = try optionalIntegers("axes/step") ?? epochs.map { _ in -1 }
+            let seriesIndices = try optionalIntegers("axes/series_index") ?? Array(epochs.indices)
+            let sampleRows = try optionalIntegers("axes/sample") ?? []
+            guard steps.count == epochs.count, seriesIndices.count == epochs.count else {
+                throw fail("/axes/step or /axes/series_index does not match /axes/epoch")
+            }
+            var attributes: [String: String] = [:]
+            for name in try root.attributeNames() where !["format", "version", "estimators", "estimator_axes"].contains(name) {
+                if case .string(let value) = try root.attribute(name) { attributes[name] = value }
+            }
+            var series: [SeriesInfo] = []
+            for t in epochs.indices {
+                let group = "series/\(t)"
+                func string(_ name: String) -> String {
+                    if case .string(let value)? = try? root.attribute(name, of: group) { return value }
+                    return ""
+                }
+                func integer(_ name: String) -> Int? {
+                    guard let value = (try? root.attribute(name, of: group))?.integerValue, value >= 0 else { return nil }
+                    return Int(clamping: value)
+                }
+                series.append(SeriesInfo(path: string("path"), sha256: string("sha256"), epoch: integer("epoch"), step: integer("step"),
+                                         adjointMethod: string("adjoint_method")))
+            }
 
             func read<A: ResultsArray>(_ type: A.Type) throws -> [A: HDF5Array<Double>] {
                 guard root.kind(of: A.group) == .group else { return [:] }
@@ -96,6 +158,7 @@ public struct ResultsData: Sendable {
                 return out
             }
             let data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
+                                   steps: steps, series: series, seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
                                    samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
             let extents = ResultsSchema.Extents(series: epochs.count, estimators: estimators.count, lambdas: lambdas.count,

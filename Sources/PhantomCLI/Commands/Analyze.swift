@@ -35,17 +35,23 @@ struct Analyze: ParsableCommand {
     @Option(name: .shortAndLong, help: "The results file to write.")
     var output: String = "results.h5"
 
+    @Option(help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see phantom merge and phantom slurm).")
+    var shard: String?
+
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
     @Flag(help: "Overwrite an existing results file.")
     var force = false
 
+    func validate() throws { if let shard { _ = try Shard(parsing: shard) } }
+
     func run() throws {
         // Everything that can be checked is checked before the (long) analysis starts.
         _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
         let analysis = try AnalysisRun(
-            AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix),
+            AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
+                               shard: try shard.map { try Shard(parsing: $0) }),
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
         let progress = ProgressReporter(enabled: true)
         let count = analysis.members.count
@@ -53,7 +59,7 @@ struct Analyze: ParsableCommand {
         let series = try analysis.run(progress: { index, stage, done, total in
             progress.update(labels[index] + " " + stage.rawValue, done, total)
         }, finished: { progress.finish(labels[$0]) })
-        try ResultsFile.write(series, sampleIndices: analysis.samples.rows, to: output, overwrite: force,
+        try ResultsFile.write(series, sampleIndices: analysis.samples.rows, seriesIndices: analysis.selected, to: output, overwrite: force,
                               attributes: analysis.resultAttributes(command: CommandLine.arguments.joined(separator: " "), toolVersion: Phantom.version))
         let summary = AnalysisSummary(series: series, output: output)
         print(json ? try summary.json() : summary.text())

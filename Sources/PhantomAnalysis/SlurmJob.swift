@@ -1,0 +1,89 @@
+import Foundation
+import PhantomFileSystem
+
+/// An analysis job as a Slurm job array plus a dependent merge job: the scripts `phantom slurm` writes.
+///
+/// `analyze.sbatch` runs shard `$SLURM_ARRAY_TASK_ID`/N of the analyze command into `shard-I-of-N.h5` in the job
+/// folder (with `--force`, so a re-run shard replaces its file atomically); `merge.sbatch` runs `phantom merge`
+/// on all of them into the final results file; `submit.sh` submits the array and then the merge with
+/// `--dependency=afterok:<array>`. Every string that reaches a script is either a validated Slurm value or
+/// single-quoted for the shell.
+public struct SlurmJob: Sendable {
+    public var phantom: String
+    /// The analyze command's arguments (without -o, --shard and --force).
+    public var analyzeArguments: [String]
+    /// The merged results file.
+    public var output: String
+    /// Where the scripts, shard files and logs go.
+    public var folder: String
+    public var shards: Int
+    public var cpusPerTask = 2
+    /// `--time`: minutes, or [D-]HH:MM:SS.
+    public var time = "01:00:00"
+    /// `--mem`: a number with an optional K, M, G or T.
+    public var memory = "4G"
+    public var partition: String?
+    /// The jobs' working directory (relative paths in the analyze arguments resolve there).
+    public var workingDirectory: String
+
+    public init(phantom: String, analyzeArguments: [String], output: String, folder: String, shards: Int, workingDirectory: String) {
+        self.phantom = phantom
+        self.analyzeArguments = analyzeArguments
+        self.output = output
+        self.folder = folder
+        self.shards = shards
+        self.workingDirectory = workingDirectory
+    }
+
+    /// - Throws: ``InputError`` naming the value that is not a valid Slurm setting.
+    public func validate() throws {
+        guard (1...Shard.maximumCount).contains(shards) else { throw InputError("the number of shards must lie in 1…\(Shard.maximumCount), got \(shards)") }
+        guard (1...1024).contains(cpusPerTask) else { throw InputError("cpus per task must lie in 1…1024, got \(cpusPerTask)") }
+        guard time.range(of: #"^([0-9]{1,6}|([0-9]{1,3}-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2})$"#, options: .regularExpression) != nil else {
+            throw InputError("time '\(time)' is not minutes or [D-]HH:MM:SS")
+        }
+        guard memory.range(of: #"^[0-9]{1,9}[KMGT]?$"#, options: .regularExpression) != nil else {
+            throw InputError("memory '\(memory)' is not a number with an optional K, M, G or T")
+        }
+        for (what, path) in [("the job folder", folder), ("the working directory", workingDirectory)]
+            where path.range(of: #"^[A-Za-z0-9_./+-]{1,1024}$"#, options: .regularExpression) == nil {
+            throw InputError(path: path, message: "\(what) must be a path of letters, digits and _ . / + - (it is written into #SBATCH lines)")
+        }
+        if let partition, partition.range(of: #"^[A-Za-z0-9_.-]{1,64}$"#, options: .regularExpression) == nil {
+            throw InputError("partition '\(partition)' is not a partition name")
+        }
+    }
+
+    public func shardPath(_ index: Int) -> String { "\(folder)/shard-\(index)-of-\(shards).h5" }
+
+    /// The three scripts: file name → text.
+    public func scripts() throws -> [(name: String, text: String)] {
+        try validate()
+        func header(_ name: String, log: String) -> [String] {
+            ["#!/bin/bash", "# Written by phantom slurm.", "#SBATCH --job-name=\(name)", "#SBATCH --cpus-per-task=\(cpusPerTask)",
+             "#SBATCH --time=\(time)", "#SBATCH --mem=\(memory)", "#SBATCH --chdir=\(workingDirectory)",
+             "#SBATCH --output=\(folder)/logs/\(log)"] + (partition.map { ["#SBATCH --partition=\($0)"] } ?? [])
+        }
+        let analyze = header("phantom-analyze", log: "analyze-%a.out") + [
+            "#SBATCH --array=1-\(shards)", "set -euo pipefail",
+            "exec \(Self.quoted(phantom)) analyze \(analyzeArguments.map(Self.quoted).joined(separator: " ")) "
+                + "--shard \"${SLURM_ARRAY_TASK_ID}/\(shards)\" -o \(Self.quoted(folder + "/shard-"))\"${SLURM_ARRAY_TASK_ID}\"\(Self.quoted("-of-\(shards).h5")) --force",
+        ]
+        let merge = header("phantom-merge", log: "merge.out") + [
+            "set -euo pipefail",
+            "exec \(Self.quoted(phantom)) merge \((1...shards).map { Self.quoted(shardPath($0)) }.joined(separator: " ")) -o \(Self.quoted(output)) --force",
+        ]
+        let submit = [
+            "#!/bin/bash", "# Written by phantom slurm: submits the analysis array, then the merge once every shard succeeded.",
+            "set -euo pipefail",
+            "array=$(sbatch --parsable \(Self.quoted(folder + "/analyze.sbatch")))", "array=${array%%;*}",
+            "merge=$(sbatch --parsable --dependency=afterok:${array} \(Self.quoted(folder + "/merge.sbatch")))", "merge=${merge%%;*}",
+            "echo \"analysis array job ${array} (\(shards) shards), merge job ${merge}\"",
+        ]
+        return [("analyze.sbatch", analyze.joined(separator: "\n") + "\n"), ("merge.sbatch", merge.joined(separator: "\n") + "\n"),
+                ("submit.sh", submit.joined(separator: "\n") + "\n")]
+    }
+
+    /// A string as one single-quoted shell word.
+    public static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import PhantomAnalysis
+import PhantomFileSystem
+
+/// `phantom slurm`: an analyze command as a Slurm job array of shards plus a dependent merge job.
+struct Slurm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the Slurm scripts that run an analyze command as N shards and merge them.",
+        discussion: """
+        Usage: phantom slurm --shards N [options] -- CHECKPOINT… [analyze options] -o results.h5. The analyze \
+        arguments are checked as phantom analyze would check them. Writes FOLDER/analyze.sbatch (a job array \
+        1-N, one shard each), FOLDER/merge.sbatch (phantom merge into the -o file) and FOLDER/submit.sh, which \
+        submits the array and the merge with --dependency=afterok. Run: bash FOLDER/submit.sh. Each task uses \
+        SLURM_CPUS_PER_TASK threads.
+        """
+    )
+
+    @Option(help: "Number of shards (array tasks); at most the number of checkpoints.") var shards: Int
+    @Option(help: "CPUs per task (--cpus-per-task).") var cpusPerTask: Int = 2
+    @Option(help: "Time limit per task: minutes or [D-]HH:MM:SS.") var time: String = "01:00:00"
+    @Option(help: "Memory per task (--mem), e.g. 4G.") var mem: String = "4G"
+    @Option(help: "Slurm partition.") var partition: String?
+    @Option(help: "Folder for the scripts, shard files and logs (created).") var folder: String = "slurm-job"
+    @Option(help: "The phantom executable the jobs run. Default: this one.") var phantom: String?
+    @Flag(help: "Overwrite the scripts of an earlier job in FOLDER.") var force = false
+    @Argument(parsing: .postTerminator, help: "The analyze command's arguments, after --.") var analyze: [String] = []
+
+    /// The analyze arguments without -o/--output, --shard and --force, and the output they named.
+    func split() throws -> (arguments: [String], output: String) {
+        let parsed = try Analyze.parse(analyze)
+        guard parsed.shard == nil else { throw ValidationError("the analyze arguments must not contain --shard (phantom slurm adds it)") }
+        var kept: [String] = [], i = 0
+        while i < analyze.count {
+            let a = analyze[i]
+            if a == "-o" || a == "--output" { i += 2; continue }
+            if a.hasPrefix("--output=") || a == "--force" || (a.hasPrefix("-o") && !a.hasPrefix("--")) { i += 1; continue }
+            kept.append(a)
+            i += 1
+        }
+        return (kept, parsed.output)
+    }
+
+    func job() throws -> SlurmJob {
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
+        let (arguments, output) = try split()
+        let executable = phantom ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
+        var job = SlurmJob(phantom: absolute(executable), analyzeArguments: arguments, output: absolute(output),
+                           folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
+        (job.cpusPerTask, job.time, job.memory, job.partition) = (cpusPerTask, time, mem, partition)
+        return job
+    }
+
+    func validate() throws {
+        guard !analyze.isEmpty else { throw ValidationError("give the analyze arguments after --") }
+        try job().validate()
+    }
+
+    func run() throws {
+        let job = try job()
+        let scripts = try job.scripts()
+        try FileManager.default.createDirectory(atPath: job.folder + "/logs", withIntermediateDirectories: true)
+        for (name, text) in scripts {
+            let path = job.folder + "/" + name
+            let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: force)
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+                try AtomicOutput.publish(temporary, to: path, overwrite: force)
+            } catch {
+                AtomicOutput.discard(temporary)
+                throw error
+            }
+        }
+        print("wrote \(scripts.map { job.folder + "/" + $0.name }.joined(separator: ", "))")
+        print("submit with: bash \(job.folder)/submit.sh")
+    }
+}
