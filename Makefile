@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libhdf5-dev hdf5-tools gnuplot-nox libopenblas-dev liblapacke
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: demo reference test deps python-deps build release clean
+.PHONY: demo reference test test-slurm deps python-deps build release clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -34,6 +34,11 @@ release: deps
 
 test: deps python-deps
 	$(SWIFT) test --disable-xctest
+
+# A real Slurm cluster on this machine runs a sharded analysis and merges it (installs Debian's Slurm and
+# munge; skipped, visibly, where they cannot be installed or started). See scripts/test-slurm.sh.
+test-slurm: release
+	bash scripts/test-slurm.sh
 
 # The main job: the committed reference runs (tanh and resmlp DEQs trained on digits with UPG(5, 0.5) by
 # `phantom train`; `make reference` retrains them) analysed along training on the default grid
