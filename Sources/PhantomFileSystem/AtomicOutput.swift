@@ -34,8 +34,15 @@ public enum AtomicOutput {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { throw OutputError(path: path, message: "is a folder; cannot write a file there") }
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            // Only a regular file is ever replaced: never a folder, a device, a pipe, a socket or a link.
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFDIR: throw OutputError(path: path, message: "is a folder; cannot write a file there")
+            case S_IFLNK: throw OutputError(path: path, message: "is a symbolic link; refusing to replace it (name the file it points to, or another path)")
+            default: throw OutputError(path: path, message: "is not a regular file (a device, pipe or socket); refusing to replace it")
+            }
             if !overwrite { throw .exists(path) }
         }
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -62,6 +69,20 @@ public enum AtomicOutput {
             guard link(temporary, path) == 0 else {
                 if errno == EEXIST { throw .exists(path) }
                 throw OutputError(path: path, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Refuses an output that is one of the inputs (the same file, by device and inode, whatever the path
+    /// says), even with overwriting allowed.
+    /// - Throws: ``OutputError`` naming the output and the input it would replace.
+    public static func refuseReplacing(_ inputs: [String], with path: String) throws(OutputError) {
+        var target = stat()
+        guard stat(path, &target) == 0 else { return }  // a new path replaces nothing
+        for input in inputs {
+            var source = stat()
+            if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
+                throw OutputError(path: path, message: "is an input of this command (\(input)); refusing to replace it, even where overwriting is allowed")
             }
         }
     }

@@ -1,4 +1,5 @@
 import CHDF5
+import PhantomFileSystem
 
 /// Shape and element type of a stored dataset.
 public struct DatasetInfo: Sendable, Equatable {
@@ -139,7 +140,13 @@ extension HDF5Group {
             try call("H5Sget_simple_extent_dims", here, "cannot read the shape") { H5Sget_simple_extent_dims(space.id, &dims, nil) }
         }
         let type = try Handle(.datatype, "H5Dget_type", here, "cannot read the element type") { H5Dget_type(dataset.id) }
-        return DatasetInfo(shape: dims.map { Int($0) }, elementType: HDF5ElementType(datatype: type.id))
+        // Extents beyond Int are refused here; their product is checked before any read (InputLimits).
+        var shape: [Int] = []
+        for extent in dims {
+            guard let value = Int(exactly: extent) else { throw here.error("declares an extent of \(extent), beyond what can be read") }
+            shape.append(value)
+        }
+        return DatasetInfo(shape: shape, elementType: HDF5ElementType(datatype: type.id))
     }
 
     private func readValues<T: HDF5Element>(_ dataset: borrowing Handle, _ stored: DatasetInfo, rank: Int?,
@@ -147,8 +154,9 @@ extension HDF5Group {
         if let rank, rank != stored.rank {
             throw here.error("has rank \(stored.rank) (shape \(stored.shape)), expected rank \(rank)")
         }
-        let count = stored.shape.reduce(1, *)
-        guard count <= 1 << 31 else { throw here.error("is too large to read (\(count) elements)") }
+        guard let count = InputLimits.count(stored.shape) else {
+            throw here.error("declares shape \(stored.shape), more than the \(InputLimits.maximumArrayElements) elements a file's array may hold")
+        }
         var values = [T]()
         if count > 0 {
             values = try [T](unsafeUninitializedCapacity: count) { buffer, initialized throws(HDF5Error) in

@@ -105,21 +105,33 @@ public struct Checkpoint: Sendable {
             guard let kind = CellKind(rawValue: cellName) else {
                 throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            func dimension(_ name: String) throws -> Int {
+            func dimension(_ name: String, limit: Int = InputLimits.maximumDimension) throws -> Int {
                 guard root.hasAttribute(name) else { throw fail("attribute '\(name)' is missing") }
                 guard let value = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
-                guard value >= 1, value <= 1 << 20 else { throw fail("attribute '\(name)' = \(value) is out of range (1…\(1 << 20))") }
-                return Int(value)
+                guard let int = InputLimits.integer(value, in: 1...limit) else { throw fail("attribute '\(name)' = \(value) is out of range (1…\(limit))") }
+                return int
             }
-            let n = try dimension("n_in"), d = try dimension("d"), c = try dimension("c")
+            let n = try dimension("n_in"), d = try dimension("d"), c = try dimension("c", limit: InputLimits.maximumClasses)
+            let m = kind == .resmlp ? try dimension("m") : 0
+            // The shapes the dimensions imply, checked against the file (and the size ceiling) before the model
+            // or any tensor is allocated.
+            let cellLayout = switch kind {
+            case .tanh: TanhCell.layout(stateDimension: d, inputDimension: n)
+            case .resmlp: ResMLPCell.layout(stateDimension: d, inputDimension: n, hiddenWidth: m)
+            }
+            let specs = cellLayout.specs + OutputHead.layout(classes: c, stateDimension: d).specs
+            let dimensions = "n_in = \(n), d = \(d), c = \(c)" + (kind == .resmlp ? ", m = \(m)" : "")
+            let total = specs.reduce(0) { $0 + $1.count }
+            guard total <= InputLimits.maximumModelParameters else {
+                throw fail("declares \(total) parameters (\(dimensions)), more than the \(InputLimits.maximumModelParameters) a model may have")
+            }
+            let tensors = try readTensors(root, specs, path: path, dimensions: dimensions)
             var cell: any ImplicitCell
             switch kind {
             case .tanh: cell = TanhCell(stateDimension: d, inputDimension: n)
-            case .resmlp: cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: try dimension("m"))
+            case .resmlp: cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
             }
             var head = OutputHead(classes: c, stateDimension: d)
-            let tensors = try readTensors(root, cell.layout.specs + head.layout.specs, path: path,
-                                          dimensions: "n_in = \(n), d = \(d), c = \(c)" + (kind == .resmlp ? ", m = \(cell.extraDimensions["m"] ?? 0)" : ""))
             cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [] }
             head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [] }
 
@@ -131,10 +143,16 @@ public struct Checkpoint: Sendable {
             for name in try root.attributeNames() where !reservedAttributes.contains(name) {
                 checkpoint.metadata[name] = try root.attribute(name)
             }
-            for (groupName, keyPath) in [("history", \Checkpoint.history), ("optimizer", \Checkpoint.optimizerState)]
+            // Training curves (one value per epoch) and the optimiser's moments (one per parameter): their
+            // declared lengths are checked before they are read.
+            for (groupName, keyPath, limit) in [("history", \Checkpoint.history, 1 << 20), ("optimizer", \Checkpoint.optimizerState, total)]
                 where root.kind(of: groupName) == .group {
                 let group = try root.group(groupName)
                 for child in try group.children() where child.kind == .dataset {
+                    let shape = try group.datasetInfo(child.name).shape
+                    guard shape.count == 1, shape[0] <= limit else {
+                        throw fail("\(groupName)/\(child.name): shape \(shape), expected a vector of at most \(limit) values")
+                    }
                     checkpoint[keyPath: keyPath][child.name] = try group.readDoubles(child.name)
                 }
             }
@@ -160,10 +178,12 @@ public struct Checkpoint: Sendable {
             guard params.contains(spec.name) else {
                 throw InputError(path: path, message: "params/\(spec.name): missing tensor")
             }
-            let array = try params.readDoubles(spec.name)
-            guard array.shape == spec.shape else {
-                throw InputError(path: path, message: "params/\(spec.name): shape \(array.shape), expected \(spec.shape) (\(dimensions))")
+            // The stored shape first (metadata only), then the values.
+            let stored = try params.datasetInfo(spec.name).shape
+            guard stored == spec.shape else {
+                throw InputError(path: path, message: "params/\(spec.name): shape \(stored), expected \(spec.shape) (\(dimensions))")
             }
+            let array = try params.readDoubles(spec.name)
             guard array.values.allSatisfy(\.isFinite) else {
                 throw InputError(path: path, message: "params/\(spec.name): contains NaN or infinity")
             }
@@ -181,6 +201,7 @@ public struct Checkpoint: Sendable {
     private static func optionalInt(_ root: HDF5Group, _ name: String, _ fail: (String) -> InputError) throws -> Int? {
         guard root.hasAttribute(name) else { return nil }
         guard let v = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
-        return Int(v)
+        guard let int = InputLimits.integer(v, in: 0...Int(Int32.max)) else { throw fail("attribute '\(name)' = \(v) is out of range (0…\(Int32.max))") }
+        return int
     }
 }

@@ -63,6 +63,18 @@ public struct DataSet: Sendable {
             let root = file.root
             func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.kind(of: "x") == .dataset else { throw fail("dataset 'x' (the inputs, [N, n_in]) is missing") }
+            // Declared shapes first (no data read): every size is bounded before anything is allocated.
+            let xShape = try root.datasetInfo("x").shape
+            guard xShape.count == 2 else { throw fail("x: has rank \(xShape.count) (shape \(xShape)), expected rank 2 [N, n_in]") }
+            guard (1...InputLimits.maximumSamples).contains(xShape[0]), (1...InputLimits.maximumDimension).contains(xShape[1]) else {
+                throw fail("x: shape \(xShape) is outside 1…\(InputLimits.maximumSamples) samples × 1…\(InputLimits.maximumDimension) features")
+            }
+            for name in ["y", "split"] where root.contains(name) {
+                let shape = try root.datasetInfo(name).shape
+                guard shape.first == xShape[0], shape.count <= 2, (shape.count == 1 || (1...InputLimits.maximumClasses).contains(shape[1])) else {
+                    throw fail("\(name): shape \(shape) does not fit \(xShape[0]) samples (expected [N]\(name == "y" ? " or [N, c] with 1 ≤ c ≤ \(InputLimits.maximumClasses)" : ""))")
+                }
+            }
             let x = try root.readDoubles("x", rank: 2)
             guard x.values.allSatisfy(\.isFinite) else { throw fail("x: contains NaN or infinity") }
             guard x.shape[0] >= 1, x.shape[1] >= 1 else { throw fail("x: shape \(x.shape) is empty") }
@@ -74,7 +86,9 @@ public struct DataSet: Sendable {
                 case (1, .int64), (1, .int32):
                     let labels = try root.readIntegers("y", rank: 1).values
                     guard labels.count == inputs.rows else { throw fail("y: \(labels.count) labels for \(inputs.rows) samples") }
-                    guard labels.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }) else { throw fail("y: labels must be integers ≥ 0") }
+                    guard labels.allSatisfy({ $0 >= 0 && $0 < InputLimits.maximumClasses }) else {
+                        throw fail("y: labels must be integers in 0…\(InputLimits.maximumClasses - 1)")
+                    }
                     targets = .labels(labels.map { Int($0) })
                 case (2, .float64), (2, .float32):
                     let values = try root.readDoubles("y", rank: 2)

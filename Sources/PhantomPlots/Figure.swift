@@ -60,6 +60,11 @@ public struct FigureWriter: Sendable {
         self.gnuplot = gnuplot
     }
 
+    /// The files ``write(_:)`` writes for a figure.
+    public func files(of figure: Figure) -> [String] {
+        [folder + "/" + figure.dataFile, folder + "/\(figure.name).gp"] + formats.map { folder + "/\(figure.name).\($0)" }
+    }
+
     /// Writes one figure; returns the paths written.
     @discardableResult
     public func write(_ figure: Figure) throws -> [String] {

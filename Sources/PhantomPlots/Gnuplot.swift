@@ -15,6 +15,14 @@ public struct Gnuplot: Sendable {
         self.executable = executable
     }
 
+    /// A label for a double-quoted gnuplot string: letters, digits, spaces and `_ - . , ( ) / + :` are kept,
+    /// anything else becomes `_`, and it is cut at 80 characters. Labels from files or folder names pass through
+    /// this, so nothing read from an input can end a string and reach gnuplot as a command.
+    public static func safeLabel(_ text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,()/+:")
+        return String(String(text.map { allowed.contains($0) ? $0 : "_" }).prefix(80))
+    }
+
     /// Escapes a string for a single-quoted gnuplot string (quotes are doubled).
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "'", with: "''")

@@ -1,5 +1,7 @@
 import Foundation
 import PhantomFileSystem
+import PhantomFileSystem
+import PhantomGradients
 import PhantomModelIO
 import PhantomResults
 import PhantomTraining
@@ -15,6 +17,8 @@ public struct PlotRun: Sendable {
     public var trainingK = 5
     public var trainingLambda = 0.5
     public let results: [ResultsData]
+    /// The input files (results files and run folders' checkpoints): no figure file may replace one.
+    public let inputFiles: [String]
     /// (label, history) of each run folder.
     public let runs: [(label: String, history: [EpochRecord])]
 
@@ -23,18 +27,24 @@ public struct PlotRun: Sendable {
         guard !inputs.isEmpty else { throw InputError("give a results file or a run folder") }
         var results: [ResultsData] = []
         var runs: [(label: String, history: [EpochRecord])] = []
+        var files: [String] = []
         for input in inputs {
             guard FileManager.default.fileExists(atPath: input) else { throw InputError("\(input): no such file or folder") }
             if RunFolder.isFolder(input) {
                 guard let last = RunFolder.checkpoints(in: input).last else { throw InputError("\(input): the folder holds no training checkpoints") }
                 let checkpoint = try Checkpoint.load(last)
-                runs.append(("\(URL(fileURLWithPath: input).lastPathComponent) (\(checkpoint.estimator ?? "?"))", TrainingRun.history(of: checkpoint)))
+                // A label from a folder name and a file: reduced to safe characters before it reaches gnuplot.
+                let estimator = checkpoint.estimator.flatMap(EstimatorID.init(rawValue:))?.rawValue ?? "?"
+                runs.append((Gnuplot.safeLabel("\(URL(fileURLWithPath: input).lastPathComponent) (\(estimator))"), TrainingRun.history(of: checkpoint)))
+                files += RunFolder.checkpoints(in: input)
             } else {
                 results.append(try ResultsData.read(input))
+                files.append(input)
             }
         }
         self.results = results
         self.runs = runs
+        self.inputFiles = files
     }
 
     /// Every figure in a fixed order, or why it is skipped.
@@ -60,7 +70,9 @@ public struct PlotRun: Sendable {
         let writer = FigureWriter(folder: folder, formats: formats, overwrite: overwrite)
         for outcome in outcomes {
             switch outcome {
-            case .figure(let figure): report(outcome, try writer.write(figure))
+            case .figure(let figure):
+                for file in writer.files(of: figure) { try AtomicOutput.refuseReplacing(inputFiles, with: file) }
+                report(outcome, try writer.write(figure))
             case .skipped: report(outcome, [])
             }
         }

@@ -65,7 +65,7 @@ struct ShardTests {
             (["merge", out + "/s1.h5", out + "/s3.h5", "-o", out + "/m1.h5"], "shard 2/3 missing"),
             (["merge", out + "/s1.h5", out + "/s1.h5", out + "/s2.h5", "-o", out + "/m2.h5"], "is given twice"),
             (["merge", out + "/full.h5", out + "/s1.h5", "-o", out + "/m3.h5"], "not a shard of an analysis job"),
-            (["merge", out + "/s1.h5", out + "/s2.h5", out + "/s3.h5", "-o", out + "/s2.h5", "--force"], "is one of the shards being merged"),
+            (["merge", out + "/s1.h5", out + "/s2.h5", out + "/s3.h5", "-o", out + "/s2.h5", "--force"], "is an input of this command"),
             (["analyze"] + ShardFixture.analyzeArguments + ["--shard", "5/3", "-o", out + "/bad.h5"], "1 ≤ I ≤ N"),
             (["analyze"] + ShardFixture.analyzeArguments + ["--shard", "1/9", "-o", out + "/bad.h5"], "at most 4 shards"),
         ]

@@ -127,10 +127,10 @@ struct CheckpointTests {
         #expect(data.count == 2 && data.y == .labels([1, 0]))
         let cases: [(String, (HDF5Group) throws -> Void, String)] = [
             ("nox", { try $0.write("y", vector: [Int64(1)]) }, "dataset 'x'"),
-            ("rank", { try $0.write("x", vector: [1.0, 2]) }, "/x: has rank 1"),
+            ("rank", { try $0.write("x", vector: [1.0, 2]) }, "x: has rank 1"),
             ("nan", { try $0.write("x", HDF5Array(shape: [1, 2], values: [1.0, .nan])) }, "x: contains NaN"),
-            ("count", { try $0.write("x", HDF5Array(shape: [2, 1], values: [1.0, 2])); try $0.write("y", vector: [Int64(1)]) }, "y: 1 labels for 2 samples"),
-            ("negative", { try $0.write("x", HDF5Array(shape: [1, 1], values: [1.0])); try $0.write("y", vector: [Int64(-1)]) }, "labels must be integers ≥ 0"),
+            ("count", { try $0.write("x", HDF5Array(shape: [2, 1], values: [1.0, 2])); try $0.write("y", vector: [Int64(1)]) }, "y: shape [1] does not fit 2 samples"),
+            ("negative", { try $0.write("x", HDF5Array(shape: [1, 1], values: [1.0])); try $0.write("y", vector: [Int64(-1)]) }, "labels must be integers in 0…16383"),
         ]
         for (name, body, expected) in cases {
             let path = try write(name, body)

@@ -53,6 +53,7 @@ struct Analyze: ParsableCommand {
             AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
                                shard: try shard.map { try Shard(parsing: $0) }),
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
+        try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)
         let progress = ProgressReporter(enabled: true)
         let count = analysis.members.count
         let labels = analysis.members.enumerated().map { "[\($0.offset + 1)/\(count)] \($0.element.path)" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PhantomFileSystem
 import PhantomInterop
 import PhantomModel
 import PhantomModelIO
@@ -26,6 +27,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let checkpoint = try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(input)
+        try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
         let m = checkpoint.model
         print("wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)")

@@ -22,10 +22,7 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
-        let target = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
-        if let input = shards.first(where: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path == target }) {
-            throw InputError(path: output, message: "is one of the shards being merged (\(input)); choose another output")
-        }
+        try AtomicOutput.refuseReplacing(shards, with: output)
         var (data, report) = try ResultsMerge.merge(shards, allowPartial: allowPartial)
         data.attributes["command"] = CommandLine.arguments.joined(separator: " ")
         data.attributes["created"] = ISO8601DateFormatter().string(from: Date())
