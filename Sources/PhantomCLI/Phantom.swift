@@ -27,6 +27,7 @@ extension Phantom {
     /// Parses, runs, and reports any failure as exactly one line on stderr (`phantom: …`), with a
     /// non-zero exit code. Help and version requests print as usual.
     static func main() {
+        AtomicOutput.removeTemporariesOnSignals()
         do {
             var command = try parseAsRoot()
             // Under Slurm, BLAS uses the CPUs the task was given (not OPENBLAS_*: the library call).

@@ -52,15 +52,20 @@ public enum AtomicOutput {
             throw OutputError(path: path, message: "the folder \(folder) is not writable")
         }
         let ext = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
-        return folder + "/." + url.deletingPathExtension().lastPathComponent
+        let temporary = folder + "/." + url.deletingPathExtension().lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext
+        Pending.shared.add(temporary)
+        return temporary
     }
 
     /// Moves the finished temporary file to `path`.
     /// - Throws: ``OutputError`` when the target appeared meanwhile (and `overwrite` is false) or the move
     ///   fails; the temporary file is then removed.
     public static func publish(_ temporary: String, to path: String, overwrite: Bool) throws(OutputError) {
-        defer { unlink(temporary) }  // after link(2), or after a failure; harmless after rename(2)
+        defer {
+            unlink(temporary)  // after link(2), or after a failure; harmless after rename(2)
+            Pending.shared.remove(temporary)
+        }
         if overwrite {
             guard rename(temporary, path) == 0 else {
                 throw OutputError(path: path, message: "cannot move the finished file into place: \(String(cString: strerror(errno)))")
@@ -90,5 +95,39 @@ public enum AtomicOutput {
     /// Removes an unfinished temporary file.
     public static func discard(_ temporary: String) {
         unlink(temporary)
+        Pending.shared.remove(temporary)
+    }
+
+    /// On SIGINT, SIGTERM and SIGHUP: remove every unfinished temporary file, then exit with 128 + the signal's
+    /// number, as a shell reports a process killed by it. Call once, early, from a program's entry point.
+    public static func removeTemporariesOnSignals() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                Pending.shared.removeAll()
+                exit(128 + sig)
+            }
+            source.resume()
+            Pending.shared.keep(source)
+        }
+    }
+}
+
+/// The temporary files being written, so that a signal can remove them.
+private final class Pending: @unchecked Sendable {
+    static let shared = Pending()
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+    private var sources: [any DispatchSourceSignal] = []
+
+    func add(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
+    func remove(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
+    func keep(_ source: any DispatchSourceSignal) { lock.lock(); sources.append(source); lock.unlock() }
+    func removeAll() {
+        lock.lock()
+        for path in paths { unlink(path) }
+        paths.removeAll()
+        lock.unlock()
     }
 }

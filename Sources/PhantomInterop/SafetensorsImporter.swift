@@ -1,3 +1,4 @@
+import PhantomFileSystem
 import Foundation
 import PhantomHDF5
 import PhantomLinearAlgebra
@@ -59,6 +60,10 @@ public struct SafetensorsImporter: Sendable {
             guard let t = tensors[tensor] else { throw fail("missing tensor '\(tensor)' (needed for the \(kind.rawValue) cell)") }
             guard t.shape.count > axis else { throw fail("tensor '\(tensor)' has shape \(t.shape); expected rank \(axis + 1) or more") }
             let value = t.shape[axis]
+            let limit = key == "c" ? InputLimits.maximumClasses : InputLimits.maximumDimension
+            guard (1...limit).contains(value) else {
+                throw fail("tensor '\(tensor)' has shape \(t.shape): \(key) = \(value) is out of range (1…\(limit))")
+            }
             if let declared = metadata["phantom.\(key)"] {
                 guard let d = Int(declared), d == value else {
                     throw fail("metadata phantom.\(key) = \(declared) does not match tensor '\(tensor)' of shape \(t.shape)")
@@ -69,12 +74,18 @@ public struct SafetensorsImporter: Sendable {
         let d = try dimension("d", tensor: "injection.weight", axis: 0)
         let n = try dimension("n_in", tensor: "injection.weight", axis: 1)
         let c = try dimension("c", tensor: "head.weight", axis: 0)
+        let m = kind == .resmlp ? try dimension("m", tensor: "cell.linear1.weight", axis: 0) : 0
+        let cellLayout = kind == .tanh ? TanhCell.layout(stateDimension: d, inputDimension: n)
+                                       : ResMLPCell.layout(stateDimension: d, inputDimension: n, hiddenWidth: m)
+        let total = (cellLayout.specs + OutputHead.layout(classes: c, stateDimension: d).specs).reduce(0) { $0 + $1.count }
+        guard total <= InputLimits.maximumModelParameters else {
+            throw fail("the tensors' shapes imply \(total) parameters, more than the \(InputLimits.maximumModelParameters) a model may have")
+        }
         var model: ImplicitModel
         switch kind {
         case .tanh:
             model = ImplicitModel(cell: TanhCell(stateDimension: d, inputDimension: n), head: OutputHead(classes: c, stateDimension: d))
         case .resmlp:
-            let m = try dimension("m", tensor: "cell.linear1.weight", axis: 0)
             model = ImplicitModel(cell: ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m), head: OutputHead(classes: c, stateDimension: d))
         }
         let specs = model.cell.layout.specs + model.head.layout.specs

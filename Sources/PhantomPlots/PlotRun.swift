@@ -58,7 +58,11 @@ public struct PlotRun: Sendable {
         return outcomes
     }
 
-    /// Creates `folder` if needed and writes every figure; `report` sees each outcome and the paths written.
+    /// Creates `folder` if needed and writes the whole set of figures, or nothing: every figure is rendered into
+    /// a hidden staging folder beside the targets, each image is checked for completeness (a PNG ends with its
+    /// IEND chunk, an SVG with `</svg>`, a PDF with `%%EOF`), every target is checked (not an input, not an
+    /// existing file unless `overwrite`), and only then are the files moved into place. A figure gnuplot cannot
+    /// draw is reported as skipped, with gnuplot's message. `report` sees each outcome and the paths written.
     public func write(to folder: String, formats: [String], overwrite: Bool,
                       report: (ResultsFigures.Outcome, [String]) -> Void) throws {
         if !FileManager.default.fileExists(atPath: folder) {
@@ -67,15 +71,51 @@ public struct PlotRun: Sendable {
         } else if !RunFolder.isFolder(folder) {
             throw InputError("\(folder): exists and is not a folder")
         }
-        let writer = FigureWriter(folder: folder, formats: formats, overwrite: overwrite)
+        let staging = folder + "/.plot-staging-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) }
+        catch { throw InputError("\(folder): cannot create a staging folder in it (is it writable?)") }
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+
+        let stager = FigureWriter(folder: staging, formats: formats, overwrite: false)
+        let target = FigureWriter(folder: folder, formats: formats, overwrite: overwrite)
+        var results: [(ResultsFigures.Outcome, [String])] = []
+        var moves: [(from: String, to: String)] = []
         for outcome in outcomes {
-            switch outcome {
-            case .figure(let figure):
-                for file in writer.files(of: figure) { try AtomicOutput.refuseReplacing(inputFiles, with: file) }
-                report(outcome, try writer.write(figure))
-            case .skipped: report(outcome, [])
+            guard case .figure(let figure) = outcome else { results.append((outcome, [])); continue }
+            do {
+                let staged = try stager.write(figure)
+                for file in staged where !file.hasSuffix(".dat") && !file.hasSuffix(".gp") { try Self.checkComplete(file) }
+                let targets = target.files(of: figure)
+                moves += zip(staged, targets).map { ($0, $1) }
+                results.append((outcome, targets))
+            } catch let error as GnuplotError {
+                if case .notInstalled = error { throw error }
+                results.append((.skipped(name: figure.name, reason: "gnuplot could not draw it: \(error)"), []))
             }
         }
+        // Every target is checked before the first one is replaced.
+        for move in moves {
+            try AtomicOutput.refuseReplacing(inputFiles, with: move.to)
+            _ = try AtomicOutput.temporaryPath(for: move.to, overwrite: overwrite)
+        }
+        for move in moves { try AtomicOutput.publish(move.from, to: move.to, overwrite: overwrite) }
+        for (outcome, paths) in results { report(outcome, paths) }
+    }
+
+    /// Whether a rendered image is complete: gnuplot can exit 0 with a truncated file on a full disk.
+    static func checkComplete(_ path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else {
+            throw GnuplotError.noOutput(path: path)
+        }
+        let tail = String(decoding: data.suffix(64), as: UTF8.self)
+        let complete: Bool
+        switch URL(fileURLWithPath: path).pathExtension {
+        case "png": complete = data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && data.suffix(12).prefix(8).suffix(4) == Data("IEND".utf8)
+        case "svg": complete = tail.contains("</svg>")
+        case "pdf": complete = data.prefix(5) == Data("%PDF-".utf8) && tail.contains("%%EOF")
+        default: complete = true
+        }
+        guard complete else { throw GnuplotError.noOutput(path: path) }
     }
 }
 

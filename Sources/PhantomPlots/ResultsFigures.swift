@@ -146,7 +146,8 @@ public struct ResultsFigures: Sendable {
             for kk in columnsK {
                 let v = values(.cosine, e, l, kk) ?? []
                 var counts = [Int](repeating: 0, count: bins)
-                for c in v where c.isFinite { counts[min(bins - 1, max(0, Int((c - low) / width)))] += 1 }
+                // Clamped in floating point before the conversion: a value from the file never traps Int(_:).
+                for c in v where c.isFinite { counts[Int(min(Double(bins - 1), max(0, ((c - low) / width).rounded(.down))))] += 1 }
                 let index = blocks.count
                 blocks.append((0..<bins).map { "\(number(low + (Double($0) + 0.5) * width)) \(counts[$0])" }.joined(separator: "\n"))
                 panels.append("""

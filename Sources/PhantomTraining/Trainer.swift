@@ -112,7 +112,16 @@ public struct Trainer: Sendable {
                 }
                 var parameters = model.cell.parameters + model.head.parameters
                 let step = gradient.batchMean + (gradient.headGradientAtUnroll ?? problem.headGradient)
+                let batchLoss = gradient.lossAtUnroll ?? problem.losses.reduce(0, +) / Double(indices.count)
+                // A diverged run stops here, before a non-finite value reaches the parameters or a checkpoint:
+                // the last checkpoint written is the last good one.
+                guard batchLoss.isFinite, step.allSatisfy(\.isFinite) else {
+                    throw TrainingDiverged(epoch: epoch, step: optimizer.steps + 1, loss: batchLoss)
+                }
                 optimizer.step(&parameters, gradient: step)
+                guard parameters.allSatisfy(\.isFinite) else {
+                    throw TrainingDiverged(epoch: epoch, step: optimizer.steps, loss: batchLoss)
+                }
                 let p = model.cell.layout.count
                 model.cell.parameters = Array(parameters[0..<p])
                 model.head.parameters = Array(parameters[p...])
@@ -138,5 +147,15 @@ public struct Trainer: Sendable {
         guard case .labels(let labels)? = data.y, data.count > 0 else { return 0 }
         let states = model.solve(data.x, configuration.solver).states
         return Loss.accuracy(logits: model.head.logits(states), labels: labels)
+    }
+}
+
+/// Training produced a non-finite loss, gradient or parameter: it stops without saving the diverged model.
+public struct TrainingDiverged: Error, CustomStringConvertible, Sendable {
+    public let epoch: Int
+    public let step: Int
+    public let loss: Double
+    public var description: String {
+        "training diverged at epoch \(epoch), step \(step) (loss \(loss)); the last checkpoint written is the last good one — lower the learning rate or add damping"
     }
 }

@@ -36,6 +36,8 @@ public struct TrainingRun {
     /// - Throws: ``InputError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
     public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
         let loaded = try RunData(data)
+        // --force removes the folder's checkpoints: never the data file itself.
+        for checkpoint in RunFolder.checkpoints(in: folder) { try AtomicOutput.refuseReplacing([loaded.path], with: checkpoint) }
         try prepare(folder: folder, force: force)
         let model = Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
         let run = TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
@@ -162,17 +164,20 @@ public struct TrainingRun {
                 "unconverged_adjoint": column { Double($0.unconvergedAdjoint) }, "steps": column { Double($0.steps) }]
     }
 
-    /// The history stored in a checkpoint.
+    /// The history stored in a checkpoint. Rows whose epoch is not a finite integer are dropped; counts that
+    /// are not finite integers read as 0 (values from a file are converted with checks, never trapped on).
     public static func history(of checkpoint: Checkpoint) -> [EpochRecord] {
         let h = checkpoint.history
         guard let epochs = h["epoch"]?.values else { return [] }
         func value(_ name: String, _ i: Int) -> Double { h[name]?.values[safe: i] ?? .nan }
-        return epochs.indices.map { i in
-            EpochRecord(epoch: Int(epochs[i]), loss: value("loss", i), trainAccuracy: value("train_accuracy", i),
-                        testAccuracy: value("test_accuracy", i), forwardIterations: value("forward_iterations", i),
-                        forwardSeconds: value("forward_seconds", i), backwardSeconds: value("backward_seconds", i),
-                        unconvergedForward: Int(value("unconverged_forward", i)), unconvergedAdjoint: Int(value("unconverged_adjoint", i)),
-                        steps: Int(value("steps", i)))
+        func count(_ name: String, _ i: Int) -> Int { InputLimits.integer(value(name, i)) ?? 0 }
+        return epochs.indices.compactMap { i in
+            guard let epoch = InputLimits.integer(epochs[i]) else { return nil }
+            return EpochRecord(epoch: epoch, loss: value("loss", i), trainAccuracy: value("train_accuracy", i),
+                               testAccuracy: value("test_accuracy", i), forwardIterations: value("forward_iterations", i),
+                               forwardSeconds: value("forward_seconds", i), backwardSeconds: value("backward_seconds", i),
+                               unconvergedForward: count("unconverged_forward", i), unconvergedAdjoint: count("unconverged_adjoint", i),
+                               steps: count("steps", i))
         }
     }
 
@@ -180,7 +185,11 @@ public struct TrainingRun {
     public static func restore(_ checkpoint: Checkpoint, path: String) throws -> (TrainingConfiguration, Optimizer, [EpochRecord]) {
         let m = checkpoint.metadata
         func fail(_ what: String) -> InputError { InputError(path: path, message: "not a resumable training checkpoint: \(what)") }
-        func int(_ key: String) throws -> Int { guard let v = m[key]?.integerValue else { throw fail("attribute '\(key)' is missing") }; return Int(v) }
+        func int(_ key: String) throws -> Int {
+            guard let v = m[key]?.integerValue else { throw fail("attribute '\(key)' is missing") }
+            guard let int = InputLimits.integer(v, in: 0...Int(Int32.max)) else { throw fail("attribute '\(key)' = \(v) is out of range") }
+            return int
+        }
         func double(_ key: String) throws -> Double { guard let v = m[key]?.doubleValue else { throw fail("attribute '\(key)' is missing") }; return v }
         func string(_ key: String) throws -> String { guard let v = m[key]?.stringValue else { throw fail("attribute '\(key)' is missing") }; return v }
         guard let estimator = EstimatorID(rawValue: checkpoint.estimator ?? "") else { throw fail("unknown estimator '\(checkpoint.estimator ?? "")'") }

@@ -9,7 +9,10 @@ struct KList: ExpressibleByArgument, Sendable {
     init?(argument: String) {
         let text = argument.trimmingCharacters(in: .whitespaces)
         if let range = text.range(of: "...") {
-            guard let low = Int(text[..<range.lowerBound]), let high = Int(text[range.upperBound...]), low <= high else { return nil }
+            // The range is bounded before it is materialised.
+            guard let low = Int(text[..<range.lowerBound]), let high = Int(text[range.upperBound...]), low <= high,
+                  high.subtractingReportingOverflow(low).partialValue < AnalysisConfiguration.maximumK, !high.subtractingReportingOverflow(low).overflow
+            else { return nil }
             values = Array(low...high)
         } else {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
