@@ -33,6 +33,26 @@ static inline hid_t phantom_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
 static inline hid_t phantom_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
 static inline hid_t phantom_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 
+/// 1 when the link `name` in `loc` is a hard link (an object stored in this file), 0 for a soft or external
+/// link, negative on error. External links would read objects from other files.
+static inline int phantom_link_is_hard(hid_t loc, const char *name) {
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) return -1;
+    return info.type == H5L_TYPE_HARD ? 1 : 0;
+}
+
+/// 1 when the dataset's data lives in this file (not a virtual dataset, no external raw storage), 0 when
+/// not, negative on error.
+static inline int phantom_dataset_is_local(hid_t dataset) {
+    hid_t plist = H5Dget_create_plist(dataset);
+    if (plist < 0) return -1;
+    H5D_layout_t layout = H5Pget_layout(plist);
+    int external = H5Pget_external_count(plist);
+    H5Pclose(plist);
+    if (layout < 0 || external < 0) return -1;
+    return (layout != H5D_VIRTUAL && external == 0) ? 1 : 0;
+}
+
 /// Walks the calling thread's error stack and appends "function: description" lines to `buffer`
 /// (NUL-terminated, truncated to `capacity`), then clears the stack.
 static inline herr_t phantom_walk_callback(unsigned n, const H5E_error2_t *e, void *data) {

@@ -98,6 +98,12 @@ public struct AnalysisRun: Sendable {
             members += series
         }
         let first = members[0]
+        // One series, one model shape: the results file records one cell, and every checkpoint is compared with
+        // the same samples.
+        let shape = { (m: Member) in "\(m.checkpoint.model.cell.kind.rawValue) n_in = \(m.checkpoint.model.inputDimension), d = \(m.checkpoint.model.stateDimension), c = \(m.checkpoint.model.outputDimension)" }
+        if let other = members.first(where: { shape($0) != shape(first) }) {
+            throw InputError(path: other.path, message: "is a \(shape(other)) model, \(first.path) a \(shape(first)) one; a series holds one kind of model")
+        }
         let reference = inputs.data ?? first.checkpoint.dataset
         guard let reference else { throw InputError("\(first.path) names no data set; pass the data file") }
         if let shard = inputs.shard, shard.count > members.count {

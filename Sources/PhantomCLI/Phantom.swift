@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomFileSystem
+import PhantomHDF5
 import PhantomLinearAlgebra
 
 /// `phantom`: how good is a cheap gradient? Exact vs phantom gradients of implicit models.
@@ -19,7 +20,7 @@ struct Phantom: ParsableCommand {
         Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
         """,
         version: version,
-        subcommands: [Train.self, Analyze.self, Merge.self, Slurm.self, Plot.self, Import.self, Inspect.self, Bench.self]
+        subcommands: [Train.self, Analyze.self, Merge.self, Slurm.self, Plot.self, Import.self, Inspect.self, Bench.self, CheckHDF5.self]
     )
 }
 
@@ -28,6 +29,9 @@ extension Phantom {
     /// non-zero exit code. Help and version requests print as usual.
     static func main() {
         AtomicOutput.removeTemporariesOnSignals()
+        // Untrusted HDF5 inputs are read by a child process first: libhdf5 can crash on a corrupted file.
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        HDF5File.isolation = HDF5File.Isolation(executable: executable) { ["check-hdf5", $0] }
         do {
             var command = try parseAsRoot()
             // Under Slurm, BLAS uses the CPUs the task was given (not OPENBLAS_*: the library call).

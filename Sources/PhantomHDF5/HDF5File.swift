@@ -37,6 +37,11 @@ public final class HDF5File {
     ///   damaged (truncated files are detected by the library when it reads the superblock).
     ///   The corresponding C function is `H5Fopen`.
     public static func open(_ path: String) throws(HDF5Error) -> HDF5File {
+        try open(path, isolated: true)
+    }
+
+    /// `isolated`: when ``isolation`` is set, the file is first traversed in a child process.
+    static func open(_ path: String, isolated: Bool) throws(HDF5Error) -> HDF5File {
         let here = Location(file: path, object: nil)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -46,6 +51,7 @@ public final class HDF5File {
         guard FileManager.default.isReadableFile(atPath: path) else { throw here.error("is not readable (permission denied)") }
         let isHDF5 = probe { H5Fis_hdf5(path) }
         guard isHDF5 > 0 else { throw here.error("is not an HDF5 file (no HDF5 signature)") }
+        if isolated, let isolation { try checkInChild(path, isolation) }
         let fapl = try fileAccess(here)
         let id = try call("H5Fopen", here, "cannot open (damaged or truncated HDF5 file?)") {
             H5Fopen(path, phantom_H5F_ACC_RDONLY(), fapl.id)

@@ -125,11 +125,17 @@ extension HDF5Group {
 
     private func openDataset(_ name: String, _ here: Location) throws(HDF5Error) -> Handle {
         switch kind(of: name) {
+        case nil where isUnfollowedLink(name): throw here.error("is a soft or external link; links are not followed (store the dataset itself)")
         case nil: throw here.error("no such dataset")
         case .dataset?: break
         case let other?: throw here.error("is a \(other.rawValue), not a dataset")
         }
-        return try Handle(.dataset, "H5Dopen2", here, "cannot open the dataset") { H5Dopen2(id, name, phantom_H5P_DEFAULT()) }
+        let dataset = try Handle(.dataset, "H5Dopen2", here, "cannot open the dataset") { H5Dopen2(id, name, phantom_H5P_DEFAULT()) }
+        // Data stored elsewhere (a virtual dataset, external raw files) is never read: no hash of this file covers it.
+        guard probe({ phantom_dataset_is_local(dataset.id) }) == 1 else {
+            throw here.error("is a virtual dataset or keeps its data in external files; only data stored in this file is read")
+        }
+        return dataset
     }
 
     private func info(of dataset: borrowing Handle, _ here: Location) throws(HDF5Error) -> DatasetInfo {

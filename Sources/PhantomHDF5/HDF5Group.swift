@@ -28,15 +28,23 @@ public final class HDF5Group {
     /// The kind of a child object.
     public enum ChildKind: String, Sendable { case group, dataset, other }
 
-    /// True when a link `name` exists in this group (intermediate path components are checked first).
+    /// True when a link `name` exists in this group (intermediate path components are checked first). Only
+    /// hard links count: soft and external links are never followed (an external link would read another
+    /// file, which no hash of this one covers).
     public func contains(_ name: String) -> Bool {
         var prefix = ""
         for component in name.split(separator: "/") {
             prefix += prefix.isEmpty ? String(component) : "/" + component
             let exists = probe { H5Lexists(id, prefix, phantom_H5P_DEFAULT()) }
             if exists <= 0 { return false }
+            if probe({ phantom_link_is_hard(id, prefix) }) != 1 { return false }
         }
         return !prefix.isEmpty
+    }
+
+    /// True when `name` is a link that is not followed (soft or external).
+    public func isUnfollowedLink(_ name: String) -> Bool {
+        probe { H5Lexists(id, name, phantom_H5P_DEFAULT()) } > 0 && probe { phantom_link_is_hard(id, name) } != 1
     }
 
     /// The kind of the child `name`, or nil when there is none.
@@ -67,6 +75,7 @@ public final class HDF5Group {
                 H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, phantom_H5P_DEFAULT())
             }
             let name = string(fromNulTerminated: buffer)
+            if isUnfollowedLink(name) { throw location.child(name).error("is a soft or external link; links are not followed (store the object itself)") }
             result.append((name, kind(of: name) ?? .other))
         }
         return result

@@ -23,6 +23,8 @@ public struct ProcessResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+    /// True when the program was killed by a signal (a crash), `status` then being the signal's number.
+    public var crashed = false
 }
 
 /// Runs `executable` with `arguments` (no stdin) in `directory`, and collects its output.
@@ -45,7 +47,7 @@ public func runProgram(_ executable: String, _ arguments: [String], in directory
     done.wait()
     process.waitUntilExit()
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: errBox.data, as: UTF8.self))
+                         stderr: String(decoding: errBox.data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
 }
 
 /// The built `phantom` executable: beside the test bundle in SwiftPM's build folder.

@@ -1,0 +1,74 @@
+import Foundation
+
+/// Opening untrusted files in a child process first.
+///
+/// Debian's libhdf5 1.10 can crash (SIGSEGV) on a corrupted file — byte mutations of a small checkpoint show it.
+/// Validating every structure the library walks is not practical, so a program can ask for isolation: every
+/// file opened for reading is first opened and traversed — every group, dataset (within the size ceilings) and
+/// attribute — by a child process. A crash there is reported as an error naming the file; only a file the child
+/// read cleanly is then opened in this process. The `phantom` command turns this on at start.
+extension HDF5File {
+    /// How a child process traverses a file: the executable and its arguments for a path.
+    public struct Isolation: Sendable {
+        public let executable: String
+        public let arguments: @Sendable (String) -> [String]
+        public init(executable: String, arguments: @escaping @Sendable (String) -> [String]) {
+            self.executable = executable
+            self.arguments = arguments
+        }
+    }
+
+    /// Set once, at program start, before any file is opened; nil (the default): files are opened directly.
+    nonisolated(unsafe) public static var isolation: Isolation?
+
+    /// Exit status of a traversal that found an error it could report (sysexits' EX_DATAERR).
+    public static let traversalRefused: Int32 = 65
+
+    /// Opens `path` and reads everything in it (the child's side of ``isolation``).
+    public static func traverse(_ path: String) throws {
+        let file = try open(path, isolated: false)
+        func walk(_ group: HDF5Group) throws {
+            for name in try group.attributeNames() { _ = try group.attribute(name) }
+            for child in try group.children() {
+                switch child.kind {
+                case .group: try walk(try group.group(child.name))
+                case .dataset:
+                    for name in try group.attributeNames(of: child.name) { _ = try group.attribute(name, of: child.name) }
+                    let info = try group.datasetInfo(child.name)
+                    if info.elementType.isFloatingPoint { _ = try group.readDoubles(child.name) }
+                    else if info.elementType == .int64 || info.elementType == .int32 { _ = try group.readIntegers(child.name) }
+                case .other: break
+                }
+            }
+        }
+        defer { file.closeQuietly() }
+        try walk(file.root)
+    }
+
+    /// Runs the traversal of `path` in a child process.
+    static func checkInChild(_ path: String, _ isolation: Isolation) throws(HDF5Error) {
+        let here = Location(file: path, object: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: isolation.executable)
+        process.arguments = isolation.arguments(path)
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { throw here.error("cannot start the isolated reader (\(isolation.executable)): \(error)") }
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        switch (process.terminationReason, process.terminationStatus) {
+        case (.exit, 0): return
+        case (.exit, traversalRefused):
+            // The child's one line: "phantom: FILE: what is wrong".
+            let line = message.split(separator: "\n").first.map(String.init) ?? ""
+            let text = line.hasPrefix("phantom: \(path): ") ? String(line.dropFirst("phantom: \(path): ".count)) : line
+            throw here.error(text.isEmpty ? "cannot be read" : text)
+        case (.uncaughtSignal, let signal):
+            throw here.error("crashed the HDF5 library (signal \(signal)) when read in an isolated process: the file is corrupted")
+        case (_, let status):
+            throw here.error("the isolated reader failed (status \(status))")
+        }
+    }
+}
