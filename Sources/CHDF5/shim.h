@@ -53,6 +53,15 @@ static inline int phantom_dataset_is_local(hid_t dataset) {
     return (layout != H5D_VIRTUAL && external == 0) ? 1 : 0;
 }
 
+/// A file-access property list that opens an in-memory copy of a file (the core driver with a file image, no
+/// backing store; the image is copied): the bytes that were hashed are the bytes that are parsed.
+static inline hid_t phantom_image_access(const void *buffer, size_t size) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    if (H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 || H5Pset_file_image(fapl, (void *)buffer, size) < 0) { H5Pclose(fapl); return -1; }
+    return fapl;
+}
+
 /// Walks the calling thread's error stack and appends "function: description" lines to `buffer`
 /// (NUL-terminated, truncated to `capacity`), then clears the stack.
 static inline herr_t phantom_walk_callback(unsigned n, const H5E_error2_t *e, void *data) {

@@ -110,8 +110,9 @@ public struct AnalysisRun: Sendable {
             throw InputError("shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s"), so at most \(members.count) shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)")
         }
         let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
-        let dataSHA256 = try SHA256.hex(ofFile: dataPath)
-        let dataSet = try DataSet.load(dataPath)
+        let dataSnapshot = try FileSnapshot(dataPath)
+        let dataSHA256 = dataSnapshot.sha256
+        let dataSet = try DataSet.load(dataSnapshot)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
         for member in members where member.checkpoint.model.inputDimension != dataSet.x.columns {
             throw InputError(path: dataPath, message: "x has \(dataSet.x.columns) features, \(member.path) expects n_in = \(member.checkpoint.model.inputDimension)")
@@ -132,10 +133,11 @@ public struct AnalysisRun: Sendable {
         self.targets = targets
     }
 
-    /// Hashes the file, then loads it.
+    /// Reads the file once, hashes those bytes and parses the same bytes: the recorded hash covers exactly
+    /// what was analysed.
     private static func load(_ path: String, _ inputs: Inputs) throws -> Member {
-        let sha256 = try SHA256.hex(ofFile: path)
-        return Member(path: path, sha256: sha256, checkpoint: try ModelFile.load(path, cell: inputs.cell, prefix: inputs.prefix))
+        let snapshot = try FileSnapshot(path)
+        return Member(path: path, sha256: snapshot.sha256, checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix))
     }
 
     /// The cell kind of the series (of its first checkpoint).

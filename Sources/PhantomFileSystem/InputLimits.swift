@@ -7,12 +7,15 @@
 /// | a model's parameters (cell, injection and head together) | 2^27 (1 GiB as float64) |
 /// | a dimension: d, n_in, m, c, a sample count | 2^16 for d, n_in, m; 2^14 classes; 2^24 samples |
 /// | a label | below 2^14 (the class-count ceiling) |
+/// | an input file (read whole, hashed, parsed from memory) | 4 GiB |
 public enum InputLimits {
     public static let maximumArrayElements = 1 << 28
     public static let maximumModelParameters = 1 << 27
     public static let maximumDimension = 1 << 16
     public static let maximumClasses = 1 << 14
     public static let maximumSamples = 1 << 24
+    /// An input file read whole into memory (to hash exactly the bytes that are parsed): 4 GiB.
+    public static let maximumFileBytes = 1 << 32
 
     /// The product of `extents`, or nil when it overflows or exceeds `limit`.
     public static func count(_ extents: [Int], limit: Int = maximumArrayElements) -> Int? {

@@ -1,4 +1,5 @@
 import Foundation
+import PhantomFileSystem
 
 /// Opening untrusted files in a child process first.
 ///
@@ -11,6 +12,7 @@ extension HDF5File {
     /// How a child process traverses a file: the executable and its arguments for a path.
     public struct Isolation: Sendable {
         public let executable: String
+        /// The child's arguments for a file's name; the child reads the file's bytes from its stdin.
         public let arguments: @Sendable (String) -> [String]
         public init(executable: String, arguments: @escaping @Sendable (String) -> [String]) {
             self.executable = executable
@@ -24,9 +26,9 @@ extension HDF5File {
     /// Exit status of a traversal that found an error it could report (sysexits' EX_DATAERR).
     public static let traversalRefused: Int32 = 65
 
-    /// Opens `path` and reads everything in it (the child's side of ``isolation``).
-    public static func traverse(_ path: String) throws {
-        let file = try open(path, isolated: false)
+    /// Opens a snapshot and reads everything in it (the child's side of ``isolation``).
+    public static func traverse(_ snapshot: FileSnapshot) throws {
+        let file = try open(snapshot, isolated: false)
         func walk(_ group: HDF5Group) throws {
             for name in try group.attributeNames() { _ = try group.attribute(name) }
             for child in try group.children() {
@@ -45,17 +47,25 @@ extension HDF5File {
         try walk(file.root)
     }
 
-    /// Runs the traversal of `path` in a child process.
-    static func checkInChild(_ path: String, _ isolation: Isolation) throws(HDF5Error) {
+    /// Runs the traversal of the snapshot's bytes (sent on stdin) in a child process.
+    static func checkInChild(_ snapshot: FileSnapshot, _ isolation: Isolation) throws(HDF5Error) {
+        let path = snapshot.path
         let here = Location(file: path, object: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: isolation.executable)
         process.arguments = isolation.arguments(path)
-        let err = Pipe()
+        let err = Pipe(), input = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input
         do { try process.run() } catch { throw here.error("cannot start the isolated reader (\(isolation.executable)): \(error)") }
+        // Feed stdin and drain stderr concurrently, so that neither pipe can block the other side.
+        let bytes = Data(snapshot.bytes)
+        let writer = Thread {
+            try? input.fileHandleForWriting.write(contentsOf: bytes)
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         switch (process.terminationReason, process.terminationStatus) {

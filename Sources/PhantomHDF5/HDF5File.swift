@@ -49,14 +49,56 @@ public final class HDF5File {
         }
         guard !isDirectory.boolValue else { throw here.error("is a folder, not an HDF5 file") }
         guard FileManager.default.isReadableFile(atPath: path) else { throw here.error("is not readable (permission denied)") }
-        let isHDF5 = probe { H5Fis_hdf5(path) }
-        guard isHDF5 > 0 else { throw here.error("is not an HDF5 file (no HDF5 signature)") }
-        if isolated, let isolation { try checkInChild(path, isolation) }
-        let fapl = try fileAccess(here)
+        let snapshot: FileSnapshot
+        do { snapshot = try FileSnapshot(path) } catch { throw here.error("\((error as? InputError)?.message ?? "\(error)")") }
+        return try open(snapshot, isolated: isolated)
+    }
+
+    /// Opens an in-memory snapshot of a file read-only: the bytes parsed are the bytes the snapshot hashed.
+    /// When ``isolation`` is set, the same bytes are first traversed by a child process.
+    public static func open(_ snapshot: FileSnapshot) throws(HDF5Error) -> HDF5File {
+        try open(snapshot, isolated: true)
+    }
+
+    static func open(_ snapshot: FileSnapshot, isolated: Bool) throws(HDF5Error) -> HDF5File {
+        let path = snapshot.path
+        let here = Location(file: path, object: nil)
+        guard hasSignature(snapshot.bytes) else { throw here.error("is not an HDF5 file (no HDF5 signature)") }
+        if isolated, let isolation { try checkInChild(snapshot, isolation) }
+        // A unique name per opening: HDF5 treats two in-memory files of one name as the same file.
+        let label = "phantom-image-\(UInt64.random(in: 0...UInt64.max))"
+        let access = try Handle(.propertyList, "H5Pset_file_image", here, "cannot prepare the in-memory file") {
+            snapshot.bytes.withUnsafeBytes { phantom_image_access($0.baseAddress, $0.count) }
+        }
         let id = try call("H5Fopen", here, "cannot open (damaged or truncated HDF5 file?)") {
-            H5Fopen(path, phantom_H5F_ACC_RDONLY(), fapl.id)
+            H5Fopen(label, phantom_H5F_ACC_RDONLY(), access.id)
         }
         return HDF5File(path: path, id: id)
+    }
+
+    /// The HDF5 signature at offset 0, 512, 1024, 2048, … (where the format allows a user block before it).
+    static func hasSignature(_ bytes: [UInt8]) -> Bool {
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            if Array(bytes[offset..<(offset + 8)]) == signature { return true }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return false
+    }
+
+    /// Opens the snapshot read-only, runs `body`, and closes the file even when `body` throws.
+    public static func withFile<R>(_ snapshot: FileSnapshot, _ body: (HDF5File) throws -> R) throws -> R {
+        let file = try open(snapshot)
+        let result: R
+        do {
+            result = try body(file)
+        } catch {
+            file.closeQuietly()
+            throw error
+        }
+        try file.close()
+        return result
     }
 
     /// Opens `path` read-only, runs `body`, and closes the file even when `body` throws.

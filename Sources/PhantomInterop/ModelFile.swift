@@ -1,3 +1,4 @@
+import PhantomFileSystem
 import PhantomModel
 import PhantomModelIO
 
@@ -6,8 +7,13 @@ public enum ModelFile {
     /// - Parameters:
     ///   - cell, prefix: for .safetensors files whose metadata does not say (``SafetensorsImporter``).
     public static func load(_ path: String, cell: CellKind? = nil, prefix: String? = nil) throws -> Checkpoint {
-        path.hasSuffix(".safetensors")
-            ? try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(path)
-            : try Checkpoint.load(path)
+        try load(FileSnapshot(path), cell: cell, prefix: prefix)
+    }
+
+    /// From a snapshot of the file: the model is parsed from exactly the bytes the snapshot's hash covers.
+    public static func load(_ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil) throws -> Checkpoint {
+        snapshot.path.hasSuffix(".safetensors")
+            ? try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(snapshot)
+            : try Checkpoint.load(snapshot)
     }
 }

@@ -31,7 +31,13 @@ public struct SafetensorsImporter: Sendable {
     static let metadataKeys: Set<String> = ["phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.m", "phantom.dataset"]
 
     public func importCheckpoint(_ path: String) throws -> Checkpoint {
-        let (raw, metadata) = try Safetensors.read(path)
+        try importCheckpoint(FileSnapshot(path))
+    }
+
+    /// Imports from a snapshot of the file (the bytes its hash covers).
+    public func importCheckpoint(_ snapshot: FileSnapshot) throws -> Checkpoint {
+        let path = snapshot.path
+        let (raw, metadata) = try Safetensors.read(bytes: snapshot.bytes, path: path)
         func fail(_ message: String) -> SafetensorsError { SafetensorsError(path: path, message: message) }
         if let unknown = metadata.keys.sorted().first(where: { $0.hasPrefix("phantom.") && !Self.metadataKeys.contains($0) }) {
             throw fail("unknown metadata key '\(unknown)' (known: \(Self.metadataKeys.sorted().joined(separator: ", ")))")

@@ -88,7 +88,13 @@ public struct Checkpoint: Sendable {
     ///   version, an unknown cell kind, a missing or non-positive dimension, a missing, unexpected,
     ///   wrongly shaped or non-finite tensor — or ``HDF5Error`` when the file cannot be read.
     public static func load(_ path: String) throws -> Checkpoint {
-        try HDF5File.withFile(at: path) { file in
+        try load(FileSnapshot(path))
+    }
+
+    /// Loads a checkpoint from a snapshot of its file (the bytes its hash covers).
+    public static func load(_ snapshot: FileSnapshot) throws -> Checkpoint {
+        let path = snapshot.path
+        return try HDF5File.withFile(snapshot) { file in
             let root = file.root
             func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.hasAttribute("format"), case .string(let format) = try root.attribute("format") else {

@@ -59,7 +59,13 @@ public struct DataSet: Sendable {
     /// Loads `x` and, when present, `y` from an HDF5 file, checking ranks, shapes, finiteness and labels.
     /// - Throws: ``InputError`` (naming the file and dataset) or ``HDF5Error``.
     public static func load(_ path: String) throws -> DataSet {
-        try HDF5File.withFile(at: path) { file in
+        try load(FileSnapshot(path))
+    }
+
+    /// Loads a data set from a snapshot of its file (the bytes its hash covers).
+    public static func load(_ snapshot: FileSnapshot) throws -> DataSet {
+        let path = snapshot.path
+        return try HDF5File.withFile(snapshot) { file in
             let root = file.root
             func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.kind(of: "x") == .dataset else { throw fail("dataset 'x' (the inputs, [N, n_in]) is missing") }

@@ -47,7 +47,12 @@ public enum Safetensors {
             throw fail("no such file")
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read the file") }
-        let bytes = [UInt8](data)
+        return try read(bytes: [UInt8](data), path: path)
+    }
+
+    /// Reads every tensor and the metadata from a file's bytes (`path` labels messages).
+    public static func read(bytes: [UInt8], path: String) throws -> (tensors: [String: SafetensorsTensor], metadata: [String: String]) {
+        func fail(_ message: String) -> SafetensorsError { SafetensorsError(path: path, message: message) }
         guard bytes.count >= 8 else { throw fail("too short for a safetensors file (\(bytes.count) bytes; the header length alone takes 8)") }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
