@@ -131,15 +131,29 @@ public final class HDF5File {
                                 _ body: (HDF5File) throws -> R) throws -> R {
         let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
         let here = Location(file: path, object: nil)
+        // The file is built in memory (the core driver, no backing store) and written out by this module: a
+        // full disk or any other write failure is then an ordinary error here, and libhdf5 never holds a file
+        // it could not flush (Debian's 1.10 crashes at exit after a failed close on a full disk).
         let fapl = try fileAccess(here)
-        let id = try call("H5Fcreate", here, "cannot create a temporary file beside it") {
-            H5Fcreate(temporary, phantom_H5F_ACC_EXCL(), phantom_H5P_DEFAULT(), fapl.id)
+        try call("H5Pset_fapl_core", here, "cannot set up the in-memory file") { H5Pset_fapl_core(fapl.id, 1 << 20, false) }
+        let label = "phantom-image-\(UInt64.random(in: 0...UInt64.max))"
+        let id = try call("H5Fcreate", here, "cannot create the file in memory") {
+            H5Fcreate(label, phantom_H5F_ACC_TRUNC(), phantom_H5P_DEFAULT(), fapl.id)
         }
-        // Error messages name the target path: the temporary name means nothing to the user.
+        // Error messages name the target path: the in-memory name means nothing to the user.
         let file = HDF5File(path: path, id: id)
         do {
             let result = try body(file)
+            try call("H5Fflush", here, "cannot finish the file") { H5Fflush(id, H5F_SCOPE_GLOBAL) }
+            let size = try call("H5Fget_file_image", here, "cannot read the finished file") { H5Fget_file_image(id, nil, 0) }
+            var image = [UInt8](repeating: 0, count: Int(size))
+            _ = try call("H5Fget_file_image", here, "cannot read the finished file") {
+                image.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, $0.count) }
+            }
             try file.close()
+            do { try Data(image).write(to: URL(fileURLWithPath: temporary)) } catch {
+                throw OutputError(path: path, message: "cannot be written: \(error.localizedDescription)")
+            }
             try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
             return result
         } catch {
