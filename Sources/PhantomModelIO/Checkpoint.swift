@@ -131,6 +131,9 @@ public struct Checkpoint: Sendable {
             guard total <= InputLimits.maximumModelParameters else {
                 throw fail("declares \(total) parameters (\(dimensions)), more than the \(InputLimits.maximumModelParameters) a model may have")
             }
+            // Every attribute is checked before any tensor is read.
+            let dataset = try optionalString(root, "dataset", fail), estimator = try optionalString(root, "estimator", fail)
+            let epoch = try optionalInt(root, "epoch", fail), step = try optionalInt(root, "step", fail)
             let tensors = try readTensors(root, specs, path: path, dimensions: dimensions)
             var cell: any ImplicitCell
             switch kind {
@@ -142,10 +145,7 @@ public struct Checkpoint: Sendable {
             head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [] }
 
             var checkpoint = Checkpoint(model: ImplicitModel(cell: cell, head: head))
-            checkpoint.dataset = try optionalString(root, "dataset", fail)
-            checkpoint.estimator = try optionalString(root, "estimator", fail)
-            checkpoint.epoch = try optionalInt(root, "epoch", fail)
-            checkpoint.step = try optionalInt(root, "step", fail)
+            (checkpoint.dataset, checkpoint.estimator, checkpoint.epoch, checkpoint.step) = (dataset, estimator, epoch, step)
             for name in try root.attributeNames() where !reservedAttributes.contains(name) {
                 checkpoint.metadata[name] = try root.attribute(name)
             }

@@ -31,7 +31,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public static let defaultCell = CellKind.tanh
     public static let defaultHidden = 64
     /// resmlp's m: 2·d unless given.
-    public static func defaultMLPWidth(hidden d: Int) -> Int { 2 * d }
+    public static func defaultMLPWidth(hidden d: Int) -> Int { d.multipliedReportingOverflow(by: 2).overflow ? Int.max : 2 * d }
     public static let defaultData = "digits"
     public static let defaultEstimator = UnrolledPhantomGradient.id
     public static let defaultSteps = 5

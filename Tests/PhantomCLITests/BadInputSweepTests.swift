@@ -112,6 +112,90 @@ enum SweepFixture {
         raw("out-of-range.safetensors", #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#)
         raw("missing.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}"#)
         try! good.write(to: URL(fileURLWithPath: folder + "/existing.h5"))
+        // Hostile checkpoints: sizes a file dictates.
+        func attributes(_ root: HDF5Group, n: Int64 = 3, d: Int64 = 4, c: Int64 = 2, cell: String = "tanh", m: Int64? = nil) throws {
+            for (k, v) in [("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
+                           ("n_in", .integer(n)), ("d", .integer(d)), ("c", .integer(c))] { try root.setAttribute(k, v) }
+            if let m { try root.setAttribute("m", .integer(m)) }
+            _ = try root.createGroup("params")
+        }
+        write("huge-d.h5") { try attributes($0, d: 1 << 20) }
+        write("big-d.h5") { try attributes($0, d: 16_384) }
+        write("zero-n.h5") { try attributes($0, n: 0) }
+        write("huge-c.h5") { try attributes($0, c: 1 << 20) }
+        write("huge-m.h5") { try attributes($0, cell: "resmlp", m: 1 << 40) }
+        write("negative-d.h5") { try attributes($0, d: -4) }
+        write("max-d.h5") { try attributes($0, d: Int64.max) }
+        write("huge-epoch.h5") { root in try attributes(root); try root.setAttribute("epoch", .integer(Int64.max)) }
+        // Hostile data files.
+        write("data-huge-label.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 1_048_575])
+        }
+        write("data-zero-targets.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", HDF5Array(shape: [2, 0], values: [Double]()))
+        }
+        write("data-empty.h5") { root in try root.write("x", HDF5Array(shape: [0, 3], values: [Double]())) }
+        write("data-split-length.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 1])
+            try root.write("split", vector: [Int64(0), 1, 1])
+        }
+        write("data-split-value.h5") { root in
+            try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
+            try root.write("y", vector: [Int64(0), 1])
+            try root.write("split", vector: [Int64(0), 7])
+        }
+        // Hostile results files: strings that would reach file names and gnuplot.
+        func results(_ name: String, estimators: String, cosine: Double = 0.9) {
+            write(name) { root in
+                try root.setAttribute("format", .string("phantom-analysis"))
+                try root.setAttribute("version", .integer(1))
+                try root.setAttribute("estimators", .string(estimators))
+                let axes = try root.createGroup("axes")
+                try axes.write("k", vector: [Int64(1)])
+                try axes.write("lambda", vector: [0.5])
+                try axes.write("epoch", vector: [Int64(0)])
+                let count = estimators.split(separator: ",", omittingEmptySubsequences: false).count
+                let cells = try root.createGroup("cells")
+                try cells.write("cosine", HDF5Array(shape: [1, count, 1, 1, 2], values: [Double](repeating: cosine, count: 2 * count)))
+            }
+        }
+        results("inject-quote.h5", estimators: #"upg"; system("touch PWNED") #"#)
+        results("inject-newline.h5", estimators: "upg\nset output 'x'")
+        results("inject-path.h5", estimators: "../../etc/passwd")
+        results("inject-space.h5", estimators: "upg,npg x")
+        results("inject-upper.h5", estimators: "UPG")
+        results("inject-long.h5", estimators: String(repeating: "a", count: 40))
+        results("inject-twice.h5", estimators: "upg,upg")
+        results("inject-empty.h5", estimators: "")
+        write("results-version.h5") { root in
+            try root.setAttribute("format", .string("phantom-analysis"))
+            try root.setAttribute("version", .integer(99))
+        }
+        write("results-unknown.h5") { root in
+            try root.setAttribute("format", .string("phantom-analysis"))
+            try root.setAttribute("version", .integer(1))
+            try root.setAttribute("estimators", .string("upg"))
+            let axes = try root.createGroup("axes")
+            try axes.write("k", vector: [Int64(1)])
+            try axes.write("lambda", vector: [0.5])
+            try axes.write("epoch", vector: [Int64(0)])
+            let cells = try root.createGroup("cells")
+            try cells.write("mystery", vector: [1.0])
+        }
+        // Hostile safetensors: shapes that declare huge or empty models.
+        raw("zero-dim.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#)
+        raw("huge-dim.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data: [UInt8](repeating: 0, count: 16))
+        raw("overflow-shape.safetensors", #"{"a":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#)
+        raw("negative-shape.safetensors", #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#)
+        raw("pickle.pt", "PK\u{3}\u{4}", length: 578712552184433488)
+        // A run folder to protect, and a device-like target.
+        try! FileManager.default.createDirectory(atPath: folder + "/run", withIntermediateDirectories: true)
+        try! good.write(to: URL(fileURLWithPath: folder + "/run/epoch-0001.h5"))
+        try! FileManager.default.createSymbolicLink(atPath: folder + "/link.h5", withDestinationPath: folder + "/a-file")
+        try! FileManager.default.createDirectory(atPath: folder + "/a-folder.h5", withIntermediateDirectories: true)
         try! "x".write(toFile: folder + "/a-file", atomically: true, encoding: .utf8)
         return folder
     }()
@@ -199,6 +283,63 @@ struct BadInputSweepTests {
         (["analyze", "{}/bad-json.safetensors", "--data", "{}/data.h5", "-o", "{}/r.h5"], "the header is not valid JSON"),
         (["analyze", "{}/missing.safetensors", "--cell", "tanh", "--data", "{}/data.h5", "-o", "{}/r.h5"], "missing tensor"),
         (["inspect", "{}/missing.safetensors", "--cell", "lstm"], "'lstm' is invalid for '--cell"),
+        // Sizes a file dictates: refused before anything is allocated.
+        (["inspect", "{}/huge-d.h5"], "attribute 'd' = 1048576 is out of range"),
+        (["inspect", "{}/big-d.h5"], "more than the 134217728 a model may have"),
+        (["inspect", "{}/zero-n.h5"], "attribute 'n_in' = 0 is out of range"),
+        (["inspect", "{}/huge-c.h5"], "attribute 'c' = 1048576 is out of range"),
+        (["inspect", "{}/huge-m.h5"], "attribute 'm' = 1099511627776 is out of range"),
+        (["inspect", "{}/negative-d.h5"], "attribute 'd' = -4 is out of range"),
+        (["inspect", "{}/max-d.h5"], "is out of range"),
+        (["inspect", "{}/huge-epoch.h5"], "attribute 'epoch' = 9223372036854775807 is out of range"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-huge-label.h5", "-o", "{}/r.h5"], "labels must be integers in 0…16383"),
+        (["train", "--data", "{}/data-huge-label.h5", "-o", "{}/run-label"], "labels must be integers in 0…16383"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-zero-targets.h5", "-o", "{}/r.h5"], "y: shape [2, 0] does not fit"),
+        (["train", "--data", "{}/data-zero-targets.h5", "-o", "{}/run-zero"], "y: shape [2, 0] does not fit"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-empty.h5", "-o", "{}/r.h5"], "x: shape [0, 3] is outside"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-split-length.h5", "-o", "{}/r.h5"], "split: shape [3] does not fit 2 samples"),
+        (["analyze", "{}/good.h5", "--data", "{}/data-split-value.h5", "-o", "{}/r.h5"], "split: entries must be 0 (train) or 1 (test)"),
+        (["import", "{}/zero-dim.safetensors", "--cell", "tanh", "-o", "{}/o.h5"], "d = 0 is out of range"),
+        (["import", "{}/huge-dim.safetensors", "--cell", "tanh", "-o", "{}/o.h5"], "is out of range"),
+        (["inspect", "{}/huge-dim.safetensors", "--cell", "tanh"], "is out of range"),
+        (["analyze", "{}/huge-dim.safetensors", "--cell", "tanh", "--data", "{}/data.h5", "-o", "{}/r.h5"], "is out of range"),
+        (["import", "{}/overflow-shape.safetensors", "-o", "{}/o.h5"], "is too large"),
+        (["import", "{}/negative-shape.safetensors", "-o", "{}/o.h5"], "shape must be a list of non-negative integers"),
+        (["import", "{}/pickle.pt", "-o", "{}/o.h5"], "runs past the end of the file"),
+        // Strings from files that would reach file names or gnuplot: only validated identifiers pass.
+        (["plot", "{}/inject-quote.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-newline.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-path.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-space.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-upper.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-long.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/inject-twice.h5", "-o", "{}/figs"], "names an estimator twice"),
+        (["plot", "{}/inject-empty.h5", "-o", "{}/figs"], "is not an estimator name"),
+        (["plot", "{}/results-version.h5", "-o", "{}/figs"], "unsupported results format version"),
+        (["plot", "{}/results-unknown.h5", "-o", "{}/figs"], "unexpected /cells/mystery"),
+        (["merge", "{}/inject-quote.h5", "-o", "{}/m.h5"], "is not an estimator name"),
+        // Inputs are never destroyed, and only regular files are replaced, even with --force.
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/good.h5", "--force"], "is an input of this command"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/data.h5", "--force"], "is an input of this command"),
+        (["analyze", "{}/run", "--data", "{}/data.h5", "-o", "{}/run/epoch-0001.h5", "--force"], "is an input of this command"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "/dev/null", "--force"], "is not a regular file"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/link.h5", "--force"], "is a symbolic link"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/a-folder.h5", "--force"], "is a folder"),
+        (["import", "{}/missing.safetensors", "--cell", "tanh", "-o", "/dev/null", "--force"], "missing tensor"),
+        (["merge", "{}/existing.h5", "-o", "/dev/null", "--force"], "is not a regular file"),
+        // Numbers from options and files are bounded before they are used.
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "1...9223372036854775807", "-o", "{}/r.h5"], "is invalid for '--k"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "1...2000", "-o", "{}/r.h5"], "is invalid for '--k"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--k", "5000", "-o", "{}/r.h5"], "k is at most 1000"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--samples=-3", "-o", "{}/r.h5"], "the number of samples must be at least 1"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--shard", "0/4", "-o", "{}/r.h5"], "1 ≤ I ≤ N"),
+        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--shard", "x", "-o", "{}/r.h5"], "a shard is written I/N"),
+        (["bench", "grid", "--d", "100000"], "d must lie in 1…8192"),
+        (["bench", "grid", "--repeats", "9223372036854775807"], "repeats must lie in 1…1000"),
+        (["bench", "grid", "--k", "1000000"], "K must lie in 1…1000"),
+        (["train", "--data", "{}/data.h5", "--hidden", "9223372036854775807", "-o", "{}/run-h"], "hidden (the state dimension d) must lie in 1…4096"),
+        (["slurm", "--shards", "2", "--time", "1;reboot", "--", "{}/good.h5"], "is not minutes or [D-]HH:MM:SS"),
+        (["slurm", "--shards", "2", "--partition", "a'b", "--", "{}/good.h5"], "is not a partition name"),
     ]
 
     /// Names, sizes and modification times of everything in the fixture folder.
