@@ -79,6 +79,27 @@ struct HostileInputTests {
     }
 }
 
+extension HostileInputTests {
+    /// True when this process may mount a small tmpfs (root, as in CI): the full-disk test needs one.
+    static let canMount: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
+
+    @Test("a full disk is an error naming the output; nothing is left behind and the tool does not crash",
+          .enabled(if: canMount, "needs root to mount a 40 KiB tmpfs"))
+    func fullDisk() throws {
+        let folder = makeTemporaryFolder() + "/small"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", folder])
+        try #require(mounted.status == 0, "mount failed: \(mounted.stderr)")
+        defer { _ = try? runProgram("/bin/umount", [folder]) }
+        let result = try runProgram(phantom, ["analyze", repositoryPath("notebooks-data/reference/tanh-upg/epoch-0030.h5"),
+                                              "--data", repositoryPath("notebooks-data/digits.h5"), "--samples", "4", "--k", "1,2",
+                                              "--lambda", "0.5", "-o", folder + "/r.h5"])
+        #expect(!result.crashed && result.status != 0, "status \(result.status)")
+        #expect(result.stderr.contains(folder + "/r.h5") && result.stderr.contains("cannot be written"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+    }
+}
+
 /// A file of the repository, from this source file's location.
 func repositoryPath(_ relative: String) -> String {
     var url = URL(fileURLWithPath: #filePath)
