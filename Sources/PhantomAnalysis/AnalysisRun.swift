@@ -42,6 +42,7 @@ public struct AnalysisRun: Sendable {
         /// For .safetensors inputs whose metadata does not say.
         public var cell: CellKind?
         public var prefix: String?
+        public var renames: [(String, String)] = []
         /// Analyse only this part of the job (``Shard``); nil: all of it.
         public var shard: Shard?
 
@@ -128,7 +129,7 @@ public struct AnalysisRun: Sendable {
         self.selected = inputs.shard?.positions(inSeriesOf: members.count) ?? Array(members.indices)
         self.dataPath = dataPath
         self.dataSHA256 = dataSHA256
-        self.importOptions = "cell \(inputs.cell?.rawValue ?? "-") prefix \(inputs.prefix.map { "'\($0)'" } ?? "-")"
+        self.importOptions = "cell \(inputs.cell?.rawValue ?? "-") prefix \(inputs.prefix.map { "'\($0)'" } ?? "-") renames \(inputs.renames.map { "'\($0.0)'='\($0.1)'" }.joined(separator: ","))"
         self.samples = chosen
         self.targets = targets
     }
@@ -137,7 +138,7 @@ public struct AnalysisRun: Sendable {
     /// what was analysed.
     private static func load(_ path: String, _ inputs: Inputs) throws -> Member {
         let snapshot = try FileSnapshot(path)
-        return Member(path: path, sha256: snapshot.sha256, checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix))
+        return Member(path: path, sha256: snapshot.sha256, checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix, renames: inputs.renames))
     }
 
     /// The cell kind of the series (of its first checkpoint).

@@ -27,10 +27,10 @@ public struct Inspection: Sendable {
 
     /// Loads the model, and with `data` solves the first `samples` fixed points. Everything is checked before
     /// anything is solved.
-    public init(_ path: String, cell: CellKind? = nil, prefix: String? = nil, data: String? = nil, samples: Int = defaultSamples,
-                solver: FixedPointConfiguration) throws {
+    public init(_ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = [], data: String? = nil,
+                samples: Int = defaultSamples, solver: FixedPointConfiguration) throws {
         guard samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(samples)") }
-        let checkpoint = try ModelFile.load(path, cell: cell, prefix: prefix)
+        let checkpoint = try ModelFile.load(path, cell: cell, prefix: prefix, renames: renames)
         let model = checkpoint.model
         var rows: [Sample] = []
         if let data {

@@ -6,14 +6,24 @@ import PhantomModelIO
 public enum ModelFile {
     /// - Parameters:
     ///   - cell, prefix: for .safetensors files whose metadata does not say (``SafetensorsImporter``).
-    public static func load(_ path: String, cell: CellKind? = nil, prefix: String? = nil) throws -> Checkpoint {
-        try load(FileSnapshot(path), cell: cell, prefix: prefix)
+    public static func load(_ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = []) throws -> Checkpoint {
+        try load(FileSnapshot(path), cell: cell, prefix: prefix, renames: renames)
     }
 
     /// From a snapshot of the file: the model is parsed from exactly the bytes the snapshot's hash covers.
-    public static func load(_ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil) throws -> Checkpoint {
-        snapshot.path.hasSuffix(".safetensors")
-            ? try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(snapshot)
-            : try Checkpoint.load(snapshot)
+    public static func load(_ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil,
+                            renames: [(String, String)] = []) throws -> Checkpoint {
+        guard !isSafetensors(snapshot) else {
+            var importer = SafetensorsImporter(cell: cell, prefix: prefix)
+            importer.renames = renames
+            return try importer.importCheckpoint(snapshot)
+        }
+        return try Checkpoint.load(snapshot)
+    }
+
+    /// A `.safetensors` name, or a PyTorch file (`.pt`, `.pth`, `.bin`: the importer refuses it with the export
+    /// route rather than calling it "not an HDF5 file").
+    static func isSafetensors(_ snapshot: FileSnapshot) -> Bool {
+        [".safetensors", ".pt", ".pth", ".bin"].contains { snapshot.path.hasSuffix($0) }
     }
 }

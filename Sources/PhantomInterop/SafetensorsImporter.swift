@@ -8,12 +8,10 @@ import PhantomSafetensors
 
 /// Turns a PyTorch state dict saved as safetensors into a phantom checkpoint.
 ///
-/// Names: `module.` and `model.` prefixes (DataParallel, wrappers) and a user-given prefix are stripped.
-/// Normalised weights are folded back (THEORY.md §6):
-/// - weight normalisation, `X.weight_g` and `X.weight_v` → X.weight = g · v / ‖v‖ per output row
-///   (PyTorch's default dim 0: the norm runs over every axis but the first);
-/// - spectral normalisation, `X.weight_orig`, `X.weight_u`, `X.weight_v` → X.weight = W / σ with
-///   σ = uᵀ W v (the estimate PyTorch's forward uses).
+/// Names: wrapper prefixes (`module.`, `_orig_mod.`, `model.`), a user-given prefix and renames are applied in
+/// the order of ``normalizedNames(_:_:)``. Normalised weights are folded back exactly as PyTorch's and TorchDEQ's
+/// forward passes compute them, at any axis, or refused (``Normalizations``). A PyTorch pickle (`.pt`, `.pth`) is
+/// never unpickled: it is refused with the export route.
 ///
 /// The cell kind and dimensions come from `__metadata__` (`phantom.cell`, `phantom.n_in`, `phantom.d`,
 /// `phantom.c`, `phantom.m`, `phantom.dataset`), else from options, else from the tensor shapes when that
@@ -22,13 +20,16 @@ import PhantomSafetensors
 public struct SafetensorsImporter: Sendable {
     public var cell: CellKind?
     public var prefix: String?
+    /// `OLD=NEW` name renames, applied in order, the first that matches a name's start.
+    public var renames: [(String, String)] = []
 
     public init(cell: CellKind? = nil, prefix: String? = nil) {
         self.cell = cell
         self.prefix = prefix
     }
 
-    static let metadataKeys: Set<String> = ["phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.m", "phantom.dataset"]
+    static let metadataKeys: Set<String> = ["phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.m", "phantom.dataset",
+                                            "phantom.norm_target", "phantom.norm_clip"]
 
     public func importCheckpoint(_ path: String) throws -> Checkpoint {
         try importCheckpoint(FileSnapshot(path))
@@ -43,7 +44,7 @@ public struct SafetensorsImporter: Sendable {
             throw fail("unknown metadata key '\(unknown)' (known: \(Self.metadataKeys.sorted().joined(separator: ", ")))")
         }
         var tensors = try normalizedNames(raw, fail)
-        try foldNormalizations(&tensors, fail)
+        try foldNormalizations(&tensors, metadata: metadata, fail)
 
         // The cell kind: metadata, option, or inferred.
         var kind: CellKind
@@ -119,58 +120,50 @@ public struct SafetensorsImporter: Sendable {
         return Checkpoint(model: model, dataset: metadata["phantom.dataset"], metadata: kept)
     }
 
-    /// Strips `module.`, `model.` and the user prefix; two tensors that strip to one name are an error.
+    /// Wrapper prefixes, stripped from the front of every name in any order and number: DataParallel's
+    /// `module.`, torch.compile's `_orig_mod.`, and `model.`.
+    static let wrapperPrefixes = ["module.", "_orig_mod.", "model."]
+
+    /// Names in a documented order: wrapper prefixes, then the user's `--prefix`, then wrapper prefixes again,
+    /// then each `--rename OLD=NEW` (a name starting with OLD starts with NEW instead), then the
+    /// parametrisations API's names as hook names (``Normalizations/canonicalNames(_:)``). Two tensors that end
+    /// up with one name are an error.
     func normalizedNames(_ raw: [String: SafetensorsTensor], _ fail: (String) -> SafetensorsError) throws -> [String: SafetensorsTensor] {
-        var out: [String: SafetensorsTensor] = [:]
-        for (name, tensor) in raw {
+        func stripWrappers(_ name: inout String) {
+            while let p = Self.wrapperPrefixes.first(where: { name.hasPrefix($0) }) { name.removeFirst(p.count) }
+        }
+        var out: [String: SafetensorsTensor] = [:], origin: [String: String] = [:]
+        for (name, tensor) in raw.sorted(by: { $0.key < $1.key }) {
             var stripped = name
+            stripWrappers(&stripped)
             if let prefix, !prefix.isEmpty {
                 let full = prefix.hasSuffix(".") ? prefix : prefix + "."
                 if stripped.hasPrefix(full) { stripped.removeFirst(full.count) }
+                stripWrappers(&stripped)
             }
-            while let p = ["module.", "model."].first(where: { stripped.hasPrefix($0) }) { stripped.removeFirst(p.count) }
-            if out[stripped] != nil { throw fail("tensors '\(name)' and another both become '\(stripped)' once prefixes are stripped") }
+            for (old, new) in renames where stripped.hasPrefix(old) {
+                stripped = new + stripped.dropFirst(old.count)
+                break
+            }
+            stripped = Normalizations.canonicalNames(stripped)
+            if let other = origin[stripped] { throw fail("tensors '\(other)' and '\(name)' both become '\(stripped)' once prefixes are stripped and names renamed") }
+            origin[stripped] = name
             out[stripped] = tensor
         }
         return out
     }
 
-    /// Folds weight and spectral normalisation into plain `X.weight` tensors.
-    func foldNormalizations(_ tensors: inout [String: SafetensorsTensor], _ fail: (String) -> SafetensorsError) throws {
-        for name in tensors.keys.sorted() where name.hasSuffix(".weight_orig") {
-            let base = String(name.dropLast(".weight_orig".count))
-            guard let w = tensors[name], let u = tensors[base + ".weight_u"], let v = tensors[base + ".weight_v"] else {
-                throw fail("spectral norm of '\(base)': needs \(base).weight_orig, \(base).weight_u and \(base).weight_v")
-            }
-            let rows = w.shape.first ?? 0, columns = rows == 0 ? 0 : w.values.count / rows
-            guard u.values.count == rows, v.values.count == columns else {
-                throw fail("spectral norm of '\(base)': u has \(u.values.count) values and v \(v.values.count); weight_orig is \(w.shape)")
-            }
-            let matrix = Matrix(rows: rows, columns: columns, elements: w.values)
-            let sigma = BLAS.dot(u.values, matrix * v.values)
-            guard sigma.isFinite, sigma != 0 else { throw fail("spectral norm of '\(base)': σ = uᵀ W v is \(sigma)") }
-            tensors[base + ".weight"] = SafetensorsTensor(dtype: w.dtype, shape: w.shape, values: w.values.map { $0 / sigma })
-            for suffix in [".weight_orig", ".weight_u", ".weight_v"] { tensors[base + suffix] = nil }
+    /// Folds weight and spectral normalisation into plain `X.weight` tensors (``Normalizations``).
+    func foldNormalizations(_ tensors: inout [String: SafetensorsTensor], metadata: [String: String], _ fail: (String) -> SafetensorsError) throws {
+        var options = Normalizations.Options()
+        if let text = metadata["phantom.norm_target"] {
+            guard let value = Double(text), value.isFinite, value > 0 else { throw fail("metadata phantom.norm_target = '\(text)' is not a positive number") }
+            options.targetNorm = value
         }
-        for name in tensors.keys.sorted() where name.hasSuffix(".weight_g") {
-            let base = String(name.dropLast(".weight_g".count))
-            guard let g = tensors[name], let v = tensors[base + ".weight_v"] else {
-                throw fail("weight norm of '\(base)': needs \(base).weight_g and \(base).weight_v")
-            }
-            let rows = v.shape.first ?? 0, columns = rows == 0 ? 0 : v.values.count / rows
-            guard g.values.count == rows else {
-                throw fail("weight norm of '\(base)': weight_g has \(g.values.count) values for \(rows) rows of weight_v")
-            }
-            var folded = v.values
-            for r in 0..<rows {
-                let row = Array(v.values[(r * columns)..<((r + 1) * columns)])
-                let norm = BLAS.nrm2(row)
-                guard norm > 0 else { throw fail("weight norm of '\(base)': row \(r) of weight_v is zero") }
-                for j in 0..<columns { folded[r * columns + j] = g.values[r] * row[j] / norm }
-            }
-            tensors[base + ".weight"] = SafetensorsTensor(dtype: v.dtype, shape: v.shape, values: folded)
-            tensors[name] = nil
-            tensors[base + ".weight_v"] = nil
+        if let text = metadata["phantom.norm_clip"] {
+            guard let value = Bool(text.lowercased()) else { throw fail("metadata phantom.norm_clip = '\(text)' is not true or false") }
+            options.clip = value
         }
+        try Normalizations.fold(&tensors, options: options, fail)
     }
 }

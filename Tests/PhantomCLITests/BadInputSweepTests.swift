@@ -190,7 +190,8 @@ enum SweepFixture {
         raw("huge-dim.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data: [UInt8](repeating: 0, count: 16))
         raw("overflow-shape.safetensors", #"{"a":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#)
         raw("negative-shape.safetensors", #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#)
-        raw("pickle.pt", "PK\u{3}\u{4}", length: 578712552184433488)
+        try! Data([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 7, count: 60)).write(to: URL(fileURLWithPath: folder + "/pickle.pt"))
+        try! Data([0x80, 0x02, 0x7D, 0x71, 0x00, 0x2E]).write(to: URL(fileURLWithPath: folder + "/old-pickle.pth"))
         // A run folder to protect, and a device-like target.
         try! FileManager.default.createDirectory(atPath: folder + "/run", withIntermediateDirectories: true)
         try! good.write(to: URL(fileURLWithPath: folder + "/run/epoch-0001.h5"))
@@ -305,7 +306,11 @@ struct BadInputSweepTests {
         (["analyze", "{}/huge-dim.safetensors", "--cell", "tanh", "--data", "{}/data.h5", "-o", "{}/r.h5"], "is out of range"),
         (["import", "{}/overflow-shape.safetensors", "-o", "{}/o.h5"], "is too large"),
         (["import", "{}/negative-shape.safetensors", "-o", "{}/o.h5"], "shape must be a list of non-negative integers"),
-        (["import", "{}/pickle.pt", "-o", "{}/o.h5"], "runs past the end of the file"),
+        (["import", "{}/pickle.pt", "-o", "{}/o.h5"], "is a PyTorch pickle (torch.save), which phantom never unpickles"),
+        (["import", "{}/old-pickle.pth", "-o", "{}/o.h5"], "is a PyTorch pickle"),
+        (["analyze", "{}/pickle.pt", "--data", "{}/data.h5", "-o", "{}/r.h5"], "is a PyTorch pickle"),
+        (["inspect", "{}/old-pickle.pth"], "is a PyTorch pickle"),
+        (["import", "{}/missing.safetensors", "--rename", "nothing", "-o", "{}/o.h5"], "--rename: 'nothing' is not OLD=NEW"),
         // Strings from files that would reach file names or gnuplot: only validated identifiers pass.
         (["plot", "{}/inject-quote.h5", "-o", "{}/figs"], "is not an estimator name"),
         (["plot", "{}/inject-newline.h5", "-o", "{}/figs"], "is not an estimator name"),

@@ -49,9 +49,10 @@ struct Analyze: ParsableCommand {
     func run() throws {
         // Everything that can be checked is checked before the (long) analysis starts.
         _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
-        let analysis = try AnalysisRun(
-            AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
-                               shard: try shard.map { try Shard(parsing: $0) }),
+        var inputs = AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
+                                        prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
+        inputs.renames = try SafetensorsOptions.parseRenames(safetensorsOptions.rename)
+        let analysis = try AnalysisRun(inputs,
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
         try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)
         let progress = ProgressReporter(enabled: true)

@@ -22,11 +22,14 @@ struct Import: ParsableCommand {
     @Argument(help: "A .safetensors file.") var input: String
     @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
     @Option(help: "Cell kind when the file's metadata does not say: tanh or resmlp.") var cell: CellKind?
-    @Option(help: "A prefix to strip from every tensor name (besides module. and model.).") var prefix: String?
+    @Option(help: "A prefix to strip from every tensor name (after the wrapper prefixes module., _orig_mod. and model.).") var prefix: String?
+    @Option(help: "Rename tensors: OLD=NEW replaces a leading OLD with NEW (repeatable; after prefixes are stripped).") var rename: [String] = []
     @Flag(help: "Overwrite an existing checkpoint.") var force = false
 
     func run() throws {
-        let checkpoint = try SafetensorsImporter(cell: cell, prefix: prefix).importCheckpoint(input)
+        var importer = SafetensorsImporter(cell: cell, prefix: prefix)
+        importer.renames = try SafetensorsOptions.parseRenames(rename)
+        let checkpoint = try importer.importCheckpoint(input)
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
         let m = checkpoint.model
@@ -39,6 +42,18 @@ struct SafetensorsOptions: ParsableArguments {
     @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind (tanh or resmlp).")
     var cell: CellKind?
 
-    @Option(help: "For .safetensors inputs: a prefix to strip from tensor names (besides module. and model.).")
+    @Option(help: "For .safetensors inputs: a prefix to strip from tensor names (after module., _orig_mod. and model.).")
     var prefix: String?
+
+    @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW (repeatable).")
+    var rename: [String] = []
+
+    /// `OLD=NEW` pairs; OLD must not be empty.
+    static func parseRenames(_ texts: [String]) throws -> [(String, String)] {
+        try texts.map { text in
+            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--rename: '\(text)' is not OLD=NEW") }
+            return (String(parts[0]), String(parts[1]))
+        }
+    }
 }

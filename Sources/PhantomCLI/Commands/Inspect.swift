@@ -30,7 +30,8 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         // Everything is checked before anything is printed.
-        let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix, data: data,
+        let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
+                                        renames: try SafetensorsOptions.parseRenames(safetensorsOptions.rename), data: data,
                                         samples: samples, solver: try solverOptions.configuration())
         print(describe(inspection.checkpoint))
         guard data != nil else { return }
