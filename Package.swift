@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "PhantomGradients", dependencies: ["PhantomModel", "PhantomLinearAlgebra"]),
 
         // MARK: Interoperability: PyTorch checkpoints (safetensors) → phantom checkpoints.
-        .target(name: "PhantomInterop", dependencies: ["PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        .target(name: "PhantomInterop", dependencies: ["PhantomFileSystem", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
         .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomInterop", "PhantomModel",
@@ -71,7 +71,7 @@ let package = Package(
             name: "PhantomCLI",
             dependencies: [
                 "PhantomAnalysis", "PhantomBenchmarks", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
-                "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomTraining",
+                "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomSafetensors", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomInteropTests",
-            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomTestSupport"]
+            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomFileSystem", "PhantomTestSupport"]
         ),
         .testTarget(
             name: "PhantomPlotsTests",

@@ -1,3 +1,5 @@
+import Foundation
+import PhantomFileSystem
 import PhantomModel
 import PhantomModelIO
 import PhantomSafetensors
@@ -5,7 +7,8 @@ import PhantomSafetensors
 /// Writes a phantom checkpoint's tensors as safetensors (F64, or F32), with the `phantom.*` metadata that
 /// lets ``SafetensorsImporter`` read it back without options.
 public enum SafetensorsExporter {
-    public static func export(_ checkpoint: Checkpoint, to path: String, dtype: SafetensorsDType = .f64) throws {
+    /// Writes atomically; refuses an existing file unless `overwrite`.
+    public static func export(_ checkpoint: Checkpoint, to path: String, overwrite: Bool = false, dtype: SafetensorsDType = .f64) throws {
         let model = checkpoint.model
         let values = model.cell.parameters + model.head.parameters
         var offset = 0
@@ -18,7 +21,16 @@ public enum SafetensorsExporter {
         var metadata = ["phantom.cell": model.cell.kind.rawValue, "phantom.n_in": "\(model.inputDimension)",
                         "phantom.d": "\(model.stateDimension)", "phantom.c": "\(model.outputDimension)"]
         if let m = model.cell.extraDimensions["m"] { metadata["phantom.m"] = "\(m)" }
+        if let resmlp = model.cell as? ResMLPCell { metadata["phantom.norm_eps"] = "\(resmlp.normEpsilon)" }
         if let dataset = checkpoint.dataset { metadata["phantom.dataset"] = dataset }
-        try Safetensors.write(tensors, metadata: metadata, to: path)
+        let bytes = try Safetensors.encode(tensors, metadata: metadata)
+        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
+        } catch {
+            AtomicOutput.discard(temporary)
+            throw error
+        }
     }
 }

@@ -29,7 +29,7 @@ public struct SafetensorsImporter: Sendable {
     }
 
     static let metadataKeys: Set<String> = ["phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.m", "phantom.dataset",
-                                            "phantom.norm_target", "phantom.norm_clip"]
+                                            "phantom.norm_target", "phantom.norm_clip", "phantom.norm_eps"]
 
     public func importCheckpoint(_ path: String) throws -> Checkpoint {
         try importCheckpoint(FileSnapshot(path))
@@ -93,7 +93,12 @@ public struct SafetensorsImporter: Sendable {
         case .tanh:
             model = ImplicitModel(cell: TanhCell(stateDimension: d, inputDimension: n), head: OutputHead(classes: c, stateDimension: d))
         case .resmlp:
-            model = ImplicitModel(cell: ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m), head: OutputHead(classes: c, stateDimension: d))
+            var cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
+            if let text = metadata["phantom.norm_eps"] {
+                guard let eps = Double(text), eps.isFinite, eps > 0, eps <= 1 else { throw fail("metadata phantom.norm_eps = '\(text)' is not a number in (0, 1]") }
+                cell.normEpsilon = eps
+            }
+            model = ImplicitModel(cell: cell, head: OutputHead(classes: c, stateDimension: d))
         }
         let specs = model.cell.layout.specs + model.head.layout.specs
         let expected = Set(specs.map(\.name))

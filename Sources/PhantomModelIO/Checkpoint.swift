@@ -15,7 +15,7 @@ public struct Checkpoint: Sendable {
     public static let format = "phantom-checkpoint"
     public static let version: Int64 = 1
     /// Root attributes the format defines; every other one is free-form metadata.
-    static let reservedAttributes: Set<String> = ["format", "version", "cell", "n_in", "d", "c", "m", "dataset", "epoch", "step", "estimator"]
+    static let reservedAttributes: Set<String> = ["format", "version", "cell", "n_in", "d", "c", "m", "dataset", "epoch", "step", "estimator", "norm_eps"]
 
     public var model: ImplicitModel
     /// A bundled data set name ("digits") or a path.
@@ -58,6 +58,7 @@ public struct Checkpoint: Sendable {
             for (name, value) in model.cell.extraDimensions.sorted(by: { $0.key < $1.key }) {
                 try root.setAttribute(name, .integer(Int64(value)))
             }
+            if let resmlp = model.cell as? ResMLPCell { try root.setAttribute("norm_eps", .double(resmlp.normEpsilon)) }
             if let dataset { try root.setAttribute("dataset", .string(dataset)) }
             if let epoch { try root.setAttribute("epoch", .integer(Int64(epoch))) }
             if let step { try root.setAttribute("step", .integer(Int64(step))) }
@@ -139,6 +140,13 @@ public struct Checkpoint: Sendable {
             switch kind {
             case .tanh: cell = TanhCell(stateDimension: d, inputDimension: n)
             case .resmlp: cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
+            }
+            if var resmlp = cell as? ResMLPCell, root.hasAttribute("norm_eps") {
+                guard let eps = try root.attribute("norm_eps").doubleValue, eps.isFinite, eps > 0, eps <= 1 else {
+                    throw fail("attribute 'norm_eps' must be a number in (0, 1]")
+                }
+                resmlp.normEpsilon = eps
+                cell = resmlp
             }
             var head = OutputHead(classes: c, stateDimension: d)
             cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [] }

@@ -175,6 +175,11 @@ public enum Safetensors {
 
     /// Writes tensors (F64 or F32; F16/BF16 from values that are representable) and metadata.
     public static func write(_ tensors: [(name: String, tensor: SafetensorsTensor)], metadata: [String: String] = [:], to path: String) throws {
+        try Data(encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// The file's bytes: the 8-byte header length, the JSON header padded to 8 bytes, the data.
+    public static func encode(_ tensors: [(name: String, tensor: SafetensorsTensor)], metadata: [String: String] = [:]) throws -> [UInt8] {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var blob: [UInt8] = []
@@ -195,7 +200,7 @@ public enum Safetensors {
         var out: [UInt8] = []
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out += $0 }
         out += json + blob
-        try Data(out).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return out
     }
 
     /// Double → binary16 by rounding to nearest (exact for representable values).

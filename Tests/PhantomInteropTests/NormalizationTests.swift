@@ -111,6 +111,14 @@ struct NormalizationTests {
                 #expect(error <= 1e-12 * max(1, want.map(abs).max() ?? 1), "\(name) \(tensor): max error \(error)")
             }
         }
+        // Export round trip: the folded model written as a state dict reads back bit for bit.
+        let folded = try SafetensorsImporter().importCheckpoint(folder + "/sn-hook-1.safetensors")
+        try SafetensorsExporter.export(folded, to: folder + "/exported.safetensors")
+        let exported = try Safetensors.read(folder + "/exported.safetensors")
+        #expect(exported.metadata["phantom.cell"] == "tanh" && exported.tensors["cell.weight"]?.shape == [5, 5])
+        let again = try SafetensorsImporter().importCheckpoint(folder + "/exported.safetensors").model
+        #expect(again.cell.parameters == folded.model.cell.parameters && again.head == folded.model.head)
+        #expect(throws: (any Error).self) { try SafetensorsExporter.export(folded, to: folder + "/exported.safetensors") }
         let clip = try #require(throws: (any Error).self) { try SafetensorsImporter().importCheckpoint(folder + "/clip.safetensors") }
         #expect("\(clip)".contains("remove_norm()"))
     }

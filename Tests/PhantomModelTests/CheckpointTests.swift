@@ -140,3 +140,22 @@ struct CheckpointTests {
         }
     }
 }
+
+@Suite("The LayerNorm ε travels with the model")
+struct NormEpsilonTests {
+    @Test("a resmlp checkpoint keeps its norm_eps; the forward pass uses it")
+    func roundTrip() throws {
+        var cell = Fixtures.resmlpCell(d: 5, n: 3, m: 7)
+        cell.normEpsilon = 1e-3
+        let model = Fixtures.model(cell)
+        let path = makeTemporaryFolder() + "/eps.h5"
+        try Checkpoint(model: model).save(to: path)
+        let loaded = try #require(try Checkpoint.load(path).model.cell as? ResMLPCell)
+        #expect(loaded.normEpsilon == 1e-3)
+        var rng = SplitMix64(seed: 4)
+        let h = Fixtures.gaussian(2, 5, &rng), x = Fixtures.gaussian(2, 3, &rng)
+        var standard = loaded
+        standard.normEpsilon = ResMLPCell.layerNormEpsilon
+        #expect(loaded.forward(state: h, input: x) != standard.forward(state: h, input: x))
+    }
+}

@@ -5,7 +5,7 @@ import PhantomLinearAlgebra
 ///
 ///     a = relu(W₁ h + b₁)
 ///     s = h + W₂ a + b₂ + U x + b
-///     f(h, x) = γ ⊙ LayerNorm(relu(s)) + β,   LayerNorm(r) = (r − mean r) / √(var r + 1e-5)
+///     f(h, x) = γ ⊙ LayerNorm(relu(s)) + β,   LayerNorm(r) = (r − mean r) / √(var r + ε),   ε = 1e-5 by default
 ///
 /// Tensors: W₁ = `cell.linear1.weight` [m, d], b₁ = `cell.linear1.bias` [m], W₂ = `cell.linear2.weight`
 /// [d, m], b₂ = `cell.linear2.bias` [d], γ = `cell.norm.weight` [d], β = `cell.norm.bias` [d],
@@ -14,6 +14,7 @@ import PhantomLinearAlgebra
 ///
 /// Complexity: forward three GEMMs; JVP/VJP in the state two or three GEMMs.
 public struct ResMLPCell: ImplicitCell {
+    /// PyTorch's LayerNorm default ε.
     public static let layerNormEpsilon = 1e-5
 
     public var kind: CellKind { .resmlp }
@@ -29,6 +30,8 @@ public struct ResMLPCell: ImplicitCell {
     public var normBias: [Double]
     public var injectionWeight: Matrix
     public var injectionBias: [Double]
+    /// The LayerNorm's ε (checkpoint attribute `norm_eps`, safetensors metadata `phantom.norm_eps`), > 0.
+    public var normEpsilon: Double = ResMLPCell.layerNormEpsilon
 
     /// Zero parameters except γ = 1 (PyTorch's LayerNorm initialisation).
     public init(stateDimension d: Int, inputDimension n: Int, hiddenWidth m: Int) {
@@ -94,7 +97,7 @@ public struct ResMLPCell: ImplicitCell {
         s.addToEachRow(injectionBias)
         let maskS = s.map { $0 > 0 ? 1 : 0 }
         let r = s.hadamard(maskS)
-        let (n, sigma) = LayerNorm.normalize(r, epsilon: Self.layerNormEpsilon)
+        let (n, sigma) = LayerNorm.normalize(r, epsilon: normEpsilon)
         var f = n.scalingColumns(by: normWeight)
         f.addToEachRow(normBias)
         return ResMLPLinearization(cell: self, h: h, x: x, a: a, maskA: maskA, maskS: maskS,
