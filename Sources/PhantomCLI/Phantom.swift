@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import PhantomFileSystem
+import PhantomTraining
+import PhantomSafetensors
+import PhantomPlots
 import PhantomHDF5
 import PhantomLinearAlgebra
 
@@ -50,7 +53,42 @@ extension Phantom {
                 if let output = error as? OutputError, output.targetExists { message += " (use --force)" }
                 FileHandle.standardError.write(Data("phantom: \(message)\n".utf8))
             }
-            Foundation.exit(code.rawValue)
+            Foundation.exit(error is ExitCode ? code.rawValue : ExitStatus.of(error, parserCode: code.rawValue))
         }
+    }
+}
+
+/// One exit status per class of failure (BSD sysexits), documented in the README.
+enum ExitStatus {
+    /// The command line was wrong: an unknown option or value, a setting out of range.
+    static let usage: Int32 = 64
+    /// An input could not be used: a missing, malformed, hostile or inconsistent file; a diverged training.
+    static let dataError: Int32 = 65
+    /// A program the command needs is missing (gnuplot).
+    static let unavailable: Int32 = 69
+    /// A bug or an unexpected library failure.
+    static let software: Int32 = 70
+    /// An output could not be written: it exists, its folder is missing or read-only, the disk is full.
+    static let ioError: Int32 = 74
+
+    static func of(_ error: any Error, parserCode: Int32) -> Int32 {
+        switch error {
+        case is ValidationError, is ConfigurationError: return usage
+        case is InputError, is HDF5Error, is SafetensorsError, is TrainingDiverged, is DecodingError: return dataError
+        case is OutputError: return ioError
+        case let gnuplot as GnuplotError:
+            if case .notInstalled = gnuplot { return unavailable }
+            return software
+        default:
+            // ArgumentParser's own errors (unknown option, bad value) come as usage errors with its code.
+            return parserCode == 0 || parserCode == 1 ? (Phantom.isParserError(error) ? usage : software) : parserCode
+        }
+    }
+}
+
+extension Phantom {
+    /// Whether ArgumentParser raised the error while parsing (not one of the commands' own).
+    static func isParserError(_ error: any Error) -> Bool {
+        String(reflecting: type(of: error)).contains("ArgumentParser")
     }
 }

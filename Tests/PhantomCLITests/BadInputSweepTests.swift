@@ -347,6 +347,24 @@ struct BadInputSweepTests {
         (["slurm", "--shards", "2", "--partition", "a'b", "--", "{}/good.h5"], "is not a partition name"),
     ]
 
+    @Test("one exit status per class of failure: usage 64, input 65, output 74 (sysexits)")
+    func exitStatuses() throws {
+        let folder = SweepFixture.folder
+        let cases: [([String], Int32)] = [
+            (["--verbose"], 64), (["analyze", "{}/good.h5", "--k", "0", "--data", "{}/data.h5"], 64),
+            (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run-x"], 64), (["plot", "{}/good.h5", "--format", "gif"], 64),
+            (["inspect", "{}/missing-file.h5"], 65), (["inspect", "{}/corrupt.h5"], 65), (["import", "{}/bad-json.safetensors", "-o", "{}/o.h5"], 65),
+            (["analyze", "{}/good.h5", "--data", "{}/data-nan.h5", "-o", "{}/r.h5"], 65), (["plot", "{}/inject-quote.h5", "-o", "{}/figs"], 65),
+            (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"], 74),
+            (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/no/such/folder/r.h5"], 74),
+            (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "/dev/null", "--force"], 74),
+        ]
+        for (template, status) in cases {
+            let result = try runProgram(phantomExecutable(), template.map { $0.replacingOccurrences(of: "{}", with: folder) }, in: folder)
+            #expect(result.status == status, "\(template): \(result.status) \(result.stderr)")
+        }
+    }
+
     /// Names, sizes and modification times of everything in the fixture folder.
     func snapshot(_ folder: String) -> [String: String] {
         var out: [String: String] = [:]
