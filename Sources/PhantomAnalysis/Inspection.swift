@@ -1,12 +1,15 @@
 import Foundation
 import PhantomFileSystem
+import PhantomFileSystem
+import PhantomGradients
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 
-/// What `phantom inspect` shows: a checkpoint (or imported safetensors file) and, with data, the forward solves
-/// of its first samples with ‖J‖₂ and ρ(J) at each fixed point.
+/// What `phantom inspect` shows: a checkpoint (or imported safetensors file) and, with data, for the samples
+/// `analyze` would take (the test split first), the forward solve, ‖J‖₂ and ρ(J) at the fixed point, the
+/// predicted class and the loss — what a user needs to check an import against their own forward pass.
 public struct Inspection: Sendable {
     public let path: String
     public let checkpoint: Checkpoint
@@ -20,6 +23,11 @@ public struct Inspection: Sendable {
         public let method: FixedPointStage
         public let status: SolverStatus
         public let diagnostics: FixedPointDiagnostics
+        /// The sample's row in the data file.
+        public let row: Int
+        /// argmax of the logits (the predicted class), and the sample's loss when the data has targets.
+        public let prediction: Int
+        public let loss: Double?
     }
     public let samples: [Sample]
 
@@ -39,12 +47,20 @@ public struct Inspection: Sendable {
             guard set.x.columns == model.inputDimension else {
                 throw InputError(path: dataPath, message: "x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
             }
-            let batch = set.prefix(samples)
+            // The samples analyze takes: the test split first, then the first `samples`.
+            let batch = set.part(1).prefix(samples)
+            guard batch.count > 0 else { throw InputError(path: dataPath, message: "the test split (split = 1) holds no samples") }
+            if let y = batch.y { try DataSet.checkTargets(y, outputs: model.outputDimension, path: dataPath) }
             let solution = model.solve(batch.x, solver)
             let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)
+            let logits = model.head.logits(solution.states)
+            let losses = batch.y.map { GradientProblem.lossCotangents(model: model, states: solution.states, targets: $0).losses }
             rows = (0..<batch.count).map { i in
-                Sample(iterations: solution.iterations[i], residual: solution.residuals[i], lastResidual: solution.lastResiduals[i],
-                       method: solution.methods[i], status: solution.statuses[i], diagnostics: diagnostics[i])
+                let row = logits.row(i)
+                let prediction = row.indices.max { row[$0] < row[$1] } ?? 0
+                return Sample(iterations: solution.iterations[i], residual: solution.residuals[i], lastResidual: solution.lastResiduals[i],
+                              method: solution.methods[i], status: solution.statuses[i], diagnostics: diagnostics[i],
+                              row: batch.rows[i], prediction: prediction, loss: losses?[i])
             }
         }
         self.path = path

@@ -106,3 +106,17 @@ func repositoryPath(_ relative: String) -> String {
     for _ in 0..<3 { url.deleteLastPathComponent() }
     return url.appendingPathComponent(relative).path
 }
+
+@Suite("phantom inspect --data")
+struct InspectSelectionTests {
+    @Test("selects the samples analyze takes (the test split first) and prints class and loss")
+    func selection() throws {
+        let folder = SweepFixture.folder
+        let result = try runProgram(phantomExecutable(), ["inspect", folder + "/good.h5", "--data", folder + "/data.h5", "--samples", "3"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let table = result.stdout.split(separator: "\n").drop { !$0.hasPrefix("row") }
+        #expect(table.first?.contains("class") == true && table.first?.contains("loss") == true)
+        // data.h5's split alternates 0, 1: the test split is rows 1, 3, 5, …
+        #expect(table.dropFirst().prefix(3).map { $0.split(separator: " ").first.map(String.init) } == ["1", "3", "5"])
+    }
+}

@@ -11,8 +11,9 @@ struct Inspect: ParsableCommand {
         abstract: "Show what a checkpoint holds; with --data, solve a few fixed points and print diagnostics.",
         discussion: """
         Without --data: the cell, its dimensions, every tensor with its shape, and the metadata.
-        With --data FILE (an HDF5 file with x [N, n_in]): for the first --samples inputs, the forward \
-        solve's iterations, residual and status, and at h* the Jacobian norm ‖J‖₂ and spectral radius ρ(J).
+        With --data FILE (an HDF5 file with x [N, n_in]): for the samples analyze takes (the test split first, \
+        then the first --samples), the data row, the forward solve's method, iterations, residuals and status, \
+        ‖J‖₂ and ρ(J) at h*, the predicted class (argmax of the logits) and the loss.
         """
     )
 
@@ -37,12 +38,14 @@ struct Inspect: ParsableCommand {
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
-        print(pad("sample", 8) + pad("method", 13) + pad("iterations", 12) + pad("residual", 12) + pad("last", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10) + "status")
-        for (i, sample) in inspection.samples.enumerated() {
-            print(pad("\(i)", 8) + pad(sample.method.rawValue, 13) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
+        print(pad("row", 8) + pad("method", 13) + pad("iterations", 12) + pad("residual", 12) + pad("last", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10)
+              + pad("class", 7) + pad("loss", 12) + "status")
+        for sample in inspection.samples {
+            print(pad("\(sample.row)", 8) + pad(sample.method.rawValue, 13) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
                   + pad(format(sample.lastResidual), 12)
                   + pad(String(format: "%.4f", sample.diagnostics.jacobianNorm), 10)
-                  + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + sample.status.rawValue)
+                  + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + pad("\(sample.prediction)", 7)
+                  + pad(sample.loss.map { String(format: "%.6g", $0) } ?? "—", 12) + sample.status.rawValue)
         }
         let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
         if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }
