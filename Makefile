@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libhdf5-dev hdf5-tools gnuplot-nox libopenblas-dev liblapacke
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: demo reference test test-slurm deps python-deps build release clean
+.PHONY: demo readme-figures reference test test-slurm deps python-deps build release clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -42,17 +42,23 @@ test-slurm: release
 
 # The main job: the committed reference runs (tanh and resmlp DEQs trained on digits with UPG(5, 0.5) by
 # `phantom train`; `make reference` retrains them) analysed along training on the default grid
-# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results in notebooks-data/, figures in plots/.
+# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results and figures in out/ (ignored by git, so
+# a demo run leaves `git status` clean on any machine).
 DEMO_SAMPLES ?= 32
 PHANTOM = $$($(SWIFT) build -c release --show-bin-path)/phantom
 
 demo: release
 	@test -d notebooks-data/reference/tanh-upg -a -d notebooks-data/reference/resmlp-upg || $(MAKE) reference
-	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o notebooks-data/results-tanh.h5 --force
-	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o notebooks-data/results-resmlp.h5 --force
-	$(PHANTOM) plot notebooks-data/results-tanh.h5 -o plots/tanh --force
-	$(PHANTOM) plot notebooks-data/results-resmlp.h5 -o plots/resmlp --force
-	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg -o plots/training --force
+	@mkdir -p out
+	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o out/results-tanh.h5 --force
+	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o out/results-resmlp.h5 --force
+	$(PHANTOM) plot out/results-tanh.h5 -o out/plots/tanh --force
+	$(PHANTOM) plot out/results-resmlp.h5 -o out/plots/resmlp --force
+	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg -o out/plots/training --force
+
+# The two figures the README shows, from a fresh demo run (the only demo outputs kept in git).
+readme-figures: demo
+	cp out/plots/tanh/cosine_vs_k.png out/plots/tanh/bounds.png docs/figures/
 
 reference: release
 	$(PHANTOM) train --cell tanh --hidden 64 --epochs 30 --save-every 5 --estimator upg --k 5 --lambda 0.5 --seed 0 \
