@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libhdf5-dev hdf5-tools gnuplot-nox libopenblas-dev liblapacke
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: demo readme-figures reference test test-slurm deps python-deps build release clean
+.PHONY: install demo readme-figures reference test test-slurm deps python-deps build release clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -65,6 +65,14 @@ reference: release
 	  -o notebooks-data/reference/tanh-upg --force
 	$(PHANTOM) train --cell resmlp --hidden 32 --mlp-width 64 --epochs 30 --save-every 10 --estimator upg --k 5 --lambda 0.5 \
 	  --seed 0 --max-iterations 200 -o notebooks-data/reference/resmlp-upg --force
+
+# Installs the phantom binary and the bundled data sets: PREFIX/bin/phantom and PREFIX/share/phantom/*.h5,
+# where the binary finds them from any working directory (PHANTOM_DATA=FOLDER points elsewhere).
+PREFIX ?= /usr/local
+install: release
+	install -d "$(PREFIX)/bin" "$(PREFIX)/share/phantom"
+	install -m 755 "$$($(SWIFT) build -c release --show-bin-path)/phantom" "$(PREFIX)/bin/phantom"
+	install -m 644 notebooks-data/digits.h5 "$(PREFIX)/share/phantom/digits.h5"
 
 clean:
 	rm -rf .build

@@ -6,11 +6,33 @@ import PhantomFileSystem
 /// The one resolver shared by `train`, `analyze` and `inspect`. In order:
 /// 1. an existing file at `reference` (relative to the working directory, or absolute);
 /// 2. for a reference stored in a checkpoint, the same relative path next to that checkpoint;
-/// 3. for a bare name (no `/`, no `.h5`): the bundled `notebooks-data/NAME.h5`, then `NAME.h5` next to the
-///    checkpoint.
+/// 3. for a bare name (no `/`, no `.h5`): `NAME.h5` in the bundled folders (``bundledFolders``: `$PHANTOM_DATA`,
+///    the installation's `share/phantom`, `notebooks-data`, the repository's), then next to the checkpoint.
 public enum DataSetResolver {
     /// The folder bundled data sets are looked up in, relative to the working directory.
     public static let bundledFolder = "notebooks-data"
+    /// An environment variable naming a folder of bundled data sets, searched first.
+    public static let environmentVariable = "PHANTOM_DATA"
+
+    /// Where bundled data sets (`NAME.h5`) are looked for, in order: `$PHANTOM_DATA`; `share/phantom` beside the
+    /// installed executable (`make install`); `notebooks-data` in the working directory; the repository's
+    /// `notebooks-data` for an executable built in its `.build` folder.
+    public static var bundledFolders: [String] {
+        var folders: [String] = []
+        if let folder = ProcessInfo.processInfo.environment[environmentVariable], !folder.isEmpty { folders.append(folder) }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        folders.append(executable.deletingLastPathComponent().appendingPathComponent("share/phantom").path)
+        folders.append(bundledFolder)
+        var up = executable
+        for _ in 0..<4 {
+            up.deleteLastPathComponent()
+            if up.lastPathComponent == ".build" {
+                folders.append(up.deletingLastPathComponent().appendingPathComponent(bundledFolder).path)
+                break
+            }
+        }
+        return folders
+    }
 
     /// - Parameters:
     ///   - reference: a path or a bundled name.
@@ -20,7 +42,7 @@ public enum DataSetResolver {
         let folder = checkpoint.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         let isName = !reference.contains("/") && !reference.hasSuffix(".h5")
         var candidates = [reference]
-        if isName { candidates.append("\(bundledFolder)/\(reference).h5") }
+        if isName { candidates += bundledFolders.map { "\($0)/\(reference).h5" } }
         if let folder { candidates.append(folder + "/" + (isName ? reference + ".h5" : reference)) }
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate) && !RunFolder.isFolder(candidate) {
             return candidate
