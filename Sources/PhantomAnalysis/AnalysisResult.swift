@@ -132,6 +132,17 @@ public struct AnalysisResult: Sendable {
     public var headGradientNorm: Double
     /// ‖∇_θ L‖ of the batch-mean exact gradient over the implicit layer.
     public var exactGradientNorm: Double
+    /// The adjoint solve's relative tolerance (what "exact" means here; the exact gradient's cost uses it).
+    public var adjointTolerance: Double = 1e-10
+
+    /// The exact gradient's cost in VJPs (``Frontier/exactCost(_:tolerance:)``).
+    public var exactCost: Double { Frontier.exactCost(self, tolerance: adjointTolerance) }
+
+    /// Per estimator, per threshold of ``Frontier/thresholds``: the cheapest cell reaching it.
+    public var frontier: [[FrontierCell?]] {
+        let exact = exactCost
+        return estimators.indices.map { e in Frontier.thresholds.map { Frontier.cheapest(self, estimator: e, threshold: $0, exactCost: exact) } }
+    }
 
     /// ρ(J) < 1 at h*: an attractive fixed point. At a repelling one (ρ(J) ≥ 1) the Neumann series and the
     /// phantom gradients have nothing to converge to, so the sample is flagged like an unconverged solve.

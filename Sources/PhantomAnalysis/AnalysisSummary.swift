@@ -14,6 +14,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let unconvergedAdjoint: Int
         /// Converged samples whose fixed point repels (ρ(J) ≥ 1): flagged and excluded like unconverged ones.
         public let unstable: Int
+        /// The exact gradient's cost in VJPs per sample (``Frontier``).
+        public let exactCost: Double
         public let estimators: [Estimator]
         /// The batch as one stacked system: fraction of (estimator, λ, k) cells where each condition holds.
         public let stacked: StackedSummary?
@@ -35,6 +37,19 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let weakCondition: Double?
         public let rhoStarBelowOne: Double?
         public let ascentMarginNonNegative: Double?
+        /// Per threshold of ``Frontier/thresholds``: the cheapest cell reaching it (nil: none does).
+        public let frontier: [FrontierEntry]
+    }
+    public struct FrontierEntry: Encodable, Sendable {
+        public let threshold: Double
+        public let cell: Cell?
+        public struct Cell: Encodable, Sendable {
+            public let k: Int
+            public let lambda: Double
+            public let medianCosine: Double
+            public let cost: Int
+            public let costRatio: Double
+        }
     }
 
     public let output: String
@@ -48,6 +63,7 @@ public struct AnalysisSummary: Encodable, Sendable {
         lambdas = series.first?.result.lambdas ?? []
         checkpoints = series.map { entry in
             let r = entry.result
+            let frontier = r.frontier
             let estimators = r.estimators.enumerated().map { (e, id) -> Estimator in
                 /// The cells of estimator e over the reliable samples.
                 func cells(_ grid: CellGrid) -> [Double] {
@@ -67,7 +83,12 @@ public struct AnalysisSummary: Encodable, Sendable {
                     theorem1: CertifiedFraction.of(cells(c.theorem1), holds: CertifiedFraction.flagHolds),
                     weakCondition: CertifiedFraction.of(cells(c.weakCondition), holds: CertifiedFraction.flagHolds),
                     rhoStarBelowOne: CertifiedFraction.of(cells(c.rhoStar)) { $0 < 1 },
-                    ascentMarginNonNegative: CertifiedFraction.of(cells(c.ascentMargin)) { $0 >= 0 })
+                    ascentMarginNonNegative: CertifiedFraction.of(cells(c.ascentMargin)) { $0 >= 0 },
+                    frontier: zip(Frontier.thresholds, frontier[e]).map { threshold, cell in
+                        FrontierEntry(threshold: threshold, cell: cell.map {
+                            FrontierEntry.Cell(k: $0.k, lambda: $0.lambda, medianCosine: $0.medianCosine, cost: $0.cost, costRatio: $0.costRatio)
+                        })
+                    })
             }
             let stacked = r.stacked.map { s -> StackedSummary in
                 let c = s.certificates
@@ -81,7 +102,8 @@ public struct AnalysisSummary: Encodable, Sendable {
             return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
                               unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
-                              unstable: (0..<r.sampleCount).filter { r.forwardConverged[$0] && !r.stable[$0] }.count, estimators: estimators, stacked: stacked)
+                              unstable: (0..<r.sampleCount).filter { r.forwardConverged[$0] && !r.stable[$0] }.count,
+                              exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }
 

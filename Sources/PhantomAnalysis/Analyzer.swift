@@ -95,7 +95,7 @@ public struct Analyzer: Sendable {
             forwardLastResidual: problem.forward.lastResiduals, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,
             spectra: perSample.map(\.0), metrics: metrics, certificates: certificates, batch: batch, stacked: stacked,
-            headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean))
+            headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean), adjointTolerance: c.adjoint.tolerance)
     }
 }
 

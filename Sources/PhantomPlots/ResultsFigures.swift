@@ -32,6 +32,7 @@ public struct ResultsFigures: Sendable {
         outcomes += gridEstimators.map { histograms($0) }
         outcomes.append(bounds())
         outcomes.append(alongTraining())
+        outcomes.append(frontierAlongTraining())
         return outcomes
     }
 
@@ -243,14 +244,17 @@ public struct ResultsFigures: Sendable {
         let shown = data.estimators.enumerated().filter { data.estimatorAxes[$0.offset].dependsOnK }
         var blocks: [String] = []
         var plots: [String] = []
-        for (e, estimator) in shown {
+        var drawn: [(name: String, block: String)] = []
+        for (position, (e, estimator)) in shown.enumerated() {
             let index = blocks.count
-            blocks.append((0..<data.seriesCount).map { t in
+            let block = (0..<data.seriesCount).map { t in
                 let v = values(.cosine, e, l, kk, series: t) ?? []
                 return "\(data.epochs[t]) \(number(Quantile.of(v, 0.5))) \(number(Quantile.of(v, 0.1))) \(number(Quantile.of(v, 0.9)))"
-            }.joined(separator: "\n"))
+            }.joined(separator: "\n")
+            blocks.append(block)
+            let title = Self.coincidence(estimator.displayName, block, &drawn)
             plots.append("'\(name).dat' index \(index) using 1:3:4 with filledcurves lc \(e + 1) fs transparent solid 0.15 notitle")
-            plots.append("'' index \(index) using 1:2 with linespoints lc \(e + 1) pt 7 ps 0.6 title \"\(estimator.displayName)\"")
+            plots.append("'' index \(index) using 1:2 with linespoints \(Self.style(e, position)) title \"\(title)\"")
         }
         let diagnostics = blocks.count
         blocks.append((0..<data.seriesCount).map { t in
@@ -259,9 +263,9 @@ public struct ResultsFigures: Sendable {
         let body = """
         set multiplot layout 1,2
         set title "Cosine to the exact gradient along training, k = \(data.ks[kk]), λ = \(String(format: "%g", data.lambdas[l]))"
+        set key below
         set xlabel "epoch"
         set ylabel "cos∠(ĝ, ∇): median, 10–90% band"
-        set key bottom right
         set grid
         plot \(plots.joined(separator: ", \\\n     "))
         set title "The implicit layer along training"
@@ -269,12 +273,67 @@ public struct ResultsFigures: Sendable {
         set y2label "median forward iterations"
         set ytics nomirror
         set y2tics
-        set key top left
+        set key below
         plot '\(name).dat' index \(diagnostics) using 1:2 axes x1y1 with linespoints pt 7 title "ρ(J)", \\
              '' index \(diagnostics) using 1:3 axes x1y2 with linespoints pt 5 title "forward iterations"
         unset multiplot
         """
         return .figure(Figure(name: name, title: "Cosine, ρ(J) and forward iterations along training", blocks: blocks, body: body,
                               width: 1100, height: 480))
+    }
+
+    // MARK: 6. The frontier along training: the cheapest cell reaching a median cosine of 0.99, per estimator
+
+    public func frontierAlongTraining(threshold: Double = 0.99) -> Outcome {
+        let name = "frontier"
+        guard data.seriesCount >= 2 else { return .skipped(name: name, reason: "needs a series of at least two checkpoints") }
+        guard let t = data.thresholds.firstIndex(where: { abs($0 - threshold) < 1e-12 }), let ratio = data.frontier[.costRatio],
+              let ks = data.frontier[.k], let lambdas = data.frontier[.lambda] else {
+            return .skipped(name: name, reason: "the results file has no frontier (written by an older version)")
+        }
+        let shown = data.estimators.indices.filter { data.estimatorAxes[$0] != .none }
+        var blocks: [String] = [], plots: [String] = []
+        let width = data.thresholds.count, per = data.estimators.count * width
+        var drawn: [(name: String, block: String)] = []
+        for (position, e) in shown.enumerated() {
+            let rows = (0..<data.seriesCount).map { s -> String in
+                let i = s * per + e * width + t
+                return "\(data.epochs[s]) \(number(ratio.values[i])) \(number(ks.values[i])) \(number(lambdas.values[i]))"
+            }
+            guard rows.contains(where: { !$0.contains("NaN") }) else { continue }
+            let index = blocks.count
+            blocks.append(rows.joined(separator: "\n"))
+            let title = Self.coincidence(data.estimators[e].displayName, rows.joined(separator: "\n"), &drawn)
+            plots.append("'\(name).dat' index \(index) using 1:2 with linespoints \(Self.style(e, position)) title \"\(title)\"")
+            plots.append("'' index \(index) using 1:2:(sprintf(\"(%d, %g)\", $3, $4)) with labels offset 0,1 font \",8\" tc lt \(e + 1) notitle")
+        }
+        guard !blocks.isEmpty else { return .skipped(name: name, reason: "no estimator reaches a median cosine of \(threshold) in the grid") }
+        let body = """
+        set title "Cheapest (k, λ) reaching a median cosine of \(threshold), relative to the exact gradient's cost"
+        set xlabel "epoch"
+        set ylabel "cost / exact gradient's cost (VJPs per sample)"
+        set logscale y
+        set key outside right top
+        set grid
+        plot \(plots.joined(separator: ", \\\n     "))
+        """
+        return .figure(Figure(name: name, title: "The frontier along training: cheapest cell reaching \(threshold)", blocks: blocks, body: body,
+                              width: 900, height: 500))
+    }
+
+    // MARK: Styles
+
+    /// A line style per estimator that stays visible where curves coincide: its own colour, dash pattern and
+    /// point shape, later curves drawn with larger open points around earlier ones.
+    static func style(_ estimator: Int, _ position: Int) -> String {
+        let points = [7, 6, 9, 8, 5, 4]
+        return "lc \(estimator + 1) dt \(position + 1) pt \(points[position % points.count]) ps \(String(format: "%.1f", 0.6 + 0.5 * Double(position)))"
+    }
+
+    /// The key title of a curve: its name, with a note when its data equal an earlier curve's to plotting precision.
+    static func coincidence(_ name: String, _ block: String, _ drawn: inout [(name: String, block: String)]) -> String {
+        defer { drawn.append((name, block)) }
+        guard let twin = drawn.first(where: { $0.block == block }) else { return name }
+        return "\(name) (= \(twin.name) to plotting precision)"
     }
 }

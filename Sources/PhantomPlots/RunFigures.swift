@@ -28,7 +28,7 @@ public enum RunFigures {
         set multiplot layout 2,2
         set xlabel "epoch"
         set grid
-        set key right
+        set key below
         \(panel("Training loss", "mean loss", [(2, "")]))
         \(panel("Accuracy", "accuracy", [(3, " train"), (4, " test")]))
         \(panel("Forward time per step", "ms", [(5, "")]))

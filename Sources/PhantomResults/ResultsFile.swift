@@ -18,8 +18,9 @@ public enum ResultsFile {
 
     /// Writes a results file atomically; refuses an existing file unless `overwrite`.
     public static func write(_ data: ResultsData, to path: String, overwrite: Bool) throws {
-        let extents = ResultsSchema.Extents(series: data.seriesCount, estimators: data.estimators.count, lambdas: data.lambdas.count,
+        var extents = ResultsSchema.Extents(series: data.seriesCount, estimators: data.estimators.count, lambdas: data.lambdas.count,
                                             ks: data.ks.count, samples: data.sampleCount)
+        extents.thresholds = data.thresholds.count
         try HDF5File.write(to: path, overwrite: overwrite) { file in
             let root = file.root
             let estimators = data.estimators.map(\.rawValue).joined(separator: ",")
@@ -36,6 +37,7 @@ public enum ResultsFile {
             try axes.write("epoch", vector: data.epochs.map { Int64($0) })
             try axes.write("step", vector: data.steps.map { Int64($0) })
             try axes.write("series_index", vector: data.seriesIndices.map { Int64($0) })
+            if !data.frontier.isEmpty { try axes.write("threshold", vector: data.thresholds) }
             try axes.setAttribute("estimator", .string(estimators))
 
             let seriesGroup = try root.createGroup("series")
@@ -71,6 +73,10 @@ public enum ResultsFile {
             for array in CellArray.allCases { if let values = data.cells[array] { try write(array, values, in: cells) } }
             let batch = try root.createGroup(BatchArray.group)
             for array in BatchArray.allCases { if let values = data.batch[array] { try write(array, values, in: batch) } }
+            if !data.frontier.isEmpty {
+                let frontier = try root.createGroup(FrontierArray.group)
+                for array in FrontierArray.allCases { if let values = data.frontier[array] { try write(array, values, in: frontier) } }
+            }
         }
     }
 }
@@ -92,6 +98,11 @@ extension ResultsData {
                   seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
                   samples: table(SampleArray.allCases, ResultsFile.values), cells: table(CellArray.allCases) { $0.grid($1).values },
                   batch: table(BatchArray.allCases, ResultsFile.values))
+        thresholds = Frontier.thresholds
+        let frontiers = entries.map(\.result.frontier)
+        frontier = Dictionary(uniqueKeysWithValues: FrontierArray.allCases.map { array in
+            (array, HDF5Array(shape: extents.shape(array.axes), values: frontiers.flatMap { $0.flatMap { $0.map(array.values) } }))
+        })
     }
 }
 
@@ -136,6 +147,7 @@ extension ResultsFile {
         case .stackedSigmaMax: return [r.stacked?.sigmaMax ?? .nan]
         case .headGradientNorm: return [r.headGradientNorm]
         case .exactGradientNorm: return [r.exactGradientNorm]
+        case .exactCost: return [r.exactCost]
         }
     }
 }

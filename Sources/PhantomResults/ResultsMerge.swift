@@ -76,11 +76,13 @@ public enum ResultsMerge {
         for key in ["shard", "command", "created"] { attributes[key] = nil }
         attributes["merged_shards"] = "\(n)"
         if !missing.isEmpty { attributes["missing_shards"] = missing.map { "\($0)/\(n)" }.joined(separator: ",") }
-        let merged = ResultsData(ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
+        var merged = ResultsData(ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
                                  epochs: order.map { shards[$0.0].data.epochs[$0.1] }, steps: order.map { shards[$0.0].data.steps[$0.1] },
                                  series: order.map { shards[$0.0].data.series[$0.1] },
                                  seriesIndices: order.map { shards[$0.0].data.seriesIndices[$0.1] }, sampleRows: first.sampleRows,
                                  attributes: attributes, samples: concatenate(\.samples), cells: concatenate(\.cells), batch: concatenate(\.batch))
+        merged.thresholds = first.thresholds
+        merged.frontier = concatenate(\.frontier)
         return (merged, Report(shards: n, present: present, missing: missing, checkpoints: order.count))
     }
 }

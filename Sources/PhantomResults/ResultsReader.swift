@@ -46,6 +46,9 @@ public struct ResultsData: Sendable {
     public var samples: [SampleArray: HDF5Array<Double>]
     public var cells: [CellArray: HDF5Array<Double>]
     public var batch: [BatchArray: HDF5Array<Double>]
+    /// The frontier's thresholds (`axes/threshold`) and arrays; empty in files written before it.
+    public var thresholds: [Double] = []
+    public var frontier: [FrontierArray: HDF5Array<Double>] = [:]
 
     public init(path: String = "", ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes],
                 epochs: [Int], steps: [Int]? = nil, series: [SeriesInfo]? = nil, seriesIndices: [Int]? = nil, sampleRows: [Int] = [],
@@ -157,12 +160,15 @@ public struct ResultsData: Sendable {
                 }
                 return out
             }
-            let data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
+            var data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
                                    steps: steps, series: series, seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
                                    samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
+            if root.kind(of: "axes/threshold") == .dataset { data.thresholds = try root.readDoubles("axes/threshold", rank: 1).values }
+            data.frontier = try read(FrontierArray.self)
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
-            let extents = ResultsSchema.Extents(series: epochs.count, estimators: estimators.count, lambdas: lambdas.count,
+            var extents = ResultsSchema.Extents(series: epochs.count, estimators: estimators.count, lambdas: lambdas.count,
                                                 ks: ks.count, samples: data.sampleCount)
+            extents.thresholds = data.thresholds.count
             func check<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) throws {
                 for (array, values) in arrays where values.shape != extents.shape(array.axes) {
                     throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(extents.series), estimators \(extents.estimators), λ \(extents.lambdas), k \(extents.ks), samples \(extents.samples))")
@@ -171,6 +177,7 @@ public struct ResultsData: Sendable {
             try check(data.samples)
             try check(data.cells)
             try check(data.batch)
+            try check(data.frontier)
             return data
         }
     }

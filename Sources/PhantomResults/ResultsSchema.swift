@@ -19,7 +19,7 @@ public enum ResultsSchema {
     public static let version: Int64 = 1
 
     public enum Axis: String, Sendable {
-        case series, estimator, lambda, k, sample
+        case series, estimator, lambda, k, sample, threshold
     }
 
     /// How an array's values are stored.
@@ -48,6 +48,7 @@ public enum ResultsSchema {
     /// The lengths of the axes of a file (series, estimators, λ, k, samples).
     public struct Extents: Sendable, Equatable {
         public var series, estimators, lambdas, ks, samples: Int
+        public var thresholds = Frontier.thresholds.count
 
         /// The shape an array with these axes must have.
         public func shape(_ axes: [Axis]) -> [Int] {
@@ -58,6 +59,7 @@ public enum ResultsSchema {
                 case .lambda: lambdas
                 case .k: ks
                 case .sample: samples
+                case .threshold: thresholds
                 }
             }
         }
@@ -157,11 +159,13 @@ public enum BatchArray: String, ResultsArray {
     case stackedAscentMargin = "stacked_ascent_margin"
     case stackedSigmaMin = "stacked_sigma_min", stackedSigmaMax = "stacked_sigma_max"
     case headGradientNorm = "head_gradient_norm", exactGradientNorm = "exact_gradient_norm"
+    /// The exact gradient's cost in VJPs (``Frontier``).
+    case exactCost = "exact_cost"
 
     public static let group = "batch"
     public var axes: [ResultsSchema.Axis] {
         switch self {
-        case .stackedSigmaMin, .stackedSigmaMax, .headGradientNorm, .exactGradientNorm: return [.series]
+        case .stackedSigmaMin, .stackedSigmaMax, .headGradientNorm, .exactGradientNorm, .exactCost: return [.series]
         default: return [.series, .estimator, .lambda, .k]
         }
     }
@@ -172,4 +176,26 @@ public enum BatchArray: String, ResultsArray {
         }
     }
     public var compressed: Bool { false }
+}
+
+/// `/frontier/<name>`: [T, E, thresholds] — per estimator and median-cosine threshold (`axes/threshold`), the
+/// cheapest (k, λ) cell reaching it and its cost (``Frontier``); NaN where no cell does.
+public enum FrontierArray: String, ResultsArray {
+    case k, lambda, medianCosine = "median_cosine", cost, costRatio = "cost_ratio"
+
+    public static let group = "frontier"
+    public var axes: [ResultsSchema.Axis] { [.series, .estimator, .threshold] }
+    public var encoding: ResultsSchema.Encoding { .real }
+    public var compressed: Bool { false }
+
+    func values(_ cell: FrontierCell?) -> Double {
+        guard let cell else { return .nan }
+        switch self {
+        case .k: return Double(cell.k)
+        case .lambda: return cell.lambda
+        case .medianCosine: return cell.medianCosine
+        case .cost: return Double(cell.cost)
+        case .costRatio: return cell.costRatio
+        }
+    }
 }

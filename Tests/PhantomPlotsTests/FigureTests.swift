@@ -51,7 +51,7 @@ struct FigureTests {
             names.append(figure.name)
         }
         #expect(names == ["heatmap_upg", "heatmap_npg", "heatmap_jfb", "cosine_vs_k", "histograms_upg", "histograms_npg",
-                          "bounds", "along_training", "training_curves"])
+                          "bounds", "along_training", "frontier", "training_curves"])
         for name in names {
             let png = try Data(contentsOf: URL(fileURLWithPath: out + "/\(name).png"))
             #expect(png.count > 5000 && Array(png.prefix(4)) == [0x89, 0x50, 0x4E, 0x47], "\(name).png")
@@ -88,7 +88,7 @@ struct FigureTests {
                                   epochs: [full.epochs[0]], samples: full.samples, cells: cells, batch: full.batch)
         let outcomes = ResultsFigures(data: partial, series: 0).all()
         let skipped = outcomes.compactMap { if case .skipped(let name, _) = $0 { return name } else { return nil } }
-        #expect(skipped == ["bounds", "along_training"])
+        #expect(skipped == ["bounds", "along_training", "frontier"])
         #expect(outcomes.count - skipped.count == 6)
     }
 }

@@ -41,6 +41,20 @@ extension AnalysisSummary {
                                  + "ρ* < 1 \(percent(e.rhoStarBelowOne)), exact margin ≥ 0 \(percent(e.ascentMarginNonNegative)) of (sample, k, λ) cells")
                 }
             }
+            // The answer a trainer came for: the cheapest cell reaching each median cosine, against the exact cost.
+            if c.exactCost.isFinite {
+                lines.append(String(format: "  cheapest cells (cost in VJPs per sample; the exact gradient: %.0f, a fixed-point adjoint to the adjoint tolerance at ρ(J)):", c.exactCost))
+                for e in c.estimators {
+                    let parts = e.frontier.map { entry -> String in
+                        guard let cell = entry.cell else { return String(format: "≥ %g: none", entry.threshold) }
+                        let name = e.axes == .none ? e.name.displayName : e.axes == .k ? "\(e.name.displayName)(\(cell.k))"
+                            : e.axes == .lambda ? "\(e.name.displayName)(\(String(format: "%g", cell.lambda)))"
+                            : "\(e.name.displayName)(\(cell.k), \(String(format: "%g", cell.lambda)))"
+                        return String(format: "≥ %g: %@ at %d VJP%@ = 1/%.3g of the exact cost", entry.threshold, name, cell.cost, cell.cost == 1 ? "" : "s", 1 / cell.costRatio)
+                    }
+                    lines.append("    \(e.name.displayName): " + parts.joined(separator: "; "))
+                }
+            }
             if let s = c.stacked {
                 lines.append("  the batch as one stacked system: Theorem 1 \(percent(s.theorem1)), ρ* < 1 \(percent(s.rhoStarBelowOne)), "
                              + "exact margin ≥ 0 \(percent(s.ascentMarginNonNegative)) of (estimator, k, λ) cells")

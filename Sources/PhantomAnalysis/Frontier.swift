@@ -1,0 +1,55 @@
+import Foundation
+import PhantomGradients
+
+/// The answer a DEQ trainer came for: per estimator, the cheapest (k, λ) cell whose median cosine to the exact
+/// gradient reaches a threshold, and its cost relative to the exact gradient's.
+///
+/// Cost is counted in VJPs through f (one backward step through the cell, in the state and the parameters
+/// together, as autograd does): UPG(k, λ), NPG(k, λ) and RBP with k terms cost k (UPG also runs k forward steps),
+/// JFB and damped JFB 1. The exact gradient's cost is what a fixed-point adjoint (the Neumann series, TorchDEQ's
+/// default backward) needs to reach the analysis's adjoint tolerance τ at the sample's ρ(J):
+/// ⌈ln τ / ln ρ(J)⌉ + 1 VJPs, the median over the reliable samples. Among the cells that reach the threshold the
+/// cheapest is chosen, ties going to the higher median cosine.
+public struct FrontierCell: Sendable, Equatable {
+    public let k: Int
+    public let lambda: Double
+    public let medianCosine: Double
+    /// VJPs per sample.
+    public let cost: Int
+    /// cost / the exact gradient's cost.
+    public let costRatio: Double
+}
+
+public enum Frontier {
+    /// The median cosine thresholds reported.
+    public static let thresholds = [0.99, 0.999]
+
+    /// VJPs of one estimator cell.
+    public static func cost(axes: EstimatorAxes, k: Int) -> Int { axes.dependsOnK ? k : 1 }
+
+    /// The exact gradient's cost in VJPs (NaN when no reliable sample has ρ(J) < 1).
+    public static func exactCost(_ r: AnalysisResult, tolerance: Double) -> Double {
+        let counts = (0..<r.sampleCount).filter { r.reliable[$0] }.compactMap { s -> Double? in
+            let rho = r.spectra[s].spectralRadius
+            guard rho > 0, rho < 1 else { return rho == 0 ? 2 : nil }
+            return (log(tolerance) / log(rho)).rounded(.up) + 1
+        }
+        return Quantile.median(counts)
+    }
+
+    /// The cheapest cell of estimator `e` reaching `threshold`, or nil.
+    public static func cheapest(_ r: AnalysisResult, estimator e: Int, threshold: Double, exactCost: Double) -> FrontierCell? {
+        var best: FrontierCell?
+        for (l, lambda) in r.lambdas.enumerated() {
+            for (kk, k) in r.ks.enumerated() {
+                let median = r.medianCosine(r.estimators[e], lambda: l, k: kk)
+                guard median >= threshold else { continue }
+                let cost = cost(axes: r.estimatorAxes[e], k: k)
+                let cell = FrontierCell(k: k, lambda: lambda, medianCosine: median, cost: cost, costRatio: Double(cost) / exactCost)
+                if let b = best, (b.cost, -b.medianCosine) <= (cell.cost, -cell.medianCosine) { continue }
+                best = cell
+            }
+        }
+        return best
+    }
+}
