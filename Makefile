@@ -34,6 +34,7 @@ release: deps
 
 test: deps python-deps
 	$(SWIFT) test --disable-xctest
+	@bash scripts/test-notebook.sh
 
 # A real Slurm cluster on this machine runs a sharded analysis and merges it (installs Debian's Slurm and
 # munge; skipped, visibly, where they cannot be installed or started). See scripts/test-slurm.sh.
