@@ -56,7 +56,16 @@ public struct SafetensorsImporter: Sendable {
             kind = cell
         } else {
             guard candidates.count == 1, let only = candidates.first else {
-                throw fail("cannot tell the cell kind from the tensors (candidates: \(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))); name the cell kind, or set __metadata__ phantom.cell")
+                // Say, per cell kind, what it needs and what is missing, and what the file holds.
+                let perKind = CellKind.allCases.map { kind -> String in
+                    let names = Self.tensorNames(kind)
+                    let missing = names.filter { tensors[$0] == nil }
+                    return "a \(kind.rawValue) cell needs \(names.joined(separator: ", "))" + (missing.isEmpty ? "" : " (missing: \(missing.joined(separator: ", ")))")
+                }
+                let found = tensors.keys.sorted()
+                throw fail("cannot tell the cell kind from the tensors (candidates: \(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))): "
+                           + perKind.joined(separator: "; ") + "; the file holds \(found.prefix(12).joined(separator: ", "))\(found.count > 12 ? ", … (\(found.count) in all)" : "")"
+                           + "; name the cell kind, set __metadata__ phantom.cell, or rename tensors")
             }
             kind = only
         }
@@ -123,6 +132,13 @@ public struct SafetensorsImporter: Sendable {
         for (key, value) in metadata where !Self.metadataKeys.contains(key) { kept[key] = .string(value) }
         kept["imported_from"] = .string(path)
         return Checkpoint(model: model, dataset: metadata["phantom.dataset"], metadata: kept)
+    }
+
+    /// The tensor names a cell kind and the head need (they do not depend on the dimensions).
+    static func tensorNames(_ kind: CellKind) -> [String] {
+        let cell = kind == .tanh ? TanhCell.layout(stateDimension: 1, inputDimension: 1)
+                                 : ResMLPCell.layout(stateDimension: 1, inputDimension: 1, hiddenWidth: 1)
+        return (cell.specs + OutputHead.layout(classes: 1, stateDimension: 1).specs).map(\.name)
     }
 
     /// Wrapper prefixes, stripped from the front of every name in any order and number: DataParallel's
