@@ -11,11 +11,13 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Convert a PyTorch state dict saved as safetensors into a phantom checkpoint.",
         discussion: """
-        Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). module. and \
-        model. prefixes are stripped, as is --prefix; weight-norm (X.weight_g, X.weight_v) and spectral-norm \
-        (X.weight_orig, X.weight_u, X.weight_v) parametrisations are folded into X.weight. The cell and \
-        dimensions come from __metadata__ (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, \
-        phantom.dataset), else --cell, else the tensor shapes. Missing and unused tensors are errors.
+        Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). The wrapper \
+        prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, then the first --rename that matches. \
+        Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
+        without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
+        (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
+        phantom.norm_target, phantom.norm_clip), else --cell, else the tensor shapes. Missing and unused tensors \
+        are errors; pickled .pt/.pth files are refused, never unpickled.
         """
     )
 
