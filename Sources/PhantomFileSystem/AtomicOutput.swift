@@ -27,12 +27,11 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
 /// one appeared meanwhile. On failure the caller calls ``discard(_:)``. A crash or `kill -9` leaves at most
 /// a hidden temporary file, never a partial file at the target.
 public enum AtomicOutput {
-    /// Checks that `path` may be written and returns the temporary path to write instead.
-    /// - Throws: ``OutputError`` when the target exists and `overwrite` is false, is a folder, or its folder
-    ///   does not exist or is not writable.
-    public static func temporaryPath(for path: String, overwrite: Bool) throws(OutputError) -> String {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
+    /// Checks that `path` may be written: before a long computation, so that it fails early.
+    /// - Throws: ``OutputError`` when the target exists and `overwrite` is false, is not a regular file, or its
+    ///   folder does not exist or is not writable.
+    public static func checkTarget(_ path: String, overwrite: Bool) throws(OutputError) {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         var info = stat()
         if lstat(path, &info) == 0 {
@@ -51,11 +50,33 @@ public enum AtomicOutput {
         guard FileManager.default.isWritableFile(atPath: folder) else {
             throw OutputError(path: path, message: "the folder \(folder) is not writable")
         }
+    }
+
+    /// Checks that `path` may be written (``checkTarget(_:overwrite:)``) and returns the temporary path to
+    /// write instead, registered for removal on a signal.
+    public static func temporaryPath(for path: String, overwrite: Bool) throws(OutputError) -> String {
+        try checkTarget(path, overwrite: overwrite)
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
         let ext = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
         let temporary = folder + "/." + url.deletingPathExtension().lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext
         Pending.shared.add(temporary)
         return temporary
+    }
+
+    /// Writes `bytes` to `path` atomically: temporary file, then ``publish(_:to:overwrite:)``.
+    /// - Throws: ``OutputError`` when the target may not be written, the bytes cannot be (a full disk), or the
+    ///   move fails; nothing is left behind.
+    public static func write(_ bytes: some DataProtocol, to path: String, overwrite: Bool) throws(OutputError) {
+        let temporary = try temporaryPath(for: path, overwrite: overwrite)
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+        } catch {
+            discard(temporary)
+            throw OutputError(path: path, message: "cannot be written: \(error.localizedDescription)")
+        }
+        try publish(temporary, to: path, overwrite: overwrite)
     }
 
     /// Moves the finished temporary file to `path`.

@@ -89,22 +89,17 @@ public final class HDF5File {
 
     /// Opens the snapshot read-only, runs `body`, and closes the file even when `body` throws.
     public static func withFile<R>(_ snapshot: FileSnapshot, _ body: (HDF5File) throws -> R) throws -> R {
-        let file = try open(snapshot)
-        let result: R
-        do {
-            result = try body(file)
-        } catch {
-            file.closeQuietly()
-            throw error
-        }
-        try file.close()
-        return result
+        try using(open(snapshot), body)
     }
 
     /// Opens `path` read-only, runs `body`, and closes the file even when `body` throws.
     /// The body's error wins over a close error.
     public static func withFile<R>(at path: String, _ body: (HDF5File) throws -> R) throws -> R {
-        let file = try open(path)
+        try using(open(path), body)
+    }
+
+    /// Runs `body` on an open file and closes it, quietly when `body` throws (its error wins).
+    private static func using<R>(_ file: HDF5File, _ body: (HDF5File) throws -> R) throws -> R {
         let result: R
         do {
             result = try body(file)
@@ -120,16 +115,15 @@ public final class HDF5File {
 
     /// Writes a new HDF5 file atomically.
     ///
-    /// The body fills a temporary file `.<name>.tmp-<pid>-<random>` in the target's folder; after it
-    /// returns, the file is closed and moved into place — by `rename(2)` when `overwrite` is true, by
-    /// `link(2)` (which refuses an existing target) otherwise. If the body throws, or anything fails, the
-    /// temporary file is removed and the target is left exactly as it was.
+    /// The body fills a file in memory; after it returns, the file is closed and its image written with
+    /// ``AtomicOutput/write(_:to:overwrite:)`` (a temporary file in the target's folder, moved into place). If
+    /// the body throws, or anything fails, the target is left exactly as it was.
     ///
     /// - Throws: `OutputError` when the target exists and `overwrite` is false, or the folder does not
     ///   exist or is not writable; ``HDF5Error`` when a write fails; or whatever the body throws.
     public static func write<R>(to path: String, overwrite: Bool = false,
                                 _ body: (HDF5File) throws -> R) throws -> R {
-        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
+        try AtomicOutput.checkTarget(path, overwrite: overwrite)
         let here = Location(file: path, object: nil)
         // The file is built in memory (the core driver, no backing store) and written out by this module: a
         // full disk or any other write failure is then an ordinary error here, and libhdf5 never holds a file
@@ -151,14 +145,10 @@ public final class HDF5File {
                 image.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, $0.count) }
             }
             try file.close()
-            do { try Data(image).write(to: URL(fileURLWithPath: temporary)) } catch {
-                throw OutputError(path: path, message: "cannot be written: \(error.localizedDescription)")
-            }
-            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
+            try AtomicOutput.write(image, to: path, overwrite: overwrite)
             return result
         } catch {
             file.closeQuietly()
-            AtomicOutput.discard(temporary)
             throw error
         }
     }

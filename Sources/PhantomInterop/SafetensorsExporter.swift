@@ -24,13 +24,6 @@ public enum SafetensorsExporter {
         if let resmlp = model.cell as? ResMLPCell { metadata["phantom.norm_eps"] = "\(resmlp.normEpsilon)" }
         if let dataset = checkpoint.dataset { metadata["phantom.dataset"] = dataset }
         let bytes = try Safetensors.encode(tensors, metadata: metadata)
-        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
-        do {
-            try Data(bytes).write(to: URL(fileURLWithPath: temporary))
-            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
-        } catch {
-            AtomicOutput.discard(temporary)
-            throw error
-        }
+        try AtomicOutput.write(bytes, to: path, overwrite: overwrite)
     }
 }

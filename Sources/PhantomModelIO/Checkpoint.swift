@@ -3,12 +3,11 @@ import PhantomHDF5
 import PhantomModel
 import PhantomLinearAlgebra
 
-
 /// A model on disk: the phantom checkpoint format (HDF5), version 1.
 ///
 /// Root attributes: `format` = "phantom-checkpoint", `version` = 1, `cell` ("tanh" | "resmlp"),
-/// integer dimensions `n_in`, `d`, `c` and, for resmlp, `m`; optional `dataset`, `epoch`, `step`,
-/// `estimator`; any further attributes are kept as ``metadata``. Group `params`: one dataset per tensor,
+/// integer dimensions `n_in`, `d`, `c` and, for resmlp, `m` and optionally `norm_eps` (the LayerNorm's ε); optional
+/// `dataset`, `epoch`, `step`, `estimator`; any further attributes are kept as ``metadata``. Group `params`: one dataset per tensor,
 /// named as in PyTorch's state dict ("cell.weight", "head.bias", …), float64 or float32. Optional groups
 /// `history` (training curves, one float dataset each) and `optimizer` (the optimiser's state).
 public struct Checkpoint: Sendable {

@@ -3,7 +3,6 @@ import PhantomHDF5
 import PhantomModel
 import PhantomLinearAlgebra
 
-
 /// A data set: inputs `x` [N, n_in], optional targets `y` — class labels [N] (integers) or regression
 /// targets [N, c] (floats) — and an optional `split` [N] (0 = train, 1 = test), read from an HDF5 file.
 public struct DataSet: Sendable {

@@ -85,14 +85,7 @@ public struct FigureWriter: Sendable {
     }
 
     private func writeText(_ text: String, to path: String) throws {
-        let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            try AtomicOutput.publish(temporary, to: path, overwrite: overwrite)
-        } catch {
-            AtomicOutput.discard(temporary)
-            throw error
-        }
+        try AtomicOutput.write(Data(text.utf8), to: path, overwrite: overwrite)
     }
 }
 

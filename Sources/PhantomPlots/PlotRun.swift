@@ -96,7 +96,7 @@ public struct PlotRun: Sendable {
         // Every target is checked before the first one is replaced.
         for move in moves {
             try AtomicOutput.refuseReplacing(inputFiles, with: move.to)
-            _ = try AtomicOutput.temporaryPath(for: move.to, overwrite: overwrite)
+            try AtomicOutput.checkTarget(move.to, overwrite: overwrite)
         }
         for move in moves { try AtomicOutput.publish(move.from, to: move.to, overwrite: overwrite) }
         for (outcome, paths) in results { report(outcome, paths) }

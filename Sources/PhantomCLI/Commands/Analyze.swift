@@ -48,7 +48,7 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         // Everything that can be checked is checked before the (long) analysis starts.
-        _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
+        try AtomicOutput.checkTarget(output, overwrite: force)
         var inputs = AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
                                         prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
         inputs.renames = try SafetensorsOptions.parseRenames(safetensorsOptions.rename)

@@ -21,7 +21,7 @@ struct Merge: ParsableCommand {
     @Flag(help: "Overwrite an existing results file.") var force = false
 
     func run() throws {
-        _ = try AtomicOutput.temporaryPath(for: output, overwrite: force)
+        try AtomicOutput.checkTarget(output, overwrite: force)
         try AtomicOutput.refuseReplacing(shards, with: output)
         var (data, report) = try ResultsMerge.merge(shards, allowPartial: allowPartial)
         data.attributes["command"] = CommandLine.arguments.joined(separator: " ")

@@ -62,15 +62,7 @@ struct Slurm: ParsableCommand {
         let scripts = try job.scripts()
         try FileManager.default.createDirectory(atPath: job.folder + "/logs", withIntermediateDirectories: true)
         for (name, text) in scripts {
-            let path = job.folder + "/" + name
-            let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: force)
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-                try AtomicOutput.publish(temporary, to: path, overwrite: force)
-            } catch {
-                AtomicOutput.discard(temporary)
-                throw error
-            }
+            try AtomicOutput.write(Data(text.utf8), to: job.folder + "/" + name, overwrite: force)
         }
         print("wrote \(scripts.map { job.folder + "/" + $0.name }.joined(separator: ", "))")
         print("submit with: bash \(job.folder)/submit.sh")
