@@ -133,7 +133,7 @@ public struct AnalysisResult: Sendable {
     /// ‖∇_θ L‖ of the batch-mean exact gradient over the implicit layer.
     public var exactGradientNorm: Double
     /// The adjoint solve's relative tolerance (what "exact" means here; the exact gradient's cost uses it).
-    public var adjointTolerance: Double = 1e-10
+    public var adjointTolerance: Double
 
     /// The exact gradient's cost in VJPs (``Frontier/exactCost(_:tolerance:)``).
     public var exactCost: Double { Frontier.exactCost(self, tolerance: adjointTolerance) }
@@ -141,7 +141,10 @@ public struct AnalysisResult: Sendable {
     /// Per estimator, per threshold of ``Frontier/thresholds``: the cheapest cell reaching it.
     public var frontier: [[FrontierCell?]] {
         let exact = exactCost
-        return estimators.indices.map { e in Frontier.thresholds.map { Frontier.cheapest(self, estimator: e, threshold: $0, exactCost: exact) } }
+        return estimators.indices.map { e in
+            let medians = medianCosines(estimator: e)
+            return Frontier.thresholds.map { Frontier.cheapest(self, estimator: e, medians: medians, threshold: $0, exactCost: exact) }
+        }
     }
 
     /// ρ(J) < 1 at h*: an attractive fixed point. At a repelling one (ρ(J) ≥ 1) the Neumann series and the
@@ -150,12 +153,29 @@ public struct AnalysisResult: Sendable {
 
     /// A sample is used for the bound checks only when its forward and adjoint solves converged and its fixed
     /// point is attractive.
-    public var reliable: [Bool] { (0..<sampleCount).map { forwardConverged[$0] && adjointConverged[$0] && stable[$0] } }
+    public var reliable: [Bool] {
+        (0..<sampleCount).map { Self.isReliable(forwardConverged: forwardConverged[$0], adjointConverged: adjointConverged[$0], spectra: spectra[$0]) }
+    }
+
+    /// The rule behind ``reliable``: both solves converged and ρ(J) < 1.
+    static func isReliable(forwardConverged: Bool, adjointConverged: Bool, spectra: SampleSpectra) -> Bool {
+        forwardConverged && adjointConverged && spectra.spectralRadius < 1
+    }
 
     /// The median measured cosine of a cell over the reliable samples.
     public func medianCosine(_ estimator: EstimatorID, lambda l: Int, k: Int) -> Double {
         guard let e = estimators.firstIndex(of: estimator) else { return .nan }
-        return Quantile.median(zip(metrics.cosine.samplesOf(e: e, l: l, k: k), reliable).filter { $1 }.map(\.0))
+        return Self.median(metrics.cosine.samplesOf(e: e, l: l, k: k), over: reliable)
+    }
+
+    /// ``medianCosine(_:lambda:k:)`` of every cell of estimator `e`, λ × k.
+    func medianCosines(estimator e: Int) -> [[Double]] {
+        let reliable = reliable
+        return lambdas.indices.map { l in ks.indices.map { k in Self.median(metrics.cosine.samplesOf(e: e, l: l, k: k), over: reliable) } }
+    }
+
+    private static func median(_ values: [Double], over reliable: [Bool]) -> Double {
+        Quantile.median(zip(values, reliable).filter { $1 }.map(\.0))
     }
 }
 

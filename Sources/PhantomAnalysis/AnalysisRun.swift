@@ -115,11 +115,8 @@ public struct AnalysisRun: Sendable {
         let dataSHA256 = dataSnapshot.sha256
         let dataSet = try DataSet.load(dataSnapshot)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
-        for member in members where member.checkpoint.model.inputDimension != dataSet.x.columns {
-            throw InputError(path: dataPath, message: "x has \(dataSet.x.columns) features, \(member.path) expects n_in = \(member.checkpoint.model.inputDimension)")
-        }
-        let chosen = dataSet.part(1).prefix(inputs.samples)
-        guard chosen.count > 0 else { throw InputError(path: dataPath, message: "the test split (split = 1) holds no samples") }
+        for member in members { try dataSet.checkInputs(member.checkpoint.model.inputDimension, path: dataPath, model: member.path) }
+        let chosen = try dataSet.analysisSamples(inputs.samples, path: dataPath)
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
         self.configuration = configuration

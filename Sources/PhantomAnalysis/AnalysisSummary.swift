@@ -64,22 +64,20 @@ public struct AnalysisSummary: Encodable, Sendable {
         checkpoints = series.map { entry in
             let r = entry.result
             let frontier = r.frontier
+            let reliable = r.reliable
             let estimators = r.estimators.enumerated().map { (e, id) -> Estimator in
                 /// The cells of estimator e over the reliable samples.
                 func cells(_ grid: CellGrid) -> [Double] {
                     var values: [Double] = []
-                    for l in 0..<r.lambdas.count { for k in 0..<r.ks.count { for s in 0..<r.sampleCount where r.reliable[s] {
+                    for l in 0..<r.lambdas.count { for k in 0..<r.ks.count { for s in 0..<r.sampleCount where reliable[s] {
                         values.append(grid[e, l, k, s])
                     } } }
                     return values
                 }
                 let c = r.certificates
                 return Estimator(
-                    name: id, axes: r.estimatorAxes[e], description: Estimators.builtIn.first { $0.id == id }?.summary ?? "",
-                    medianCosine: (0..<r.lambdas.count).map { l in (0..<r.ks.count).map { k in
-                        let m = r.medianCosine(id, lambda: l, k: k)
-                        return m.isNaN ? nil : m
-                    } },
+                    name: id, axes: r.estimatorAxes[e], description: (try? Estimators.family(id))?.summary ?? "",
+                    medianCosine: r.medianCosines(estimator: e).map { $0.map { $0.isNaN ? nil : $0 } },
                     theorem1: CertifiedFraction.of(cells(c.theorem1), holds: CertifiedFraction.flagHolds),
                     weakCondition: CertifiedFraction.of(cells(c.weakCondition), holds: CertifiedFraction.flagHolds),
                     rhoStarBelowOne: CertifiedFraction.of(cells(c.rhoStar)) { $0 < 1 },
@@ -102,7 +100,7 @@ public struct AnalysisSummary: Encodable, Sendable {
             return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
                               unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
-                              unstable: (0..<r.sampleCount).filter { r.forwardConverged[$0] && !r.stable[$0] }.count,
+                              unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
                               exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }

@@ -78,7 +78,9 @@ public struct Analyzer: Sendable {
         var stacked: StackedCertificates?
         // The batch as one system only when every sample is sound: an unconverged solve or a repelling fixed point
         // (I − J singular or worse) would make the stacked certificates meaningless.
-        let sound = (0..<b).allSatisfy { problem.forward.converged[$0] && adjoint.converged[$0] && perSample[$0].0.spectralRadius < 1 }
+        let sound = (0..<b).allSatisfy {
+            AnalysisResult.isReliable(forwardConverged: problem.forward.converged[$0], adjointConverged: adjoint.converged[$0], spectra: perSample[$0].0)
+        }
         if c.stackedLimit > 0, sound, StackedCertification.applies(problem, limit: c.stackedLimit) {
             let system = StackedCertification(problem: problem, ks: c.ks, lambdas: c.lambdas)
             var grids = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: 1)

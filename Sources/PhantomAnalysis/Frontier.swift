@@ -29,7 +29,8 @@ public enum Frontier {
 
     /// The exact gradient's cost in VJPs (NaN when no reliable sample has ρ(J) < 1).
     public static func exactCost(_ r: AnalysisResult, tolerance: Double) -> Double {
-        let counts = (0..<r.sampleCount).filter { r.reliable[$0] }.compactMap { s -> Double? in
+        let reliable = r.reliable
+        let counts = (0..<r.sampleCount).filter { reliable[$0] }.compactMap { s -> Double? in
             let rho = r.spectra[s].spectralRadius
             guard rho > 0, rho < 1 else { return rho == 0 ? 2 : nil }
             return (log(tolerance) / log(rho)).rounded(.up) + 1
@@ -37,12 +38,12 @@ public enum Frontier {
         return Quantile.median(counts)
     }
 
-    /// The cheapest cell of estimator `e` reaching `threshold`, or nil.
-    public static func cheapest(_ r: AnalysisResult, estimator e: Int, threshold: Double, exactCost: Double) -> FrontierCell? {
+    /// The cheapest cell of estimator `e` reaching `threshold`, or nil; `medians` are its median cosines, λ × k.
+    static func cheapest(_ r: AnalysisResult, estimator e: Int, medians: [[Double]], threshold: Double, exactCost: Double) -> FrontierCell? {
         var best: FrontierCell?
         for (l, lambda) in r.lambdas.enumerated() {
             for (kk, k) in r.ks.enumerated() {
-                let median = r.medianCosine(r.estimators[e], lambda: l, k: kk)
+                let median = medians[l][kk]
                 guard median >= threshold else { continue }
                 let cost = cost(axes: r.estimatorAxes[e], k: k)
                 let cell = FrontierCell(k: k, lambda: lambda, medianCosine: median, cost: cost, costRatio: Double(cost) / exactCost)

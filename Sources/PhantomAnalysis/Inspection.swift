@@ -1,6 +1,5 @@
 import Foundation
 import PhantomFileSystem
-import PhantomFileSystem
 import PhantomGradients
 import PhantomInterop
 import PhantomLinearAlgebra
@@ -44,12 +43,8 @@ public struct Inspection: Sendable {
         if let data {
             let dataPath = try DataSetResolver.resolve(data)
             let set = try DataSet.load(dataPath)
-            guard set.x.columns == model.inputDimension else {
-                throw InputError(path: dataPath, message: "x has \(set.x.columns) features, the checkpoint expects n_in = \(model.inputDimension)")
-            }
-            // The samples analyze takes: the test split first, then the first `samples`.
-            let batch = set.part(1).prefix(samples)
-            guard batch.count > 0 else { throw InputError(path: dataPath, message: "the test split (split = 1) holds no samples") }
+            try set.checkInputs(model.inputDimension, path: dataPath, model: "the checkpoint")
+            let batch = try set.analysisSamples(samples, path: dataPath)  // the samples analyze takes
             if let y = batch.y { try DataSet.checkTargets(y, outputs: model.outputDimension, path: dataPath) }
             let solution = model.solve(batch.x, solver)
             let diagnostics = FixedPointDiagnostics.compute(model: model, states: solution.states, inputs: batch.x)

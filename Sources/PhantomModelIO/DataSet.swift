@@ -40,6 +40,20 @@ public struct DataSet: Sendable {
         return selecting(split.indices.filter { split[$0] == value })
     }
 
+    /// The samples an analysis takes: the test split first (every sample when the file has no split), then the
+    /// first `count` of it. - Throws: ``InputError`` naming the data file when that leaves no sample.
+    public func analysisSamples(_ count: Int, path: String) throws -> DataSet {
+        let chosen = part(1).prefix(count)
+        guard chosen.count > 0 else { throw InputError(path: path, message: "the test split (split = 1) holds no samples") }
+        return chosen
+    }
+
+    /// Checks that the inputs fit a model with `n` inputs; `model` names it in the error ("the checkpoint").
+    /// - Throws: ``InputError`` naming the data file.
+    public func checkInputs(_ n: Int, path: String, model: String) throws {
+        guard x.columns == n else { throw InputError(path: path, message: "x has \(x.columns) features, \(model) expects n_in = \(n)") }
+    }
+
     /// Checks that targets fit a model with `outputs` outputs: labels in 0..<c, or regression targets with c
     /// columns. - Throws: ``InputError`` naming the data file.
     public static func checkTargets(_ targets: Targets, outputs c: Int, path: String) throws {

@@ -69,19 +69,15 @@ public struct FigureWriter: Sendable {
     @discardableResult
     public func write(_ figure: Figure) throws -> [String] {
         let first = formats.first ?? "png"
-        var written: [String] = []
-        try writeText(figure.dataText, to: folder + "/" + figure.dataFile)
-        written.append(folder + "/" + figure.dataFile)
-        try writeText(figure.script(format: first, output: "\(figure.name).\(first)"), to: folder + "/\(figure.name).gp")
-        written.append(folder + "/\(figure.name).gp")
-        for format in formats {
-            let target = folder + "/\(figure.name).\(format)"
+        let paths = files(of: figure)  // data, script, then one per format
+        try writeText(figure.dataText, to: paths[0])
+        try writeText(figure.script(format: first, output: "\(figure.name).\(first)"), to: paths[1])
+        for (format, target) in zip(formats, paths.dropFirst(2)) {
             try gnuplot.renderAtomically(to: target, overwrite: overwrite, in: folder) { output in
                 figure.script(format: format, output: output)
             }
-            written.append(target)
         }
-        return written
+        return paths
     }
 
     private func writeText(_ text: String, to path: String) throws {

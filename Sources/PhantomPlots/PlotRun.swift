@@ -1,6 +1,5 @@
 import Foundation
 import PhantomFileSystem
-import PhantomFileSystem
 import PhantomGradients
 import PhantomModelIO
 import PhantomResults
@@ -31,12 +30,13 @@ public struct PlotRun: Sendable {
         for input in inputs {
             guard FileManager.default.fileExists(atPath: input) else { throw InputError("\(input): no such file or folder") }
             if RunFolder.isFolder(input) {
-                guard let last = RunFolder.checkpoints(in: input).last else { throw InputError("\(input): the folder holds no training checkpoints") }
+                let checkpoints = RunFolder.checkpoints(in: input)
+                guard let last = checkpoints.last else { throw InputError("\(input): the folder holds no training checkpoints") }
                 let checkpoint = try Checkpoint.load(last)
                 // A label from a folder name and a file: reduced to safe characters before it reaches gnuplot.
                 let estimator = checkpoint.estimator.flatMap(EstimatorID.init(rawValue:))?.rawValue ?? "?"
                 runs.append((Gnuplot.safeLabel("\(URL(fileURLWithPath: input).lastPathComponent) (\(estimator))"), TrainingRun.history(of: checkpoint)))
-                files += RunFolder.checkpoints(in: input)
+                files += checkpoints
             } else {
                 results.append(try ResultsData.read(input))
                 files.append(input)

@@ -18,9 +18,7 @@ public enum ResultsFile {
 
     /// Writes a results file atomically; refuses an existing file unless `overwrite`.
     public static func write(_ data: ResultsData, to path: String, overwrite: Bool) throws {
-        var extents = ResultsSchema.Extents(series: data.seriesCount, estimators: data.estimators.count, lambdas: data.lambdas.count,
-                                            ks: data.ks.count, samples: data.sampleCount)
-        extents.thresholds = data.thresholds.count
+        let extents = data.extents
         try HDF5File.write(to: path, overwrite: overwrite) { file in
             let root = file.root
             let estimators = data.estimators.map(\.rawValue).joined(separator: ",")

@@ -74,6 +74,12 @@ public struct ResultsData: Sendable {
     public var seriesCount: Int { epochs.count }
     /// The number of samples per checkpoint.
     public var sampleCount: Int { cells[.cosine]?.shape.last ?? samples[.forwardResidual]?.shape.last ?? 0 }
+    /// The length of every axis, as the arrays' shapes must follow it.
+    var extents: ResultsSchema.Extents {
+        var extents = ResultsSchema.Extents(series: seriesCount, estimators: estimators.count, lambdas: lambdas.count, ks: ks.count, samples: sampleCount)
+        extents.thresholds = thresholds.count
+        return extents
+    }
 
     /// Reads a results file written by ``ResultsFile/write(_:to:overwrite:)`` (any file of format version 1).
     /// - Throws: ``HDF5Error``, or ``InputError`` naming what is missing, unknown or of the wrong shape.
@@ -100,7 +106,7 @@ public struct ResultsData: Sendable {
                 guard parsed.count == estimators.count, parsed.allSatisfy({ $0 != nil }) else { throw fail("attribute 'estimator_axes' does not match 'estimators'") }
                 axes = parsed.compactMap { $0 }
             } else {
-                axes = estimators.map { id in Estimators.builtIn.first { $0.id == id }?.axes ?? .kAndLambda }
+                axes = estimators.map { id in (try? Estimators.family(id))?.axes ?? .kAndLambda }
             }
             let ks = try root.readIntegers("axes/k", rank: 1).values.map { Int(clamping: $0) }
             let lambdas = try root.readDoubles("axes/lambda", rank: 1).values
@@ -166,9 +172,7 @@ public struct ResultsData: Sendable {
             if root.kind(of: "axes/threshold") == .dataset { data.thresholds = try root.readDoubles("axes/threshold", rank: 1).values }
             data.frontier = try read(FrontierArray.self)
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
-            var extents = ResultsSchema.Extents(series: epochs.count, estimators: estimators.count, lambdas: lambdas.count,
-                                                ks: ks.count, samples: data.sampleCount)
-            extents.thresholds = data.thresholds.count
+            let extents = data.extents
             func check<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) throws {
                 for (array, values) in arrays where values.shape != extents.shape(array.axes) {
                     throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(extents.series), estimators \(extents.estimators), λ \(extents.lambdas), k \(extents.ks), samples \(extents.samples))")

@@ -59,9 +59,7 @@ public struct TrainingRun {
         let data = checkpoint.dataset ?? TrainingConfiguration.defaultData
         let loaded = try RunData(data)
         let model = checkpoint.model
-        guard model.inputDimension == loaded.train.x.columns else {
-            throw InputError(path: loaded.path, message: "x has \(loaded.train.x.columns) features, the run's model expects n_in = \(model.inputDimension)")
-        }
+        try loaded.train.checkInputs(model.inputDimension, path: loaded.path, model: "the run's model")
         try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
         return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
                            test: loaded.test, classes: loaded.classes, model: model, optimizer: optimizer, history: history)
