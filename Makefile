@@ -72,7 +72,7 @@ reference: release
 PREFIX ?= /usr/local
 install: release
 	install -d "$(PREFIX)/bin" "$(PREFIX)/share/phantom"
-	install -m 755 "$$($(SWIFT) build -c release --show-bin-path)/phantom" "$(PREFIX)/bin/phantom"
+	install -m 755 "$(PHANTOM)" "$(PREFIX)/bin/phantom"
 	install -m 644 notebooks-data/digits.h5 "$(PREFIX)/share/phantom/digits.h5"
 
 clean:

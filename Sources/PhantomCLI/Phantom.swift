@@ -33,8 +33,7 @@ extension Phantom {
     static func main() {
         AtomicOutput.removeTemporariesOnSignals()
         // Untrusted HDF5 inputs are read by a child process first: libhdf5 can crash on a corrupted file.
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        HDF5File.isolation = HDF5File.Isolation(executable: executable) { ["check-hdf5", $0] }
+        HDF5File.isolation = HDF5File.Isolation(executable: Executable.path) { ["check-hdf5", $0] }
         do {
             var command = try parseAsRoot()
             // Under Slurm, BLAS uses the CPUs the task was given (not OPENBLAS_*: the library call).
@@ -63,7 +62,7 @@ enum ExitStatus {
     /// The command line was wrong: an unknown option or value, a setting out of range.
     static let usage: Int32 = 64
     /// An input could not be used: a missing, malformed, hostile or inconsistent file; a diverged training.
-    static let dataError: Int32 = 65
+    static let dataError: Int32 = HDF5File.traversalRefused  // 65, also what check-hdf5 exits with
     /// A program the command needs is missing (gnuplot).
     static let unavailable: Int32 = 69
     /// A bug or an unexpected library failure.

@@ -71,8 +71,6 @@ enum Normalizations {
     static func matrix(_ t: SafetensorsTensor, dim: Int) -> Matrix {
         let shape = t.shape
         let rows = shape[dim], columns = t.values.count / max(rows, 1)
-        var strides = [Int](repeating: 1, count: shape.count)
-        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
         var out = Matrix(zeros: rows, columns)
         var index = [Int](repeating: 0, count: shape.count)
         for flat in 0..<t.values.count {
@@ -82,7 +80,6 @@ enum Normalizations {
             var axis = shape.count - 1
             while axis >= 0 { index[axis] += 1; if index[axis] < shape[axis] { break }; index[axis] = 0; axis -= 1 }
         }
-        _ = strides
         return out
     }
 
@@ -99,12 +96,11 @@ enum Normalizations {
             throw fail("spectral norm of '\(base)': u has \(u.values.count) values and v \(v.values.count), which fit no axis of weight_orig \(w.shape)")
         }
         // Where two axes fit, the power iteration's relation u ∥ W_mat v picks the one it ran along.
-        func alignment(_ dim: Int) -> Double {
-            let wv = matrix(w, dim: dim) * v.values
-            return abs(BLAS.dot(u.values, wv)) / max(BLAS.nrm2(u.values) * BLAS.nrm2(wv), 1e-300)
-        }
-        let dim = fits.max { alignment($0) < alignment($1) }!
-        let sigma = BLAS.dot(u.values, matrix(w, dim: dim) * v.values)
+        let products = fits.map { (dim: $0, wv: matrix(w, dim: $0) * v.values) }
+        func alignment(_ wv: [Double]) -> Double { abs(BLAS.dot(u.values, wv)) / max(BLAS.nrm2(u.values) * BLAS.nrm2(wv), 1e-300) }
+        let chosen = products.max { alignment($0.wv) < alignment($1.wv) }!
+        let dim = chosen.dim
+        let sigma = BLAS.dot(u.values, chosen.wv)
         guard sigma.isFinite, sigma != 0 else { throw fail("spectral norm of '\(base)': σ = uᵀ W v is \(sigma)") }
         let along = positions(w.shape, dim: dim)
         let scale: [Double]

@@ -58,7 +58,7 @@ public struct SafetensorsImporter: Sendable {
             guard candidates.count == 1, let only = candidates.first else {
                 // Say, per cell kind, what it needs and what is missing, and what the file holds.
                 let perKind = CellKind.allCases.map { kind -> String in
-                    let names = Self.tensorNames(kind)
+                    let names = ModelShape.tensorNames(kind)
                     let missing = names.filter { tensors[$0] == nil }
                     return "a \(kind.rawValue) cell needs \(names.joined(separator: ", "))" + (missing.isEmpty ? "" : " (missing: \(missing.joined(separator: ", ")))")
                 }
@@ -91,25 +91,17 @@ public struct SafetensorsImporter: Sendable {
         let n = try dimension("n_in", tensor: "injection.weight", axis: 1)
         let c = try dimension("c", tensor: "head.weight", axis: 0)
         let m = kind == .resmlp ? try dimension("m", tensor: "cell.linear1.weight", axis: 0) : 0
-        let cellLayout = kind == .tanh ? TanhCell.layout(stateDimension: d, inputDimension: n)
-                                       : ResMLPCell.layout(stateDimension: d, inputDimension: n, hiddenWidth: m)
-        let total = (cellLayout.specs + OutputHead.layout(classes: c, stateDimension: d).specs).reduce(0) { $0 + $1.count }
+        let shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, hiddenWidth: m)
+        let total = shape.parameterCount
         guard total <= InputLimits.maximumModelParameters else {
             throw fail("the tensors' shapes imply \(total) parameters, more than the \(InputLimits.maximumModelParameters) a model may have")
         }
-        var model: ImplicitModel
-        switch kind {
-        case .tanh:
-            model = ImplicitModel(cell: TanhCell(stateDimension: d, inputDimension: n), head: OutputHead(classes: c, stateDimension: d))
-        case .resmlp:
-            var cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
-            if let text = metadata["phantom.norm_eps"] {
-                guard let eps = Double(text), eps.isFinite, eps > 0, eps <= 1 else { throw fail("metadata phantom.norm_eps = '\(text)' is not a number in (0, 1]") }
-                cell.normEpsilon = eps
-            }
-            model = ImplicitModel(cell: cell, head: OutputHead(classes: c, stateDimension: d))
+        var normEpsilon: Double?
+        if kind == .resmlp, let text = metadata["phantom.norm_eps"] {
+            guard let eps = Double(text), ResMLPCell.isValidNormEpsilon(eps) else { throw fail("metadata phantom.norm_eps = '\(text)' is not a number in (0, 1]") }
+            normEpsilon = eps
         }
-        let specs = model.cell.layout.specs + model.head.layout.specs
+        let specs = shape.specs
         let expected = Set(specs.map(\.name))
         let missing = specs.map(\.name).filter { tensors[$0] == nil }
         let unused = tensors.keys.filter { !expected.contains($0) }.sorted()
@@ -126,19 +118,11 @@ public struct SafetensorsImporter: Sendable {
             guard t.values.allSatisfy(\.isFinite) else { throw fail("tensor '\(spec.name)' contains NaN or infinity") }
             values[spec.name] = t.values
         }
-        model.cell.parameters = model.cell.layout.specs.flatMap { values[$0.name] ?? [] }
-        model.head.parameters = model.head.layout.specs.flatMap { values[$0.name] ?? [] }
+        let model = shape.model(tensors: values, normEpsilon: normEpsilon)
         var kept: [String: HDF5AttributeValue] = [:]
         for (key, value) in metadata where !Self.metadataKeys.contains(key) { kept[key] = .string(value) }
         kept["imported_from"] = .string(path)
         return Checkpoint(model: model, dataset: metadata["phantom.dataset"], metadata: kept)
-    }
-
-    /// The tensor names a cell kind and the head need (they do not depend on the dimensions).
-    static func tensorNames(_ kind: CellKind) -> [String] {
-        let cell = kind == .tanh ? TanhCell.layout(stateDimension: 1, inputDimension: 1)
-                                 : ResMLPCell.layout(stateDimension: 1, inputDimension: 1, hiddenWidth: 1)
-        return (cell.specs + OutputHead.layout(classes: 1, stateDimension: 1).specs).map(\.name)
     }
 
     /// Wrapper prefixes, stripped from the front of every name in any order and number: DataParallel's

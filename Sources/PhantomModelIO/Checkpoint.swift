@@ -121,13 +121,9 @@ public struct Checkpoint: Sendable {
             let m = kind == .resmlp ? try dimension("m") : 0
             // The shapes the dimensions imply, checked against the file (and the size ceiling) before the model
             // or any tensor is allocated.
-            let cellLayout = switch kind {
-            case .tanh: TanhCell.layout(stateDimension: d, inputDimension: n)
-            case .resmlp: ResMLPCell.layout(stateDimension: d, inputDimension: n, hiddenWidth: m)
-            }
-            let specs = cellLayout.specs + OutputHead.layout(classes: c, stateDimension: d).specs
-            let dimensions = "n_in = \(n), d = \(d), c = \(c)" + (kind == .resmlp ? ", m = \(m)" : "")
-            let total = specs.reduce(0) { $0 + $1.count }
+            let shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, hiddenWidth: m)
+            let specs = shape.specs, dimensions = shape.dimensions
+            let total = shape.parameterCount
             guard total <= InputLimits.maximumModelParameters else {
                 throw fail("declares \(total) parameters (\(dimensions)), more than the \(InputLimits.maximumModelParameters) a model may have")
             }
@@ -135,23 +131,14 @@ public struct Checkpoint: Sendable {
             let dataset = try optionalString(root, "dataset", fail), estimator = try optionalString(root, "estimator", fail)
             let epoch = try optionalInt(root, "epoch", fail), step = try optionalInt(root, "step", fail)
             let tensors = try readTensors(root, specs, path: path, dimensions: dimensions)
-            var cell: any ImplicitCell
-            switch kind {
-            case .tanh: cell = TanhCell(stateDimension: d, inputDimension: n)
-            case .resmlp: cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
-            }
-            if var resmlp = cell as? ResMLPCell, root.hasAttribute("norm_eps") {
-                guard let eps = try root.attribute("norm_eps").doubleValue, eps.isFinite, eps > 0, eps <= 1 else {
+            var normEpsilon: Double?
+            if kind == .resmlp, root.hasAttribute("norm_eps") {
+                guard let eps = try root.attribute("norm_eps").doubleValue, ResMLPCell.isValidNormEpsilon(eps) else {
                     throw fail("attribute 'norm_eps' must be a number in (0, 1]")
                 }
-                resmlp.normEpsilon = eps
-                cell = resmlp
+                normEpsilon = eps
             }
-            var head = OutputHead(classes: c, stateDimension: d)
-            cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [] }
-            head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [] }
-
-            var checkpoint = Checkpoint(model: ImplicitModel(cell: cell, head: head))
+            var checkpoint = Checkpoint(model: shape.model(tensors: tensors, normEpsilon: normEpsilon))
             (checkpoint.dataset, checkpoint.estimator, checkpoint.epoch, checkpoint.step) = (dataset, estimator, epoch, step)
             for name in try root.attributeNames() where !reservedAttributes.contains(name) {
                 checkpoint.metadata[name] = try root.attribute(name)

@@ -82,7 +82,8 @@ public struct DataSet: Sendable {
             let root = file.root
             func fail(_ message: String) -> InputError { InputError(path: path, message: message) }
             guard root.kind(of: "x") == .dataset else { throw fail("dataset 'x' (the inputs, [N, n_in]) is missing") }
-            // Declared shapes first (no data read): every size is bounded before anything is allocated.
+            // Declared shapes first (no data read): every size is bounded, and y and split have N rows, before
+            // anything is allocated; the arrays read below have exactly these shapes (one file image).
             let xShape = try root.datasetInfo("x").shape
             guard xShape.count == 2 else { throw fail("x: has rank \(xShape.count) (shape \(xShape)), expected rank 2 [N, n_in]") }
             guard (1...InputLimits.maximumSamples).contains(xShape[0]), (1...InputLimits.maximumDimension).contains(xShape[1]) else {
@@ -96,7 +97,6 @@ public struct DataSet: Sendable {
             }
             let x = try root.readDoubles("x", rank: 2)
             guard x.values.allSatisfy(\.isFinite) else { throw fail("x: contains NaN or infinity") }
-            guard x.shape[0] >= 1, x.shape[1] >= 1 else { throw fail("x: shape \(x.shape) is empty") }
             let inputs = Matrix(rows: x.shape[0], columns: x.shape[1], elements: x.values)
             var targets: Targets?
             if root.contains("y") {
@@ -104,14 +104,12 @@ public struct DataSet: Sendable {
                 switch (info.rank, info.elementType) {
                 case (1, .int64), (1, .int32):
                     let labels = try root.readIntegers("y", rank: 1).values
-                    guard labels.count == inputs.rows else { throw fail("y: \(labels.count) labels for \(inputs.rows) samples") }
                     guard labels.allSatisfy({ $0 >= 0 && $0 < InputLimits.maximumClasses }) else {
                         throw fail("y: labels must be integers in 0…\(InputLimits.maximumClasses - 1)")
                     }
                     targets = .labels(labels.map { Int($0) })
                 case (2, .float64), (2, .float32):
                     let values = try root.readDoubles("y", rank: 2)
-                    guard values.shape[0] == inputs.rows else { throw fail("y: \(values.shape[0]) rows for \(inputs.rows) samples") }
                     guard values.values.allSatisfy(\.isFinite) else { throw fail("y: contains NaN or infinity") }
                     targets = .values(Matrix(rows: values.shape[0], columns: values.shape[1], elements: values.values))
                 default:
@@ -121,7 +119,6 @@ public struct DataSet: Sendable {
             var split: [Int]?
             if root.contains("split") {
                 let values = try root.readIntegers("split", rank: 1).values
-                guard values.count == inputs.rows else { throw fail("split: \(values.count) entries for \(inputs.rows) samples") }
                 guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("split: entries must be 0 (train) or 1 (test)") }
                 split = values.map { Int($0) }
             }

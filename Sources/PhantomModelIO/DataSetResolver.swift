@@ -20,7 +20,7 @@ public enum DataSetResolver {
     public static var bundledFolders: [String] {
         var folders: [String] = []
         if let folder = ProcessInfo.processInfo.environment[environmentVariable], !folder.isEmpty { folders.append(folder) }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let executable = URL(fileURLWithPath: Executable.path).deletingLastPathComponent()
         folders.append(executable.deletingLastPathComponent().appendingPathComponent("share/phantom").path)
         folders.append(bundledFolder)
         var up = executable

@@ -45,8 +45,7 @@ struct Slurm: ParsableCommand {
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
         let (arguments, output) = try split()
-        let executable = phantom ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath().path
-        var job = SlurmJob(phantom: absolute(executable), analyzeArguments: arguments, output: absolute(output),
+        var job = SlurmJob(phantom: phantom.map(absolute) ?? Executable.path, analyzeArguments: arguments, output: absolute(output),
                            folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
         (job.cpusPerTask, job.time, job.memory, job.partition) = (cpusPerTask, time, mem, partition)
         return job

@@ -33,6 +33,9 @@ public struct ResMLPCell: ImplicitCell {
     /// The LayerNorm's ε (checkpoint attribute `norm_eps`, safetensors metadata `phantom.norm_eps`), > 0.
     public var normEpsilon: Double = ResMLPCell.layerNormEpsilon
 
+    /// Whether ε may be used from a file: a finite number in (0, 1].
+    public static func isValidNormEpsilon(_ epsilon: Double) -> Bool { epsilon.isFinite && epsilon > 0 && epsilon <= 1 }
+
     /// Zero parameters except γ = 1 (PyTorch's LayerNorm initialisation).
     public init(stateDimension d: Int, inputDimension n: Int, hiddenWidth m: Int) {
         stateDimension = d
