@@ -59,16 +59,19 @@ public struct NPGGrid: Sendable {
     /// The metrics of every cell. `exact` is the adjoint solution W (rows w_i) behind ∇.
     public func evaluate(_ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
                          includeBatch: Bool = true) -> NPGGridResult {
-        let b = problem.batchSize, k = maxSteps, d = problem.stateDimension
+        cells(Self.krylovGrams(maxSteps: maxSteps, problem, exact: w, grams: grams, includeBatch: includeBatch))
+    }
+
+    /// The part of the grid that does not depend on λ: the Krylov vectors u_j = (Jᵀ)^j w, j = 0 … K (K batched
+    /// state VJPs), and from them every Gram P, per sample and for the batch mean. Families that read different
+    /// λ lists off the grid share it (``GridMeasurement``).
+    public static func krylovGrams(maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
+                                   includeBatch: Bool = true) -> NPGKrylovGrams {
+        let b = problem.batchSize, d = problem.stateDimension
         let size = k + 1
         // Krylov vectors of the adjoint, batched: U_j = (Jᵀ)^j W, j = 0 … K.
         var krylov = [w]
         for _ in 0..<k { krylov.append(problem.linearization.stateVJP(krylov[krylov.count - 1])) }
-        // Row l·K + (k − 1) holds β(k, λ_l) over j = 0 … K.
-        let stacked = Matrix(rowArrays: lambdas.flatMap { lambda in
-            let beta = Self.binomialWeights(maxSteps: k, lambda: lambda)
-            return (1...k).map { beta.row($0) }
-        })
         // Sample-major layout: rows i·(K+1) … hold u_{0,i}, …, u_{K,i} contiguously.
         var layout = [Double](repeating: 0, count: b * size * d)
         layout.withUnsafeMutableBufferPointer { dst in
@@ -84,26 +87,39 @@ public struct NPGGrid: Sendable {
 
         let sampleMajor = layout
         // Samples are independent: split them over the cores (each call's small GEMMs run single-threaded).
-        let lambdaCount = lambdas.count
-        let perSample = Parallel.map(b) { i -> [[GradientMetrics]] in
+        let perSample = Parallel.map(b) { i -> Matrix in
             let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))
-            let gram: Matrix  // P = Uᵀ G_M U
+            // P = Uᵀ G_M U
             if case .diagonal(let g) = grams[i], g.allSatisfy({ $0 >= 0 }) {
-                gram = BLAS.syrk(u.scalingColumns(by: g.map { $0.squareRoot() }))
-            } else {
-                gram = BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)
+                return BLAS.syrk(u.scalingColumns(by: g.map { $0.squareRoot() }))
             }
-            let metrics = Self.cells(stacked, gram)
-            return (0..<lambdaCount).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
+            return BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)
         }
 
-        var batch: [[GradientMetrics]]? = nil
+        var batch: Matrix? = nil
         if includeBatch {
             var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))  // (K+1)×p
             BLAS.scal(1 / Double(b), &p.elements)
-            let metrics = Self.cells(stacked, BLAS.gemm(p, p, transposeB: true))
-            batch = (0..<lambdas.count).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
+            batch = BLAS.gemm(p, p, transposeB: true)
         }
+        return NPGKrylovGrams(maxSteps: k, perSample: perSample, batch: batch)
+    }
+
+    /// Every cell of this grid's λ list from the Grams (O(K² |Λ|) per sample).
+    public func cells(_ grams: NPGKrylovGrams) -> NPGGridResult {
+        precondition(grams.maxSteps == maxSteps, "Grams for K = \(grams.maxSteps), grid K = \(maxSteps)")
+        let k = maxSteps
+        // Row l·K + (k − 1) holds β(k, λ_l) over j = 0 … K.
+        let stacked = Matrix(rowArrays: lambdas.flatMap { lambda in
+            let beta = Self.binomialWeights(maxSteps: k, lambda: lambda)
+            return (1...k).map { beta.row($0) }
+        })
+        let lambdaCount = lambdas.count
+        @Sendable func split(_ metrics: [GradientMetrics]) -> [[GradientMetrics]] {
+            (0..<lambdaCount).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
+        }
+        let perSample = Parallel.map(grams.perSample.count) { i in split(Self.cells(stacked, grams.perSample[i])) }
+        let batch = grams.batch.map { split(Self.cells(stacked, $0)) }
         return NPGGridResult(maxSteps: k, lambdas: lambdas, perSample: perSample, batch: batch)
     }
 
@@ -133,6 +149,13 @@ public struct NPGGrid: Sendable {
                                                      exactSquared: exactSquared, differenceSquared: errorSquared)
         }
     }
+}
+
+/// The λ-free part of an ``NPGGrid``: P_ij = ⟨Mᵀu_i, Mᵀu_j⟩, i, j = 0 … K, per sample and for the batch mean.
+public struct NPGKrylovGrams: Sendable {
+    public let maxSteps: Int
+    public let perSample: [Matrix]
+    public let batch: Matrix?
 }
 
 /// The grid's metrics: `perSample[i][l][k − 1]` and `batch[l][k − 1]` for λ = `lambdas[l]`.

@@ -1,22 +1,31 @@
 import PhantomLinearAlgebra
 import PhantomModel
 
-/// UPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient.
+/// UPG(k, λ) for k = 1 … K (or the chosen steps) and a list of λ, compared with the exact gradient.
 ///
 /// UPG is not a polynomial in one J (its Jacobians sit at the iterates h_t), so the Gram trick of
 /// ``NPGGrid`` does not apply (THEORY.md §4). What is shared: one forward unroll per λ — UPG(k, λ) uses the
 /// linearizations at h_0 … h_{k−1} of the same unroll for every k — so the grid costs K batched f
-/// evaluations per λ forward and k state + parameter VJPs backward for each k (K(K+1)/2 in all).
+/// evaluations per λ forward and k state + parameter VJPs backward for each k (K(K+1)/2 in all; only the chosen
+/// steps' when ``steps`` is not all of 1 … K).
 /// Per-sample metrics, when asked for, add one single-sample parameter VJP per sample and step.
 public struct UPGGrid: Sendable {
     public let maxSteps: Int
     public let lambdas: [Double]
+    /// The k measured, ascending in 1 … K (default: all of them); results are indexed by position here.
+    public let steps: [Int]
 
-    /// - Throws: ``ConfigurationError`` unless K ≥ 1, the λ list is non-empty and every λ ∈ (0, 1].
-    public init(maxSteps K: Int, lambdas: [Double]) throws(ConfigurationError) {
+    /// - Throws: ``ConfigurationError`` unless K ≥ 1, the λ list is non-empty, every λ ∈ (0, 1] and the steps
+    ///   ascend strictly within 1 … K.
+    public init(maxSteps K: Int, lambdas: [Double], steps: [Int]? = nil) throws(ConfigurationError) {
         let check = try NPGGrid(maxSteps: K, lambdas: lambdas)
         maxSteps = check.maxSteps
         self.lambdas = check.lambdas
+        self.steps = steps ?? Array(1...K)
+        guard !self.steps.isEmpty, zip(self.steps, self.steps.dropFirst()).allSatisfy({ $0 < $1 }),
+              let first = self.steps.first, let last = self.steps.last, first >= 1, last <= K else {
+            throw ConfigurationError("the steps must ascend within 1…\(K), got \(self.steps)")
+        }
     }
 
     /// `exact` is the exact-gradient estimate (batch mean, and per-sample rows when `perSample`).
@@ -28,7 +37,7 @@ public struct UPGGrid: Sendable {
             let (linearizations, _) = UnrolledPhantomGradient.unroll(problem, steps: maxSteps, damping: lambda)
             var row = [GradientMetrics]()
             var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
-            for k in 1...maxSteps {
+            for k in steps {
                 let estimate = UnrolledPhantomGradient.backpropagate(through: Array(linearizations[0..<k]),
                                                                     cotangents: problem.cotangents,
                                                                     damping: lambda, perSample: perSample)
@@ -44,7 +53,7 @@ public struct UPGGrid: Sendable {
     }
 }
 
-/// `perSample[i][l][k − 1]` and `batch[l][k − 1]` for λ = `lambdas[l]`.
+/// `perSample[i][l][s]` and `batch[l][s]` for λ = `lambdas[l]` and k = `steps[s]` (k − 1 with all steps).
 public struct UPGGridResult: Sendable {
     public let maxSteps: Int
     public let lambdas: [Double]

@@ -106,13 +106,13 @@ public struct Trainer: Sendable {
                 record.unconvergedForward += forward.statuses.filter { !$0.isConverged }.count
                 record.unconvergedAdjoint += gradient.adjoint?.statuses.filter { !$0.isConverged }.count ?? 0
                 iterations += Double(forward.iterations.max() ?? 0)
-                record.loss += (gradient.lossAtUnroll ?? problem.losses.reduce(0, +) / Double(indices.count)) * Double(indices.count)
+                let batchLoss = gradient.lossAtUnroll ?? problem.losses.reduce(0, +) / Double(indices.count)
+                record.loss += batchLoss * Double(indices.count)
                 if case .labels(let labels) = y {
                     correct += Loss.accuracy(logits: model.head.logits(forward.states), labels: labels) * Double(indices.count)
                 }
                 var parameters = model.cell.parameters + model.head.parameters
                 let step = gradient.batchMean + (gradient.headGradientAtUnroll ?? problem.headGradient)
-                let batchLoss = gradient.lossAtUnroll ?? problem.losses.reduce(0, +) / Double(indices.count)
                 // A diverged run stops here, before a non-finite value reaches the parameters or a checkpoint:
                 // the last checkpoint written is the last good one.
                 guard batchLoss.isFinite, step.allSatisfy(\.isFinite) else {

@@ -42,8 +42,7 @@ public final class SampleCertification: @unchecked Sendable {
 
     /// B = λJ + (1 − λ)I for λ = `lambdas[l]`.
     public func dampedStep(_ l: Int) -> Matrix {
-        let lambda = lambdas[l]
-        return (lambda * jacobian) + ((1 - lambda) * Matrix.identity(stateDimension))
+        dampedStepUnfused(jacobian, Matrix.identity(stateDimension), lambdas[l])
     }
 
     /// B^k for λ = `lambdas[l]` at every k of the grid.

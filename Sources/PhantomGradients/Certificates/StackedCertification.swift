@@ -39,8 +39,8 @@ public struct StackedCertification: Sendable {
 
     /// B_i = λJ_i + (1 − λ)I per sample, for λ = `lambdas[l]`.
     public func dampedSteps(_ l: Int) -> [Matrix] {
-        let lambda = lambdas[l], d = problem.stateDimension
-        return jacobians.map { (lambda * $0) + ((1 - lambda) * Matrix.identity(d)) }
+        let identity = Matrix.identity(problem.stateDimension)
+        return jacobians.map { dampedStepUnfused($0, identity, lambdas[l]) }
     }
 
     /// diag(step_i^k) at every k of the grid.

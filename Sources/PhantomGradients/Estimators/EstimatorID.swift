@@ -64,5 +64,4 @@ public enum EstimatorAxes: String, Sendable, CaseIterable, Codable {
     case none
 
     public var dependsOnK: Bool { self == .kAndLambda || self == .k }
-    public var dependsOnLambda: Bool { self == .kAndLambda || self == .lambda }
 }

@@ -18,6 +18,7 @@ public final class GridMeasurement: @unchecked Sendable {
     /// Called with (done, in all) by families whose measurement is long (UPG: one report per λ).
     public let progress: (@Sendable (Int, Int) -> Void)?
 
+    private var krylovGrams: NPGKrylovGrams?
     private var neumann: [[Double]: NPGGridResult] = [:]
 
     public init(problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
@@ -34,10 +35,14 @@ public final class GridMeasurement: @unchecked Sendable {
     public var maxK: Int { ks.last ?? 1 }
     public var batchSize: Int { problem.batchSize }
 
-    /// Every NPG(k, λ), k = 1 … max k, for the given λ list (``NPGGrid``), computed once.
+    /// Every NPG(k, λ), k = 1 … max k, for the given λ list (``NPGGrid``), computed once; the λ-free Krylov
+    /// Grams behind it are computed once for all λ lists.
     public func neumannGrid(lambdas: [Double]) throws -> NPGGridResult {
         if let cached = neumann[lambdas] { return cached }
-        let result = try NPGGrid(maxSteps: maxK, lambdas: lambdas).evaluate(problem, exact: exact.stateCotangents!, grams: grams)
+        let grid = try NPGGrid(maxSteps: maxK, lambdas: lambdas)
+        let grams = krylovGrams ?? NPGGrid.krylovGrams(maxSteps: maxK, problem, exact: exact.stateCotangents!, grams: self.grams)
+        krylovGrams = grams
+        let result = grid.cells(grams)
         neumann[lambdas] = result
         return result
     }

@@ -66,6 +66,8 @@ extension UnrolledPhantomGradient {
                 features.append(factors.features)
                 steps.append(dampedStepUnfused(lin.jacobian(sample: 0), Matrix.identity(d), lambda))
             }
+            // κ_ts = ⟨φ_t, φ_s⟩ over the whole unroll; cell k uses its leading k×k block.
+            let kappaAll = Matrix(rowArrays: features.map { a in features.map { BLAS.dot(a, $0) } })
             return c.ks.map { k in
                 // Backpropagate the d cotangent rows (I − Jᵀ)e_a: W_{k−1} = I − J, W_{t−1} = W_t B_t.
                 var w = iMinusJ
@@ -75,7 +77,7 @@ extension UnrolledPhantomGradient {
                     w = w * steps[t]
                 }
                 var kappa = Matrix(zeros: k, k)
-                for t in 0..<k { for s in 0..<k { kappa[t, s] = BLAS.dot(features[t], features[s]) } }
+                for t in 0..<k { for s in 0..<k { kappa[t, s] = kappaAll[t, s] } }
                 // A Aᵀ = Σ_j μ_j Y_j Y_jᵀ, Y_j = Σ_t q_tj Z_t.
                 var aaT = Matrix(zeros: d, d)
                 if let eig = try? SymmetricEigen(kappa), let q = eig.vectors {
@@ -85,10 +87,10 @@ extension UnrolledPhantomGradient {
                         BLAS.gemm(y, y, transposeB: true, alpha: lambda * lambda * eig.values[j], beta: 1, into: &aaT)
                     }
                 }
-                // S = M_0 Aᵀ = Σ_t λ κ_0t diag(D_0) Z_tᵀ.
-                var s = Matrix(zeros: d, d)
-                for t in 0..<k { BLAS.axpy(lambda * kappa[0, t], z[t].transposed.elements, &s.elements) }
-                s = Matrix.diagonal(scales[0]) * s
+                // S = M_0 Aᵀ = Σ_t λ κ_0t diag(D_0) Z_tᵀ = (Σ_t λ κ_0t Z_t · diag(D_0))ᵀ.
+                var y = Matrix(zeros: d, d)
+                for t in 0..<k { BLAS.axpy(lambda * kappa[0, t], z[t].elements, &y.elements) }
+                let s = y.scalingColumns(by: scales[0]).transposed
                 return c.certificate(errorGram: aaT - s - s.transposed + c.gram, ascent: s)
             }
         }

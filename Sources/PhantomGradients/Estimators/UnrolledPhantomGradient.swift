@@ -119,10 +119,10 @@ extension UnrolledPhantomGradient {
         var batch: [[GradientMetrics]] = []
         for (l, lambda) in m.lambdas.enumerated() {
             m.progress?(l, m.lambdas.count)
-            let grid = try UPGGrid(maxSteps: m.maxK, lambdas: [lambda]).evaluate(m.problem, exact: m.exact, perSample: true)
+            let grid = try UPGGrid(maxSteps: m.maxK, lambdas: [lambda], steps: m.ks).evaluate(m.problem, exact: m.exact, perSample: true)
             let samples = grid.perSample ?? []
-            for s in 0..<m.batchSize { perSample[s].append(m.ks.map { samples[s][0][$0 - 1] }) }
-            batch.append(m.ks.map { grid.batch[0][$0 - 1] })
+            for s in 0..<m.batchSize { perSample[s].append(samples[s][0]) }
+            batch.append(grid.batch[0])
         }
         return MeasuredGrid(perSample: perSample, batch: batch)
     }

@@ -81,16 +81,17 @@ public struct FixedPointSolver: Sendable {
 
     /// f on `rows` in blocks of ``blockRows`` (padded to a multiple of 8), over the cores.
     static func evaluateInBlocks(_ h: Matrix, _ rows: [Int], _ map: @Sendable (Matrix, [Int]) -> Matrix) -> Matrix {
-        let blocks = stride(from: 0, to: rows.count, by: blockRows).map { start in Array(start..<min(start + blockRows, rows.count)) }
+        let blocks = stride(from: 0, to: rows.count, by: blockRows).map { start in start..<min(start + blockRows, rows.count) }
         let values = Parallel.map(blocks.count) { b -> Matrix in
-            var positions = blocks[b]
+            var positions = Array(blocks[b])
             while positions.count % 8 != 0 { positions.append(positions[positions.count - 1]) }
-            let out = map(h.selectingRows(positions), positions.map { rows[$0] })
-            return out.selectingRows(Array(0..<blocks[b].count))
+            return map(h.selectingRows(positions), positions.map { rows[$0] })
         }
-        var result = Matrix(zeros: rows.count, h.columns)
+        // Block b's first rows (before the padding) are rows blocks[b] of the result.
+        let d = h.columns
+        var result = Matrix(zeros: rows.count, d)
         for (b, block) in blocks.enumerated() {
-            for (r, position) in block.enumerated() { result.setRow(position, values[b].row(r)) }
+            result.elements.replaceSubrange((block.lowerBound * d)..<(block.upperBound * d), with: values[b].elements[0..<(block.count * d)])
         }
         return result
     }
@@ -153,7 +154,7 @@ private struct SolverRun {
     }
 
     /// Records f at one sample's current iterate; returns the residual.
-    mutating func record(_ i: Int, state: [Double], value: [Double]) -> (residual: Double, absolute: Double) {
+    mutating func record(_ i: Int, state: [Double], value: [Double]) -> Double {
         var absolute = 0.0, valueNorm = 0.0
         for j in 0..<d {
             let g = value[j] - state[j]
@@ -177,7 +178,7 @@ private struct SolverRun {
             bestIteration[i] = iterations[i]
             best.setRow(i, state)
         }
-        return (residual, absolute)
+        return residual
     }
 
     /// `.auto`'s next step for sample i: Anderson's one restart from the best iterate, else the next method
@@ -222,7 +223,7 @@ private struct SolverRun {
             evaluations += 1
             for (r, i) in rows.enumerated() {
                 let state = states.row(r), value = values.row(r)
-                let (residual, _) = record(i, state: state, value: value)
+                let residual = record(i, state: state, value: value)
                 if residual <= c.stopping.tolerance { active[i] = false; continue }
                 if !residual.isFinite {
                     sawNonFinite[i] = true
@@ -233,10 +234,10 @@ private struct SolverRun {
                 let stalled = c.method == .auto && sinceImprovement[i] >= FixedPointSolver.stallWindow
                 let exhausted = stageExhausted(i)
                 if diverging || stalled || exhausted {
-                    // The next stage starts from the best iterate at the next evaluation.
-                    if !(exhausted && stages[i] == .anderson), advance(i) { continue }
-                    if exhausted, stages[i] == .anderson, c.method == .auto { restarted[i] = true; _ = advance(i); continue }
-                    active[i] = false
+                    // The next stage starts at the next evaluation. An Anderson stage that used up its iterations
+                    // gets no restart: it goes on to the next method.
+                    if exhausted, stages[i] == .anderson { restarted[i] = true }
+                    if !advance(i) { active[i] = false }
                     continue
                 }
                 let g = zip(value, state).map { $0 - $1 }
@@ -271,7 +272,7 @@ private struct SolverRun {
                 var still: [Int] = []
                 for (p, r) in pending.enumerated() {
                     let i = rows[r], before = bestResidual[i]
-                    let (residual, _) = record(i, state: trial.row(p), value: values.row(p))
+                    let residual = record(i, state: trial.row(p), value: values.row(p))
                     if residual < before { stages[i] = .newton } else { still.append(r) }
                 }
                 pending = still
