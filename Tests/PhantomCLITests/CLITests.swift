@@ -195,4 +195,24 @@ struct SafetensorsCommandTests {
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(try Checkpoint.load(folder + "/imported.h5").model.cell.parameters == model.cell.parameters)
     }
+
+    @Test("phantom export then phantom import gives the checkpoint back exactly (resmlp with its LayerNorm ε); export never replaces its input")
+    func exportRoundTrip() throws {
+        let folder = makeTemporaryFolder()
+        var model = RandomModels.resmlp(d: 4, n: 3, m: 6, c: 2, normCenter: 0.2, seed: 9)
+        var cell = try #require(model.cell as? ResMLPCell)
+        cell.normEpsilon = 3e-4
+        model.cell = cell
+        try Checkpoint(model: model, dataset: "digits").save(to: folder + "/model.h5")
+        let phantom = phantomExecutable()
+        let exported = try runProgram(phantom, ["export", folder + "/model.h5", "-o", folder + "/model.safetensors"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let imported = try runProgram(phantom, ["import", folder + "/model.safetensors", "-o", folder + "/back.h5"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let back = try Checkpoint.load(folder + "/back.h5")
+        #expect(back.model.cell.parameters == model.cell.parameters && back.model.head == model.head)
+        #expect((back.model.cell as? ResMLPCell)?.normEpsilon == 3e-4 && back.dataset == "digits")
+        let refused = try runProgram(phantom, ["export", folder + "/model.h5", "-o", folder + "/model.h5", "--force"])
+        #expect(refused.status == 74 && refused.stderr.contains("is an input"), "\(refused.stderr)")
+    }
 }
