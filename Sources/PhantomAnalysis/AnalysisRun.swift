@@ -115,7 +115,7 @@ public struct AnalysisRun: Sendable {
         let dataSHA256 = dataSnapshot.sha256
         let dataSet = try DataSet.load(dataSnapshot)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
-        for member in members { try dataSet.checkInputs(member.checkpoint.model.inputDimension, path: dataPath, model: member.path) }
+        for member in members { try dataSet.checkInputs(member.checkpoint.model.inputDimension, image: member.checkpoint.model.cell.inputImageShape, path: dataPath, model: member.path) }
         let chosen = try dataSet.analysisSamples(inputs.samples, path: dataPath)
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }

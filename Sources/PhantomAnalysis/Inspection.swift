@@ -43,7 +43,7 @@ public struct Inspection: Sendable {
         if let data {
             let dataPath = try DataSetResolver.resolve(data)
             let set = try DataSet.load(dataPath)
-            try set.checkInputs(model.inputDimension, path: dataPath, model: "the checkpoint")
+            try set.checkInputs(model.inputDimension, image: model.cell.inputImageShape, path: dataPath, model: "the checkpoint")
             let batch = try set.analysisSamples(samples, path: dataPath)  // the samples analyze takes
             if let y = batch.y { try DataSet.checkTargets(y, outputs: model.outputDimension, path: dataPath) }
             let solution = model.solve(batch.x, solver)

@@ -20,8 +20,8 @@ public enum SafetensorsExporter {
         }
         var metadata = ["phantom.cell": model.cell.kind.rawValue, "phantom.n_in": "\(model.inputDimension)",
                         "phantom.d": "\(model.stateDimension)", "phantom.c": "\(model.outputDimension)"]
-        if let m = model.cell.extraDimensions["m"] { metadata["phantom.m"] = "\(m)" }
-        if let resmlp = model.cell as? ResMLPCell { metadata["phantom.norm_eps"] = "\(resmlp.normEpsilon)" }
+        for (name, value) in model.cell.extraDimensions { metadata["phantom.\(name)"] = "\(value)" }
+        if let epsilon = model.cell.normalizationEpsilon { metadata["phantom.norm_eps"] = "\(epsilon)" }
         if let dataset = checkpoint.dataset { metadata["phantom.dataset"] = dataset }
         let bytes = try Safetensors.encode(tensors, metadata: metadata)
         try AtomicOutput.write(bytes, to: path, overwrite: overwrite)

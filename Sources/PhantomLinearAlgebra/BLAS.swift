@@ -86,6 +86,19 @@ public enum BLAS {
         }
     }
 
+    /// C ← α·op(A)·op(B) + β·C on row-major blocks inside larger buffers: A is m×k (or k×m when transposed)
+    /// with leading dimension lda, and so on. Used for per-sample blocks of a batch (e.g. a convolution's
+    /// patches) without copying them out. The corresponding C function is `cblas_dgemm`.
+    public static func gemm(m: Int, n: Int, k: Int, alpha: Double = 1,
+                            _ a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
+                            _ b: UnsafePointer<Double>, ldb: Int, transposeB: Bool = false,
+                            beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
+                    beta, c, Int32(max(ldc, 1)))
+    }
+
     /// op(A)·op(B) as a new matrix.
     public static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) -> Matrix {
         var c = Matrix(zeros: transposeA ? a.columns : a.rows, transposeB ? b.rows : b.columns)

@@ -1,24 +1,78 @@
 import PhantomLinearAlgebra
 
-/// A model without its parameters: the cell kind and the dimensions n_in, d, c (and m for resmlp), from which
-/// every tensor's name and shape follow. Model files declare it; readers check a file against it (and the
-/// size ceiling) before any tensor or the model is allocated.
+/// A model without its parameters: the cell kind, the dimensions n_in, d, c, and the cell's extra integer
+/// dimensions (resmlp: m; mdeq: channels, in_channels, height, width, expansion, groups), from which every
+/// tensor's name and shape follow. Model files declare it; readers check a file against it (and the size
+/// ceiling) before any tensor or the model is allocated.
 public struct ModelShape: Sendable, Equatable {
     public var kind: CellKind
     /// n_in, d, c.
     public var inputDimension: Int, stateDimension: Int, outputDimension: Int
-    /// resmlp: the MLP's hidden width m (0 for tanh).
-    public var hiddenWidth: Int
+    /// The cell's extra dimensions, by checkpoint attribute name (``extraDimensionNames(_:)``).
+    public var extraDimensions: [String: Int]
 
-    public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, hiddenWidth m: Int = 0) {
-        (self.kind, inputDimension, stateDimension, outputDimension, hiddenWidth) = (kind, n, d, c, m)
+    public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, extraDimensions: [String: Int]) {
+        (self.kind, inputDimension, stateDimension, outputDimension, self.extraDimensions) = (kind, n, d, c, extraDimensions)
     }
 
-    /// The cell's tensors, then the head's: the checkpoint order.
+    /// A tanh or resmlp shape (m: the resmlp MLP's hidden width).
+    public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, hiddenWidth m: Int = 0) {
+        self.init(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c,
+                  extraDimensions: kind == .resmlp ? ["m": m] : [:])
+    }
+
+    /// The shape of a model.
+    public init(of model: ImplicitModel) {
+        self.init(kind: model.cell.kind, inputDimension: model.inputDimension, stateDimension: model.stateDimension,
+                  outputDimension: model.outputDimension, extraDimensions: model.cell.extraDimensions)
+    }
+
+    /// resmlp: m (0 otherwise).
+    public var hiddenWidth: Int { extraDimensions["m"] ?? 0 }
+
+    /// The extra integer dimensions a cell kind declares (checkpoint attributes; `phantom.<name>` metadata).
+    public static func extraDimensionNames(_ kind: CellKind) -> [String] {
+        switch kind {
+        case .tanh: []
+        case .resmlp: ["m"]
+        case .mdeq: MDEQCell.Geometry.names
+        }
+    }
+
+    /// What is inconsistent in these dimensions (nil: nothing): a missing extra dimension, or an mdeq geometry
+    /// that does not fit n_in and d or whose groups do not divide the channels. Checked before ``specs``.
+    public var problem: String? {
+        for name in Self.extraDimensionNames(kind) where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
+        if kind == .mdeq, let g = MDEQCell.Geometry(extraDimensions) {
+            return g.problem(inputDimension: inputDimension, stateDimension: stateDimension)
+        }
+        return nil
+    }
+
+    /// A cell of this shape with zero weights (normalisations at γ = 1, β = 0). Precondition: ``problem`` is nil.
+    public func cell(normEpsilon: Double? = nil) -> any ImplicitCell {
+        precondition(problem == nil, problem ?? "")
+        switch kind {
+        case .tanh:
+            return TanhCell(stateDimension: stateDimension, inputDimension: inputDimension)
+        case .resmlp:
+            var resmlp = ResMLPCell(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
+            if let normEpsilon { resmlp.normEpsilon = normEpsilon }
+            return resmlp
+        case .mdeq:
+            return MDEQCell(MDEQCell.Geometry(extraDimensions)!, normEpsilon: normEpsilon ?? ResMLPCell.layerNormEpsilon)
+        }
+    }
+
+    /// Whether the cell has normalisation layers (and so an ε: `norm_eps`).
+    public var hasNormalization: Bool { kind != .tanh }
+
+    /// The cell's tensors, then the head's: the checkpoint order. Computed without allocating any tensor.
     public var specs: [ParameterSpec] {
-        let cell = switch kind {
+        let cell: ParameterLayout = switch kind {
         case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
         case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
+        case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
         }
         return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
     }
@@ -26,23 +80,16 @@ public struct ModelShape: Sendable, Equatable {
     /// p of cell and head together.
     public var parameterCount: Int { specs.reduce(0) { $0 + $1.count } }
 
-    /// "n_in = …, d = …, c = …" (and ", m = …" for resmlp), for messages.
+    /// "n_in = …, d = …, c = …" and the extra dimensions, for messages.
     public var dimensions: String {
-        "n_in = \(inputDimension), d = \(stateDimension), c = \(outputDimension)" + (kind == .resmlp ? ", m = \(hiddenWidth)" : "")
+        (["n_in = \(inputDimension)", "d = \(stateDimension)", "c = \(outputDimension)"]
+         + Self.extraDimensionNames(kind).map { "\($0) = \(extraDimensions[$0].map(String.init) ?? "?")" }).joined(separator: ", ")
     }
 
     /// The model of this shape with its parameters taken from `tensors` by name (zero where one is absent);
-    /// `normEpsilon` is the resmlp LayerNorm's ε (nil: the default).
+    /// `normEpsilon` is the normalisation layers' ε (nil: the default).
     public func model(tensors: [String: [Double]], normEpsilon: Double? = nil) -> ImplicitModel {
-        var cell: any ImplicitCell
-        switch kind {
-        case .tanh:
-            cell = TanhCell(stateDimension: stateDimension, inputDimension: inputDimension)
-        case .resmlp:
-            var resmlp = ResMLPCell(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
-            if let normEpsilon { resmlp.normEpsilon = normEpsilon }
-            cell = resmlp
-        }
+        var cell = cell(normEpsilon: normEpsilon)
         var head = OutputHead(classes: outputDimension, stateDimension: stateDimension)
         cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [Double](repeating: 0, count: $0.count) }
         head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [Double](repeating: 0, count: $0.count) }
@@ -51,6 +98,7 @@ public struct ModelShape: Sendable, Equatable {
 
     /// The tensor names of a cell kind and the head (they do not depend on the dimensions).
     public static func tensorNames(_ kind: CellKind) -> [String] {
-        ModelShape(kind: kind, inputDimension: 1, stateDimension: 1, outputDimension: 1, hiddenWidth: 1).specs.map(\.name)
+        let extra = Dictionary(uniqueKeysWithValues: extraDimensionNames(kind).map { ($0, 1) })
+        return ModelShape(kind: kind, inputDimension: 1, stateDimension: 1, outputDimension: 1, extraDimensions: extra).specs.map(\.name)
     }
 }

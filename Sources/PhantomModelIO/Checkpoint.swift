@@ -14,7 +14,8 @@ public struct Checkpoint: Sendable {
     public static let format = "phantom-checkpoint"
     public static let version: Int64 = 1
     /// Root attributes the format defines; every other one is free-form metadata.
-    static let reservedAttributes: Set<String> = ["format", "version", "cell", "n_in", "d", "c", "m", "dataset", "epoch", "step", "estimator", "norm_eps"]
+    static let reservedAttributes: Set<String> = Set(["format", "version", "cell", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
+                                                     + CellKind.allCases.flatMap(ModelShape.extraDimensionNames))
 
     public var model: ImplicitModel
     /// A bundled data set name ("digits") or a path.
@@ -57,7 +58,7 @@ public struct Checkpoint: Sendable {
             for (name, value) in model.cell.extraDimensions.sorted(by: { $0.key < $1.key }) {
                 try root.setAttribute(name, .integer(Int64(value)))
             }
-            if let resmlp = model.cell as? ResMLPCell { try root.setAttribute("norm_eps", .double(resmlp.normEpsilon)) }
+            if let epsilon = model.cell.normalizationEpsilon { try root.setAttribute("norm_eps", .double(epsilon)) }
             if let dataset { try root.setAttribute("dataset", .string(dataset)) }
             if let epoch { try root.setAttribute("epoch", .integer(Int64(epoch))) }
             if let step { try root.setAttribute("step", .integer(Int64(step))) }
@@ -118,10 +119,12 @@ public struct Checkpoint: Sendable {
                 return int
             }
             let n = try dimension("n_in"), d = try dimension("d"), c = try dimension("c", limit: InputLimits.maximumClasses)
-            let m = kind == .resmlp ? try dimension("m") : 0
+            var extra: [String: Int] = [:]
+            for name in ModelShape.extraDimensionNames(kind) { extra[name] = try dimension(name) }
             // The shapes the dimensions imply, checked against the file (and the size ceiling) before the model
             // or any tensor is allocated.
-            let shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, hiddenWidth: m)
+            let shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, extraDimensions: extra)
+            if let problem = shape.problem { throw fail("the \(kind.rawValue) cell's attributes do not fit: \(problem)") }
             let specs = shape.specs, dimensions = shape.dimensions
             let total = shape.parameterCount
             guard total <= InputLimits.maximumModelParameters else {
@@ -132,7 +135,7 @@ public struct Checkpoint: Sendable {
             let epoch = try optionalInt(root, "epoch", fail), step = try optionalInt(root, "step", fail)
             let tensors = try readTensors(root, specs, path: path, dimensions: dimensions)
             var normEpsilon: Double?
-            if kind == .resmlp, root.hasAttribute("norm_eps") {
+            if shape.hasNormalization, root.hasAttribute("norm_eps") {
                 guard let eps = try root.attribute("norm_eps").doubleValue, ResMLPCell.isValidNormEpsilon(eps) else {
                     throw fail("attribute 'norm_eps' must be a number in (0, 1]")
                 }

@@ -3,7 +3,7 @@ import PhantomHDF5
 import PhantomModel
 import PhantomLinearAlgebra
 
-/// A data set: inputs `x` [N, n_in], optional targets `y` — class labels [N] (integers) or regression
+/// A data set: inputs `x` [N, n_in] (or images [N, C_in, H, W], kept flat in NCHW order), optional targets `y` — class labels [N] (integers) or regression
 /// targets [N, c] (floats) — and an optional `split` [N] (0 = train, 1 = test), read from an HDF5 file.
 public struct DataSet: Sendable {
     public var name: String
@@ -14,9 +14,12 @@ public struct DataSet: Sendable {
     public var split: [Int]?
     /// The row of each sample in the file it was loaded from.
     public var rows: [Int]
+    /// [C_in, H, W] when the file stores x as images [N, C_in, H, W]; nil for flat [N, n_in].
+    public var imageShape: [Int]?
 
-    public init(name: String, x: Matrix, y: Targets?, split: [Int]? = nil, rows: [Int]? = nil) {
+    public init(name: String, x: Matrix, y: Targets?, split: [Int]? = nil, rows: [Int]? = nil, imageShape: [Int]? = nil) {
         self.name = name
+        self.imageShape = imageShape
         self.x = x
         self.y = y
         self.split = split
@@ -28,7 +31,7 @@ public struct DataSet: Sendable {
     /// The samples at `indices` (positions in this set).
     public func selecting(_ indices: [Int]) -> DataSet {
         DataSet(name: name, x: x.selectingRows(indices), y: y?.selecting(indices),
-                split: split.map { s in indices.map { s[$0] } }, rows: indices.map { rows[$0] })
+                split: split.map { s in indices.map { s[$0] } }, rows: indices.map { rows[$0] }, imageShape: imageShape)
     }
 
     /// The first `n` samples (all when n ≥ N).
@@ -48,10 +51,18 @@ public struct DataSet: Sendable {
         return chosen
     }
 
-    /// Checks that the inputs fit a model with `n` inputs; `model` names it in the error ("the checkpoint").
-    /// - Throws: ``InputError`` naming the data file.
-    public func checkInputs(_ n: Int, path: String, model: String) throws {
-        guard x.columns == n else { throw InputError(path: path, message: "x has \(x.columns) features, \(model) expects n_in = \(n)") }
+    /// Checks that the inputs fit a model with `n` inputs and, for an image cell, input images `image`
+    /// = [C_in, H, W]: flat rows of C_in·H·W values, or images of exactly that shape. `model` names the model in
+    /// the error ("the checkpoint"). - Throws: ``InputError`` naming the data file.
+    public func checkInputs(_ n: Int, image: [Int]? = nil, path: String, model: String) throws {
+        if let image, let imageShape, imageShape != image {
+            throw InputError(path: path, message: "x holds images of shape \(imageShape) (C_in, H, W), \(model) expects \(image)")
+        }
+        guard x.columns == n else {
+            let held = imageShape.map { " (images \($0.map(String.init).joined(separator: "×")))" } ?? ""
+            let expected = image.map { "C_in×H×W = \($0.map(String.init).joined(separator: "×")) = \(n) values per sample" } ?? "n_in = \(n)"
+            throw InputError(path: path, message: "x has \(x.columns) features\(held), \(model) expects \(expected)")
+        }
     }
 
     /// Checks that targets fit a model with `outputs` outputs: labels in 0..<c, or regression targets with c
@@ -85,8 +96,13 @@ public struct DataSet: Sendable {
             // Declared shapes first (no data read): every size is bounded, and y and split have N rows, before
             // anything is allocated; the arrays read below have exactly these shapes (one file image).
             let xShape = try root.datasetInfo("x").shape
-            guard xShape.count == 2 else { throw fail("x: has rank \(xShape.count) (shape \(xShape)), expected rank 2 [N, n_in]") }
-            guard (1...InputLimits.maximumSamples).contains(xShape[0]), (1...InputLimits.maximumDimension).contains(xShape[1]) else {
+            guard xShape.count == 2 || xShape.count == 4 else {
+                throw fail("x: has rank \(xShape.count) (shape \(xShape)), expected [N, n_in] or images [N, C_in, H, W]")
+            }
+            // Each image axis is bounded before the product is formed (no overflow).
+            guard xShape.dropFirst().allSatisfy({ (1...InputLimits.maximumDimension).contains($0) }),
+                  (1...InputLimits.maximumSamples).contains(xShape[0]),
+                  (1...InputLimits.maximumDimension).contains(xShape.dropFirst().reduce(1, *)) else {
                 throw fail("x: shape \(xShape) is outside 1…\(InputLimits.maximumSamples) samples × 1…\(InputLimits.maximumDimension) features")
             }
             for name in ["y", "split"] where root.contains(name) {
@@ -95,9 +111,9 @@ public struct DataSet: Sendable {
                     throw fail("\(name): shape \(shape) does not fit \(xShape[0]) samples (expected [N]\(name == "y" ? " or [N, c] with 1 ≤ c ≤ \(InputLimits.maximumClasses)" : ""))")
                 }
             }
-            let x = try root.readDoubles("x", rank: 2)
+            let x = try root.readDoubles("x", rank: xShape.count)
             guard x.values.allSatisfy(\.isFinite) else { throw fail("x: contains NaN or infinity") }
-            let inputs = Matrix(rows: x.shape[0], columns: x.shape[1], elements: x.values)
+            let inputs = Matrix(rows: x.shape[0], columns: x.shape.dropFirst().reduce(1, *), elements: x.values)
             var targets: Targets?
             if root.contains("y") {
                 let info = try root.datasetInfo("y")
@@ -125,7 +141,7 @@ public struct DataSet: Sendable {
             for child in try root.children() where !["x", "y", "split"].contains(child.name) {
                 throw fail("unexpected dataset '\(child.name)' (a data file holds x, y and split)")
             }
-            return DataSet(name: path, x: inputs, y: targets, split: split)
+            return DataSet(name: path, x: inputs, y: targets, split: split, imageShape: xShape.count == 4 ? Array(x.shape.dropFirst()) : nil)
         }
     }
 }

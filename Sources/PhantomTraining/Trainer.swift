@@ -52,7 +52,8 @@ public struct Trainer: Sendable {
 
     /// A freshly initialised model: PyTorch's default uniform(±1/√fan_in) for every linear map, with the
     /// tanh cell's W scaled to ‖W‖₂ = 0.5, and resmlp's second layer scaled by 0.3 and its LayerNorm gain
-    /// γ set to 0.5 (ρ(J) ≈ 0.5 instead of ≈ 0.96 with γ = 1), so that the first fixed points are easy to find.
+    /// γ set to 0.5 (ρ(J) ≈ 0.5 instead of ≈ 0.96 with γ = 1), so that the first fixed points are easy to find;
+    /// mdeq likewise: conv2 scaled by 0.3 and gn3's γ = 0.5.
     public func initialModel() -> ImplicitModel {
         var rng = SplitMix64(seed: configuration.seed)
         func uniform(_ rows: Int, _ columns: Int, fanIn: Int) -> Matrix {
@@ -76,8 +77,23 @@ public struct Trainer: Sendable {
             c.injectionBias = uniform(1, d, fanIn: n).elements
             c.normWeight = [Double](repeating: 0.5, count: d)
             cell = c
+        case .mdeq:
+            // The geometry was checked when the run started (TrainingRun.start).
+            var c = MDEQCell(try! configuration.mdeqGeometry(for: train))
+            let g = c.geometry, e = g.expansion * g.channels
+            func conv(_ name: String, _ cout: Int, _ cin: Int, scale: Double = 1) {
+                c.composition.setTensor(name, uniform(1, cout * cin * 9, fanIn: cin * 9).elements.map { scale * $0 })
+            }
+            conv("injection.weight", g.channels, g.inChannels)
+            c.composition.setTensor("injection.bias", uniform(1, g.channels, fanIn: g.inChannels * 9).elements)
+            conv("cell.conv1.weight", e, g.channels)
+            conv("cell.conv2.weight", g.channels, e, scale: 0.3)
+            c.composition.setTensor("cell.gn3.weight", [Double](repeating: 0.5, count: g.channels))
+            cell = c
         }
-        return ImplicitModel(cell: cell, head: OutputHead(weight: uniform(classes, d, fanIn: d), bias: uniform(1, classes, fanIn: d).elements))
+        let dState = cell.stateDimension
+        return ImplicitModel(cell: cell, head: OutputHead(weight: uniform(classes, dState, fanIn: dState),
+                                                          bias: uniform(1, classes, fanIn: dState).elements))
     }
 
     /// Runs epochs `startEpoch + 1 … configuration.epochs`, calling `onEpoch` after each.

@@ -1,6 +1,7 @@
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomModelIO
 
 /// Everything that defines a training run; stored in every checkpoint so `--resume` continues exactly.
 public struct TrainingConfiguration: Sendable, Equatable {
@@ -25,6 +26,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var saveEvery: Int
     /// tanh only: after each step, rescale cell.weight so that ‖W‖₂ ≤ γ (0 disables).
     public var maxNorm: Double
+    /// mdeq only: channels C, expansion E, GroupNorm groups G (C_in, H and W come from the data).
+    public var channels: Int
+    public var expansion: Int
+    public var groups: Int
 
     // MARK: Defaults (the command line shows these)
 
@@ -47,6 +52,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public static let defaultSeed: UInt64 = 0
     public static let defaultSaveEvery = 5
     public static let defaultMaxNorm = 0.95
+    public static let defaultChannels = 8
+    public static let defaultExpansion = 2
+    public static let defaultGroups = 2
     /// The estimators training accepts: the exact gradient and every built-in family.
     public static var estimatorNames: [String] { [EstimatorID.exact.rawValue] + Estimators.builtIn.map(\.id.rawValue) }
 
@@ -54,8 +62,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public init(cell: CellKind, hidden: Int, mlpWidth: Int, estimator: EstimatorID, steps: Int, damping: Double,
                 adjoint: AdjointMethod, adjointTolerance: Double, solver: FixedPointConfiguration, epochs: Int,
                 batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double, seed: UInt64,
-                saveEvery: Int, maxNorm: Double) throws(ConfigurationError) {
-        guard hidden >= 1, hidden <= 4096 else { throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)") }
+                saveEvery: Int, maxNorm: Double, channels: Int = defaultChannels, expansion: Int = defaultExpansion,
+                groups: Int = defaultGroups) throws(ConfigurationError) {
+        if cell != .mdeq {
+            guard hidden >= 1, hidden <= 4096 else { throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)") }
+        } else {
+            guard channels >= 1, channels <= 1024 else { throw ConfigurationError("the channels C must lie in 1…1024, got \(channels)") }
+            guard expansion >= 1, expansion <= 16 else { throw ConfigurationError("the expansion E must lie in 1…16, got \(expansion)") }
+            guard groups >= 1, channels % groups == 0 else {
+                throw ConfigurationError("the groups G must divide the channels C = \(channels), got \(groups)")
+            }
+        }
         guard mlpWidth >= 1, mlpWidth <= 16384 else { throw ConfigurationError("the MLP width m must lie in 1…16384, got \(mlpWidth)") }
         guard steps >= 1, steps <= 1000 else { throw ConfigurationError("the steps k must lie in 1…1000, got \(steps)") }
         guard damping > 0, damping <= 1 else { throw ConfigurationError("the damping λ must lie in (0, 1], got \(damping)") }
@@ -84,6 +101,27 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.seed = seed
         self.saveEvery = saveEvery
         self.maxNorm = maxNorm
+        self.channels = channels
+        self.expansion = expansion
+        self.groups = groups
+    }
+
+    /// The mdeq geometry for inputs of `data`: its images [C_in, H, W], or 1×s×s for flat inputs of s² features
+    /// (digits: 1×8×8). - Throws: ``ConfigurationError`` when the inputs are neither.
+    public func mdeqGeometry(for data: DataSet) throws(ConfigurationError) -> MDEQCell.Geometry {
+        var image = data.imageShape
+        if image == nil {
+            let n = data.x.columns, side = Int(Double(n).squareRoot().rounded())
+            guard side * side == n else {
+                throw ConfigurationError("the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has \(n) features per sample, not a square)")
+            }
+            image = [1, side, side]
+        }
+        let g = MDEQCell.Geometry(channels: channels, inChannels: image![0], height: image![1], width: image![2],
+                                  expansion: expansion, groups: groups)
+        if let problem = g.problem(inputDimension: g.inputDimension, stateDimension: g.stateDimension) { throw ConfigurationError(problem) }
+        guard g.stateDimension <= 1 << 20 else { throw ConfigurationError("d = C·H·W = \(g.stateDimension) is too large") }
+        return g
     }
 
     /// The estimator as a ``GradientEstimator``.

@@ -36,6 +36,7 @@ public struct TrainingRun {
     /// - Throws: ``InputError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
     public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
         let loaded = try RunData(data)
+        if configuration.cell == .mdeq { _ = try configuration.mdeqGeometry(for: loaded.train) }
         // --force removes the folder's checkpoints: never the data file itself.
         for checkpoint in RunFolder.checkpoints(in: folder) { try AtomicOutput.refuseReplacing([loaded.path], with: checkpoint) }
         try prepare(folder: folder, force: force)
@@ -59,7 +60,7 @@ public struct TrainingRun {
         let data = checkpoint.dataset ?? TrainingConfiguration.defaultData
         let loaded = try RunData(data)
         let model = checkpoint.model
-        try loaded.train.checkInputs(model.inputDimension, path: loaded.path, model: "the run's model")
+        try loaded.train.checkInputs(model.inputDimension, image: model.cell.inputImageShape, path: loaded.path, model: "the run's model")
         try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
         return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
                            test: loaded.test, classes: loaded.classes, model: model, optimizer: optimizer, history: history)
@@ -203,7 +204,10 @@ public struct TrainingRun {
             adjointTolerance: try double("train_adjoint_tolerance"), solver: solver, epochs: try int("train_epochs"),
             batchSize: try int("train_batch"), optimizer: optimizerKind, learningRate: try double("train_lr"),
             weightDecay: try double("train_weight_decay"), seed: seed, saveEvery: try int("train_save_every"),
-            maxNorm: try double("train_max_norm"))
+            maxNorm: try double("train_max_norm"),
+            channels: (checkpoint.model.cell as? MDEQCell)?.geometry.channels ?? TrainingConfiguration.defaultChannels,
+            expansion: (checkpoint.model.cell as? MDEQCell)?.geometry.expansion ?? TrainingConfiguration.defaultExpansion,
+            groups: (checkpoint.model.cell as? MDEQCell)?.geometry.groups ?? TrainingConfiguration.defaultGroups)
         var optimizer = configuration.makeOptimizer(for: checkpoint.model)
         optimizer.steps = try int("optimizer_steps")
         guard let first = checkpoint.optimizerState["first"]?.values, first.count == optimizer.first.count else { throw fail("optimizer state missing") }

@@ -11,10 +11,13 @@ import PhantomTestSupport
 @Suite("Theorem 1 and its bounds hold cell by cell")
 struct BoundTests {
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
-        case tanh, tanhLarge, resmlp
+        case tanh, tanhLarge, resmlp, mdeq
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
+            case .mdeq:
+                return RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 2, width: 3, expansion: 2, groups: 2),
+                                         c: 3, seed: 6)
             case .tanh: return AnalysisFixtures.tanh()
             case .tanhLarge: return AnalysisFixtures.tanh(d: 10, n: 3, norm: 0.98, seed: 9)
             case .resmlp: return AnalysisFixtures.resmlp()

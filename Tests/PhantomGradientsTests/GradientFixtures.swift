@@ -17,10 +17,21 @@ enum GradientFixtures {
         RandomModels.resmlp(d: d, n: n, m: m, c: c, normCenter: 0.6, seed: seed)
     }
 
+    /// A small mdeq model: C = 2, C_in = 1, 3×2 images, E = 2, G = 1 (d = 12).
+    static func mdeqModel(c: Int = 3, seed: UInt64 = 4) -> ImplicitModel {
+        RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 2, expansion: 2, groups: 1), c: c, seed: seed)
+    }
+
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
-        case tanh, resmlp
+        case tanh, resmlp, mdeq
         var description: String { rawValue }
-        var model: ImplicitModel { self == .tanh ? tanhModel() : resmlpModel() }
+        var model: ImplicitModel {
+            switch self {
+            case .tanh: tanhModel()
+            case .resmlp: resmlpModel()
+            case .mdeq: mdeqModel()
+            }
+        }
     }
 
     static func inputs(_ model: ImplicitModel, batch: Int = 4, seed: UInt64 = 3) -> (Matrix, Targets) {

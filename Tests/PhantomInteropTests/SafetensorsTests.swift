@@ -33,6 +33,8 @@ struct SafetensorsTests {
             var cell = ResMLPCell(stateDimension: 4, inputDimension: 3, hiddenWidth: 5)
             cell.parameters = g(1, cell.layout.count).elements
             return ImplicitModel(cell: cell, head: OutputHead(weight: g(2, 4), bias: [0.5, -0.5]))
+        case .mdeq:
+            return RandomModels.mdeq(MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2), c: 2, seed: 8)
         }
     }
 
@@ -163,3 +165,94 @@ struct SafetensorsTests {
 enum Float16Bits { static let tenth = 0.0999755859375 }
 
 let pythonHasSafetensors: Bool = (try? runProgram("/usr/bin/env", ["python3", "-c", "import numpy, safetensors"]))?.status == 0
+
+@Suite("mdeq state dicts from PyTorch")
+struct MDEQImportTests {
+    let geometry = MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2)
+
+    /// ‖v‖ over every axis but 0, per output channel (PyTorch's _norm_except_dim(v, 2, 0)).
+    func channelNorms(_ v: [Double], outChannels: Int) -> [Double] {
+        let per = v.count / outChannels
+        return (0..<outChannels).map { o in v[(o * per)..<((o + 1) * per)].reduce(0) { $0 + $1 * $1 }.squareRoot() }
+    }
+
+    @Test("TorchDEQ weight-norm pairs on the convolutions (weight_g/weight_v and parametrizations), under module., fold to g·v/‖v‖")
+    func weightNormFolded() throws {
+        let model = RandomModels.mdeq(geometry, c: 3, seed: 12)
+        var rng = SplitMix64(seed: 13)
+        var tensors: [(name: String, tensor: SafetensorsTensor)] = []
+        var expected: [String: [Double]] = [:]
+        let values = model.cell.parameters + model.head.parameters
+        var offset = 0
+        for spec in model.allSpecs {
+            let count = spec.shape.reduce(1, *)
+            let w = Array(values[offset..<(offset + count)])
+            offset += count
+            guard spec.shape.count == 4 else {
+                tensors.append(("module." + spec.name, SafetensorsTensor(dtype: .f64, shape: spec.shape, values: w)))
+                continue
+            }
+            // v: a rescaled copy of the weight; g: per-channel gains; the effective weight is g·v/‖v‖.
+            let out = spec.shape[0]
+            let v = w.map { 1.7 * $0 + 0.01 * rng.nextGaussian() }
+            let g = (0..<out).map { _ in 0.5 + rng.nextUniform() }
+            let norms = channelNorms(v, outChannels: out)
+            let per = v.count / out
+            var folded = [Double](repeating: 0, count: v.count)
+            for i in v.indices { folded[i] = g[i / per] * v[i] / norms[i / per] }
+            expected[spec.name] = folded
+            let module = String(spec.name.dropLast(".weight".count))
+            let (gName, vName) = spec.name == "cell.conv2.weight"
+                ? ("\(module).parametrizations.weight.original0", "\(module).parametrizations.weight.original1")
+                : ("\(spec.name)_g", "\(spec.name)_v")
+            tensors.append(("module." + gName, SafetensorsTensor(dtype: .f64, shape: [out, 1, 1, 1], values: g)))
+            tensors.append(("module." + vName, SafetensorsTensor(dtype: .f64, shape: spec.shape, values: v)))
+        }
+        let metadata = ["phantom.groups": "2", "phantom.height": "3", "phantom.width": "5"]
+        let path = makeTemporaryFolder() + "/mdeq.safetensors"
+        try Data(try Safetensors.encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path))
+        let imported = try SafetensorsImporter().importCheckpoint(path)
+        let cell = try #require(imported.model.cell as? MDEQCell)
+        #expect(cell.geometry == geometry)
+        for (name, folded) in expected {
+            #expect(relativeError(cell.composition.tensor(name), folded) <= 1e-13, "\(name)")
+        }
+        #expect(cell.composition.tensor("cell.gn2.weight") == (model.cell as! MDEQCell).composition.tensor("cell.gn2.weight"))
+    }
+
+    @Test("what a state dict cannot tell, or gets wrong, is an error naming it", arguments: [
+        ("no groups", "metadata phantom.groups is missing"),
+        ("groups do not divide", "groups = 3 does not divide channels = 4"),
+        ("not square", "d/channels = 15 is not a square"),
+        ("wrong kernel", "tensor 'cell.conv1.weight' has shape [8, 4, 5, 5], expected [8, 4, 3, 3]"),
+        ("wrong channels", "tensor 'cell.conv2.weight' has shape [4, 6, 3, 3], expected [4, 8, 3, 3]"),
+        ("d mismatch", "channels·height·width = 4·3·4 = 48 is not d = 60"),
+    ])
+    func badStateDicts(label: String, message: String) throws {
+        let model = RandomModels.mdeq(geometry, c: 3, seed: 12)
+        let values = model.cell.parameters + model.head.parameters
+        var offset = 0
+        var tensors: [(name: String, tensor: SafetensorsTensor)] = []
+        for spec in model.allSpecs {
+            let count = spec.shape.reduce(1, *)
+            var shape = spec.shape, v = Array(values[offset..<(offset + count)])
+            offset += count
+            if label == "wrong kernel", spec.name == "cell.conv1.weight" { shape = [8, 4, 5, 5]; v = [Double](repeating: 0.1, count: 800) }
+            if label == "wrong channels", spec.name == "cell.conv2.weight" { shape = [4, 6, 3, 3]; v = [Double](repeating: 0.1, count: 216) }
+            tensors.append((spec.name, SafetensorsTensor(dtype: .f64, shape: shape, values: v)))
+        }
+        var metadata = ["phantom.cell": "mdeq", "phantom.groups": "2", "phantom.height": "3", "phantom.width": "5"]
+        switch label {
+        case "no groups": metadata["phantom.groups"] = nil
+        case "groups do not divide": metadata["phantom.groups"] = "3"
+        case "not square": metadata["phantom.height"] = nil
+        case "d mismatch": metadata["phantom.width"] = "4"
+        default: break
+        }
+        let path = makeTemporaryFolder() + "/bad.safetensors"
+        try Data(try Safetensors.encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path))
+        #expect { _ = try SafetensorsImporter().importCheckpoint(path) } throws: { error in
+            "\(error)".contains(message) && "\(error)".contains(path)
+        }
+    }
+}

@@ -62,7 +62,7 @@ struct CheckpointTests {
         ("missing tensor", "params/cell.weight: missing tensor"),
         ("wrong shape", "params/cell.weight: shape [4, 5], expected [5, 5] (n_in = 3, d = 5, c = 3)"),
         ("NaN weight", "params/cell.weight: contains NaN or infinity"),
-        ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp)"),
+        ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp, mdeq)"),
         ("unexpected tensor", "params/cell.extra: unexpected tensor for this cell"),
         ("wrong format", "not a phantom checkpoint (format is 'something-else', expected 'phantom-checkpoint')"),
         ("future version", "unsupported checkpoint version 2 (this tool reads version 1)"),
@@ -157,5 +157,67 @@ struct NormEpsilonTests {
         var standard = loaded
         standard.normEpsilon = ResMLPCell.layerNormEpsilon
         #expect(loaded.forward(state: h, input: x) != standard.forward(state: h, input: x))
+    }
+}
+
+@Suite("mdeq checkpoints and image data")
+struct MDEQCheckpointTests {
+    let geometry = MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2)
+
+    @Test("the geometry and GroupNorm ε travel with the checkpoint; attributes that do not fit are errors naming them",
+          arguments: [
+            ("groups", Int64(3), "groups = 3 does not divide channels = 4"),
+            ("height", 4, "channels·height·width = 4·4·5 = 80 is not d = 60"),
+            ("in_channels", 3, "in_channels·height·width = 3·3·5 = 45 is not n_in = 30"),
+            ("expansion", 0, "attribute 'expansion' = 0 is out of range"),
+          ])
+    func geometryAttributes(name: String, value: Int64, message: String) throws {
+        var cell = RandomModels.mdeq(geometry, c: 3, seed: 3).cell as! MDEQCell
+        cell.composition.normEpsilon = 1e-3
+        let model = ImplicitModel(cell: cell, head: Fixtures.model(cell).head)
+        let folder = makeTemporaryFolder()
+        try Checkpoint(model: model).save(to: folder + "/good.h5")
+        let loaded = try Checkpoint.load(folder + "/good.h5")
+        let back = try #require(loaded.model.cell as? MDEQCell)
+        #expect(back.geometry == geometry && back.normalizationEpsilon == 1e-3)
+        #expect(back.parameters == cell.parameters)
+        // The same checkpoint with one attribute changed.
+        let bad = folder + "/bad.h5"
+        var attributes: [String: HDF5AttributeValue] = ["format": .string(Checkpoint.format), "version": .integer(Int64(Checkpoint.version)),
+                                                        "cell": .string("mdeq"), "n_in": .integer(30), "d": .integer(60), "c": .integer(3)]
+        for (k, v) in cell.extraDimensions { attributes[k] = .integer(Int64(v)) }
+        attributes[name] = .integer(value)
+        try HDF5File.write(to: bad) { file in
+            for (k, v) in attributes { try file.root.setAttribute(k, v) }
+            let params = try file.root.createGroup("params")
+            var offset = 0
+            let values = model.cell.parameters + model.head.parameters
+            for spec in model.allSpecs {
+                let n = spec.shape.reduce(1, *)
+                try params.write(spec.name, HDF5Array(shape: spec.shape, values: Array(values[offset..<(offset + n)])))
+                offset += n
+            }
+        }
+        let error = try #require(throws: (any Error).self) { try Checkpoint.load(bad) }
+        #expect("\(error)".contains(message), "\(error)")
+    }
+
+    @Test("image data [N, C_in, H, W] is read in NCHW order; inputs that do not reshape to C_in×H×W are errors")
+    func imageData() throws {
+        let folder = makeTemporaryFolder()
+        let values = (0..<60).map(Double.init)
+        try HDF5File.write(to: folder + "/images.h5") { try $0.root.write("x", HDF5Array(shape: [2, 2, 3, 5], values: values)) }
+        try HDF5File.write(to: folder + "/other.h5") { try $0.root.write("x", HDF5Array(shape: [2, 2, 5, 3], values: values)) }
+        try HDF5File.write(to: folder + "/flat.h5") { try $0.root.write("x", HDF5Array(shape: [2, 30], values: values)) }
+        try HDF5File.write(to: folder + "/short.h5") { try $0.root.write("x", HDF5Array(shape: [3, 20], values: values)) }
+        let images = try DataSet.load(folder + "/images.h5")
+        #expect(images.imageShape == [2, 3, 5] && images.x.row(1) == Array(values[30..<60]))
+        let image = [2, 3, 5]
+        try images.checkInputs(30, image: image, path: "images.h5", model: "the checkpoint")
+        try DataSet.load(folder + "/flat.h5").checkInputs(30, image: image, path: "flat.h5", model: "the checkpoint")
+        #expect { try DataSet.load(folder + "/other.h5").checkInputs(30, image: image, path: "other.h5", model: "the checkpoint") }
+            throws: { "\($0)".contains("x holds images of shape [2, 5, 3] (C_in, H, W), the checkpoint expects [2, 3, 5]") }
+        #expect { try DataSet.load(folder + "/short.h5").checkInputs(30, image: image, path: "short.h5", model: "the checkpoint") }
+            throws: { "\($0)".contains("x has 20 features, the checkpoint expects C_in×H×W = 2×3×5 = 30 values per sample") }
     }
 }

@@ -44,14 +44,17 @@ enum Fixtures {
                                                           bias: vector(c, scale: 0.1, &rng)))
     }
 
-    /// The two cells the toolkit ships, small.
+    /// The cells the toolkit ships, small (mdeq on odd sizes: C_in ≠ C, H ≠ W).
     enum CellCase: String, CaseIterable, CustomTestStringConvertible, Sendable {
-        case tanh, resmlp
+        case tanh, resmlp, mdeq
         var testDescription: String { rawValue }
         func make() -> any ImplicitCell {
             switch self {
             case .tanh: return Fixtures.tanhCell(d: 5, n: 3)
             case .resmlp: return Fixtures.resmlpCell(d: 5, n: 3, m: 7)
+            case .mdeq:
+                return RandomModels.mdeq(MDEQCell.Geometry(channels: 4, inChannels: 3, height: 3, width: 4, expansion: 2, groups: 2),
+                                         c: 2, scale: 1, gain: 1, seed: 5).cell
             }
         }
     }

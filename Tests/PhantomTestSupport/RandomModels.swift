@@ -37,3 +37,28 @@ public enum RandomModels {
         return ImplicitModel(cell: cell, head: OutputHead(weight: head, bias: headBias ?? (0..<c).map { _ in 0.1 * rng.nextGaussian() }))
     }
 }
+
+extension RandomModels {
+    /// An mdeq model: convolutions N(0, (scale/√fan_in)²), GroupNorm gains around 1 (gn3's around `gain`),
+    /// biases N(0, 0.01), a Gaussian head.
+    public static func mdeq(_ g: MDEQCell.Geometry, c: Int, scale: Double = 0.5, gain: Double = 0.5, seed: UInt64) -> ImplicitModel {
+        var rng = SplitMix64(seed: seed)
+        var cell = MDEQCell(g)
+        for spec in cell.layout.specs {
+            let values: [Double]
+            if spec.shape.count == 4 {
+                let fanIn = Double(spec.shape[1] * 9)
+                values = (0..<spec.count).map { _ in scale / fanIn.squareRoot() * rng.nextGaussian() }
+            } else if spec.name.hasSuffix(".weight") {
+                let center = spec.name == "cell.gn3.weight" ? gain : 1
+                values = (0..<spec.count).map { _ in center + 0.1 * rng.nextGaussian() }
+            } else {
+                values = (0..<spec.count).map { _ in 0.1 * rng.nextGaussian() }
+            }
+            cell.composition.setTensor(spec.name, values)
+        }
+        let d = g.stateDimension
+        let head = gaussianMatrix(c, d, scale: 1 / Double(d).squareRoot(), &rng)
+        return ImplicitModel(cell: cell, head: OutputHead(weight: head, bias: (0..<c).map { _ in 0.1 * rng.nextGaussian() }))
+    }
+}

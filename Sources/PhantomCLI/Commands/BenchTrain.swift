@@ -12,7 +12,7 @@ struct BenchTrain: ParsableCommand {
     )
 
     static let defaults = TrainingBenchmark()
-    @Option(help: "Cell: tanh or resmlp.") var cell: CellKind = defaults.cell
+    @Option(help: "Cell: tanh, resmlp or mdeq (mdeq with phantom train's default channels, expansion and groups).") var cell: CellKind = defaults.cell
     @Option(help: "State dimension d.") var hidden: Int = defaults.hidden
     @Option(help: "Data set (bundled name or HDF5 file).") var data: String = defaults.data
     @Option(help: "Epochs per estimator.") var epochs: Int = defaults.epochs

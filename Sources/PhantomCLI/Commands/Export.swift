@@ -15,7 +15,9 @@ struct Export: ParsableCommand {
         discussion: """
         Tensor names are the checkpoint's (injection.weight, cell.weight, head.bias, …), loadable with \
         safetensors.torch.load_file and model.load_state_dict; __metadata__ carries phantom.cell, phantom.n_in, \
-        phantom.d, phantom.c, phantom.m and phantom.norm_eps (resmlp) and phantom.dataset. A round trip \
+        phantom.d, phantom.c, the cell's extra dimensions (resmlp: phantom.m; mdeq: phantom.channels, \
+        phantom.in_channels, phantom.height, phantom.width, phantom.expansion, phantom.groups), phantom.norm_eps \
+        (cells with a LayerNorm or GroupNorm) and phantom.dataset. A round trip \
         phantom → PyTorch → phantom is exact in F64.
         """
     )

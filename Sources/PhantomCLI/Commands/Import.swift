@@ -16,14 +16,16 @@ struct Import: ParsableCommand {
         Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
         without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
         (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
-        phantom.norm_target, phantom.norm_clip), else --cell, else the tensor shapes. Missing and unused tensors \
+        phantom.norm_target, phantom.norm_clip; for mdeq phantom.channels, phantom.in_channels, phantom.height, \
+        phantom.width, phantom.expansion, phantom.groups), else --cell, else the tensor shapes. An mdeq file needs \
+        phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. Missing and unused tensors \
         are errors; pickled .pt/.pth files are refused, never unpickled.
         """
     )
 
     @Argument(help: "A .safetensors file.") var input: String
     @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
-    @Option(help: "Cell kind when the file's metadata does not say: tanh or resmlp.") var cell: CellKind?
+    @Option(help: "Cell kind when the file's metadata does not say: tanh, resmlp or mdeq.") var cell: CellKind?
     @Option(help: "A prefix to strip from every tensor name (after the wrapper prefixes module., _orig_mod. and model.).") var prefix: String?
     @Option(help: "Rename tensors: OLD=NEW replaces a leading OLD with NEW (repeatable; after prefixes are stripped).") var rename: [String] = []
     @Flag(help: "Overwrite an existing checkpoint.") var force = false
@@ -41,7 +43,7 @@ struct Import: ParsableCommand {
 
 /// How `.safetensors` inputs of analyze and inspect are read when their metadata does not say.
 struct SafetensorsOptions: ParsableArguments {
-    @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind (tanh or resmlp).")
+    @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind (tanh, resmlp or mdeq).")
     var cell: CellKind?
 
     @Option(help: "For .safetensors inputs: a prefix to strip from tensor names (after module., _orig_mod. and model.).")

@@ -26,9 +26,12 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Option(help: "Cell: tanh or resmlp. (default: \(Defaults.defaultCell.rawValue))") var cell: CellKind?
-    @Option(help: "State dimension d. (default: \(Defaults.defaultHidden))") var hidden: Int?
+    @Option(help: "Cell: tanh, resmlp or mdeq. (default: \(Defaults.defaultCell.rawValue))") var cell: CellKind?
+    @Option(help: "tanh and resmlp: state dimension d. (default: \(Defaults.defaultHidden))") var hidden: Int?
     @Option(help: "resmlp only: hidden width m of the MLP. (default: 2·d)") var mlpWidth: Int?
+    @Option(help: "mdeq only: channels C of the state (d = C·H·W; C_in, H and W come from the data, flat x of s² features is 1×s×s). (default: \(Defaults.defaultChannels))") var channels: Int?
+    @Option(help: "mdeq only: expansion E (conv1 has E·C channels). (default: \(Defaults.defaultExpansion))") var expansion: Int?
+    @Option(help: "mdeq only: GroupNorm groups G, dividing C. (default: \(Defaults.defaultGroups))") var groups: Int?
     @Option(help: "Data: a bundled name (digits → notebooks-data/digits.h5) or an HDF5 file with x, y and optionally split. (default: \(Defaults.defaultData))") var data: String?
     @Option(help: "Gradient: \(Defaults.estimatorNames.joined(separator: ", ")). (default: \(Defaults.defaultEstimator))") var estimator: EstimatorID?
     @Option(name: .customLong("k"), help: "Steps k of the phantom estimators. (default: \(Defaults.defaultSteps))") var steps: Int?
@@ -57,11 +60,20 @@ struct Train: ParsableCommand {
                 ("--adjoint", adjoint != nil), ("--adjoint-tolerance", adjointTolerance != nil), ("--solver", solver != nil),
                 ("--tolerance", tolerance != nil), ("--max-iterations", maxIterations != nil), ("--batch", batch != nil),
                 ("--optimizer", optimizer != nil), ("--lr", lr != nil), ("--weight-decay", weightDecay != nil),
-                ("--seed", seed != nil), ("--save-every", saveEvery != nil), ("--max-norm", maxNorm != nil), ("--force", force)]
+                ("--seed", seed != nil), ("--save-every", saveEvery != nil), ("--max-norm", maxNorm != nil), ("--force", force),
+                ("--channels", channels != nil), ("--expansion", expansion != nil), ("--groups", groups != nil)]
             if let first = given.first(where: { $0.1 }) {
                 throw ValidationError("--resume continues with the run's own settings; drop \(first.0) (only --epochs may change)")
             }
         } else {
+            let kind = cell ?? Defaults.defaultCell
+            let misplaced: [(String, Bool, Bool)] = [
+                ("--hidden", hidden != nil, kind != .mdeq), ("--mlp-width", mlpWidth != nil, kind == .resmlp),
+                ("--channels", channels != nil, kind == .mdeq), ("--expansion", expansion != nil, kind == .mdeq),
+                ("--groups", groups != nil, kind == .mdeq), ("--max-norm", maxNorm != nil, kind == .tanh)]
+            if let wrong = misplaced.first(where: { $0.1 && !$0.2 }) {
+                throw ValidationError("\(wrong.0) does not apply to the \(kind.rawValue) cell")
+            }
             _ = try newConfiguration()
         }
     }
@@ -78,7 +90,9 @@ struct Train: ParsableCommand {
                                                 maxIterations: maxIterations ?? FixedPointConfiguration.trainingMaxIterations),
             epochs: epochs ?? Defaults.defaultEpochs, batchSize: batch ?? Defaults.defaultBatchSize, optimizer: optimizer ?? Defaults.defaultOptimizer,
             learningRate: lr ?? Defaults.defaultLearningRate, weightDecay: weightDecay ?? Defaults.defaultWeightDecay, seed: seed ?? Defaults.defaultSeed,
-            saveEvery: saveEvery ?? Defaults.defaultSaveEvery, maxNorm: maxNorm ?? Defaults.defaultMaxNorm)
+            saveEvery: saveEvery ?? Defaults.defaultSaveEvery, maxNorm: maxNorm ?? Defaults.defaultMaxNorm,
+            channels: channels ?? Defaults.defaultChannels, expansion: expansion ?? Defaults.defaultExpansion,
+            groups: groups ?? Defaults.defaultGroups)
     }
 
     func run() throws {
@@ -86,7 +100,7 @@ struct Train: ParsableCommand {
             ? try TrainingRun.resume(folder: output, epochs: epochs)
             : try TrainingRun.start(try newConfiguration(), data: data ?? Defaults.defaultData, folder: output, force: force)
         let c = run.configuration
-        print("training \(c.cell.rawValue) d = \(c.hidden) on \(run.dataPath) (\(run.train.count) train, \(run.test.count) test) "
+        print("training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) (\(run.train.count) train, \(run.test.count) test) "
               + "with \(c.estimatorLabel), \(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
         print("epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged")
         try run.train { record in

@@ -22,7 +22,8 @@ public struct Certificate: Sendable, Equatable {
     public var rho: Double
     /// √(1 − ρ²) when ρ < 1, else NaN.
     public var cosineBound: Double
-    /// ρ* = √λ_max(EᵀE, M Mᵀ) (NaN when M Mᵀ is singular).
+    /// ρ* = √λ_max(EᵀE, M Mᵀ). When M Mᵀ is singular (σ_min = 0, e.g. the mdeq cell): ∞ when E is non-zero
+    /// on the null space of Mᵀ, else the same maximum over the range of M (``GramSpectrum/nullTolerance``).
     public var rhoStar: Double
     /// λ_min(sym(M 𝒜 (I − Jᵀ))) / λ_max(M Mᵀ).
     public var ascentMargin: Double
@@ -37,6 +38,8 @@ public struct Certificate: Sendable, Equatable {
         let rhoStar: Double
         if sigmaMin > 0, let generalized = try? SymmetricEigen(errorGram.symmetricPart, gram.symmetricPart, computeVectors: false) {
             rhoStar = max(generalized.values.last ?? 0, 0).squareRoot()
+        } else if sigmaMin == 0, sigmaMax > 0 {
+            rhoStar = rankDeficientRhoStar(errorGram: errorGram, gram: gram)
         } else {
             rhoStar = .nan
         }
@@ -46,6 +49,32 @@ public struct Certificate: Sendable, Equatable {
                            weakCondition: errorNorm <= sigmaMin,
                            rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
                            rhoStar: rhoStar, ascentMargin: margin)
+    }
+
+    /// ρ* for a singular G = M Mᵀ = V Λ Vᵀ: with N the eigenvectors of (numerically) null eigenvalues and R the
+    /// others, ρ*² = ∞ when EᵀE is non-zero on N (some cotangent w has Mᵀw = 0 but Ew ≠ 0), else
+    /// λ_max(Λ_R^{-1/2} Rᵀ EᵀE R Λ_R^{-1/2}), the maximum of ‖Ew‖²/‖Mᵀw‖² over w in the range of M.
+    static func rankDeficientRhoStar(errorGram: Matrix, gram: Matrix) -> Double {
+        guard let eigen = try? SymmetricEigen(gram.symmetricPart), let v = eigen.vectors,
+              let errorMax = try? SymmetricEigen(errorGram.symmetricPart, computeVectors: false).values.last else { return .nan }
+        let tolerance = GramSpectrum.nullTolerance * (eigen.values.last ?? 0)
+        let null = eigen.values.indices.filter { eigen.values[$0] <= tolerance }
+        let range = eigen.values.indices.filter { eigen.values[$0] > tolerance }
+        func columns(_ indices: [Int], scaled: Bool) -> Matrix {
+            var out = Matrix(zeros: v.rows, indices.count)
+            for (j, c) in indices.enumerated() {
+                let s = scaled ? 1 / eigen.values[c].squareRoot() : 1
+                for i in 0..<v.rows { out[i, j] = s * v[i, c] }
+            }
+            return out
+        }
+        let n = columns(null, scaled: false)
+        let onNull = (try? SymmetricEigen((n.transposed * errorGram * n).symmetricPart, computeVectors: false).values.last) ?? .nan
+        guard onNull.isFinite else { return .nan }
+        if onNull > GramSpectrum.nullTolerance * max(errorMax, 0) + 1e-300 { return .infinity }
+        let r = columns(range, scaled: true)
+        let top = (try? SymmetricEigen((r.transposed * errorGram * r).symmetricPart, computeVectors: false).values.last) ?? .nan
+        return max(top, 0).squareRoot()
     }
 
     /// The Neumann family's certificate (THEORY.md §3): E = −Mᵀ Pᵀ for a state-space P (NPG: B^k, RBP: J^k,

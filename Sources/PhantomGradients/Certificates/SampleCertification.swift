@@ -82,10 +82,17 @@ public final class SampleCertification: @unchecked Sendable {
 
 /// σ_min and σ_max of M from the eigenvalues of its Gram G = M Mᵀ.
 public enum GramSpectrum {
-    /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), round-off negatives clipped to 0; NaN when LAPACK fails.
+    /// Eigenvalues of G at or below this fraction of λ_max(G) count as zero: σ_min = 0, M is rank-deficient. The
+    /// mdeq cell is: at positions where the ReLU before its last GroupNorm is inactive, every column of M (and every
+    /// row of J) takes the same value within a channel, so e_j − e_j′ spans a null space of Mᵀ.
+    public static let nullTolerance = 1e-12
+
+    /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), with λ_min ≤ ``nullTolerance``·λ_max (and round-off negatives)
+    /// taken as 0; NaN when LAPACK fails.
     public static func extremeSingularValues(_ gram: Matrix) -> (min: Double, max: Double) {
         let eigenvalues = (try? SymmetricEigen(gram, computeVectors: false).values) ?? []
-        return (max(eigenvalues.first ?? .nan, 0).squareRoot(), max(eigenvalues.last ?? .nan, 0).squareRoot())
+        let top = max(eigenvalues.last ?? .nan, 0), low = eigenvalues.first ?? .nan
+        return ((low <= nullTolerance * top ? 0 : low).squareRoot(), top.squareRoot())
     }
 }
 

@@ -6,6 +6,8 @@ public enum CellKind: String, Sendable, CaseIterable, Codable {
     case tanh
     /// a = relu(W₁h + b₁); f = LayerNorm(relu(h + W₂a + b₂ + U x + b)).
     case resmlp
+    /// MDEQ's BasicBlock at one resolution: f = gn3(relu(gn2(conv2(relu(gn1(conv1 h)))) + u) + h)), u = injection(x).
+    case mdeq
 }
 
 /// An implicit layer's cell f(h, x; θ), acting on a batch.
@@ -26,12 +28,35 @@ public protocol ImplicitCell: Sendable {
     var parameters: [Double] { get set }
     /// Extra integer dimensions stored in a checkpoint (e.g. ["m": 128] for resmlp).
     var extraDimensions: [String: Int] { get }
+    /// The ε of the cell's normalisation layers (LayerNorm, GroupNorm); nil when it has none.
+    var normalizationEpsilon: Double? { get }
+    /// [C_in, H, W] for a cell whose input x is an image (flattened NCHW), nil for vector inputs.
+    var inputImageShape: [Int]? { get }
 
     /// f(H, X) for a batch. Complexity: a few GEMMs.
     func forward(state h: Matrix, input x: Matrix) -> Matrix
 
     /// Everything needed for derivatives at (H, X): f's value and its Jacobian products.
     func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization
+}
+
+/// A cell defined by a ``LayerComposition``: everything but its kind and extra dimensions comes from the graph.
+public protocol ComposedCell: ImplicitCell {
+    var composition: LayerComposition { get set }
+}
+
+extension ComposedCell {
+    public var stateDimension: Int { composition.stateDimension }
+    public var inputDimension: Int { composition.inputDimension }
+    public var layout: ParameterLayout { composition.layout }
+    public var normalizationEpsilon: Double? { composition.normEpsilon }
+    public var inputImageShape: [Int]? { nil }
+    public var parameters: [Double] {
+        get { composition.parameters }
+        set { composition.parameters = newValue }
+    }
+    public func forward(state h: Matrix, input x: Matrix) -> Matrix { composition.forward(state: h, input: x) }
+    public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization { composition.linearize(state: h, input: x) }
 }
 
 /// The derivatives of f at one batch point (H, X). All products are batched: row i of the argument is
