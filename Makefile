@@ -41,7 +41,7 @@ test: deps python-deps
 test-slurm: release
 	bash scripts/test-slurm.sh
 
-# The main job: the committed reference runs (tanh and resmlp DEQs trained on digits with UPG(5, 0.5) by
+# The main job: the committed reference runs (tanh, resmlp and mdeq DEQs trained on digits with UPG(5, 0.5) by
 # `phantom train`; `make reference` retrains them) analysed along training on the default grid
 # (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results and figures in out/ (ignored by git, so
 # a demo run leaves `git status` clean on any machine).
@@ -49,13 +49,15 @@ DEMO_SAMPLES ?= 32
 PHANTOM = $$($(SWIFT) build -c release --show-bin-path)/phantom
 
 demo: release
-	@test -d notebooks-data/reference/tanh-upg -a -d notebooks-data/reference/resmlp-upg || $(MAKE) reference
+	@test -d notebooks-data/reference/tanh-upg -a -d notebooks-data/reference/resmlp-upg -a -d notebooks-data/reference/mdeq-upg || $(MAKE) reference
 	@mkdir -p out
 	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o out/results-tanh.h5 --force
 	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o out/results-resmlp.h5 --force
+	$(PHANTOM) analyze notebooks-data/reference/mdeq-upg --samples $(DEMO_SAMPLES) -o out/results-mdeq.h5 --force
 	$(PHANTOM) plot out/results-tanh.h5 -o out/plots/tanh --force
 	$(PHANTOM) plot out/results-resmlp.h5 -o out/plots/resmlp --force
-	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg -o out/plots/training --force
+	$(PHANTOM) plot out/results-mdeq.h5 -o out/plots/mdeq --force
+	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg notebooks-data/reference/mdeq-upg -o out/plots/training --force
 
 # The two figures the README shows, from a fresh demo run (the only demo outputs kept in git).
 readme-figures: demo
@@ -66,6 +68,8 @@ reference: release
 	  -o notebooks-data/reference/tanh-upg --force
 	$(PHANTOM) train --cell resmlp --hidden 32 --mlp-width 64 --epochs 30 --save-every 10 --estimator upg --k 5 --lambda 0.5 \
 	  --seed 0 --max-iterations 200 -o notebooks-data/reference/resmlp-upg --force
+	$(PHANTOM) train --cell mdeq --channels 4 --expansion 2 --groups 2 --epochs 30 --save-every 10 --estimator upg --k 5 \
+	  --lambda 0.5 --seed 0 -o notebooks-data/reference/mdeq-upg --force
 
 # Installs the phantom binary and the bundled data sets: PREFIX/bin/phantom and PREFIX/share/phantom/*.h5,
 # where the binary finds them from any working directory (PHANTOM_DATA=FOLDER points elsewhere).

@@ -32,6 +32,7 @@ extension Phantom {
     /// non-zero exit code. Help and version requests print as usual.
     static func main() {
         AtomicOutput.removeTemporariesOnSignals()
+        Memory.keepLargeBlocks()
         // Untrusted HDF5 inputs are read by a child process first: libhdf5 can crash on a corrupted file.
         HDF5File.isolation = HDF5File.Isolation(executable: Executable.path) { ["check-hdf5", $0] }
         do {

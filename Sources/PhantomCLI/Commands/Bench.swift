@@ -7,6 +7,6 @@ import PhantomBenchmarks
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the toolkit's performance (use a release build: swift build -c release).",
-        subcommands: [BenchGrid.self, BenchTrain.self]
+        subcommands: [BenchGrid.self, BenchTrain.self, BenchCell.self]
     )
 }

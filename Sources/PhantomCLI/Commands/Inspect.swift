@@ -54,7 +54,7 @@ struct Inspect: ParsableCommand {
     private func describe(_ c: Checkpoint) -> String {
         let m = c.model
         var dims = "n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)"
-        for (k, v) in m.cell.extraDimensions.sorted(by: { $0.key < $1.key }) { dims += ", \(k) = \(v)" }
+        for k in ModelShape.extraDimensionNames(m.cell.kind) { dims += ", \(k) = \(m.cell.extraDimensions[k] ?? 0)" }
         var lines = ["checkpoint  \(checkpoint)", "cell        \(m.cell.kind.rawValue) (\(dims))"]
         var training: [String] = []
         if let d = c.dataset { training.append("dataset \(d)") }

@@ -8,9 +8,11 @@ import PhantomLinearAlgebra
 ///
 ///     y = W_mat Π(z) + b 1ᵀ,   W_mat = W reshaped to C_out × (C_in·k²),
 ///
-/// so the input VJP is Π*(W_matᵀ g) (col2im, the adjoint of Π) and the weight VJP is g Πᵀ per sample. Every
-/// product is a GEMM per sample on its block of patches; there is no per-pixel loop outside im2col/col2im.
-/// The operand of a batch is its patches, B blocks of (C_in·k²)×(H·W), stacked: (B·C_in·k²)×(H·W).
+/// so the input VJP is Π*(W_matᵀ g) — computed as the convolution of g with the flipped, transposed kernel — and
+/// the weight VJP is g Πᵀ per sample. The operand
+/// of a batch is its patches side by side, (C_in·k²) × (B·H·W), so every product is one GEMM over the batch
+/// (per-sample parameter VJPs: one per sample); there is no per-pixel loop outside im2col/col2im and the
+/// channel-first reshuffles.
 public struct Conv2d: AffineLayer {
     public let name: String
     public let inChannels: Int
@@ -60,52 +62,40 @@ public struct Conv2d: AffineLayer {
         }
     }
 
-    /// Π(z) for every sample: (B·C_in·k²) × (H·W).
+    /// Π(z) for the whole batch: (C_in·k²) × (B·H·W), sample i's patches in columns i·H·W ..< (i + 1)·H·W, so
+    /// that every product of the batch is one GEMM.
     public func operand(_ z: Matrix) -> Matrix {
         precondition(z.columns == inputWidth, "\(name): input has \(z.columns) values per sample, needs \(inputWidth)")
-        let kr = patchRows, hw = positions, pad = kernel / 2
-        var patches = Matrix(zeros: z.rows * kr, hw)
+        var patches = Matrix(zeros: patchRows, z.rows * positions)
+        let samples = z.rows
         patches.elements.withUnsafeMutableBufferPointer { p in
             z.elements.withUnsafeBufferPointer { zp in
-                for i in 0..<z.rows {
-                    for c in 0..<inChannels {
-                        let plane = i * inputWidth + c * hw
-                        for dy in 0..<kernel {
-                            for dx in 0..<kernel {
-                                let row = (i * kr + (c * kernel + dy) * kernel + dx) * hw
-                                for y in 0..<height {
-                                    let sy = y + dy - pad
-                                    guard sy >= 0 && sy < height else { continue }
-                                    let x0 = max(0, pad - dx), x1 = min(width, width + pad - dx)
-                                    for x in x0..<x1 { p[row + y * width + x] = zp[plane + sy * width + x + dx - pad] }
-                                }
-                            }
-                        }
-                    }
+                forEachPatchRun(samples: samples) { source, target, count in
+                    for x in 0..<count { p[target + x] = zp[source + x] }
                 }
             }
         }
         return patches
     }
 
-    /// z ← z + Π*(patches) for every sample: the adjoint of ``operand(_:)`` (col2im).
-    func addAdjointOfPatches(_ patches: Matrix, to z: inout Matrix) {
-        let kr = patchRows, hw = positions, pad = kernel / 2
-        z.elements.withUnsafeMutableBufferPointer { zp in
-            patches.elements.withUnsafeBufferPointer { p in
-                for i in 0..<z.rows {
-                    for c in 0..<inChannels {
-                        let plane = i * inputWidth + c * hw
-                        for dy in 0..<kernel {
-                            for dx in 0..<kernel {
-                                let row = (i * kr + (c * kernel + dy) * kernel + dx) * hw
-                                for y in 0..<height {
-                                    let sy = y + dy - pad
-                                    guard sy >= 0 && sy < height else { continue }
-                                    let x0 = max(0, pad - dx), x1 = min(width, width + pad - dx)
-                                    for x in x0..<x1 { zp[plane + sy * width + x + dx - pad] += p[row + y * width + x] }
-                                }
-                            }
+    /// Calls `body(source, target, count)` for every run of `count` positions where patch row element
+    /// p[target …] reads z[source …] (within image bounds), for `samples` samples; p is (C_in·k²) × (B·H·W).
+    @inline(__always)
+    private func forEachPatchRun(samples: Int, channels: Int? = nil, _ body: (Int, Int, Int) -> Void) {
+        let hw = positions, pad = kernel / 2, columns = samples * hw
+        let channels = channels ?? inChannels, sampleWidth = channels * hw
+        for i in 0..<samples {
+            for c in 0..<channels {
+                let plane = i * sampleWidth + c * hw
+                for dy in 0..<kernel {
+                    for dx in 0..<kernel {
+                        let row = ((c * kernel + dy) * kernel + dx) * columns + i * hw
+                        let x0 = max(0, pad - dx), x1 = min(width, width + pad - dx)
+                        guard x1 > x0 else { continue }
+                        for y in 0..<height {
+                            let sy = y + dy - pad
+                            guard sy >= 0 && sy < height else { continue }
+                            body(plane + sy * width + dx - pad + x0, row + y * width + x0, x1 - x0)
                         }
                     }
                 }
@@ -114,45 +104,101 @@ public struct Conv2d: AffineLayer {
     }
 
     public func selectingSamples(_ rows: [Int], of operand: Matrix) -> Matrix {
-        let kr = patchRows
-        return operand.selectingRows(rows.flatMap { Array(($0 * kr)..<(($0 + 1) * kr)) })
-    }
-
-    /// y_i (+)= W_mat Π_i, one GEMM per sample writing straight into row i of y.
-    public func apply(_ operand: Matrix, weight w: ArraySlice<Double>?, into y: inout Matrix, accumulate: Bool) {
-        let kr = patchRows, hw = positions, b = y.rows
-        precondition(operand.rows == b * kr && y.columns == outputWidth)
-        let wArray = w.map(Array.init) ?? weight
-        wArray.withUnsafeBufferPointer { wp in
-            operand.elements.withUnsafeBufferPointer { pp in
-                y.elements.withUnsafeMutableBufferPointer { yp in
-                    for i in 0..<b {
-                        BLAS.gemm(m: outChannels, n: hw, k: kr, wp.baseAddress!, lda: kr,
-                                  pp.baseAddress! + i * kr * hw, ldb: hw,
-                                  beta: accumulate ? 1 : 0, yp.baseAddress! + i * outputWidth, ldc: hw)
-                    }
-                }
+        let hw = positions, columns = operand.columns
+        var out = Matrix(zeros: patchRows, rows.count * hw)
+        for r in 0..<patchRows {
+            for (j, i) in rows.enumerated() {
+                for s in 0..<hw { out.elements[r * rows.count * hw + j * hw + s] = operand.elements[r * columns + i * hw + s] }
             }
         }
+        return out
     }
 
-    /// x (+)= Π*(W_matᵀ g_i) per sample.
-    public func applyTranspose(_ g: Matrix, into x: inout Matrix, accumulate: Bool) {
-        let kr = patchRows, hw = positions, b = g.rows
-        var patches = Matrix(zeros: b * kr, hw)
-        weight.withUnsafeBufferPointer { wp in
+    /// A batch B × (C·H·W) as C × (B·H·W) (channels first), and back.
+    private func channelsFirst(_ g: Matrix, channels: Int) -> Matrix {
+        let hw = positions, b = g.rows
+        var out = Matrix(zeros: channels, b * hw)
+        out.elements.withUnsafeMutableBufferPointer { o in
             g.elements.withUnsafeBufferPointer { gp in
-                patches.elements.withUnsafeMutableBufferPointer { pp in
-                    for i in 0..<b {
-                        BLAS.gemm(m: kr, n: hw, k: outChannels, wp.baseAddress!, lda: kr, transposeA: true,
-                                  gp.baseAddress! + i * outputWidth, ldb: hw,
-                                  beta: 0, pp.baseAddress! + i * kr * hw, ldc: hw)
+                for i in 0..<b {
+                    for c in 0..<channels {
+                        let from = i * channels * hw + c * hw, to = c * b * hw + i * hw
+                        for s in 0..<hw { o[to + s] = gp[from + s] }
                     }
                 }
             }
         }
-        if !accumulate { x = Matrix(zeros: b, inputWidth) }
-        addAdjointOfPatches(patches, to: &x)
+        return out
+    }
+
+    /// y (+)= W_mat Π: one GEMM over the batch, (C_out × C_in·k²)·(C_in·k² × B·H·W), scattered into the rows of y.
+    public func apply(_ operand: Matrix, weight w: ArraySlice<Double>?, into y: inout Matrix, accumulate: Bool) {
+        let hw = positions, b = y.rows
+        precondition(operand.columns == b * hw && y.columns == outputWidth)
+        let weights = Matrix(rows: outChannels, columns: patchRows, elements: w.map(Array.init) ?? weight)
+        let t = BLAS.gemm(weights, operand)
+        y.elements.withUnsafeMutableBufferPointer { yp in
+            t.elements.withUnsafeBufferPointer { tp in
+                for i in 0..<b {
+                    for c in 0..<outChannels {
+                        let to = i * outputWidth + c * hw, from = c * b * hw + i * hw
+                        if accumulate { for s in 0..<hw { yp[to + s] += tp[from + s] } } else { for s in 0..<hw { yp[to + s] = tp[from + s] } }
+                    }
+                }
+            }
+        }
+    }
+
+    /// x (+)= Π*(W_matᵀ g), computed as the convolution of g with the flipped, transposed kernel
+    /// W̃[c, o, dy, dx] = W[o, c, k−1−dy, k−1−dx] (stride 1 and padding k/2 make the adjoint a convolution):
+    /// x_i = W̃_mat Π(g_i), GEMMs with inner dimension C_out·k² over chunks of samples whose patches fit in about
+    /// 4 MB. See docs/LayerDerivatives.md.
+    public func applyTranspose(_ g: Matrix, into x: inout Matrix, accumulate: Bool) {
+        if !accumulate { x = Matrix(zeros: g.rows, inputWidth) }
+        let k2 = kernel * kernel, hw = positions, rowsOfPatches = outChannels * k2
+        var flipped = [Double](repeating: 0, count: weight.count)
+        for o in 0..<outChannels {
+            for c in 0..<inChannels {
+                for t in 0..<k2 { flipped[(c * outChannels + o) * k2 + (k2 - 1 - t)] = weight[(o * inChannels + c) * k2 + t] }
+            }
+        }
+        let chunk = max(1, (1 << 19) / max(1, rowsOfPatches * hw))
+        var patches = [Double](repeating: 0, count: rowsOfPatches * chunk * hw)
+        var product = [Double](repeating: 0, count: inChannels * chunk * hw)
+        var start = 0
+        while start < g.rows {
+            let n = min(chunk, g.rows - start)
+            // Π(g) of the chunk: (C_out·k²) × (n·H·W), zero where a window leaves the image.
+            patches.withUnsafeMutableBufferPointer { p in
+                p.update(repeating: 0)
+                g.elements.withUnsafeBufferPointer { all in
+                    let gp = UnsafeBufferPointer(rebasing: all[(start * outputWidth)..<((start + n) * outputWidth)])
+                    forEachPatchRun(samples: n, channels: outChannels) { source, target, count in
+                        for q in 0..<count { p[target + q] = gp[source + q] }
+                    }
+                }
+            }
+            flipped.withUnsafeBufferPointer { wp in
+                patches.withUnsafeBufferPointer { pp in
+                    product.withUnsafeMutableBufferPointer { cp in
+                        BLAS.gemm(m: inChannels, n: n * hw, k: rowsOfPatches, wp.baseAddress!, lda: rowsOfPatches,
+                                  pp.baseAddress!, ldb: n * hw, beta: 0, cp.baseAddress!, ldc: n * hw)
+                    }
+                }
+            }
+            // Channels first (C_in × n·H·W) back into the rows of x.
+            product.withUnsafeBufferPointer { cp in
+                x.elements.withUnsafeMutableBufferPointer { xp in
+                    for i in 0..<n {
+                        for c in 0..<inChannels {
+                            let to = (start + i) * inputWidth + c * hw, from = c * n * hw + i * hw
+                            for q in 0..<hw { xp[to + q] += cp[from + q] }
+                        }
+                    }
+                }
+            }
+            start += n
+        }
     }
 
     public func addBias(_ b: ArraySlice<Double>?, to y: inout Matrix) {
@@ -168,22 +214,9 @@ public struct Conv2d: AffineLayer {
         }
     }
 
-    /// Σ_i g_i Π_iᵀ (one accumulating GEMM per sample) and Σ_i Σ_positions g_i for the bias.
+    /// Σ_i g_i Π_iᵀ as one GEMM over the batch, G (C_out × B·H·W) · Πᵀ, and Σ_i Σ_positions g_i for the bias.
     public func parameterVJP(_ g: Matrix, operand: Matrix) -> [Double] {
-        let kr = patchRows, hw = positions
-        var dW = [Double](repeating: 0, count: weight.count)
-        g.elements.withUnsafeBufferPointer { gp in
-            operand.elements.withUnsafeBufferPointer { pp in
-                dW.withUnsafeMutableBufferPointer { dp in
-                    for i in 0..<g.rows {
-                        BLAS.gemm(m: outChannels, n: kr, k: hw, gp.baseAddress! + i * outputWidth, lda: hw,
-                                  pp.baseAddress! + i * kr * hw, ldb: hw, transposeB: true,
-                                  beta: i == 0 ? 0 : 1, dp.baseAddress!, ldc: kr)
-                    }
-                }
-            }
-        }
-        return dW + (hasBias ? channelSums(g) : [])
+        BLAS.gemm(channelsFirst(g, channels: outChannels), operand, transposeB: true).elements + (hasBias ? channelSums(g) : [])
     }
 
     /// Σ_i Σ_s g[i, c, s] per output channel c.
@@ -202,13 +235,14 @@ public struct Conv2d: AffineLayer {
     }
 
     public func parameterVJPRows(_ g: Matrix, operand: Matrix, into o: UnsafeMutableBufferPointer<Double>, stride p: Int, offset: Int) {
-        let kr = patchRows, hw = positions
+        let kr = patchRows, hw = positions, columns = operand.columns
         g.elements.withUnsafeBufferPointer { gp in
             operand.elements.withUnsafeBufferPointer { pp in
                 for i in 0..<g.rows {
                     let base = i * p + offset
+                    // g_i as C_out × H·W (row-major in the row of g) times Π_iᵀ, Π_i the columns of sample i.
                     BLAS.gemm(m: outChannels, n: kr, k: hw, gp.baseAddress! + i * outputWidth, lda: hw,
-                              pp.baseAddress! + i * kr * hw, ldb: hw, transposeB: true,
+                              pp.baseAddress! + i * hw, ldb: columns, transposeB: true,
                               beta: 0, o.baseAddress! + base, ldc: kr)
                     guard hasBias else { continue }
                     for c in 0..<outChannels {

@@ -120,23 +120,27 @@ struct NormalizationPoint: MapPoint {
     /// Applies ∂n/∂z to each row of `dz` (row i at point row i, or at the only point row).
     func derivative(_ dz: Matrix) -> Matrix {
         var out = dz
-        let segments = shape.segments, length = dz.columns / segments
+        let segments = shape.segments, length = dz.columns / segments, columns = dz.columns
         let count = Double(length)
         let broadcast = normalized.rows == 1
-        for i in 0..<dz.rows {
-            let pi = broadcast ? 0 : i
-            for s in 0..<segments {
-                let start = i * dz.columns + s * length, pstart = pi * dz.columns + s * length
-                var meanD = 0.0, meanND = 0.0
-                for j in 0..<length {
-                    meanD += dz.elements[start + j]
-                    meanND += normalized.elements[pstart + j] * dz.elements[start + j]
-                }
-                meanD /= count
-                meanND /= count
-                let sigma = self.sigma[pi * segments + s]
-                for j in 0..<length {
-                    out.elements[start + j] = (dz.elements[start + j] - meanD - normalized.elements[pstart + j] * meanND) / sigma
+        out.elements.withUnsafeMutableBufferPointer { o in
+            dz.elements.withUnsafeBufferPointer { d in
+                normalized.elements.withUnsafeBufferPointer { n in
+                    for i in 0..<dz.rows {
+                        let pi = broadcast ? 0 : i
+                        for s in 0..<segments {
+                            let start = i * columns + s * length, pstart = pi * columns + s * length
+                            var meanD = 0.0, meanND = 0.0
+                            for j in 0..<length {
+                                meanD += d[start + j]
+                                meanND += n[pstart + j] * d[start + j]
+                            }
+                            meanD /= count
+                            meanND /= count
+                            let sigma = self.sigma[pi * segments + s]
+                            for j in 0..<length { o[start + j] = (d[start + j] - meanD - n[pstart + j] * meanND) / sigma }
+                        }
+                    }
                 }
             }
         }
