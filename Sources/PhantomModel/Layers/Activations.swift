@@ -1,13 +1,23 @@
 import Foundation
 import PhantomLinearAlgebra
 
-/// `torch.tanh`: y = tanh(z) element-wise; φ′ = 1 − y².
-public struct Tanh: MapLayer {
-    public let name: String
-    public let inputWidth: Int
+/// An element-wise activation without parameters, y = φ(z), whose Jacobian is diag φ′(z): it only says how to form
+/// y and φ′ (`forward`); names, widths and the empty parameter list come from here.
+public protocol ElementwiseActivation: MapLayer {}
+
+extension ElementwiseActivation {
     public var outputWidth: Int { inputWidth }
     public var tensors: [(name: String, shape: [Int])] { [] }
-    public var parameters: [Double] { get { [] } set {} }
+    public var parameters: [Double] {
+        get { [] }
+        nonmutating set { precondition(newValue.isEmpty, "\(name) has no parameters") }
+    }
+}
+
+/// `torch.tanh`: y = tanh(z) element-wise; φ′ = 1 − y².
+public struct Tanh: ElementwiseActivation {
+    public let name: String
+    public let inputWidth: Int
 
     public init(_ name: String, width: Int) { self.name = name; inputWidth = width }
 
@@ -20,12 +30,9 @@ public struct Tanh: MapLayer {
 }
 
 /// `nn.ReLU`: y = z ⊙ 1[z > 0]; φ′ = 1[z > 0] (relu′(0) = 0, as in PyTorch).
-public struct ReLU: MapLayer {
+public struct ReLU: ElementwiseActivation {
     public let name: String
     public let inputWidth: Int
-    public var outputWidth: Int { inputWidth }
-    public var tensors: [(name: String, shape: [Int])] { [] }
-    public var parameters: [Double] { get { [] } set {} }
 
     public init(_ name: String, width: Int) { self.name = name; inputWidth = width }
 
