@@ -43,6 +43,10 @@ public struct GridBenchmark: Sendable {
         /// GFLOP/s of the batched state VJP and of dgemm (B×d · d×d).
         public var vjpGFLOPS: Double
         public var gemmGFLOPS: Double
+        /// One UPG(K, 0.5) pass (batch mean) and the UPG grid over every k ≤ K and every λ with per-sample metrics
+        /// (factored) and batch metrics.
+        public var upgPass: Double
+        public var upgGrid: Double
     }
 
     public func run() throws -> Report {
@@ -86,6 +90,11 @@ public struct GridBenchmark: Sendable {
         perCell.sort()
         let direct = perCell[perCell.count / 2] * Double(k * lambdaCount)
 
+        // UPG: one pass against the whole grid (one unroll per λ, one backward sweep per k, factored per-sample metrics).
+        let upgPass = Stopwatch.median(repeats: repeats) { _ = try? UnrolledPhantomGradient(steps: k, damping: 0.5).estimate(problem, perSample: false) }
+        let upgGrid = try UPGGrid(maxSteps: k, lambdas: lambdaValues)
+        let upgGridTime = Stopwatch.median(repeats: max(1, repeats / 2)) { _ = upgGrid.evaluate(problem, exact: exact, perSample: true) }
+
         // Batched VJP throughput vs dgemm of the same shape (B×d by d×d).
         let v = gaussian(b, d, 1)
         let flops = 2.0 * Double(b) * Double(d) * Double(d)
@@ -93,6 +102,6 @@ public struct GridBenchmark: Sendable {
         let gemm = Stopwatch.median(repeats: repeats * 4) { _ = BLAS.gemm(v, w) }
         return Report(forwardConverged: problem.forward.allConverged, adjointConverged: exact.isReliable, onePass: onePass,
                       gridPerSample: gridSamples, gridWithBatch: gridAll, grams: gramTime, direct: direct,
-                      vjpGFLOPS: flops / vjp / 1e9, gemmGFLOPS: flops / gemm / 1e9)
+                      vjpGFLOPS: flops / vjp / 1e9, gemmGFLOPS: flops / gemm / 1e9, upgPass: upgPass, upgGrid: upgGridTime)
     }
 }

@@ -127,7 +127,9 @@ public enum AtomicOutput {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 Pending.shared.removeAll()
-                exit(128 + sig)
+                // _exit, not exit: worker threads are still running, and exit's atexit handlers (OpenBLAS's
+                // teardown among them) can crash under them — a SIGTERM must end in 143, never in a SIGSEGV.
+                _exit(128 + sig)
             }
             source.resume()
             Pending.shared.keep(source)

@@ -25,6 +25,8 @@ public struct GradientEstimate: Sendable {
     /// Training-mode UPG only: the batch-mean loss and head gradient at h_k, where that mode evaluates the loss.
     public var lossAtUnroll: Double? = nil
     public var headGradientAtUnroll: [Double]? = nil
+    /// UPG with factored per-sample metrics: each step's per-sample parameter VJP, factored by layer.
+    public var factors: [ParameterFactors]? = nil
 
     /// False when an adjoint solve behind this estimate did not reach its tolerance for some sample:
     /// such a gradient must not be used as the exact reference.

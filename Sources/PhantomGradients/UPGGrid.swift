@@ -28,21 +28,30 @@ public struct UPGGrid: Sendable {
         }
     }
 
-    /// `exact` is the exact-gradient estimate (batch mean, and per-sample rows when `perSample`).
-    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool) -> UPGGridResult {
-        let exactRows = perSample ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
+    /// `exact` is the exact-gradient estimate (batch mean, and its adjoint's state cotangents w* or per-sample rows
+    /// when `perSample`). With w* the per-sample metrics come from factored parameter VJPs (``FactoredComparison``:
+    /// no B × p array for Linear layers); `materialized` forces the per-sample rows in R^p (the cross-check).
+    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool, materialized: Bool = false) -> UPGGridResult {
+        let factored = perSample && !materialized && exact.stateCotangents != nil
+        let comparison = factored ? FactoredComparison(exact: problem.linearization.parameterFactors(exact.stateCotangents!)) : nil
+        let exactRows = perSample && !factored
+            ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
         var batch = [[GradientMetrics]]()
         var samples = [[[GradientMetrics]]](repeating: [], count: perSample ? problem.batchSize : 0)
         for lambda in lambdas {
             let (linearizations, _) = UnrolledPhantomGradient.unroll(problem, steps: maxSteps, damping: lambda)
             var row = [GradientMetrics]()
             var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
+            let cache = comparison.map { FactoredComparison(sharing: $0) }
             for k in steps {
                 let estimate = UnrolledPhantomGradient.backpropagate(through: Array(linearizations[0..<k]),
-                                                                    cotangents: problem.cotangents,
-                                                                    damping: lambda, perSample: perSample)
+                                                                    cotangents: problem.cotangents, damping: lambda,
+                                                                    perSample: perSample && !factored, factored: factored)
                 row.append(GradientMetrics.compare(estimate.batchMean, exact.batchMean))
-                if let rows = estimate.perSample, let exactRows {
+                if let cache, let terms = estimate.factors {
+                    let metrics = cache.compare(terms, steps: Array((0..<k).reversed()))
+                    for i in 0..<metrics.count { sampleRows[i].append(metrics[i]) }
+                } else if let rows = estimate.perSample, let exactRows {
                     for i in 0..<rows.rows { sampleRows[i].append(GradientMetrics.compare(rows.row(i), exactRows.row(i))) }
                 }
             }

@@ -70,7 +70,7 @@ struct GridEngineTests {
 import Foundation
 
 extension GridEngineTests {
-    @Test("the UPG grid equals direct UPG in every cell, and matches the NPG grid at a converged h*")
+    @Test("the UPG grid equals direct UPG in every cell (batch: bitwise; per sample, factored: 1e-12), and matches the NPG grid at a converged h*")
     func upgGrid() throws {
         let problem = GradientFixtures.problem(GradientFixtures.resmlpModel(), batch: 3)
         let exact = GradientFixtures.exact(problem)
@@ -85,7 +85,10 @@ extension GridEngineTests {
                 let metrics = GradientMetrics.compare(direct.batchMean, exact.batchMean)
                 #expect(grid.batch[l][k - 1] == metrics)
                 for i in 0..<problem.batchSize {
-                    #expect(samples[i][l][k - 1] == GradientMetrics.compare(try #require(direct.perSample).row(i), try #require(exact.perSample).row(i)))
+                    let materialized = GradientMetrics.compare(try #require(direct.perSample).row(i), try #require(exact.perSample).row(i))
+                    #expect(abs(samples[i][l][k - 1].cosine - materialized.cosine) <= 1e-12)
+                    #expect(abs(samples[i][l][k - 1].relativeError - materialized.relativeError) <= 1e-12 * materialized.relativeError)
+                    #expect(abs(samples[i][l][k - 1].normRatio - materialized.normRatio) <= 1e-12 * materialized.normRatio)
                     #expect(abs(samples[i][l][k - 1].cosine - npgGrid.perSample[i][l][k - 1].cosine) <= 1e-10)
                 }
             }
@@ -108,4 +111,49 @@ extension NPGGrid {
         return c
     }
 
+}
+
+@Suite("UPG's per-sample metrics from factored parameter VJPs")
+struct FactoredUPGTests {
+    @Test("factored metrics equal the materialised ones to 1e-12, loosely solved (UPG ≠ NPG) and exactly solved (UPG = NPG)",
+          arguments: GradientFixtures.ModelCase.allCases, [true, false])
+    func factoredEqualsMaterialized(modelCase: GradientFixtures.ModelCase, loose: Bool) throws {
+        let solver = loose ? try FixedPointConfiguration(method: .fixedPoint, stopping: .relative(1e-3), maxIterations: 8)
+                           : GradientFixtures.tightSolver()
+        let problem = GradientFixtures.problem(modelCase.model, batch: 4, solver: solver)
+        let exact = GradientFixtures.exact(problem)
+        let grid = try UPGGrid(maxSteps: 6, lambdas: [0.4, 1.0], steps: [1, 2, 4, 6])
+        let factored = try #require(grid.evaluate(problem, exact: exact, perSample: true).perSample)
+        let materialized = try #require(grid.evaluate(problem, exact: exact, perSample: true, materialized: true).perSample)
+        var largestError = 0.0
+        for i in 0..<problem.batchSize {
+            for l in 0..<2 {
+                for s in 0..<4 {
+                    let f = factored[i][l][s], m = materialized[i][l][s]
+                    let label = "\(modelCase) sample \(i) l \(l) s \(s)"
+                    #expect(abs(f.cosine - m.cosine) <= 1e-12, "\(label): cosine \(f.cosine) vs \(m.cosine)")
+                    #expect(abs(f.inner - m.inner) <= 1e-12 * abs(m.inner), "\(label): inner")
+                    #expect(abs(f.normRatio - m.normRatio) <= 1e-12 * m.normRatio, "\(label): norm ratio")
+                    #expect(abs(f.relativeError - m.relativeError) <= 1e-12 * m.relativeError + 1e-15,
+                            "\(label): relative error \(f.relativeError) vs \(m.relativeError)")
+                    largestError = max(largestError, m.relativeError)
+                }
+            }
+        }
+        // The loose solve leaves UPG visibly different from NPG; the tight one makes them agree (THEORY.md §2).
+        let npg = try NeumannPhantomGradient(steps: 6, damping: 1).estimate(problem, perSample: true)
+        let upg = try UnrolledPhantomGradient(steps: 6, damping: 1).estimate(problem, perSample: true)
+        let gap = relativeError(try #require(upg.perSample).elements, try #require(npg.perSample).elements)
+        #expect(loose ? gap > 1e-6 : gap < 1e-10, "UPG − NPG gap \(gap)")
+        #expect(largestError > 0)
+    }
+
+    @Test("ParameterFactors materialise to the per-sample parameter VJP rows", arguments: GradientFixtures.ModelCase.allCases)
+    func factorsMaterialize(modelCase: GradientFixtures.ModelCase) throws {
+        let problem = GradientFixtures.problem(modelCase.model, batch: 3)
+        var rng = SplitMix64(seed: 5)
+        let u = gaussianMatrix(3, problem.model.stateDimension, &rng)
+        let factors = problem.linearization.parameterFactors(u)
+        #expect(relativeError(factors.materialized.elements, problem.linearization.parameterVJPRows(u).elements) <= 1e-15)
+    }
 }

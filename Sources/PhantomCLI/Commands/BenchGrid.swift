@@ -39,6 +39,9 @@ struct BenchGrid: ParsableCommand {
         print(line("direct per-cell recomputation (scaled)", r.direct))
         print(String(format: "ratios: grid (per sample) / one pass = %.2f (target ≤ 1.5); grid (+ batch) / one pass = %.2f", r.gridPerSample / r.onePass, r.gridWithBatch / r.onePass))
         print(String(format: "        direct / grid (per sample) = %.0f, direct / grid (+ batch) = %.0f (target ≥ 20)", r.direct / r.gridPerSample, r.direct / r.gridWithBatch))
+        print(line("one UPG(\(k), 0.5) pass (batch mean)", r.upgPass))
+        print(line("UPG grid (\(k)×\(lambdas) cells, per sample + batch)", r.upgGrid))
+        print(String(format: "        UPG grid / one UPG pass = %.1f (target ≤ 3)", r.upgGrid / r.upgPass))
         print(String(format: "batched state VJP %.1f GFLOP/s, dgemm (B×d·d×d) %.1f GFLOP/s: ratio %.2f (target ≥ 0.5)",
                      r.vjpGFLOPS, r.gemmGFLOPS, r.vjpGFLOPS / r.gemmGFLOPS))
     }

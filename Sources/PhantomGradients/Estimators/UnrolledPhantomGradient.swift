@@ -89,12 +89,14 @@ public struct UnrolledPhantomGradient: GridEstimator {
     }
 
     /// Backpropagation through h_{t+1} = (1 − λ) h_t + λ f(h_t) given the linearizations at h_0 … h_{k−1}.
+    /// `factored`: also return each step's per-sample parameter VJP λ M_tᵀ w_{t+1} in factored form (steps k − 1 … 0).
     static func backpropagate(through linearizations: [any CellLinearization], cotangents g: Matrix,
-                              damping: Double, perSample: Bool) -> GradientEstimate {
+                              damping: Double, perSample: Bool, factored: Bool = false) -> GradientEstimate {
         let b = g.rows
         var w = g
         var sum: [Double]? = nil
         var rows: Matrix? = nil
+        var factors: [ParameterFactors] = []
         for lin in linearizations.reversed() {
             var u = w
             BLAS.scal(damping, &u.elements)
@@ -104,11 +106,14 @@ public struct UnrolledPhantomGradient: GridEstimator {
                 let step = lin.parameterVJPRows(u)
                 if rows == nil { rows = step } else { BLAS.axpy(1, step.elements, &rows!.elements) }
             }
+            if factored { factors.append(lin.parameterFactors(u)) }
             w = dampedStep(lin.stateVJP(w), w, damping)  // w_t = B_tᵀ w_{t+1}
         }
         var mean = sum ?? []
         BLAS.scal(1 / Double(max(b, 1)), &mean)
-        return GradientEstimate(batchMean: mean, perSample: rows, stateCotangents: nil, adjoint: nil)
+        var estimate = GradientEstimate(batchMean: mean, perSample: rows, stateCotangents: nil, adjoint: nil)
+        if factored { estimate.factors = factors }
+        return estimate
     }
 }
 

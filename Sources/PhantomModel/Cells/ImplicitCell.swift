@@ -84,6 +84,8 @@ public protocol CellLinearization: Sendable {
     func parameterVJPs(_ us: [Matrix]) -> [[Double]]
     /// Row i: M_iᵀ u_i, the per-sample parameter VJPs (B×p).
     func parameterVJPRows(_ u: Matrix) -> Matrix
+    /// Row i: M_iᵀ u_i, factored by layer (outer products for Linear layers): ``ParameterFactors``.
+    func parameterFactors(_ u: Matrix) -> ParameterFactors
     /// When M_i is row-separable — row r of M_i is scale_r · φᵀ on parameters that only row r touches —
     /// the pair (scale, φ); then M_i M_jᵀ = diag(scale_i ⊙ scale_j) (φ_iᵀ φ_j) across points. The tanh cell:
     /// scale = D = 1 − f², φ = (x, 1, h). Nil for other cells.
@@ -108,6 +110,8 @@ extension CellLinearization {
     public func parameterVJPs(_ us: [Matrix]) -> [[Double]] { us.map(parameterVJP) }
 
     public func rowSeparableFactors(sample i: Int) -> (scale: [Double], features: [Double])? { nil }
+
+    public func parameterFactors(_ u: Matrix) -> ParameterFactors { ParameterFactors(parts: [.dense(parameterVJPRows(u))]) }
 
     public func parameterVJPRows(_ u: Matrix) -> Matrix {
         var rows: [Double] = []

@@ -214,6 +214,26 @@ public struct LayerLinearization: CellLinearization {
         return out
     }
 
+    /// Row i: M_iᵀ u_i by layer — outer products (δ, z) for Linear layers, dense rows for the others.
+    public func parameterFactors(_ u: Matrix) -> ParameterFactors {
+        precondition(u.rows == state.rows, "per-sample parameter VJPs need one cotangent per sample")
+        let g = layerCotangents(pullBack(u, stateOnly: false).nodes)
+        var parts: [ParameterFactors.Part] = []
+        for l in composition.layers.indices where composition.layers[l].parameterCount > 0 {
+            let layer = composition.layers[l]
+            let gl = g[l] ?? Matrix(zeros: u.rows, layer.outputWidth)
+            if let point = points[l] {
+                var rows = Matrix(zeros: u.rows, layer.parameterCount)
+                let p = layer.parameterCount
+                rows.elements.withUnsafeMutableBufferPointer { point.parameterVJPRows(gl, into: $0, stride: p, offset: 0) }
+                parts.append(.dense(rows))
+            } else {
+                parts.append(composition.affine(l).parameterFactor(gl, operand: operands[l]!))
+            }
+        }
+        return ParameterFactors(parts: parts)
+    }
+
     /// J_i by one batched JVP of the identity at sample i alone: row j of JVP(I) is (J_i e_j)ᵀ.
     public func jacobian(sample i: Int) -> Matrix {
         let one = restrictedLinearization(i)

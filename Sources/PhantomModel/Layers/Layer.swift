@@ -54,6 +54,8 @@ public protocol AffineLayer: Layer {
     func parameterVJPs(_ gs: [Matrix], operand: Matrix) -> [[Double]]
     /// Per-sample parameter VJPs: row i of `out` (row length `stride`), columns offset..<offset+parameterCount.
     func parameterVJPRows(_ g: Matrix, operand: Matrix, into out: UnsafeMutableBufferPointer<Double>, stride: Int, offset: Int)
+    /// The per-sample parameter VJPs in factored form (default: the dense rows).
+    func parameterFactor(_ g: Matrix, operand: Matrix) -> ParameterFactors.Part
     /// For a layer whose output row r depends only on the parameters of row r (Linear): the features φ with
     /// ∂y_r/∂θ_row r = φᵀ for sample i (the input row, then 1 for the bias). Nil for other layers.
     func rowFeatures(operand: Matrix, sample i: Int) -> [Double]?
@@ -64,6 +66,13 @@ extension AffineLayer {
         gs.map { parameterVJP($0, operand: operand) }
     }
     public func rowFeatures(operand: Matrix, sample i: Int) -> [Double]? { nil }
+
+    public func parameterFactor(_ g: Matrix, operand: Matrix) -> ParameterFactors.Part {
+        var rows = Matrix(zeros: g.rows, parameterCount)
+        let p = parameterCount
+        rows.elements.withUnsafeMutableBufferPointer { parameterVJPRows(g, operand: operand, into: $0, stride: p, offset: 0) }
+        return .dense(rows)
+    }
 }
 
 /// A map y = φ(z; θ) that is not affine: activations and normalisations.

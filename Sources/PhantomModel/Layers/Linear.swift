@@ -102,6 +102,11 @@ public struct Linear: AffineLayer {
         }
     }
 
+    /// (δ_i ⊗ z_i, δ_i): the output cotangent and the input themselves.
+    public func parameterFactor(_ g: Matrix, operand z: Matrix) -> ParameterFactors.Part {
+        .outer(delta: g, input: z, bias: hasBias)
+    }
+
     public func rowFeatures(operand z: Matrix, sample i: Int) -> [Double]? {
         z.row(i) + (hasBias ? [1] : [])
     }
