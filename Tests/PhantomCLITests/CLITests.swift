@@ -111,6 +111,10 @@ struct TrainAnalyzeBadInputTests {
             try file.root.write("x", HDF5Array(shape: [10, 5], values: [Double](repeating: 0.5, count: 50)))
             try file.root.write("y", vector: (0..<10).map { Int64($0 % 2) })
         }
+        try HDF5File.write(to: folder + "/images.h5") { (file: HDF5File) throws in
+            try file.root.write("x", HDF5Array(shape: [2, 1, 4, 16], values: [Double](repeating: 0.5, count: 128)))
+            try file.root.write("y", vector: [Int64(0), 1])
+        }
         // A finished run to collide with.
         let run = folder + "/run"
         let first = try runProgram(phantom, ["train", "--data", folder + "/five.h5", "--hidden", "4", "--epochs", "1", "-o", run])
@@ -131,6 +135,13 @@ struct TrainAnalyzeBadInputTests {
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", folder + "/no/such/dir/a.h5"], "does not exist"),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", run + "/epoch-0000.h5"], "already exists"),
             (["analyze", folder + "/missing.h5", "-o", folder + "/a.h5"], "no such file"),
+            (["train", "--cell", "mdeq", "--groups", "3", "-o", folder + "/r6"], "the groups G must divide the channels C = 8, got 3"),
+            (["train", "--cell", "tanh", "--channels", "8", "-o", folder + "/r6"], "--channels does not apply to the tanh cell"),
+            (["train", "--cell", "mdeq", "--hidden", "8", "-o", folder + "/r6"], "--hidden does not apply to the mdeq cell"),
+            (["train", "--cell", "mdeq", "--data", folder + "/five.h5", "-o", folder + "/r6"],
+             "the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has 5 features per sample, not a square)"),
+            (["analyze", repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5"), "--data", folder + "/images.h5", "-o", folder + "/a.h5"],
+             "x holds images of shape [1, 4, 16] (C_in, H, W), " + repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5") + " expects [1, 8, 8]"),
         ]
         for (arguments, expected) in cases {
             let result = try runProgram(phantom, arguments)
@@ -139,7 +150,7 @@ struct TrainAnalyzeBadInputTests {
             #expect(result.stderr.contains(expected), "\(arguments): \(result.stderr)")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == before)
-        for r in ["r1", "r2", "r3", "r4", "r5", "a.h5"] { #expect(!FileManager.default.fileExists(atPath: folder + "/" + r), "\(r)") }
+        for r in ["r1", "r2", "r3", "r4", "r5", "r6", "a.h5"] { #expect(!FileManager.default.fileExists(atPath: folder + "/" + r), "\(r)") }
     }
 
     @Test("train, resume and analyze a small run end to end; the results file has the documented layout")
