@@ -32,12 +32,15 @@ public struct AnalysisConfiguration: Sendable {
     public let preferColumnRoute: Bool
     /// The batch is also analysed as one stacked system when B·d ≤ this and p ≥ B·d (0 disables).
     public let stackedLimit: Int
+    /// How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed (``SpectraRoute``).
+    public let spectra: SpectraRoute
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid, no or repeated estimators, or a
     ///   negative count.
     public init(ks: [Int] = defaultKs, lambdas: [Double] = defaultLambdas, estimators: [EstimatorFamily] = defaultEstimators,
                 adjoint: AdjointSolver, certificateSamples: Int? = nil, columnBudget: Int = 4_000_000,
-                preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit) throws(ConfigurationError) {
+                preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit,
+                spectra: SpectraRoute = .auto) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         if let bad = ks.first(where: { $0 < 1 }) { throw ConfigurationError("every k must be at least 1, got \(bad)") }
         if let big = ks.first(where: { $0 > Self.maximumK }) { throw ConfigurationError("k is at most \(Self.maximumK), got \(big)") }
@@ -60,6 +63,7 @@ public struct AnalysisConfiguration: Sendable {
         self.columnBudget = columnBudget
         self.preferColumnRoute = preferColumnRoute
         self.stackedLimit = stackedLimit
+        self.spectra = spectra
     }
 
     public var maxK: Int { ks.last ?? 1 }
@@ -67,5 +71,26 @@ public struct AnalysisConfiguration: Sendable {
     /// How many of `batch` samples of state dimension d are certified.
     public func certifiedCount(batch: Int, stateDimension d: Int) -> Int {
         min(batch, certificateSamples ?? (d <= Self.certifyAllUpToDimension ? batch : Self.defaultCertifiedAboveLimit))
+    }
+}
+
+/// How the per-sample spectra are computed.
+///
+/// - `dense`: J and G = M Mᵀ as d×d matrices, LAPACK eigen- and singular values (exact to rounding), and the
+///   per-cell certificates on them; O(d³) per sample and d×d memory.
+/// - `iterative`: matrix-free, from the cell's JVPs and VJPs at the sample alone: ρ(J) and ρ(B) by Arnoldi
+///   (B = λJ + (1 − λ)I shares J's Krylov space), ‖J‖₂ by Lanczos on JᵀJ, σ_max(M) and σ_min(M) by Lanczos on
+///   v ↦ M(Mᵀv); each value with its Ritz residual and a converged flag. The per-cell certificates are not computed
+///   on this route (their matrix-free forms are not implemented): such samples are counted as uncertified.
+/// - `auto`: dense up to d = ``denseLimit``, iterative above.
+public enum SpectraRoute: String, Sendable, CaseIterable {
+    case auto, dense, iterative
+
+    /// The largest d for which `auto` takes the dense route.
+    public static let denseLimit = 512
+
+    /// `auto` resolved for state dimension d.
+    public func resolved(stateDimension d: Int) -> SpectraRoute {
+        self == .auto ? (d <= Self.denseLimit ? .dense : .iterative) : self
     }
 }

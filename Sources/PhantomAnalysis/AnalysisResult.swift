@@ -157,9 +157,9 @@ public struct AnalysisResult: Sendable {
         (0..<sampleCount).map { Self.isReliable(forwardConverged: forwardConverged[$0], adjointConverged: adjointConverged[$0], spectra: spectra[$0]) }
     }
 
-    /// The rule behind ``reliable``: both solves converged and ρ(J) < 1.
+    /// The rule behind ``reliable``: both solves converged, ρ(J) reached its tolerance (iterative route) and ρ(J) < 1.
     static func isReliable(forwardConverged: Bool, adjointConverged: Bool, spectra: SampleSpectra) -> Bool {
-        forwardConverged && adjointConverged && spectra.spectralRadius < 1
+        forwardConverged && adjointConverged && spectra.spectralRadiusConverged && spectra.spectralRadius < 1
     }
 
     /// The median measured cosine of a cell over the reliable samples.

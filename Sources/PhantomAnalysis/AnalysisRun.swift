@@ -178,6 +178,7 @@ public struct AnalysisRun: Sendable {
         lines.append("estimators \(c.estimators.map(\.id.rawValue).joined(separator: ","))")
         lines.append("adjoint \(c.adjoint.method.rawValue) \(bits(c.adjoint.tolerance)) \(c.adjoint.maxIterations) \(bits(c.adjoint.damping)) \(c.adjoint.restart)")
         lines.append("certify \(c.certificateSamples.map(String.init) ?? "default") columns \(c.columnBudget) \(c.preferColumnRoute) stacked \(c.stackedLimit)")
+        if c.spectra != .auto { lines.append("spectra \(c.spectra.rawValue)") }
         let stopping = switch f.stopping { case .absolute(let t): "absolute \(bits(t))"; case .relative(let t): "relative \(bits(t))" }
         lines.append("solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
                      + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")

@@ -14,6 +14,11 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let unconvergedAdjoint: Int
         /// Converged samples whose fixed point repels (ρ(J) ≥ 1): flagged and excluded like unconverged ones.
         public let unstable: Int
+        /// Samples with a spectral value (ρ(J), ‖J‖₂, σ_min, σ_max) that did not reach its tolerance on the iterative
+        /// route: flagged; excluded from the fractions when it is ρ(J).
+        public let unconvergedSpectra: Int
+        /// "dense" or "iterative" (``SpectraRoute``).
+        public let spectraRoute: String
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
         public let exactCost: Double
         public let estimators: [Estimator]
@@ -101,6 +106,8 @@ public struct AnalysisSummary: Encodable, Sendable {
                               unconvergedForward: r.forwardConverged.filter { !$0 }.count,
                               unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
                               unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
+                              unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
+                              spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
                               exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }

@@ -59,15 +59,19 @@ public struct Analyzer: Sendable {
             if let table = grid.batch { batch.store(table, estimator: index, sample: 0) }
         }
 
-        // Spectra and certificates, per sample, over both cores.
-        let certified = c.certifiedCount(batch: b, stateDimension: problem.stateDimension)
+        // Spectra and certificates, per sample, over both cores: dense (d×d, with certificates) or matrix-free.
+        let route = c.spectra.resolved(stateDimension: problem.stateDimension)
+        let certified = route == .dense ? c.certifiedCount(batch: b, stateDimension: problem.stateDimension) : 0
         let counter = ProgressCounter(total: b, report: progress.map { report in { @Sendable done, total in report(.certifying, done, total) } })
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [[[Certificate]]]) in
+            defer { counter.increment() }
+            guard route == .dense else {
+                return (SampleSpectra(iterative: problem, sample: s, lambdas: c.lambdas, ks: c.ks.count), [])
+            }
             let sample = SampleCertification(problem: problem, sample: s, gram: grams[s].matrix, ks: c.ks, lambdas: c.lambdas,
                                              columnBudget: c.columnBudget, preferColumnRoute: c.preferColumnRoute)
             let spectra = SampleSpectra(sample, certify: s < certified)
             let tables = s < certified ? c.estimators.map { $0.type.certify(sample) } : []
-            counter.increment()
             return (spectra, tables)
         }
         var certificates = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: b)
@@ -81,7 +85,7 @@ public struct Analyzer: Sendable {
         let sound = (0..<b).allSatisfy {
             AnalysisResult.isReliable(forwardConverged: problem.forward.converged[$0], adjointConverged: adjoint.converged[$0], spectra: perSample[$0].0)
         }
-        if c.stackedLimit > 0, sound, StackedCertification.applies(problem, limit: c.stackedLimit) {
+        if route == .dense, c.stackedLimit > 0, sound, StackedCertification.applies(problem, limit: c.stackedLimit) {
             let system = StackedCertification(problem: problem, ks: c.ks, lambdas: c.lambdas)
             var grids = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: 1)
             for (index, family) in c.estimators.enumerated() {

@@ -3,8 +3,14 @@ import PhantomLinearAlgebra
 import PhantomModel
 
 /// The spectral facts of one sample at h* that do not depend on the estimator (THEORY.md §3):
-/// σ(M) from the Gram G = M Mᵀ, ‖J‖₂ and ρ(J), and for each λ: ρ(B) and ‖B^k‖₂.
+/// σ(M) from the Gram G = M Mᵀ, ‖J‖₂ and ρ(J), and for each λ: ρ(B) and ‖B^k‖₂ — each with its pedigree.
+///
+/// On the dense route the values come from LAPACK on d×d matrices (residual 0, converged when finite); on the
+/// iterative route from Krylov methods on the cell's JVPs/VJPs (``SpectraRoute``), with the Ritz residual each
+/// reached and whether it met its tolerance. A sample with an unconverged value is flagged and excluded from the
+/// fractions (``AnalysisResult/reliable``).
 public struct SampleSpectra: Sendable {
+    public let route: SpectraRoute
     public let sigmaMin: Double
     public let sigmaMax: Double
     /// κ(M) = σ_max/σ_min.
@@ -15,9 +21,17 @@ public struct SampleSpectra: Sendable {
     public let dampedRadius: [Double]
     /// ‖B^k‖₂ per λ and k (the configuration's ks); NaN for samples that are not certified.
     public let powerNorms: [[Double]]
+    /// Ritz residuals (iterative route; 0 on the dense route): of λ_min(G) and λ_max(G) (σ_min², σ_max²), of
+    /// λ_max(JᵀJ) (‖J‖₂²), and of J's dominant Ritz pair (ρ(J)).
+    public let sigmaMinResidual: Double, sigmaMaxResidual: Double, jacobianNormResidual: Double, spectralRadiusResidual: Double
+    public let sigmaMinConverged: Bool, sigmaMaxConverged: Bool, jacobianNormConverged: Bool, spectralRadiusConverged: Bool
 
-    /// ρ(B) from the eigenvalues μ of J (those of B are 1 − λ(1 − μ)); ‖B^k‖₂ from the certification's powers.
+    /// Every value reached its tolerance.
+    public var converged: Bool { sigmaMinConverged && sigmaMaxConverged && jacobianNormConverged && spectralRadiusConverged }
+
+    /// Dense: ρ(B) from the eigenvalues μ of J (those of B are 1 − λ(1 − μ)); ‖B^k‖₂ from the certification's powers.
     init(_ c: SampleCertification, certify: Bool) {
+        route = .dense
         let jacobianEigen = (try? c.jacobian.eigenvalues()) ?? []
         sigmaMin = c.sigmaMin
         sigmaMax = c.sigmaMax
@@ -29,5 +43,80 @@ public struct SampleSpectra: Sendable {
         powerNorms = c.lambdas.indices.map { l in
             certify ? c.dampedPowers(l).map { (try? $0.spectralNorm()) ?? .nan } : Array(repeating: .nan, count: c.ks.count)
         }
+        (sigmaMinResidual, sigmaMaxResidual, jacobianNormResidual, spectralRadiusResidual) = (0, 0, 0, 0)
+        (sigmaMinConverged, sigmaMaxConverged) = (sigmaMin.isFinite, sigmaMax.isFinite)
+        (jacobianNormConverged, spectralRadiusConverged) = (jacobianNorm.isFinite, spectralRadius.isFinite)
+    }
+
+    /// The iterative route's relative tolerance on Ritz residuals.
+    public static let iterativeTolerance = 1e-8
+
+    /// Iterative: from sample `s`'s linearization alone, without a d×d matrix.
+    ///
+    /// - ρ(J): Arnoldi with 60, then 150, then 300 steps (at most d) until the dominant Ritz pair's residual is
+    ///   ≤ tolerance·ρ; ρ(B) per λ from the same Ritz values (B's are 1 − λ(1 − θ), residual λ times θ's).
+    /// - ‖J‖₂: Lanczos on JᵀJ (one JVP and one VJP per step).
+    /// - σ_max(M), σ_min(M): from the closed-form diagonal Gram when the cell has one (tanh), else Lanczos on
+    ///   G v = M(Mᵀv) (one parameter VJP and JVP per step); λ_min(G) at or below ``GramSpectrum/nullTolerance``·λ_max(G)
+    ///   taken as 0 as on the dense route.
+    /// A breakdown (a non-finite vector) gives NaN values, not converged.
+    init(iterative problem: GradientProblem, sample s: Int, lambdas: [Double], ks: Int) {
+        route = .iterative
+        let one = problem.linearization.restricted(toSample: s)
+        let d = problem.stateDimension
+        let tolerance = Self.iterativeTolerance
+        let jacobian = one.stateJacobian(sample: 0)
+
+        var arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(60, d))
+        var dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
+        for steps in [150, 300] {
+            let done = dominant <= tolerance * max(arnoldi.spectralRadius, 1e-300)
+            if done || arnoldi.exact || !arnoldi.spectralRadius.isFinite || min(steps, d) <= arnoldi.steps { break }
+            arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(steps, d))
+            dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
+        }
+        spectralRadius = arnoldi.spectralRadius
+        spectralRadiusResidual = dominant
+        spectralRadiusConverged = spectralRadius.isFinite && spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300)
+        dampedRadius = lambdas.map { lambda in
+            arnoldi.ritzValues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+        }
+
+        let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: { x, y in
+            var jx = [Double](repeating: 0, count: d)
+            jacobian.apply(x, into: &jx)
+            jacobian.applyTranspose(jx, into: &y)
+        }, applyTranspose: { x, y in
+            var jx = [Double](repeating: 0, count: d)
+            jacobian.apply(x, into: &jx)
+            jacobian.applyTranspose(jx, into: &y)
+        })
+        let jtj = SymmetricLanczos.extremes(normal, tolerance: tolerance, maxSteps: min(d, 300)).largest
+        jacobianNorm = jtj.value.isNaN ? .nan : max(jtj.value, 0).squareRoot()
+        (jacobianNormResidual, jacobianNormConverged) = (jtj.residual, jtj.converged)
+
+        if let diagonal = problem.linearization.closedFormParameterGramDiagonal(sample: s) {
+            // A diagonal Gram (the tanh cell): its extremes exactly, O(d).
+            let top = diagonal.max() ?? .nan, low = diagonal.min() ?? .nan
+            sigmaMax = max(top, 0).squareRoot()
+            sigmaMin = low <= GramSpectrum.nullTolerance * top ? 0 : low.squareRoot()
+            (sigmaMaxResidual, sigmaMinResidual) = (0, 0)
+            (sigmaMaxConverged, sigmaMinConverged) = (sigmaMax.isFinite, sigmaMin.isFinite)
+        } else {
+            let gramApply: @Sendable ([Double], inout [Double]) -> Void = { x, y in
+                let row = Matrix(rows: 1, columns: d, elements: x)
+                y = one.parameterJVP(one.parameterVJP(row)).elements
+            }
+            let gram = FunctionOperator(inputDimension: d, outputDimension: d, apply: gramApply, applyTranspose: gramApply)
+            let extremes = SymmetricLanczos.extremes(gram, tolerance: tolerance, maxSteps: min(d, 400))
+            let top = extremes.largest.value, low = extremes.smallest.value
+            sigmaMax = top.isNaN ? .nan : max(top, 0).squareRoot()
+            sigmaMin = low.isNaN ? .nan : (low <= GramSpectrum.nullTolerance * top ? 0 : low.squareRoot())
+            (sigmaMaxResidual, sigmaMaxConverged) = (extremes.largest.residual, extremes.largest.converged)
+            // λ_min to an absolute accuracy relative to λ_max: σ_min is exactly 0 on a null space.
+            sigmaMinResidual = extremes.smallest.residual
+            sigmaMinConverged = extremes.smallest.value.isFinite && extremes.smallest.residual <= tolerance * max(top, 1e-300)
+        }
+        powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
     }
 }

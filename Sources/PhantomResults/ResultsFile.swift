@@ -124,6 +124,15 @@ extension ResultsFile {
         case .forwardLastResidual: return r.forwardLastResidual
         case .dampedRadius: return r.lambdas.indices.flatMap { l in r.spectra.map { $0.dampedRadius[l] } }
         case .powerNorm: return r.lambdas.indices.flatMap { l in r.ks.indices.flatMap { k in r.spectra.map { $0.powerNorms[l][k] } } }
+        case .spectraRoute: return r.spectra.map { $0.route == .iterative ? 1 : 0 }
+        case .sigmaMinResidual: return r.spectra.map(\.sigmaMinResidual)
+        case .sigmaMaxResidual: return r.spectra.map(\.sigmaMaxResidual)
+        case .jacobianNormResidual: return r.spectra.map(\.jacobianNormResidual)
+        case .spectralRadiusResidual: return r.spectra.map(\.spectralRadiusResidual)
+        case .sigmaMinConverged: return r.spectra.map { $0.sigmaMinConverged ? 1 : 0 }
+        case .sigmaMaxConverged: return r.spectra.map { $0.sigmaMaxConverged ? 1 : 0 }
+        case .jacobianNormConverged: return r.spectra.map { $0.jacobianNormConverged ? 1 : 0 }
+        case .spectralRadiusConverged: return r.spectra.map { $0.spectralRadiusConverged ? 1 : 0 }
         }
     }
 

@@ -81,7 +81,7 @@ public struct ResultsData: Sendable {
         return extents
     }
 
-    /// Reads a results file written by ``ResultsFile/write(_:to:overwrite:)`` (any file of format version 1).
+    /// Reads a results file written by ``ResultsFile/write(_:to:overwrite:)`` (format version 1 or 2).
     /// - Throws: ``HDF5Error``, or ``InputError`` naming what is missing, unknown or of the wrong shape.
     public static func read(_ path: String) throws -> ResultsData {
         try HDF5File.withFile(at: path) { file in
@@ -90,8 +90,8 @@ public struct ResultsData: Sendable {
             guard root.hasAttribute("format"), try root.attribute("format") == .string(ResultsSchema.format) else {
                 throw fail("not a phantom results file (format attribute is not '\(ResultsSchema.format)')")
             }
-            guard case .integer(let version)? = try? root.attribute("version"), version == ResultsSchema.version else {
-                throw fail("unsupported results format version (this build reads version \(ResultsSchema.version))")
+            guard case .integer(let version)? = try? root.attribute("version"), ResultsSchema.readableVersions.contains(version) else {
+                throw fail("unsupported results format version (this build reads versions \(ResultsSchema.readableVersions.sorted().map(String.init).joined(separator: " and ")))")
             }
             guard case .string(let names)? = try? root.attribute("estimators") else { throw fail("attribute 'estimators' is missing") }
             var estimators: [EstimatorID] = []
@@ -200,10 +200,11 @@ public struct ResultsData: Sendable {
         return Array(a.values[(t * a.shape[1])..<((t + 1) * a.shape[1])])
     }
 
-    /// True for samples whose forward and adjoint solves converged at an attractive fixed point (each flag
-    /// counts as true when the file lacks it; files before version 1's `stable` have no stability flag).
+    /// True for samples whose forward and adjoint solves converged at an attractive fixed point whose ρ(J) met its
+    /// tolerance (each flag counts as true when the file lacks it: version 1 files have no pedigree arrays, files
+    /// before version 1's `stable` no stability flag). The rule of ``AnalysisResult/reliable``.
     public func reliable(series t: Int) -> [Bool] {
-        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable].map { perSample($0, series: t) }
+        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable, .spectralRadiusConverged].map { perSample($0, series: t) }
         return (0..<sampleCount).map { s in flags.allSatisfy { ($0?[s] ?? 1) == 1 } }
     }
 

@@ -2,7 +2,8 @@ import PhantomAnalysis
 import PhantomGradients
 import PhantomModel
 
-/// The results file's layout (HDF5, format "phantom-analysis", version 1), defined once for the writer and
+/// The results file's layout (HDF5, format "phantom-analysis", version 2; version 1 files, which lack the spectra's
+/// pedigree arrays, are read too), defined once for the writer and
 /// the reader: every array's group, name, axes and encoding.
 ///
 ///     /                      attrs: format, version, command, tool_version, created, estimators, estimator_axes, cell, data
@@ -16,7 +17,9 @@ import PhantomModel
 /// flag is a Double, 1, 0 or NaN (``decodeFlag(_:)``/``encodeFlag(_:)``).
 public enum ResultsSchema {
     public static let format = "phantom-analysis"
-    public static let version: Int64 = 1
+    public static let version: Int64 = 2
+    /// The versions this build reads.
+    public static let readableVersions: Set<Int64> = [1, 2]
 
     public enum Axis: String, Sendable {
         case series, estimator, lambda, k, sample, threshold
@@ -90,6 +93,13 @@ public enum SampleArray: String, ResultsArray {
     /// The forward solver's method that produced h* (codes: ``FixedPointStage``), and its last residual.
     case forwardMethod = "forward_method", forwardLastResidual = "forward_last_residual"
     case dampedRadius = "damped_radius", powerNorm = "power_norm"
+    /// Version 2: how the spectra were computed (codes: dense, iterative) and each value's pedigree — the Ritz
+    /// residual (0 on the dense route) and whether it met its tolerance.
+    case spectraRoute = "spectra_route"
+    case sigmaMinResidual = "sigma_min_residual", sigmaMinConverged = "sigma_min_converged"
+    case sigmaMaxResidual = "sigma_max_residual", sigmaMaxConverged = "sigma_max_converged"
+    case jacobianNormResidual = "jacobian_norm_residual", jacobianNormConverged = "jacobian_norm_converged"
+    case spectralRadiusResidual = "spectral_radius_residual", spectralRadiusConverged = "spectral_radius_converged"
 
     public static let group = "samples"
     public var axes: [ResultsSchema.Axis] {
@@ -101,8 +111,10 @@ public enum SampleArray: String, ResultsArray {
     }
     public var encoding: ResultsSchema.Encoding {
         switch self {
-        case .forwardConverged, .adjointConverged, .certified, .stable: return .flag
+        case .forwardConverged, .adjointConverged, .certified, .stable, .sigmaMinConverged, .sigmaMaxConverged,
+             .jacobianNormConverged, .spectralRadiusConverged: return .flag
         case .forwardMethod: return .code(FixedPointStage.allCases.map(\.rawValue))
+        case .spectraRoute: return .code([SpectraRoute.dense.rawValue, SpectraRoute.iterative.rawValue])
         default: return .real
         }
     }

@@ -12,8 +12,10 @@ extension AnalysisSummary {
             lines.append("\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
                          + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
                          + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
-                         + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")
-                         + (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
+                         + (c.unconvergedSpectra > 0 ? ", \(c.unconvergedSpectra) with unconverged spectra" : "")
+                         + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable + c.unconvergedSpectra > 0 ? " (kept, flagged, excluded from the fractions)" : "")
+                         + (c.spectraRoute == "iterative" ? "; spectra matrix-free (--spectra iterative), no per-cell certificates on that route"
+                            : c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
             for e in c.estimators {
                 let name = e.name.displayName + (e.description.isEmpty ? "" : " (\(e.description))")
                 switch e.axes {

@@ -58,6 +58,7 @@ struct EstimatorList: ExpressibleByArgument, Sendable {
 }
 
 extension AdjointMethod: ExpressibleByArgument {}
+extension SpectraRoute: ExpressibleByArgument {}
 
 /// The (k, λ) grid, the estimators and the adjoint solver of an analysis; defaults and checks are the
 /// library's (``AnalysisConfiguration``).
@@ -83,11 +84,14 @@ struct GridOptions: ParsableArguments {
     @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit).")
     var certifySamples: Int?
 
+    @Option(help: "How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).")
+    var spectra: SpectraRoute = .auto
+
     func validate() throws { _ = try configuration() }
 
     func configuration() throws -> AnalysisConfiguration {
         try AnalysisConfiguration(ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
                                   adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
-                                  certificateSamples: certifySamples, stackedLimit: stackedLimit)
+                                  certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra)
     }
 }

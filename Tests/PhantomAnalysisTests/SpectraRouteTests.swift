@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import PhantomAnalysis
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+import PhantomTestSupport
+
+/// The matrix-free spectra (``SpectraRoute/iterative``) against the dense ones (LAPACK on d×d matrices).
+@Suite("Spectra: the iterative route agrees with the dense one and reports its pedigree")
+struct SpectraRouteTests {
+    enum Case: String, CaseIterable, Sendable, CustomStringConvertible {
+        case tanh32, tanh256, resmlp64, mdeq72
+        var description: String { rawValue }
+        var model: ImplicitModel {
+            switch self {
+            case .tanh32: AnalysisFixtures.tanh(d: 32, n: 8, norm: 0.9, seed: 3)
+            case .tanh256: AnalysisFixtures.tanh(d: 256, n: 16, norm: 0.95, seed: 4)
+            case .resmlp64: AnalysisFixtures.resmlp(d: 64, n: 8, m: 96, seed: 5)
+            case .mdeq72:
+                RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 6, width: 6, expansion: 2, groups: 1), c: 3, seed: 6)
+            }
+        }
+    }
+
+    func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
+        try! AnalysisConfiguration(ks: [1, 2, 4], lambdas: [0.5, 1.0], estimators: [.npg], adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11),
+                                   certificateSamples: 0, stackedLimit: 0, spectra: route)
+    }
+
+    /// |a − b| within 1e-8 relative (to the larger scale `scale`) or within the iterative method's bound.
+    func close(_ iterative: Double, _ dense: Double, bound: Double, scale: Double) -> Bool {
+        abs(iterative - dense) <= max(1e-8 * max(scale, 1e-300), bound)
+    }
+
+    @Test("ρ(J), ρ(B), ‖J‖₂, σ_max(M) and σ_min(M) agree to 1e-8 or within the reported residual", arguments: Case.allCases)
+    func routesAgree(c: Case) throws {
+        let model = c.model
+        let dense = AnalysisFixtures.analyze(model, batch: 3, configuration: configuration(.dense))
+        let iterative = AnalysisFixtures.analyze(model, batch: 3, configuration: configuration(.iterative))
+        #expect(iterative.certifiedSamples == 0)
+        for s in 0..<3 {
+            let a = iterative.spectra[s], b = dense.spectra[s]
+            #expect(a.route == .iterative && b.route == .dense)
+            #expect(a.converged, "\(c) sample \(s): residuals ρ \(a.spectralRadiusResidual), ‖J‖ \(a.jacobianNormResidual), σ_min \(a.sigmaMinResidual), σ_max \(a.sigmaMaxResidual)")
+            #expect(close(a.spectralRadius, b.spectralRadius, bound: 0, scale: b.spectralRadius), "\(c): ρ(J) \(a.spectralRadius) vs \(b.spectralRadius)")
+            for l in 0..<2 {
+                #expect(close(a.dampedRadius[l], b.dampedRadius[l], bound: 0, scale: b.dampedRadius[l]), "\(c): ρ(B)")
+            }
+            // Symmetric problems: |θ − λ| ≤ residual for the Ritz value of λ_max(JᵀJ) = ‖J‖₂², and of G's extremes.
+            #expect(close(a.jacobianNorm * a.jacobianNorm, b.jacobianNorm * b.jacobianNorm, bound: a.jacobianNormResidual,
+                          scale: b.jacobianNorm * b.jacobianNorm), "\(c): ‖J‖₂ \(a.jacobianNorm) vs \(b.jacobianNorm)")
+            #expect(close(a.sigmaMax * a.sigmaMax, b.sigmaMax * b.sigmaMax, bound: a.sigmaMaxResidual, scale: b.sigmaMax * b.sigmaMax),
+                    "\(c): σ_max \(a.sigmaMax) vs \(b.sigmaMax)")
+            #expect(close(a.sigmaMin * a.sigmaMin, b.sigmaMin * b.sigmaMin, bound: a.sigmaMinResidual, scale: b.sigmaMax * b.sigmaMax),
+                    "\(c): σ_min \(a.sigmaMin) vs \(b.sigmaMin)")
+            // The measured metrics do not depend on the route.
+            #expect(dense.metrics.cosine.values == iterative.metrics.cosine.values)
+        }
+    }
+
+    @Test("a Krylov breakdown on a diverged model is a flagged NaN, not a crash")
+    func breakdown() throws {
+        var model = AnalysisFixtures.tanh(d: 12, n: 4, norm: 0.9, seed: 7)
+        var tanh = model.cell as! TanhCell
+        tanh.cellWeight[0, 0] = .nan
+        model.cell = tanh
+        let result = AnalysisFixtures.analyze(model, batch: 2, configuration: configuration(.iterative))
+        for s in 0..<2 {
+            #expect(!result.spectra[s].converged)
+            #expect(!result.reliable[s])
+        }
+    }
+
+    @Test("auto takes the dense route up to d = 512")
+    func auto() {
+        #expect(SpectraRoute.auto.resolved(stateDimension: 512) == .dense)
+        #expect(SpectraRoute.auto.resolved(stateDimension: 513) == .iterative)
+        #expect(SpectraRoute.dense.resolved(stateDimension: 4096) == .dense)
+    }
+}
