@@ -43,9 +43,13 @@ public struct Analyzer: Sendable {
         let c = configuration
         let problem = GradientProblem(model: model, inputs: inputs, targets: targets, solver: solver)
         let b = problem.batchSize
-        let exact = ExactGradient(solver: c.adjoint).estimate(problem, perSample: true)
+        // The batch mean and w* (the per-sample gradients M_iᵀw*_i are read in factored form: no B × p array).
+        let exact = ExactGradient(solver: c.adjoint).estimate(problem, perSample: false)
         let adjoint = exact.adjoint!
-        let grams = (0..<b).map { ParameterGram.compute(problem.linearization, sample: $0) }
+        // The spectra route decides whether any d×d matrix is formed: the dense route's Grams G_M = M Mᵀ serve the NPG
+        // grid and the certificates; the matrix-free route has none (the grid reads factored parameter VJPs).
+        let route = c.spectra.resolved(stateDimension: problem.stateDimension)
+        let grams = route == .dense ? (0..<b).map { ParameterGram.compute(problem.linearization, sample: $0) } : []
         let (e, l, k) = (c.estimators.count, c.lambdas.count, c.ks.count)
 
         // Measured metrics, family by family.
@@ -60,7 +64,6 @@ public struct Analyzer: Sendable {
         }
 
         // Spectra and certificates, per sample, over both cores: dense (d×d, with certificates) or matrix-free.
-        let route = c.spectra.resolved(stateDimension: problem.stateDimension)
         let certified = route == .dense ? c.certifiedCount(batch: b, stateDimension: problem.stateDimension) : 0
         let counter = ProgressCounter(total: b, report: progress.map { report in { @Sendable done, total in report(.certifying, done, total) } })
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [[[Certificate]]]) in

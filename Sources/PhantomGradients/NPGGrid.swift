@@ -63,7 +63,8 @@ public struct NPGGrid: Sendable {
     }
 
     /// The part of the grid that does not depend on λ: the Krylov vectors u_j = (Jᵀ)^j w, j = 0 … K (K batched
-    /// state VJPs), and from them every Gram P, per sample and for the batch mean. Families that read different
+    /// state VJPs), and from them every Gram P, per sample and for the batch mean. `grams` empty: the per-sample P
+    /// from factored parameter VJPs, without any d×d Gram (the matrix-free route). Families that read different
     /// λ lists off the grid share it (``GridMeasurement``).
     public static func krylovGrams(maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
                                    includeBatch: Bool = true) -> NPGKrylovGrams {
@@ -86,6 +87,25 @@ public struct NPGGrid: Sendable {
         }
 
         let sampleMajor = layout
+        if grams.isEmpty {
+            // Matrix-free (no d×d Gram): P_jl = ⟨Mᵀu_j, Mᵀu_l⟩ per sample from the factored parameter VJPs of the
+            // K + 1 Krylov batches (``ParameterFactors``), O(K² (out + in)) per Linear layer and sample.
+            let factors = krylov.map { problem.linearization.parameterFactors($0) }
+            var entries = [[Double]](repeating: [Double](repeating: 0, count: size * size), count: b)
+            for j in 0..<size {
+                for l in j..<size {
+                    let dots = factors[j].rowInnerProducts(factors[l])
+                    for i in 0..<b { entries[i][j * size + l] = dots[i]; entries[i][l * size + j] = dots[i] }
+                }
+            }
+            var batch: Matrix? = nil
+            if includeBatch {
+                var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))
+                BLAS.scal(1 / Double(b), &p.elements)
+                batch = BLAS.gemm(p, p, transposeB: true)
+            }
+            return NPGKrylovGrams(maxSteps: k, perSample: entries.map { Matrix(rows: size, columns: size, elements: $0) }, batch: batch)
+        }
         // Samples are independent: split them over the cores (each call's small GEMMs run single-threaded).
         let perSample = Parallel.map(b) { i -> Matrix in
             let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))

@@ -18,7 +18,8 @@ public struct RitzValue: Sendable, Equatable {
 /// The extreme eigenvalues of a symmetric matrix-free operator by Lanczos with full reorthogonalisation:
 /// A V_m = V_m T_m + β_m v_{m+1} e_mᵀ, Ritz pairs (θ_i, V_m y_i) from T_m, residuals β_m |e_mᵀ y_i|.
 ///
-/// Stops when both extreme Ritz values have residual ≤ tolerance · max|θ| (checked every few steps), when the Krylov
+/// Stops when both extreme Ritz values θ have residual ≤ max(tolerance·|θ|, floor·max|θ|) (checked every few steps;
+/// `floor` defaults to the tolerance, i.e. accuracy relative to the largest), when the Krylov
 /// space becomes invariant (β ≈ 0: exact) or at m = min(maxSteps, n). A non-finite vector (a diverged model) stops it
 /// with both values ``RitzValue/failed``. Complexity: m applications of A, O(m² n) for the reorthogonalisation,
 /// O(m³) per check for the m×m eigenproblem.
@@ -29,8 +30,9 @@ public enum SymmetricLanczos {
         public let steps: Int
     }
 
-    public static func extremes<Op: LinearOperator>(_ a: Op, tolerance: Double = 1e-10, maxSteps: Int = 300,
+    public static func extremes<Op: LinearOperator>(_ a: Op, tolerance: Double = 1e-10, floor: Double? = nil, maxSteps: Int = 300,
                                                     seed: UInt64 = 0x1a2c05) -> Result {
+        let floor = floor ?? tolerance
         let n = a.inputDimension
         precondition(n == a.outputDimension, "Lanczos needs a square operator")
         if n == 0 { return Result(smallest: RitzValue(value: 0, residual: 0, converged: true), largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0) }
@@ -57,10 +59,11 @@ public enum SymmetricLanczos {
             alphas.append(alpha)
             let beta = BLAS.nrm2(w)
             let scale = max(alphas.map(abs).max() ?? 0, betas.max() ?? 0, 1e-300)
-            let invariant = beta <= 1e-13 * scale
+            // Invariant subspace, or the whole space (m = n): the Ritz values are the eigenvalues.
+            let invariant = beta <= 1e-13 * scale || j + 1 == n
             let done = invariant || j + 1 == m
             if done || (j + 1) % 5 == 0 {
-                let result = ritz(alphas, betas, beta: invariant ? 0 : beta, tolerance: tolerance, steps: j + 1)
+                let result = ritz(alphas, betas, beta: invariant ? 0 : beta, tolerance: tolerance, floor: floor, steps: j + 1)
                 last = result
                 if done || (result.smallest.converged && result.largest.converged) { return result }
             }
@@ -72,7 +75,7 @@ public enum SymmetricLanczos {
     }
 
     /// The extreme Ritz pairs of the tridiagonal T (diagonal `alphas`, off-diagonal `betas`) with residuals β |e_mᵀ y|.
-    static func ritz(_ alphas: [Double], _ betas: [Double], beta: Double, tolerance: Double, steps: Int) -> Result {
+    static func ritz(_ alphas: [Double], _ betas: [Double], beta: Double, tolerance: Double, floor: Double, steps: Int) -> Result {
         let m = alphas.count
         var t = Matrix(zeros: m, m)
         for i in 0..<m {
@@ -85,7 +88,8 @@ public enum SymmetricLanczos {
         let scale = max(abs(low), abs(high), 1e-300)
         func pair(_ index: Int) -> RitzValue {
             let r = beta * abs(y[m - 1, index])
-            return RitzValue(value: eigen.values[index], residual: r, converged: r <= tolerance * scale)
+            return RitzValue(value: eigen.values[index], residual: r,
+                             converged: r <= max(tolerance * abs(eigen.values[index]), floor * scale))
         }
         return Result(smallest: pair(0), largest: pair(m - 1), steps: steps)
     }

@@ -12,8 +12,8 @@ extension AnalysisSummary {
             lines.append("\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
                          + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
                          + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
-                         + (c.unconvergedSpectra > 0 ? ", \(c.unconvergedSpectra) with unconverged spectra" : "")
-                         + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable + c.unconvergedSpectra > 0 ? " (kept, flagged, excluded from the fractions)" : "")
+                         + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")
+                         + (c.unconvergedSpectra > 0 ? "; \(c.unconvergedSpectra) with a spectral value short of its tolerance (flagged in samples/*_converged; excluded from the fractions when it is ρ(J))" : "")
                          + (c.spectraRoute == "iterative" ? "; spectra matrix-free (--spectra iterative), no per-cell certificates on that route"
                             : c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
             for e in c.estimators {

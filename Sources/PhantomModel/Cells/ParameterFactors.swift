@@ -19,6 +19,25 @@ public struct ParameterFactors: Sendable {
 
     public init(parts: [Part]) { self.parts = parts }
 
+    /// ⟨row i of self, row i of other⟩ in R^p for every sample i, from the factors: (δ·δ′)(z·z′ + b) per Linear
+    /// layer (b = 1 with a bias), a plain dot product per dense part. The two must come from the same cell.
+    public func rowInnerProducts(_ other: ParameterFactors) -> [Double] {
+        precondition(parts.count == other.parts.count, "factors of different cells")
+        var out: [Double]?
+        for (a, b) in zip(parts, other.parts) {
+            let dots: [Double]
+            switch (a, b) {
+            case (.outer(let da, let za, let bias), .outer(let db, let zb, _)):
+                let dd = da.rowDots(db), zz = za.rowDots(zb)
+                dots = zip(dd, zz).map { $0 * ($1 + (bias ? 1 : 0)) }
+            case (.dense(let ma), .dense(let mb)): dots = ma.rowDots(mb)
+            default: preconditionFailure("factors of different layers")
+            }
+            out = out.map { zip($0, dots).map(+) } ?? dots
+        }
+        return out ?? []
+    }
+
     /// The dense B×p rows (for tests and cross-checks; the point of this type is not to need them).
     public var materialized: Matrix {
         let rows: Int
