@@ -19,6 +19,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let unconvergedSpectra: Int
         /// "dense" or "iterative" (``SpectraRoute``).
         public let spectraRoute: String
+        /// For each sample with a value short of its tolerance: "sample S: quantity (residual r)", at most eight.
+        public let unconvergedSpectraDetail: [String]
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
         public let exactCost: Double
         public let estimators: [Estimator]
@@ -108,7 +110,19 @@ public struct AnalysisSummary: Encodable, Sendable {
                               unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
                               unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
                               spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
+                              unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
                               exactCost: r.exactCost, estimators: estimators, stacked: stacked)
+        }
+    }
+
+    /// "sample S: ρ(J) (residual r), σ_min (residual r)" for the first eight samples with an unconverged spectral value.
+    static func unconvergedDetail(_ spectra: [SampleSpectra]) -> [String] {
+        func text(_ r: Double) -> String { String(format: "%.2e", r) }
+        return spectra.enumerated().filter { !$0.element.converged }.prefix(8).map { s, x in
+            let parts = [("ρ(J)", x.spectralRadiusConverged, x.spectralRadiusResidual), ("‖J‖₂", x.jacobianNormConverged, x.jacobianNormResidual),
+                         ("σ_min(M)", x.sigmaMinConverged, x.sigmaMinResidual), ("σ_max(M)", x.sigmaMaxConverged, x.sigmaMaxResidual)]
+                .filter { !$0.1 }.map { "\($0.0) (residual \(text($0.2)))" }
+            return "sample \(s): " + parts.joined(separator: ", ")
         }
     }
 

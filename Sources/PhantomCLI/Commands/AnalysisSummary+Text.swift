@@ -16,6 +16,7 @@ extension AnalysisSummary {
                          + (c.unconvergedSpectra > 0 ? "; \(c.unconvergedSpectra) with a spectral value short of its tolerance (flagged in samples/*_converged; excluded from the fractions when it is ρ(J))" : "")
                          + (c.spectraRoute == "iterative" ? "; spectra matrix-free (--spectra iterative), no per-cell certificates on that route"
                             : c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : ""))
+            for detail in c.unconvergedSpectraDetail { lines.append("  spectra short of tolerance: \(detail)") }
             for e in c.estimators {
                 let name = e.name.displayName + (e.description.isEmpty ? "" : " (\(e.description))")
                 switch e.axes {
