@@ -4,6 +4,7 @@ import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
+import PhantomResults
 import PhantomTestSupport
 
 /// The matrix-free spectra (``SpectraRoute/iterative``) against the dense ones (LAPACK on d×d matrices).
@@ -81,5 +82,37 @@ struct SpectraRouteTests {
         #expect(SpectraRoute.auto.resolved(stateDimension: 512) == .dense)
         #expect(SpectraRoute.auto.resolved(stateDimension: 513) == .iterative)
         #expect(SpectraRoute.dense.resolved(stateDimension: 4096) == .dense)
+    }
+}
+
+@Suite("Results format version 2 and version 1 files")
+struct ResultsVersionTests {
+    @Test("a version 1 file (the committed golden files) is read: no pedigree arrays, each value counted as converged")
+    func versionOne() throws {
+        let data = try ResultsData.read(fixture("golden-tanh-d8-digits.h5"))
+        #expect(data.samples[.spectraRoute] == nil && data.samples[.spectralRadiusConverged] == nil)
+        // Flags a file lacks count as true: the rule reads forward_converged, adjoint_converged and stable only.
+        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable].compactMap { data.perSample($0, series: 0) }
+        #expect(!flags.isEmpty)
+        let expected = (0..<data.sampleCount).map { s in flags.allSatisfy { $0[s] == 1 } }
+        #expect(data.reliable(series: 0) == expected)
+    }
+
+    @Test("a version 2 file records the route and every value's pedigree, and reads back")
+    func versionTwo() throws {
+        let model = AnalysisFixtures.tanh(d: 8, n: 4, norm: 0.9, seed: 3)
+        for route in [SpectraRoute.dense, .iterative] {
+            let configuration = try AnalysisConfiguration(ks: [1, 2], lambdas: [1.0], estimators: [.npg],
+                                                          adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), spectra: route)
+            let result = AnalysisFixtures.analyze(model, batch: 3, configuration: configuration)
+            let path = makeTemporaryFolder() + "/r.h5"
+            try ResultsFile.write([SeriesEntry(path: "m", sha256: "", epoch: 1, step: 1, result: result)], sampleIndices: [0, 1, 2],
+                                  to: path, overwrite: false, attributes: [:])
+            let data = try ResultsData.read(path)
+            #expect(data.perSample(.spectraRoute, series: 0) == Array(repeating: route == .dense ? 0 : 1, count: 3))
+            #expect(data.perSample(.spectralRadiusConverged, series: 0) == [1, 1, 1])
+            let residuals = try #require(data.perSample(.sigmaMaxResidual, series: 0))
+            #expect(route == .dense ? residuals == [0, 0, 0] : residuals.allSatisfy { $0 >= 0 && $0.isFinite })
+        }
     }
 }
