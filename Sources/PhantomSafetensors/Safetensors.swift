@@ -54,7 +54,13 @@ public enum Safetensors {
     public static func read(bytes: [UInt8], path: String) throws -> (tensors: [String: SafetensorsTensor], metadata: [String: String]) {
         func fail(_ message: String) -> SafetensorsError { SafetensorsError(path: path, message: message) }
         // torch.save writes a zip archive (or, before PyTorch 1.6, a bare pickle); neither is ever unpickled here.
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || (bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])) {
+        // A safetensors file whose header length happens to start with the same bytes (896 = 0x380 reads as
+        // pickle protocol 3) is told apart by what follows: its JSON header opens with '{' at byte 8 and fits.
+        var declared: UInt64 = 0
+        if bytes.count >= 8 { for i in 0..<8 { declared |= UInt64(bytes[i]) << (8 * UInt64(i)) } }
+        let looksLikeSafetensors = bytes.count > 8 && bytes[8] == UInt8(ascii: "{") && declared <= UInt64(bytes.count - 8)
+        if !looksLikeSafetensors,
+           bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || (bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])) {
             throw fail("is a PyTorch pickle (torch.save), which phantom never unpickles; save the state dict with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') — see notebooks-data/scripts/export_pytorch.py")
         }
         guard bytes.count >= 8 else { throw fail("too short for a safetensors file (\(bytes.count) bytes; the header length alone takes 8)") }

@@ -256,3 +256,17 @@ struct MDEQImportTests {
         }
     }
 }
+
+@Suite("safetensors files that start like a pickle")
+struct PickleLookalikeTests {
+    @Test("a header of 896 bytes (length 0x380: bytes 80 03, pickle protocol 3's opening) is a safetensors file, not a pickle")
+    func headerLengthLooksLikePickle() throws {
+        var header = #"{"t":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#
+        header += String(repeating: " ", count: 896 - header.utf8.count)
+        let path = try rawFile(header, data: withUnsafeBytes(of: (2.5).bitPattern.littleEndian) { Array($0) })
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes[0] == 0x80 && bytes[1] == 0x03)
+        let (tensors, _) = try Safetensors.read(bytes: bytes, path: path)
+        #expect(tensors["t"]?.values == [2.5])
+    }
+}
