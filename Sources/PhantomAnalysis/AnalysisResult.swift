@@ -134,6 +134,8 @@ public struct AnalysisResult: Sendable {
     public var exactGradientNorm: Double
     /// The adjoint solve's relative tolerance (what "exact" means here; the exact gradient's cost uses it).
     public var adjointTolerance: Double
+    /// Matrix-free route: certificate values whose Lanczos residual missed its tolerance (stored as not computed).
+    public var unconvergedCertificates: Int = 0
 
     /// The exact gradient's cost in VJPs (``Frontier/exactCost(_:tolerance:)``).
     public var exactCost: Double { Frontier.exactCost(self, tolerance: adjointTolerance) }

@@ -21,6 +21,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let spectraRoute: String
         /// For each sample with a value short of its tolerance: "sample S: quantity (residual r)", at most eight.
         public let unconvergedSpectraDetail: [String]
+        /// Matrix-free certificate values short of their tolerance (not computed in the results).
+        public let unconvergedCertificates: Int
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
         public let exactCost: Double
         public let estimators: [Estimator]
@@ -111,6 +113,7 @@ public struct AnalysisSummary: Encodable, Sendable {
                               unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
                               spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
                               unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
+                              unconvergedCertificates: r.unconvergedCertificates,
                               exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }

@@ -64,7 +64,7 @@ public struct Analyzer: Sendable {
         }
 
         // Spectra and certificates, per sample, over both cores: dense (d×d, with certificates) or matrix-free.
-        let certified = route == .dense ? c.certifiedCount(batch: b, stateDimension: problem.stateDimension) : 0
+        let certified = c.certifiedCount(batch: b, stateDimension: problem.stateDimension)
         let counter = ProgressCounter(total: b, report: progress.map { report in { @Sendable done, total in report(.certifying, done, total) } })
         let perSample = Parallel.map(b) { s -> (SampleSpectra, [[[Certificate]]]) in
             defer { counter.increment() }
@@ -80,6 +80,19 @@ public struct Analyzer: Sendable {
         var certificates = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: b)
         for (s, (_, tables)) in perSample.enumerated() {
             for (index, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
+        }
+        // The matrix-free route: the Neumann family's certificates by Lanczos, all certified samples together.
+        var unconvergedCertificates = 0
+        if route == .iterative, certified > 0 {
+            let samples = Array(0..<certified)
+            let matrixFree = MatrixFreeCertification(problem: problem, samples: samples, ks: c.ks, lambdas: c.lambdas,
+                                                     sigmaMin: samples.map { perSample[$0].0.sigmaMin },
+                                                     sigmaMax: samples.map { perSample[$0].0.sigmaMax })
+            for (index, family) in c.estimators.enumerated() {
+                guard let tables = family.type.certifyMatrixFree(matrixFree) else { continue }
+                for (s, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
+            }
+            unconvergedCertificates = matrixFree.unconverged
         }
 
         var stacked: StackedCertificates?
@@ -104,7 +117,8 @@ public struct Analyzer: Sendable {
             forwardLastResidual: problem.forward.lastResiduals, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,
             spectra: perSample.map(\.0), metrics: metrics, certificates: certificates, batch: batch, stacked: stacked,
-            headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean), adjointTolerance: c.adjoint.tolerance)
+            headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean), adjointTolerance: c.adjoint.tolerance,
+            unconvergedCertificates: unconvergedCertificates)
     }
 }
 

@@ -6,4 +6,5 @@ extension EstimatorFamily {
     static let npg = NeumannPhantomGradient.family
     static let jfb = JacobianFreeGradient.family
     static let rbp = NeumannRBP.family
+    static let jfbDamped = DampedJacobianFreeGradient.family
 }

@@ -116,3 +116,46 @@ struct ResultsVersionTests {
         }
     }
 }
+
+@Suite("Matrix-free certificates of the Neumann family agree with the dense ones")
+struct MatrixFreeCertificateTests {
+    enum Case: String, CaseIterable, Sendable, CustomStringConvertible {
+        case tanh, resmlp, mdeq
+        var description: String { rawValue }
+        var model: ImplicitModel {
+            switch self {
+            case .tanh: AnalysisFixtures.tanh(d: 24, n: 6, norm: 0.9, seed: 8)
+            case .resmlp: AnalysisFixtures.resmlp(d: 16, n: 5, m: 20, seed: 9)
+            case .mdeq: RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 3, expansion: 2, groups: 1), c: 3, seed: 10)
+            }
+        }
+    }
+
+    @Test("‖E‖₂, Theorem 1, ρ and the ascent margin of NPG, RBP, JFB and damped JFB: matrix-free = dense", arguments: Case.allCases)
+    func agree(c: Case) throws {
+        func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
+            try! AnalysisConfiguration(ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped],
+                                       adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: 3,
+                                       stackedLimit: 0, spectra: route)
+        }
+        let dense = AnalysisFixtures.analyze(c.model, batch: 3, configuration: configuration(.dense))
+        let free = AnalysisFixtures.analyze(c.model, batch: 3, configuration: configuration(.iterative))
+        #expect(free.unconvergedCertificates == 0)
+        var compared = 0
+        for e in 0..<4 {
+            for l in 0..<2 {
+                for k in 0..<3 {
+                    for s in 0..<3 {
+                        let a = free.certificates.errorNorm[e, l, k, s], b = dense.certificates.errorNorm[e, l, k, s]
+                        #expect(abs(a - b) <= 1e-6 * max(b, 1e-3), "\(c) e\(e) l\(l) k\(k) s\(s): ‖E‖ \(a) vs \(b)")
+                        let ma = free.certificates.ascentMargin[e, l, k, s], mb = dense.certificates.ascentMargin[e, l, k, s]
+                        #expect(abs(ma - mb) <= 1e-6 * max(abs(mb), 1e-3), "\(c): margin \(ma) vs \(mb)")
+                        #expect(free.certificates.rhoStar[e, l, k, s].isNaN)
+                        compared += 1
+                    }
+                }
+            }
+        }
+        #expect(compared == 72)
+    }
+}

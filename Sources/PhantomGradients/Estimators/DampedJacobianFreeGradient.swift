@@ -40,4 +40,12 @@ public struct DampedJacobianFreeGradient: GridEstimator {
     public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
         c.lambdas.indices.map { l in Array(repeating: c.neumannCertificate(c.blockDiagonal(c.dampedSteps(l))), count: c.ks.count) }
     }
+
+    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
+        let perLambda = c.lambdas.map { lambda -> [Certificate] in
+            let p = c.power(1, c.step(lambda))
+            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+        }
+        return c.tables { l, _ in perLambda[l] }
+    }
 }

@@ -34,10 +34,15 @@ public protocol GridEstimator: GradientEstimator {
     /// The certificates of the batch as one stacked system, [λ index][k index], or nil when the family has
     /// no stacked form (UPG).
     static func certifyStacked(_ batch: StackedCertification) -> [[Certificate]]?
+
+    /// The certificates without d×d matrices (the matrix-free route), per certified sample [sample][λ index][k
+    /// index], or nil when the family has no matrix-free form yet (UPG).
+    static func certifyMatrixFree(_ samples: MatrixFreeCertification) -> [[[Certificate]]]?
 }
 
 extension GridEstimator {
     public static func certifyStacked(_ batch: StackedCertification) -> [[Certificate]]? { nil }
+    public static func certifyMatrixFree(_ samples: MatrixFreeCertification) -> [[[Certificate]]]? { nil }
 
     /// The family as a value, for lists of families.
     public static var family: EstimatorFamily { EstimatorFamily(Self.self) }

@@ -32,4 +32,10 @@ public struct JacobianFreeGradient: GridEstimator {
     public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
         c.constant(c.neumannCertificate(c.blockDiagonal(c.jacobians)))
     }
+
+    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
+        let p = c.power(1, c.step(nil))
+        let certificates = c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+        return c.tables { _, _ in certificates }
+    }
 }

@@ -43,6 +43,13 @@ public struct NeumannPhantomGradient: GridEstimator {
         c.lambdas.indices.map { l in c.powers(c.dampedSteps(l)).map(c.neumannCertificate) }
     }
 
+    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
+        c.tables { l, k in
+            let p = c.power(c.ks[k], c.step(c.lambdas[l]))
+            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+        }
+    }
+
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
         let a = Self.dampedNeumann(problem.linearization, problem.cotangents, steps: steps, damping: damping)
         return GradientEstimate(stateCotangents: a, problem: problem, perSample: perSample)

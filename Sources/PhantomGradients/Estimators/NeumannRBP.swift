@@ -43,4 +43,12 @@ public struct NeumannRBP: GridEstimator {
     public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
         Array(repeating: c.powers(c.jacobians).map(c.neumannCertificate), count: c.lambdas.count)
     }
+
+    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
+        let perK = c.ks.map { k -> [Certificate] in
+            let p = c.power(k, c.step(nil))
+            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+        }
+        return c.tables { _, k in perK[k] }
+    }
 }

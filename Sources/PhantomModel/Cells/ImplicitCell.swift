@@ -77,6 +77,8 @@ public protocol CellLinearization: Sendable {
     /// The same linearization for sample i alone (a batch of one), so that per-sample products cost
     /// O(d²) rather than O(B d²).
     func restricted(toSample i: Int) -> any CellLinearization
+    /// The same linearization for samples `rows` only (in that order).
+    func restricted(toSamples rows: [Int]) -> any CellLinearization
     /// The diagonal of the Gram M_i M_iᵀ when the cell knows it to be diagonal in closed form (the tanh
     /// cell: D²(‖h‖² + ‖x‖² + 1)), else nil.
     func closedFormParameterGramDiagonal(sample i: Int) -> [Double]?

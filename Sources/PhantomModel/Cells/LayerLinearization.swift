@@ -242,9 +242,12 @@ public struct LayerLinearization: CellLinearization {
 
     public func restricted(toSample i: Int) -> any CellLinearization { restrictedLinearization(i) }
 
-    func restrictedLinearization(_ i: Int) -> LayerLinearization {
-        let rows = [i]
-        return LayerLinearization(
+    public func restricted(toSamples rows: [Int]) -> any CellLinearization { restrictedLinearization(rows) }
+
+    func restrictedLinearization(_ i: Int) -> LayerLinearization { restrictedLinearization([i]) }
+
+    func restrictedLinearization(_ rows: [Int]) -> LayerLinearization {
+        LayerLinearization(
             composition: composition, state: state.selectingRows(rows), input: input.selectingRows(rows),
             values: values.map { $0.selectingRows(rows) },
             operands: operands.enumerated().map { l, o in o.map { composition.affine(l).selectingSamples(rows, of: $0) } },

@@ -1,0 +1,110 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// The Neumann family's certificates without a d×d matrix, for a set of samples at once (THEORY.md §3): with
+/// E = −Mᵀ Pᵀ for a state-space P (NPG: B^k, RBP: J^k, JFB: J, damped JFB: B) and G = M Mᵀ,
+///
+///     ‖E‖₂² = λ_max(P G Pᵀ),   margin = λ_min(sym(G (I − Pᵀ))) / σ_max²,
+///
+/// each by Lanczos (``BatchedLanczos``: one process per sample, the samples' operators applied together as
+/// batched JVPs and VJPs) with its Ritz residual. A value whose residual misses the tolerance is reported as not
+/// computed (NaN), so that it can never count as certified; ``unconverged`` counts them. ρ* (a generalized
+/// eigenproblem with G) is not computed on this route. σ_min and σ_max come from the iterative spectra.
+///
+/// Cost per cell and Lanczos step: 2k + 1 batched state products and one Gram application per sample (closed form
+/// for tanh, else one parameter VJP and JVP per sample).
+public final class MatrixFreeCertification: @unchecked Sendable {
+    public let problem: GradientProblem
+    /// The certified samples (indices into the problem's batch).
+    public let samples: [Int]
+    public let ks: [Int]
+    public let lambdas: [Double]
+    public let sigmaMin: [Double]
+    public let sigmaMax: [Double]
+    public let tolerance: Double
+    public let maxSteps: Int
+    /// Values whose Lanczos residual missed the tolerance (reported as not computed).
+    public private(set) var unconverged = 0
+    let linearization: any CellLinearization
+    let singles: [any CellLinearization]
+    let diagonals: [[Double]]?
+
+    public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
+                tolerance: Double = 1e-8, maxSteps: Int = 200) {
+        (self.problem, self.samples, self.ks, self.lambdas) = (problem, samples, ks, lambdas)
+        (self.sigmaMin, self.sigmaMax, self.tolerance, self.maxSteps) = (sigmaMin, sigmaMax, tolerance, maxSteps)
+        linearization = problem.linearization.restricted(toSamples: samples)
+        let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
+        self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
+        singles = self.diagonals == nil ? samples.map { problem.linearization.restricted(toSample: $0) } : []
+    }
+
+    /// Row i: G_i v_i.
+    func gram(_ v: Matrix) -> Matrix {
+        if let diagonals {
+            var out = v
+            for i in 0..<v.rows { for j in 0..<v.columns { out[i, j] *= diagonals[i][j] } }
+            return out
+        }
+        var out = Matrix(zeros: v.rows, v.columns)
+        for i in 0..<v.rows {
+            let one = singles[i]
+            out.setRow(i, one.parameterJVP(one.parameterVJP(v.selectingRows([i]))).row(0))
+        }
+        return out
+    }
+
+    /// B V = λ J V + (1 − λ) V (rows), and its transpose.
+    func damped(_ v: Matrix, _ lambda: Double, transposed: Bool) -> Matrix {
+        dampedStep(transposed ? linearization.stateVJP(v) : linearization.stateJVP(v), v, lambda)
+    }
+
+    /// The certificate of E = −Mᵀ Pᵀ per sample, P given by its action on rows and its transpose's.
+    public func neumannCertificates(apply p: (Matrix) -> Matrix, transpose pt: (Matrix) -> Matrix) -> [Certificate] {
+        let d = problem.stateDimension, b = samples.count
+        let error = BatchedLanczos.extremes(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps) { v in p(self.gram(pt(v))) }
+        let margin = BatchedLanczos.extremes(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps) { v in
+            let gv = self.gram(v)
+            let s = self.gram(v - pt(v)), st = gv - p(gv)
+            return 0.5 * (s + st)
+        }
+        return (0..<b).map { i in
+            let top = error[i].largest, low = margin[i].smallest
+            if !top.converged { unconverged += 1 }
+            if !low.converged { unconverged += 1 }
+            let errorNorm = top.converged ? max(top.value, 0).squareRoot() : .nan
+            let (smin, smax) = (sigmaMin[i], sigmaMax[i])
+            let rho = errorNorm.isNaN ? .nan : (smin > 0 ? errorNorm / smin : .infinity)
+            return Certificate(errorNorm: errorNorm,
+                               theorem1: smax > 0 && errorNorm <= smin * smin / smax,
+                               weakCondition: errorNorm <= smin,
+                               rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
+                               rhoStar: .nan, ascentMargin: low.converged ? low.value / (smax * smax) : .nan)
+        }
+    }
+
+    /// P = step^k applied to rows: k products with `step` (and the transposes).
+    public func power(_ k: Int, _ step: @escaping (Matrix, Bool) -> Matrix) -> (apply: (Matrix) -> Matrix, transpose: (Matrix) -> Matrix) {
+        ({ v in (0..<k).reduce(v) { x, _ in step(x, false) } }, { v in (0..<k).reduce(v) { x, _ in step(x, true) } })
+    }
+
+    /// J or B = λJ + (1 − λ)I on rows (λ nil: J).
+    public func step(_ lambda: Double?) -> (Matrix, Bool) -> Matrix {
+        { v, transposed in
+            guard let lambda else { return transposed ? self.linearization.stateVJP(v) : self.linearization.stateJVP(v) }
+            return self.damped(v, lambda, transposed: transposed)
+        }
+    }
+
+    /// Per sample, an L × K table of certificates from `cell(l, k)` = the certificates of every sample in that cell.
+    public func tables(_ cell: (Int, Int) -> [Certificate]) -> [[[Certificate]]] {
+        var out = [[[Certificate]]](repeating: Array(repeating: [], count: lambdas.count), count: samples.count)
+        for l in lambdas.indices {
+            for k in ks.indices {
+                let certificates = cell(l, k)
+                for i in samples.indices { out[i][l].append(certificates[i]) }
+            }
+        }
+        return out
+    }
+}
