@@ -23,7 +23,7 @@ public struct AnalysisConfiguration: Sendable {
     public let estimators: [EstimatorFamily]
     public let adjoint: AdjointSolver
     /// How many samples (the first ones) get the per-cell certificates and ‖B^k‖₂; nil: every sample when
-    /// d ≤ 128, the first 16 above (each certificate costs a few d³ operations per cell). Measured metrics,
+    /// d ≤ 128, the first 16 above (each certificate costs a few d³ operations per cell), none on the matrix-free route. Measured metrics,
     /// σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed for every sample.
     public let certificateSamples: Int?
     /// Largest d·p for which a family may form its residual rows in R^p (UPG's column route).
@@ -68,9 +68,11 @@ public struct AnalysisConfiguration: Sendable {
 
     public var maxK: Int { ks.last ?? 1 }
 
-    /// How many of `batch` samples of state dimension d are certified.
+    /// How many of `batch` samples of state dimension d are certified. On the matrix-free route none unless
+    /// `certificateSamples` asks (its certificates cost minutes per block of samples at d ≥ 1,000).
     public func certifiedCount(batch: Int, stateDimension d: Int) -> Int {
-        min(batch, certificateSamples ?? (d <= Self.certifyAllUpToDimension ? batch : Self.defaultCertifiedAboveLimit))
+        if certificateSamples == nil, spectra.resolved(stateDimension: d) == .iterative { return 0 }
+        return min(batch, certificateSamples ?? (d <= Self.certifyAllUpToDimension ? batch : Self.defaultCertifiedAboveLimit))
     }
 }
 

@@ -14,10 +14,12 @@ extension AnalysisSummary {
                          + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
                          + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")
                          + (c.unconvergedSpectra > 0 ? "; \(c.unconvergedSpectra) with a spectral value short of its tolerance (flagged in samples/*_converged; excluded from the fractions when it is ρ(J))" : "")
-                         + (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : "")
-                         + (c.spectraRoute == "iterative"
-                            ? "; matrix-free route (--spectra iterative): Neumann-family certificates by Lanczos (no ρ*), none for UPG"
-                              + (c.unconvergedCertificates > 0 ? ", \(c.unconvergedCertificates) values short of tolerance left out" : "") : ""))
+                         + (c.spectraRoute == "iterative" && c.certifiedSamples == 0
+                            ? "; matrix-free route (--spectra iterative): no per-cell certificates unless --certify-samples N asks"
+                            : (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : "")
+                              + (c.spectraRoute == "iterative"
+                                 ? "; matrix-free route (--spectra iterative): Neumann-family certificates by Lanczos (no ρ*), none for UPG"
+                                   + (c.unconvergedCertificates > 0 ? ", \(c.unconvergedCertificates) values short of tolerance left out" : "") : "")))
             for detail in c.unconvergedSpectraDetail { lines.append("  spectra short of tolerance: \(detail)") }
             for e in c.estimators {
                 let name = e.name.displayName + (e.description.isEmpty ? "" : " (\(e.description))")

@@ -81,7 +81,7 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
     var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
 
-    @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit).")
+    @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit); none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.")
     var certifySamples: Int?
 
     @Option(help: "How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).")
