@@ -3,19 +3,38 @@
 /// become GEMMs). Each row is ``SymmetricLanczos``: full reorthogonalisation, Ritz residuals, stopped when both of its
 /// extreme Ritz values converged or its Krylov space became invariant; a row whose vector turns non-finite fails.
 public enum BatchedLanczos {
+    /// Which extreme Ritz value a process must converge before it stops.
+    public enum Needed: Sendable { case largest, smallest, both }
+
+    /// The extreme Ritz values per row; with `start` (B×n, non-zero rows) each process starts there instead of at a
+    /// random vector (a warm start, e.g. a neighbouring operator's Ritz vector).
     public static func extremes(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, maxSteps: Int = 300,
-                                seed: UInt64 = 0x1a2c05, apply: (Matrix) -> Matrix) -> [SymmetricLanczos.Result] {
+                                seed: UInt64 = 0x1a2c05, start: Matrix? = nil, apply: (Matrix) -> Matrix) -> [SymmetricLanczos.Result] {
+        extremesWithVectors(rows: b, dimension: n, tolerance: tolerance, maxSteps: maxSteps, seed: seed, start: start,
+                            needed: .both, wantVectors: false, apply: apply).results
+    }
+
+    /// ``extremes(rows:dimension:tolerance:maxSteps:seed:start:apply:)`` and, when `wantVectors`, per row the unit Ritz
+    /// vectors of the largest and of the smallest Ritz value (B×n each; empty otherwise).
+    public static func extremesWithVectors(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, maxSteps: Int = 300,
+                                           seed: UInt64 = 0x1a2c05, start: Matrix? = nil, needed: Needed = .both, wantVectors: Bool = true,
+                                           apply: (Matrix) -> Matrix) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
         let m = min(maxSteps, n)
         var results = [SymmetricLanczos.Result?](repeating: nil, count: b)
         guard n > 0, b > 0 else {
-            return (0..<b).map { _ in SymmetricLanczos.Result(smallest: RitzValue(value: 0, residual: 0, converged: true),
-                                                               largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0) }
+            return ((0..<b).map { _ in SymmetricLanczos.Result(smallest: RitzValue(value: 0, residual: 0, converged: true),
+                                                                largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0) },
+                    Matrix(zeros: 0, 0), Matrix(zeros: 0, 0))
         }
         var rng = SplitMix64(seed: seed)
-        let start = (0..<n).map { _ in rng.nextGaussian() }
-        let norm = BLAS.nrm2(start)
+        let random = (0..<n).map { _ in rng.nextGaussian() }
         var v = Matrix(zeros: b, n)
-        for i in 0..<b { for j in 0..<n { v[i, j] = start[j] / norm } }
+        for i in 0..<b {
+            var row = start.map { $0.row(i) } ?? random
+            if !row.allSatisfy(\.isFinite) || BLAS.nrm2(row) == 0 { row = random }
+            let norm = BLAS.nrm2(row)
+            for j in 0..<n { v[i, j] = row[j] / norm }
+        }
         var basis = [v]
         var alphas = [[Double]](repeating: [], count: b), betas = [[Double]](repeating: [], count: b)
         for step in 0..<m {
@@ -52,7 +71,12 @@ public enum BatchedLanczos {
                 if invariant || step + 1 == m || (step + 1) % 5 == 0 {
                     let r = SymmetricLanczos.ritz(alphas[i], betas[i], beta: invariant ? 0 : beta, tolerance: tolerance,
                                                   floor: tolerance, steps: step + 1)
-                    if invariant || step + 1 == m || (r.smallest.converged && r.largest.converged) { results[i] = r }
+                    let done = switch needed {
+                    case .both: r.smallest.converged && r.largest.converged
+                    case .largest: r.largest.converged
+                    case .smallest: r.smallest.converged
+                    }
+                    if invariant || step + 1 == m || done { results[i] = r }
                 }
                 betas[i].append(beta)
                 let factor = results[i] == nil ? 1 / beta : 0
@@ -64,6 +88,29 @@ public enum BatchedLanczos {
             if results.allSatisfy({ $0 != nil }) { break }
             basis.append(w)
         }
-        return results.map { $0 ?? SymmetricLanczos.Result(smallest: .failed, largest: .failed, steps: m) }
+        var largest = Matrix(zeros: 0, 0), smallest = Matrix(zeros: 0, 0)
+        if wantVectors {
+            // Ritz vectors V y for each row's extreme Ritz values, from its tridiagonal's eigenvectors.
+            largest = Matrix(zeros: b, n)
+            smallest = Matrix(zeros: b, n)
+            for i in 0..<b {
+                let steps = alphas[i].count
+                guard steps > 0 else { continue }
+                var t = Matrix(zeros: steps, steps)
+                for j in 0..<steps {
+                    t[j, j] = alphas[i][j]
+                    if j + 1 < steps { t[j, j + 1] = betas[i][j]; t[j + 1, j] = betas[i][j] }
+                }
+                guard let eigen = try? SymmetricEigen(t), let y = eigen.vectors else { continue }
+                for j in 0..<min(steps, basis.count) {
+                    let (top, low) = (y[j, steps - 1], y[j, 0])
+                    for c in 0..<n {
+                        largest.elements[i * n + c] += top * basis[j].elements[i * n + c]
+                        smallest.elements[i * n + c] += low * basis[j].elements[i * n + c]
+                    }
+                }
+            }
+        }
+        return (results.map { $0 ?? SymmetricLanczos.Result(smallest: .failed, largest: .failed, steps: m) }, largest, smallest)
     }
 }

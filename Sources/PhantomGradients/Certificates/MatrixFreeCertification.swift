@@ -26,6 +26,8 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     /// Values whose Lanczos residual missed the tolerance (reported as not computed).
     public private(set) var unconverged = 0
     let linearization: any CellLinearization
+    /// The last Ritz vectors per warm-start key: the top one of P G Pᵀ and the bottom one of sym(G(I − Pᵀ)).
+    private var warm: [String: (error: Matrix, margin: Matrix)] = [:]
     let singles: [any CellLinearization]
     let diagonals: [[Double]]?
 
@@ -60,14 +62,21 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     }
 
     /// The certificate of E = −Mᵀ Pᵀ per sample, P given by its action on rows and its transpose's.
-    public func neumannCertificates(apply p: (Matrix) -> Matrix, transpose pt: (Matrix) -> Matrix) -> [Certificate] {
+    /// `warmStart`: cells that share a key (one family's k = 1, 2, … at one λ) start each Lanczos from the previous
+    /// cell's Ritz vector — the extreme vectors move little from k to k + 1, so far fewer steps are needed.
+    public func neumannCertificates(apply p: (Matrix) -> Matrix, transpose pt: (Matrix) -> Matrix, warmStart key: String? = nil) -> [Certificate] {
         let d = problem.stateDimension, b = samples.count
-        let error = BatchedLanczos.extremes(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps) { v in p(self.gram(pt(v))) }
-        let margin = BatchedLanczos.extremes(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps) { v in
+        let previous = key.flatMap { warm[$0] }
+        let errorRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                          start: previous?.error, needed: .largest, wantVectors: key != nil) { v in p(self.gram(pt(v))) }
+        let marginRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                           start: previous?.margin, needed: .smallest, wantVectors: key != nil) { v in
             let gv = self.gram(v)
             let s = self.gram(v - pt(v)), st = gv - p(gv)
             return 0.5 * (s + st)
         }
+        let (error, margin) = (errorRun.results, marginRun.results)
+        if let key { warm[key] = (errorRun.largest, marginRun.smallest) }
         return (0..<b).map { i in
             let top = error[i].largest, low = margin[i].smallest
             if !top.converged { unconverged += 1 }

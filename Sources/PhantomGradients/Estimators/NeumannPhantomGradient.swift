@@ -46,7 +46,7 @@ public struct NeumannPhantomGradient: GridEstimator {
     public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
         c.tables { l, k in
             let p = c.power(c.ks[k], c.step(c.lambdas[l]))
-            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+            return c.neumannCertificates(apply: p.apply, transpose: p.transpose, warmStart: "npg \(l)")
         }
     }
 

@@ -47,7 +47,7 @@ public struct NeumannRBP: GridEstimator {
     public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
         let perK = c.ks.map { k -> [Certificate] in
             let p = c.power(k, c.step(nil))
-            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
+            return c.neumannCertificates(apply: p.apply, transpose: p.transpose, warmStart: "rbp")
         }
         return c.tables { _, k in perK[k] }
     }
