@@ -82,24 +82,19 @@ public struct SampleSpectra: Sendable {
             arnoldi.ritzValues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
         }
 
-        let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: { x, y in
+        let normalApply: ([Double], inout [Double]) -> Void = { x, y in
             var jx = [Double](repeating: 0, count: d)
             jacobian.apply(x, into: &jx)
             jacobian.applyTranspose(jx, into: &y)
-        }, applyTranspose: { x, y in
-            var jx = [Double](repeating: 0, count: d)
-            jacobian.apply(x, into: &jx)
-            jacobian.applyTranspose(jx, into: &y)
-        })
+        }
+        let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: normalApply, applyTranspose: normalApply)
         let jtj = SymmetricLanczos.extremes(normal, tolerance: tolerance, maxSteps: min(d, 300)).largest
         jacobianNorm = jtj.value.isNaN ? .nan : max(jtj.value, 0).squareRoot()
         (jacobianNormResidual, jacobianNormConverged) = (jtj.residual, jtj.converged)
 
         if let diagonal = problem.linearization.closedFormParameterGramDiagonal(sample: s) {
             // A diagonal Gram (the tanh cell): its extremes exactly, O(d).
-            let top = diagonal.max() ?? .nan, low = diagonal.min() ?? .nan
-            sigmaMax = max(top, 0).squareRoot()
-            sigmaMin = low <= GramSpectrum.nullTolerance * top ? 0 : low.squareRoot()
+            (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: diagonal.min() ?? .nan, highest: diagonal.max() ?? .nan)
             (sigmaMaxResidual, sigmaMinResidual) = (0, 0)
             (sigmaMaxConverged, sigmaMinConverged) = (sigmaMax.isFinite, sigmaMin.isFinite)
         } else {
@@ -109,9 +104,7 @@ public struct SampleSpectra: Sendable {
             }
             let gram = FunctionOperator(inputDimension: d, outputDimension: d, apply: gramApply, applyTranspose: gramApply)
             let extremes = SymmetricLanczos.extremes(gram, tolerance: tolerance, floor: GramSpectrum.nullTolerance, maxSteps: min(d, 400))
-            let top = extremes.largest.value, low = extremes.smallest.value
-            sigmaMax = top.isNaN ? .nan : max(top, 0).squareRoot()
-            sigmaMin = low.isNaN ? .nan : (low <= GramSpectrum.nullTolerance * top ? 0 : low.squareRoot())
+            (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: extremes.smallest.value, highest: extremes.largest.value)
             (sigmaMaxResidual, sigmaMaxConverged) = (extremes.largest.residual, extremes.largest.converged)
             // λ_min to 1e-8 relative, or — for a (numerical) null space, where no relative accuracy is reachable — to
             // the null threshold itself, which is what "σ_min = 0" claims.

@@ -31,18 +31,7 @@ final class FactoredComparison {
 
     init(exact: ParameterFactors) {
         self.exact = exact
-        var squared: [Double]?
-        for part in exact.parts {
-            let s: [Double]
-            switch part {
-            case .outer(let delta, let input, let bias):
-                let dd = delta.rowDots(delta), zz = input.rowDots(input)
-                s = zip(dd, zz).map { $0 * ($1 + (bias ? 1 : 0)) }
-            case .dense(let m): s = m.rowDots(m)
-            }
-            squared = squared.map { zip($0, s).map(+) } ?? s
-        }
-        exactSquared = squared ?? []
+        exactSquared = exact.rowInnerProducts(exact)
     }
 
     private static let stride = 4096

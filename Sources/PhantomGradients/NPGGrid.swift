@@ -68,11 +68,23 @@ public struct NPGGrid: Sendable {
     /// λ lists off the grid share it (``GridMeasurement``).
     public static func krylovGrams(maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
                                    includeBatch: Bool = true) -> NPGKrylovGrams {
-        let b = problem.batchSize, d = problem.stateDimension
-        let size = k + 1
+        let b = problem.batchSize
         // Krylov vectors of the adjoint, batched: U_j = (Jᵀ)^j W, j = 0 … K.
         var krylov = [w]
         for _ in 0..<k { krylov.append(problem.linearization.stateVJP(krylov[krylov.count - 1])) }
+        let perSample = grams.isEmpty ? factoredGrams(krylov, problem) : denseGrams(krylov, grams, problem)
+        var batch: Matrix? = nil
+        if includeBatch {
+            var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))  // (K+1)×p
+            BLAS.scal(1 / Double(b), &p.elements)
+            batch = BLAS.gemm(p, p, transposeB: true)
+        }
+        return NPGKrylovGrams(maxSteps: k, perSample: perSample, batch: batch)
+    }
+
+    /// P = Uᵀ G_M U per sample through the d×d Grams.
+    private static func denseGrams(_ krylov: [Matrix], _ grams: [ParameterGram], _ problem: GradientProblem) -> [Matrix] {
+        let b = problem.batchSize, d = problem.stateDimension, size = krylov.count
         // Sample-major layout: rows i·(K+1) … hold u_{0,i}, …, u_{K,i} contiguously.
         var layout = [Double](repeating: 0, count: b * size * d)
         layout.withUnsafeMutableBufferPointer { dst in
@@ -85,44 +97,30 @@ public struct NPGGrid: Sendable {
                 }
             }
         }
-
         let sampleMajor = layout
-        if grams.isEmpty {
-            // Matrix-free (no d×d Gram): P_jl = ⟨Mᵀu_j, Mᵀu_l⟩ per sample from the factored parameter VJPs of the
-            // K + 1 Krylov batches (``ParameterFactors``), O(K² (out + in)) per Linear layer and sample.
-            let factors = krylov.map { problem.linearization.parameterFactors($0) }
-            var entries = [[Double]](repeating: [Double](repeating: 0, count: size * size), count: b)
-            for j in 0..<size {
-                for l in j..<size {
-                    let dots = factors[j].rowInnerProducts(factors[l])
-                    for i in 0..<b { entries[i][j * size + l] = dots[i]; entries[i][l * size + j] = dots[i] }
-                }
-            }
-            var batch: Matrix? = nil
-            if includeBatch {
-                var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))
-                BLAS.scal(1 / Double(b), &p.elements)
-                batch = BLAS.gemm(p, p, transposeB: true)
-            }
-            return NPGKrylovGrams(maxSteps: k, perSample: entries.map { Matrix(rows: size, columns: size, elements: $0) }, batch: batch)
-        }
         // Samples are independent: split them over the cores (each call's small GEMMs run single-threaded).
-        let perSample = Parallel.map(b) { i -> Matrix in
+        return Parallel.map(b) { i -> Matrix in
             let u = Matrix(rows: size, columns: d, elements: Array(sampleMajor[(i * size * d)..<((i + 1) * size * d)]))
-            // P = Uᵀ G_M U
             if case .diagonal(let g) = grams[i], g.allSatisfy({ $0 >= 0 }) {
                 return BLAS.syrk(u.scalingColumns(by: g.map { $0.squareRoot() }))
             }
             return BLAS.gemm(grams[i].applyToRows(u), u, transposeB: true)
         }
+    }
 
-        var batch: Matrix? = nil
-        if includeBatch {
-            var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))  // (K+1)×p
-            BLAS.scal(1 / Double(b), &p.elements)
-            batch = BLAS.gemm(p, p, transposeB: true)
+    /// Matrix-free (no d×d Gram): P_jl = ⟨Mᵀu_j, Mᵀu_l⟩ per sample from the factored parameter VJPs of the K + 1
+    /// Krylov batches (``ParameterFactors``), O(K² (out + in)) per Linear layer and sample.
+    private static func factoredGrams(_ krylov: [Matrix], _ problem: GradientProblem) -> [Matrix] {
+        let b = problem.batchSize, size = krylov.count
+        let factors = krylov.map { problem.linearization.parameterFactors($0) }
+        var entries = [[Double]](repeating: [Double](repeating: 0, count: size * size), count: b)
+        for j in 0..<size {
+            for l in j..<size {
+                let dots = factors[j].rowInnerProducts(factors[l])
+                for i in 0..<b { entries[i][j * size + l] = dots[i]; entries[i][l * size + j] = dots[i] }
+            }
         }
-        return NPGKrylovGrams(maxSteps: k, perSample: perSample, batch: batch)
+        return entries.map { Matrix(rows: size, columns: size, elements: $0) }
     }
 
     /// Every cell of this grid's λ list from the Grams (O(K² |Λ|) per sample).

@@ -30,48 +30,17 @@ public enum SymmetricLanczos {
         public let steps: Int
     }
 
+    /// One process of ``BatchedLanczos`` on a matrix-free operator.
     public static func extremes<Op: LinearOperator>(_ a: Op, tolerance: Double = 1e-10, floor: Double? = nil, maxSteps: Int = 300,
                                                     seed: UInt64 = 0x1a2c05) -> Result {
-        let floor = floor ?? tolerance
         let n = a.inputDimension
         precondition(n == a.outputDimension, "Lanczos needs a square operator")
-        if n == 0 { return Result(smallest: RitzValue(value: 0, residual: 0, converged: true), largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0) }
-        let m = min(maxSteps, n)
-        var rng = SplitMix64(seed: seed)
-        var v = (0..<n).map { _ in rng.nextGaussian() }
-        BLAS.scal(1 / BLAS.nrm2(v), &v)
-        var basis = [v]
-        var alphas: [Double] = [], betas: [Double] = []
-        var w = [Double](repeating: 0, count: n)
-        var last: Result?
-        for j in 0..<m {
-            a.apply(basis[j], into: &w)
-            guard w.allSatisfy(\.isFinite) else { return Result(smallest: .failed, largest: .failed, steps: j) }
-            // Full reorthogonalisation, twice ("twice is enough").
-            var alpha = 0.0
-            for _ in 0..<2 {
-                for i in 0...j {
-                    let c = BLAS.dot(w, basis[i])
-                    if i == j { alpha += c }
-                    BLAS.axpy(-c, basis[i], &w)
-                }
-            }
-            alphas.append(alpha)
-            let beta = BLAS.nrm2(w)
-            let scale = max(alphas.map(abs).max() ?? 0, betas.max() ?? 0, 1e-300)
-            // Invariant subspace, or the whole space (m = n): the Ritz values are the eigenvalues.
-            let invariant = beta <= 1e-13 * scale || j + 1 == n
-            let done = invariant || j + 1 == m
-            if done || (j + 1) % 5 == 0 {
-                let result = ritz(alphas, betas, beta: invariant ? 0 : beta, tolerance: tolerance, floor: floor, steps: j + 1)
-                last = result
-                if done || (result.smallest.converged && result.largest.converged) { return result }
-            }
-            betas.append(beta)
-            BLAS.scal(1 / beta, &w)
-            basis.append(w)
-        }
-        return last ?? Result(smallest: .failed, largest: .failed, steps: m)
+        return BatchedLanczos.extremesWithVectors(rows: 1, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps,
+                                                  seed: seed, wantVectors: false) { v in
+            var y = [Double](repeating: 0, count: n)
+            a.apply(v.elements, into: &y)
+            return Matrix(rows: 1, columns: n, elements: y)
+        }.results[0]
     }
 
     /// The extreme Ritz pairs of the tridiagonal T (diagonal `alphas`, off-diagonal `betas`) with residuals β |e_mᵀ y|.

@@ -91,8 +91,14 @@ public enum GramSpectrum {
     /// taken as 0; NaN when LAPACK fails.
     public static func extremeSingularValues(_ gram: Matrix) -> (min: Double, max: Double) {
         let eigenvalues = (try? SymmetricEigen(gram, computeVectors: false).values) ?? []
-        let top = max(eigenvalues.last ?? .nan, 0), low = eigenvalues.first ?? .nan
-        return ((low <= nullTolerance * top ? 0 : low).squareRoot(), top.squareRoot())
+        return singularValues(lowest: eigenvalues.first ?? .nan, highest: eigenvalues.last ?? .nan)
+    }
+
+    /// (σ_min, σ_max) from G's extreme eigenvalues however found (LAPACK, Lanczos, a diagonal): λ_min at or below
+    /// ``nullTolerance``·λ_max, and round-off negatives, count as 0; NaN stays NaN.
+    public static func singularValues(lowest low: Double, highest high: Double) -> (min: Double, max: Double) {
+        let top = high.isNaN ? .nan : max(high, 0)
+        return (low.isNaN ? .nan : (low <= nullTolerance * top ? 0 : low.squareRoot()), top.squareRoot())
     }
 }
 

@@ -100,13 +100,19 @@ public struct UnrolledPhantomGradient: GridEstimator {
         for lin in linearizations.reversed() {
             var u = w
             BLAS.scal(damping, &u.elements)
-            let contribution = lin.parameterVJP(u)
+            let contribution: [Double]
+            if factored {
+                let both = lin.parameterVJPAndFactors(u)
+                contribution = both.sum
+                factors.append(both.factors)
+            } else {
+                contribution = lin.parameterVJP(u)
+            }
             if sum == nil { sum = contribution } else { BLAS.axpy(1, contribution, &sum!) }
             if perSample {
                 let step = lin.parameterVJPRows(u)
                 if rows == nil { rows = step } else { BLAS.axpy(1, step.elements, &rows!.elements) }
             }
-            if factored { factors.append(lin.parameterFactors(u)) }
             w = dampedStep(lin.stateVJP(w), w, damping)  // w_t = B_tᵀ w_{t+1}
         }
         var mean = sum ?? []

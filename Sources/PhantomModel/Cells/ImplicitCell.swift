@@ -88,6 +88,8 @@ public protocol CellLinearization: Sendable {
     func parameterVJPRows(_ u: Matrix) -> Matrix
     /// Row i: M_iᵀ u_i, factored by layer (outer products for Linear layers): ``ParameterFactors``.
     func parameterFactors(_ u: Matrix) -> ParameterFactors
+    /// ``parameterVJP(_:)`` and ``parameterFactors(_:)`` of one u, from one reverse pass where the cell can.
+    func parameterVJPAndFactors(_ u: Matrix) -> (sum: [Double], factors: ParameterFactors)
     /// When M_i is row-separable — row r of M_i is scale_r · φᵀ on parameters that only row r touches —
     /// the pair (scale, φ); then M_i M_jᵀ = diag(scale_i ⊙ scale_j) (φ_iᵀ φ_j) across points. The tanh cell:
     /// scale = D = 1 − f², φ = (x, 1, h). Nil for other cells.
@@ -114,6 +116,8 @@ extension CellLinearization {
     public func rowSeparableFactors(sample i: Int) -> (scale: [Double], features: [Double])? { nil }
 
     public func parameterFactors(_ u: Matrix) -> ParameterFactors { ParameterFactors(parts: [.dense(parameterVJPRows(u))]) }
+
+    public func parameterVJPAndFactors(_ u: Matrix) -> (sum: [Double], factors: ParameterFactors) { (parameterVJP(u), parameterFactors(u)) }
 
     public func parameterVJPRows(_ u: Matrix) -> Matrix {
         var rows: [Double] = []

@@ -160,7 +160,11 @@ public struct LayerLinearization: CellLinearization {
     }
 
     public func parameterVJP(_ u: Matrix) -> [Double] {
-        let g = layerCotangents(pullBack(u, stateOnly: false).nodes)
+        parameterVJP(layerCotangents: layerCotangents(pullBack(u, stateOnly: false).nodes))
+    }
+
+    /// Σ_i M_iᵀ u_i from the cotangents at each layer's output.
+    private func parameterVJP(layerCotangents g: [Matrix?]) -> [Double] {
         var out: [Double] = []
         out.reserveCapacity(composition.layout.count)
         for l in composition.layers.indices {
@@ -217,16 +221,26 @@ public struct LayerLinearization: CellLinearization {
     /// Row i: M_iᵀ u_i by layer — outer products (δ, z) for Linear layers, dense rows for the others.
     public func parameterFactors(_ u: Matrix) -> ParameterFactors {
         precondition(u.rows == state.rows, "per-sample parameter VJPs need one cotangent per sample")
+        return parameterFactors(layerCotangents: layerCotangents(pullBack(u, stateOnly: false).nodes), rows: u.rows)
+    }
+
+    /// Both from one reverse pass (UPG's backward steps need the batch sum and the per-sample factors of one u).
+    public func parameterVJPAndFactors(_ u: Matrix) -> (sum: [Double], factors: ParameterFactors) {
+        precondition(u.rows == state.rows, "per-sample parameter VJPs need one cotangent per sample")
         let g = layerCotangents(pullBack(u, stateOnly: false).nodes)
+        return (parameterVJP(layerCotangents: g), parameterFactors(layerCotangents: g, rows: u.rows))
+    }
+
+    private func parameterFactors(layerCotangents g: [Matrix?], rows: Int) -> ParameterFactors {
         var parts: [ParameterFactors.Part] = []
         for l in composition.layers.indices where composition.layers[l].parameterCount > 0 {
             let layer = composition.layers[l]
-            let gl = g[l] ?? Matrix(zeros: u.rows, layer.outputWidth)
+            let gl = g[l] ?? Matrix(zeros: rows, layer.outputWidth)
             if let point = points[l] {
-                var rows = Matrix(zeros: u.rows, layer.parameterCount)
+                var dense = Matrix(zeros: rows, layer.parameterCount)
                 let p = layer.parameterCount
-                rows.elements.withUnsafeMutableBufferPointer { point.parameterVJPRows(gl, into: $0, stride: p, offset: 0) }
-                parts.append(.dense(rows))
+                dense.elements.withUnsafeMutableBufferPointer { point.parameterVJPRows(gl, into: $0, stride: p, offset: 0) }
+                parts.append(.dense(dense))
             } else {
                 parts.append(composition.affine(l).parameterFactor(gl, operand: operands[l]!))
             }
