@@ -107,6 +107,13 @@ struct CellDerivativeTests {
         let batchedJVP = lin.stateJVP(v), batchedVJP = lin.stateVJP(v), batchedM = lin.parameterJVP(dtheta)
         var summedMT = [Double](repeating: 0, count: cell.layout.count)
         let rowsMT = lin.parameterVJPRows(v)
+        // Per-sample parameter tangents: row i of the batched JVP is M_i δθ_i (δθ_i distinct per sample).
+        let dthetas = Fixtures.gaussian(batch, cell.layout.count, &rng)
+        let rowsM = lin.parameterJVPRows(dthetas)
+        for i in 0..<batch {
+            let single = cell.linearize(state: h.selectingRows([i]), input: x.selectingRows([i]))
+            #expect(relativeError(single.parameterJVP(dthetas.row(i)).elements, rowsM.row(i)) <= 1e-14)
+        }
         for i in 0..<batch {
             let single = cell.linearize(state: h.selectingRows([i]), input: x.selectingRows([i]))
             let row = v.selectingRows([i])

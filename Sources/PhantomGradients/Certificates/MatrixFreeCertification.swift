@@ -12,7 +12,7 @@ import PhantomModel
 /// eigenproblem with G) is not computed on this route. σ_min and σ_max come from the iterative spectra.
 ///
 /// Cost per cell and Lanczos step: 2k + 1 batched state products and one Gram application per sample (closed form
-/// for tanh, else one parameter VJP and JVP per sample).
+/// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
 public final class MatrixFreeCertification: @unchecked Sendable {
     public let problem: GradientProblem
     /// The certified samples (indices into the problem's batch).
@@ -28,7 +28,6 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     let linearization: any CellLinearization
     /// The last Ritz vectors per warm-start key: the top one of P G Pᵀ and the bottom one of sym(G(I − Pᵀ)).
     private var warm: [String: (error: Matrix, margin: Matrix)] = [:]
-    let singles: [any CellLinearization]
     let diagonals: [[Double]]?
 
     public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
@@ -38,7 +37,6 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         linearization = problem.linearization.restricted(toSamples: samples)
         let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
         self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
-        singles = self.diagonals == nil ? samples.map { problem.linearization.restricted(toSample: $0) } : []
     }
 
     /// Row i: G_i v_i.
@@ -48,12 +46,7 @@ public final class MatrixFreeCertification: @unchecked Sendable {
             for i in 0..<v.rows { for j in 0..<v.columns { out[i, j] *= diagonals[i][j] } }
             return out
         }
-        var out = Matrix(zeros: v.rows, v.columns)
-        for i in 0..<v.rows {
-            let one = singles[i]
-            out.setRow(i, one.parameterJVP(one.parameterVJP(v.selectingRows([i]))).row(0))
-        }
-        return out
+        return linearization.parameterJVPRows(linearization.parameterVJPRows(v))
     }
 
     /// B V = λ J V + (1 − λ) V (rows), and its transpose.

@@ -86,6 +86,9 @@ public protocol CellLinearization: Sendable {
     func parameterVJPs(_ us: [Matrix]) -> [[Double]]
     /// Row i: M_iᵀ u_i, the per-sample parameter VJPs (B×p).
     func parameterVJPRows(_ u: Matrix) -> Matrix
+    /// Row i: M_i δθ_i, the per-sample parameter JVPs of row i of `dthetas` (B×p) — with
+    /// ``parameterVJPRows(_:)``, the per-sample Gram G_i v_i = M_i(M_iᵀ v_i) for a batch at once.
+    func parameterJVPRows(_ dthetas: Matrix) -> Matrix
     /// Row i: M_iᵀ u_i, factored by layer (outer products for Linear layers): ``ParameterFactors``.
     func parameterFactors(_ u: Matrix) -> ParameterFactors
     /// ``parameterVJP(_:)`` and ``parameterFactors(_:)`` of one u, from one reverse pass where the cell can.
@@ -118,6 +121,11 @@ extension CellLinearization {
     public func parameterFactors(_ u: Matrix) -> ParameterFactors { ParameterFactors(parts: [.dense(parameterVJPRows(u))]) }
 
     public func parameterVJPAndFactors(_ u: Matrix) -> (sum: [Double], factors: ParameterFactors) { (parameterVJP(u), parameterFactors(u)) }
+
+    public func parameterJVPRows(_ dthetas: Matrix) -> Matrix {
+        let rows = (0..<dthetas.rows).map { restricted(toSample: $0).parameterJVP(dthetas.row($0)) }
+        return Matrix(rows: rows.count, columns: rows.first?.columns ?? 0, elements: rows.flatMap(\.elements))
+    }
 
     public func parameterVJPRows(_ u: Matrix) -> Matrix {
         var rows: [Double] = []

@@ -25,23 +25,36 @@ public struct LayerLinearization: CellLinearization {
 
     // MARK: Forward mode
 
+    /// A parameter perturbation: one δθ for every sample, or row i of a B×p matrix for sample i.
+    private enum ParameterTangent {
+        case shared([Double])
+        case rows(Matrix)
+    }
+
     /// Tangents of every node for tangent `v` of h (rows: any count when the point has one sample) and, when
     /// given, parameter perturbation δθ.
-    private func pushForward(state v: Matrix?, parameters dtheta: [Double]?) -> Matrix? {
+    private func pushForward(state v: Matrix?, parameters dtheta: ParameterTangent?) -> Matrix? {
         var tangents: [Matrix?] = []
         func tangent(_ u: CellValue) -> Matrix? {
             switch u { case .state: v; case .input: nil; case .node(let k): tangents[k] }
         }
         let offsets = parameterOffsets
-        func slice(_ l: Int) -> ArraySlice<Double> {
-            dtheta![offsets[l]..<(offsets[l] + composition.layers[l].parameterCount)]
+        func slice(_ theta: [Double], _ l: Int) -> ArraySlice<Double> {
+            theta[offsets[l]..<(offsets[l] + composition.layers[l].parameterCount)]
         }
         let rows = v?.rows ?? state.rows
         for node in nodes {
             switch node {
             case .map(let l, let u):
                 var t = tangent(u).map { points[l]!.jvp($0) }
-                if dtheta != nil, composition.layers[l].parameterCount > 0 { points[l]!.addParameterJVP(slice(l), to: &t) }
+                let count = composition.layers[l].parameterCount
+                if count > 0 {
+                    switch dtheta {
+                    case .shared(let theta): points[l]!.addParameterJVP(slice(theta, l), to: &t)
+                    case .rows(let thetas): points[l]!.addParameterJVPRows(thetas, offset: offsets[l], count: count, to: &t)
+                    case nil: break
+                    }
+                }
                 tangents.append(t)
             case .sum(let terms):
                 var acc: Matrix?
@@ -53,10 +66,11 @@ public struct LayerLinearization: CellLinearization {
                     layer.apply(layer.operand(t), weight: nil, into: &y, accumulate: acc != nil)
                     acc = y
                 }
-                if dtheta != nil {
+                switch dtheta {
+                case .shared(let theta):
                     for case .affine(let l, _) in terms {
                         let layer = composition.affine(l)
-                        let w = slice(l)
+                        let w = slice(theta, l)
                         var y = acc ?? Matrix(zeros: rows, layer.outputWidth)
                         layer.apply(operands[l]!, weight: w.prefix(w.count - layer.biasCount),
                                     into: &y, accumulate: acc != nil)
@@ -65,8 +79,16 @@ public struct LayerLinearization: CellLinearization {
                     for case .affine(let l, _) in terms {
                         let layer = composition.affine(l)
                         guard layer.hasBias else { continue }
-                        layer.addBias(slice(l).suffix(layer.biasCount), to: &acc!)
+                        layer.addBias(slice(theta, l).suffix(layer.biasCount), to: &acc!)
                     }
+                case .rows(let thetas):
+                    for case .affine(let l, _) in terms {
+                        let layer = composition.affine(l)
+                        var y = acc ?? Matrix(zeros: rows, layer.outputWidth)
+                        layer.addParameterJVPRows(thetas, offset: offsets[l], operand: operands[l]!, to: &y)
+                        acc = y
+                    }
+                case nil: break
                 }
                 tangents.append(acc)
             }
@@ -87,7 +109,12 @@ public struct LayerLinearization: CellLinearization {
 
     public func parameterJVP(_ dtheta: [Double]) -> Matrix {
         precondition(dtheta.count == composition.layout.count, "parameter JVP: \(dtheta.count) values")
-        return pushForward(state: nil, parameters: dtheta) ?? Matrix(zeros: state.rows, composition.stateDimension)
+        return pushForward(state: nil, parameters: .shared(dtheta)) ?? Matrix(zeros: state.rows, composition.stateDimension)
+    }
+
+    public func parameterJVPRows(_ dthetas: Matrix) -> Matrix {
+        precondition(dthetas.rows == state.rows && dthetas.columns == composition.layout.count, "per-sample parameter JVPs: \(dthetas.rows)×\(dthetas.columns)")
+        return pushForward(state: nil, parameters: .rows(dthetas)) ?? Matrix(zeros: state.rows, composition.stateDimension)
     }
 
     // MARK: Reverse mode

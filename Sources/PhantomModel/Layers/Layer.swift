@@ -56,6 +56,9 @@ public protocol AffineLayer: Layer {
     func parameterVJPRows(_ g: Matrix, operand: Matrix, into out: UnsafeMutableBufferPointer<Double>, stride: Int, offset: Int)
     /// The per-sample parameter VJPs in factored form (default: the dense rows).
     func parameterFactor(_ g: Matrix, operand: Matrix) -> ParameterFactors.Part
+    /// Per-sample parameter JVPs: y_i ← y_i + A_{δW_i} z_i + δb_i, with row i of `dthetas` holding sample i's
+    /// flat (weight, bias) perturbation in columns offset..<offset+parameterCount (default: one sample at a time).
+    func addParameterJVPRows(_ dthetas: Matrix, offset: Int, operand: Matrix, to y: inout Matrix)
     /// For a layer whose output row r depends only on the parameters of row r (Linear): the features φ with
     /// ∂y_r/∂θ_row r = φᵀ for sample i (the input row, then 1 for the bias). Nil for other layers.
     func rowFeatures(operand: Matrix, sample i: Int) -> [Double]?
@@ -72,6 +75,19 @@ extension AffineLayer {
         let p = parameterCount
         rows.elements.withUnsafeMutableBufferPointer { parameterVJPRows(g, operand: operand, into: $0, stride: p, offset: 0) }
         return .dense(rows)
+    }
+
+    public func addParameterJVPRows(_ dthetas: Matrix, offset: Int, operand: Matrix, to y: inout Matrix) {
+        let weights = parameterCount - biasCount
+        for i in 0..<y.rows {
+            let row = dthetas.elements[(i * dthetas.columns + offset)..<(i * dthetas.columns + offset + parameterCount)]
+            var yi = Matrix(zeros: 1, outputWidth)
+            apply(selectingSamples([i], of: operand), weight: row.prefix(weights), into: &yi, accumulate: false)
+            if hasBias { addBias(row.suffix(biasCount), to: &yi) }
+            y.elements.withUnsafeMutableBufferPointer { e in
+                for j in 0..<outputWidth { e[i * outputWidth + j] += yi.elements[j] }
+            }
+        }
     }
 }
 
@@ -97,6 +113,9 @@ public protocol MapPoint: Sendable {
     /// y ← y + (∂φ/∂θ) δθ for the layer's flat parameter perturbation (y nil: start from zero). Only called
     /// when the layer has parameters.
     func addParameterJVP(_ dtheta: ArraySlice<Double>, to y: inout Matrix?)
+    /// Row i: y_i ← y_i + (∂φ/∂θ)_i δθ_i, with δθ_i in row i of `dthetas`, columns offset..<offset+count (y nil:
+    /// start from zero; default: one sample at a time). Only called when the layer has parameters.
+    func addParameterJVPRows(_ dthetas: Matrix, offset: Int, count: Int, to y: inout Matrix?)
     /// Σ_i (∂φ/∂θ)_iᵀ g_i.
     func parameterVJP(_ g: Matrix) -> [Double]
     /// Per-sample parameter VJPs, as ``AffineLayer/parameterVJPRows(_:operand:into:stride:offset:)``.
@@ -109,6 +128,17 @@ public protocol MapPoint: Sendable {
 
 extension MapPoint {
     public func addParameterJVP(_ dtheta: ArraySlice<Double>, to y: inout Matrix?) {}
+    public func addParameterJVPRows(_ dthetas: Matrix, offset: Int, count: Int, to y: inout Matrix?) {
+        var rows: [Matrix] = []
+        for i in 0..<dthetas.rows {
+            var yi: Matrix?
+            let start = i * dthetas.columns + offset
+            selectingSamples([i]).addParameterJVP(dthetas.elements[start..<(start + count)], to: &yi)
+            rows.append(yi!)
+        }
+        let t = Matrix(rows: rows.count, columns: rows[0].columns, elements: rows.flatMap(\.elements))
+        accumulate(t, into: &y)
+    }
     public func parameterVJP(_ g: Matrix) -> [Double] { [] }
     public func parameterVJPRows(_ g: Matrix, into out: UnsafeMutableBufferPointer<Double>, stride: Int, offset: Int) {}
     public var slope: Matrix? { nil }

@@ -161,6 +161,22 @@ struct NormalizationPoint: MapPoint {
         y = out
     }
 
+    /// Row i: y_i += x̂_i ⊙ δγ_i + δβ_i (each coefficient repeated over its columns).
+    func addParameterJVPRows(_ dthetas: Matrix, offset: Int, count: Int, to y: inout Matrix?) {
+        let c = count / 2, r = shape.repeats, width = normalized.columns
+        var out = y ?? Matrix(zeros: normalized.rows, width)
+        out.elements.withUnsafeMutableBufferPointer { o in
+            for i in 0..<normalized.rows {
+                let base = i * dthetas.columns + offset
+                for k in 0..<c {
+                    let dGamma = dthetas.elements[base + k], dBeta = dthetas.elements[base + c + k]
+                    for q in (k * r)..<((k + 1) * r) { o[i * width + q] += normalized.elements[i * width + q] * dGamma + dBeta }
+                }
+            }
+        }
+        y = out
+    }
+
     /// Column sums reduced over each coefficient's `repeats` columns.
     private func reduce(_ columnSums: [Double]) -> [Double] {
         let r = shape.repeats
