@@ -78,6 +78,7 @@ public struct Analyzer: Sendable {
             return (spectra, tables)
         }
         var certificates = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: b)
+        var spectra = perSample.map(\.0)
         for (s, (_, tables)) in perSample.enumerated() {
             for (index, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
         }
@@ -92,6 +93,8 @@ public struct Analyzer: Sendable {
                 guard let tables = family.type.certifyMatrixFree(matrixFree) else { continue }
                 for (s, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
             }
+            // ‖B^k‖₂ of the certified samples, as on the dense route.
+            for (s, norms) in matrixFree.powerNorms().enumerated() { spectra[s].powerNorms = norms }
             unconvergedCertificates = matrixFree.unconverged
         }
 
@@ -116,7 +119,7 @@ public struct Analyzer: Sendable {
             forwardConverged: problem.forward.converged, forwardMethod: problem.forward.methods,
             forwardLastResidual: problem.forward.lastResiduals, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,
-            spectra: perSample.map(\.0), metrics: metrics, certificates: certificates, batch: batch, stacked: stacked,
+            spectra: spectra, metrics: metrics, certificates: certificates, batch: batch, stacked: stacked,
             headGradientNorm: BLAS.nrm2(problem.headGradient), exactGradientNorm: BLAS.nrm2(exact.batchMean), adjointTolerance: c.adjoint.tolerance,
             unconvergedCertificates: unconvergedCertificates)
     }

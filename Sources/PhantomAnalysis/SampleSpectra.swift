@@ -20,7 +20,7 @@ public struct SampleSpectra: Sendable {
     /// ρ(B) per λ.
     public let dampedRadius: [Double]
     /// ‖B^k‖₂ per λ and k (the configuration's ks); NaN for samples that are not certified.
-    public let powerNorms: [[Double]]
+    public internal(set) var powerNorms: [[Double]]
     /// Ritz residuals (iterative route; 0 on the dense route): of λ_min(G) and λ_max(G) (σ_min², σ_max²), of
     /// λ_max(JᵀJ) (‖J‖₂²), and of J's dominant Ritz pair (ρ(J)).
     public let sigmaMinResidual: Double, sigmaMaxResidual: Double, jacobianNormResidual: Double, spectralRadiusResidual: Double

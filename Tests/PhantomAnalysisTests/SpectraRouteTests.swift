@@ -131,7 +131,7 @@ struct MatrixFreeCertificateTests {
         }
     }
 
-    @Test("‖E‖₂, Theorem 1, ρ and the ascent margin of NPG, RBP, JFB and damped JFB: matrix-free = dense", arguments: Case.allCases)
+    @Test("‖E‖₂, Theorem 1, ρ and the ascent margin of NPG, RBP, JFB and damped JFB, and ‖B^k‖₂: matrix-free = dense", arguments: Case.allCases)
     func agree(c: Case) throws {
         func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
             try! AnalysisConfiguration(ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped],
@@ -157,5 +157,14 @@ struct MatrixFreeCertificateTests {
             }
         }
         #expect(compared == 72)
+        // ‖B^k‖₂ per sample, λ and k on both routes.
+        for s in 0..<3 {
+            for l in 0..<2 {
+                for k in 0..<3 {
+                    let a = free.spectra[s].powerNorms[l][k], b = dense.spectra[s].powerNorms[l][k]
+                    #expect(abs(a - b) <= 1e-6 * max(b, 1e-3), "\(c) s\(s) l\(l) k\(k): ‖B^k‖ \(a) vs \(b)")
+                }
+            }
+        }
     }
 }

@@ -85,6 +85,28 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         }
     }
 
+    /// ‖B^k‖₂ = √λ_max(B^k (B^k)ᵀ) per certified sample, λ and k (indexed [sample][λ][k]), by Lanczos warm-started
+    /// along k; a value whose residual misses the tolerance is NaN and counted in ``unconverged``.
+    public func powerNorms() -> [[[Double]]] {
+        let d = problem.stateDimension, b = samples.count
+        var out = [[[Double]]](repeating: Array(repeating: [], count: lambdas.count), count: b)
+        for (l, lambda) in lambdas.enumerated() {
+            var start: Matrix?
+            for k in ks {
+                let p = power(k, step(lambda))
+                let run = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                             start: start, needed: .largest) { v in p.apply(p.transpose(v)) }
+                start = run.largest
+                for i in 0..<b {
+                    let top = run.results[i].largest
+                    if !top.converged { unconverged += 1 }
+                    out[i][l].append(top.converged ? max(top.value, 0).squareRoot() : .nan)
+                }
+            }
+        }
+        return out
+    }
+
     /// P = step^k applied to rows: k products with `step` (and the transposes).
     public func power(_ k: Int, _ step: @escaping (Matrix, Bool) -> Matrix) -> (apply: (Matrix) -> Matrix, transpose: (Matrix) -> Matrix) {
         ({ v in (0..<k).reduce(v) { x, _ in step(x, false) } }, { v in (0..<k).reduce(v) { x, _ in step(x, true) } })
