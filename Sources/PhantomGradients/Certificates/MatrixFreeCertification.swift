@@ -58,16 +58,23 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     /// `warmStart`: cells that share a key (one family's k = 1, 2, … at one λ) start each Lanczos from the previous
     /// cell's Ritz vector — the extreme vectors move little from k to k + 1, so far fewer steps are needed.
     public func neumannCertificates(apply p: (Matrix) -> Matrix, transpose pt: (Matrix) -> Matrix, warmStart key: String? = nil) -> [Certificate] {
-        let d = problem.stateDimension, b = samples.count
-        let previous = key.flatMap { warm[$0] }
-        let errorRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
-                                                          start: previous?.error, needed: .largest, wantVectors: key != nil) { v in p(self.gram(pt(v))) }
-        let marginRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
-                                                           start: previous?.margin, needed: .smallest, wantVectors: key != nil) { v in
+        certificates(errorGram: { v in p(self.gram(pt(v))) }, ascent: { v in
             let gv = self.gram(v)
             let s = self.gram(v - pt(v)), st = gv - p(gv)
             return 0.5 * (s + st)
-        }
+        }, warmStart: key)
+    }
+
+    /// The certificates of any estimator from two operators on rows (row i through sample i's): its error Gram
+    /// v ↦ EᵀE v and the symmetric part of S = M𝒜(I − Jᵀ), v ↦ ½(S + Sᵀ)v. ‖E‖₂ = √λ_max(EᵀE) and the margin
+    /// λ_min(sym S)/σ_max² by Lanczos; Theorem 1, ‖E‖ ≤ σ_min, ρ and the cosine bound from them.
+    public func certificates(errorGram: (Matrix) -> Matrix, ascent: (Matrix) -> Matrix, warmStart key: String? = nil) -> [Certificate] {
+        let d = problem.stateDimension, b = samples.count
+        let previous = key.flatMap { warm[$0] }
+        let errorRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                          start: previous?.error, needed: .largest, wantVectors: key != nil, apply: errorGram)
+        let marginRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                           start: previous?.margin, needed: .smallest, wantVectors: key != nil, apply: ascent)
         let (error, margin) = (errorRun.results, marginRun.results)
         if let key { warm[key] = (errorRun.largest, marginRun.smallest) }
         return (0..<b).map { i in
