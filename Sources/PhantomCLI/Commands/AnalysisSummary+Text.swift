@@ -18,7 +18,7 @@ extension AnalysisSummary {
                             ? "; matrix-free route (--spectra iterative): no per-cell certificates unless --certify-samples N asks"
                             : (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : "")
                               + (c.spectraRoute == "iterative"
-                                 ? "; matrix-free route (--spectra iterative): Neumann-family certificates by Lanczos (no ρ*), none for UPG"
+                                 ? "; matrix-free route (--spectra iterative): certificates by Lanczos (ρ* only where M Mᵀ is diagonal, the tanh cell)"
                                    + (c.unconvergedCertificates > 0 ? ", \(c.unconvergedCertificates) values short of tolerance left out" : "") : "")))
             for detail in c.unconvergedSpectraDetail { lines.append("  spectra short of tolerance: \(detail)") }
             for e in c.estimators {

@@ -1,17 +1,22 @@
 import PhantomLinearAlgebra
 import PhantomModel
 
-/// The Neumann family's certificates without a d×d matrix, for a set of samples at once (THEORY.md §3): with
-/// E = −Mᵀ Pᵀ for a state-space P (NPG: B^k, RBP: J^k, JFB: J, damped JFB: B) and G = M Mᵀ,
+/// Certificates without a d×d matrix, for a set of samples at once (THEORY.md §3, §7). Each estimator gives two
+/// operators on rows (row i through sample i's): its error Gram v ↦ EᵀE v and v ↦ ½(S + Sᵀ)v with S = M𝒜(I − Jᵀ);
+/// then
 ///
-///     ‖E‖₂² = λ_max(P G Pᵀ),   margin = λ_min(sym(G (I − Pᵀ))) / σ_max²,
+///     ‖E‖₂² = λ_max(EᵀE),   margin = λ_min(sym S) / σ_max²,   ρ*² = λ_max(EᵀE, G)  (G = M Mᵀ diagonal only),
 ///
 /// each by Lanczos (``BatchedLanczos``: one process per sample, the samples' operators applied together as
-/// batched JVPs and VJPs) with its Ritz residual. A value whose residual misses the tolerance is reported as not
-/// computed (NaN), so that it can never count as certified; ``unconverged`` counts them. ρ* (a generalized
-/// eigenproblem with G) is not computed on this route. σ_min and σ_max come from the iterative spectra.
+/// batched JVPs and VJPs) with its Ritz residual. The Neumann family (E = −Mᵀ Pᵀ for a state-space P; NPG: B^k,
+/// RBP: J^k, JFB: J, damped JFB: B) has EᵀE = P G Pᵀ and S = G(I − Pᵀ); UPG builds its operators from its unroll
+/// (``UnrolledPhantomGradient/certifyMatrixFree(_:)``). A value whose residual misses the tolerance is reported as
+/// not computed (NaN), so that it can never count as certified; ``unconverged`` counts them. ρ* needs G^{-1/2}, so it
+/// is computed only where G is diagonal in closed form (tanh); for other cells (a generalized eigenproblem with a
+/// Gram that may be singular, as mdeq's is) it is not computed on this route. σ_min and σ_max come from the
+/// iterative spectra.
 ///
-/// Cost per cell and Lanczos step: 2k + 1 batched state products and one Gram application per sample (closed form
+/// Cost per Neumann cell and Lanczos step: 2k batched state products and one or two Gram applications (closed form
 /// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
 public final class MatrixFreeCertification: @unchecked Sendable {
     public let problem: GradientProblem
@@ -26,8 +31,8 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     /// Values whose Lanczos residual missed the tolerance (reported as not computed).
     public private(set) var unconverged = 0
     let linearization: any CellLinearization
-    /// The last Ritz vectors per warm-start key: the top one of P G Pᵀ and the bottom one of sym(G(I − Pᵀ)).
-    private var warm: [String: (error: Matrix, margin: Matrix)] = [:]
+    /// The last Ritz vectors per warm-start key: the top one of EᵀE, the bottom one of sym(S), the top one of ρ*'s operator.
+    private var warm: [String: (error: Matrix, margin: Matrix, rhoStar: Matrix?)] = [:]
     let diagonals: [[Double]]?
 
     public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
@@ -76,7 +81,8 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         let marginRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
                                                            start: previous?.margin, needed: .smallest, wantVectors: key != nil, apply: ascent)
         let (error, margin) = (errorRun.results, marginRun.results)
-        if let key { warm[key] = (errorRun.largest, marginRun.smallest) }
+        let rhoStars = diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
+        if let key { warm[key] = (errorRun.largest, marginRun.smallest, rhoStars?.vectors) }
         return (0..<b).map { i in
             let top = error[i].largest, low = margin[i].smallest
             if !top.converged { unconverged += 1 }
@@ -88,8 +94,42 @@ public final class MatrixFreeCertification: @unchecked Sendable {
                                theorem1: smax > 0 && errorNorm <= smin * smin / smax,
                                weakCondition: errorNorm <= smin,
                                rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
-                               rhoStar: .nan, ascentMargin: low.converged ? low.value / (smax * smax) : .nan)
+                               rhoStar: rhoStars?.values[i] ?? .nan, ascentMargin: low.converged ? low.value / (smax * smax) : .nan)
         }
+    }
+
+    /// ρ* = √λ_max(EᵀE, G) per sample for a diagonal G = diag(g) (THEORY.md §3), by Lanczos on
+    /// v ↦ s ⊙ EᵀE(s ⊙ v) with s = g^{-1/2} on the range of M and 0 on its null coordinates (g_j ≤
+    /// ``GramSpectrum/nullTolerance``·max g). As on the dense route, ρ* = ∞ when EᵀE is non-zero on the null
+    /// coordinates (a second Lanczos, on the masked EᵀE, decides), and NaN when a residual misses the tolerance
+    /// (counted in ``unconverged``).
+    private func rhoStar(errorGram: (Matrix) -> Matrix, errorMax: [Double], start: Matrix?) -> (values: [Double], vectors: Matrix) {
+        let d = problem.stateDimension, b = samples.count
+        var scale = Matrix(zeros: b, d), null = Matrix(zeros: b, d)
+        var hasNull = false
+        for i in 0..<b {
+            let g = diagonals![i], top = g.max() ?? 0
+            for j in 0..<d {
+                if g[j] > GramSpectrum.nullTolerance * top { scale[i, j] = 1 / g[j].squareRoot() } else { null[i, j] = 1; hasNull = true }
+            }
+        }
+        let run = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start,
+                                                     needed: .largest) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
+        let onNull = hasNull ? BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                                  needed: .largest, wantVectors: false) { v in null.hadamard(errorGram(null.hadamard(v))) }.results : nil
+        let values = (0..<b).map { i -> Double in
+            // M = 0 (every unit saturated): no cotangent has a gradient to compare with; NaN as on the dense route.
+            guard let g = diagonals![i].max(), g > 0 else { return .nan }
+            let top = run.results[i].largest
+            if let onNull {
+                let n = onNull[i].largest
+                guard n.converged else { unconverged += 1; return .nan }
+                if n.value > GramSpectrum.nullTolerance * max(errorMax[i], 0) + 1e-300 { return .infinity }
+            }
+            guard top.converged else { unconverged += 1; return .nan }
+            return max(top.value, 0).squareRoot()
+        }
+        return (values, run.largest)
     }
 
     /// ‖B^k‖₂ = √λ_max(B^k (B^k)ᵀ) per certified sample, λ and k (indexed [sample][λ][k]), by Lanczos warm-started
