@@ -21,8 +21,10 @@ public struct Analyzer: Sendable {
     public enum Stage: String, Sendable {
         /// The families' measurements; UPG counts its λ values.
         case measuring
-        /// The per-sample spectra and certificates; counts samples.
+        /// The per-sample spectra and (dense route) certificates; counts samples.
         case certifying
+        /// The matrix-free route's certificates, block by block; counts samples.
+        case certificates
     }
 
     /// - Parameter progress: called with (stage, done, in all), from the analysing threads.
@@ -82,20 +84,33 @@ public struct Analyzer: Sendable {
         for (s, (_, tables)) in perSample.enumerated() {
             for (index, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
         }
-        // The matrix-free route: the Neumann family's certificates by Lanczos, all certified samples together.
+        // The matrix-free route: every family's certificates and ‖B^k‖₂ by Lanczos, the certified samples in blocks of
+        // ``MatrixFreeCertification/blockSize`` (Lanczos bases and unrolls held for one block at a time), the blocks
+        // over the cores. The split does not depend on the core count, so neither do the results.
         var unconvergedCertificates = 0
         if route == .iterative, certified > 0 {
-            let samples = Array(0..<certified)
-            let matrixFree = MatrixFreeCertification(problem: problem, samples: samples, ks: c.ks, lambdas: c.lambdas,
-                                                     sigmaMin: samples.map { perSample[$0].0.sigmaMin },
-                                                     sigmaMax: samples.map { perSample[$0].0.sigmaMax })
-            for (index, family) in c.estimators.enumerated() {
-                guard let tables = family.type.certifyMatrixFree(matrixFree) else { continue }
-                for (s, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
+            let size = MatrixFreeCertification.blockSize
+            let blocks = stride(from: 0, to: certified, by: size).map { Array($0..<min($0 + size, certified)) }
+            let done = ProgressCounter(total: certified, report: progress.map { report in { @Sendable done, total in report(.certificates, done, total) } })
+            let outcomes = Parallel.map(blocks.count) { index -> (tables: [[[[Certificate]]]?], powerNorms: [[[Double]]], unconverged: Int) in
+                let samples = blocks[index]
+                let matrixFree = MatrixFreeCertification(problem: problem, samples: samples, ks: c.ks, lambdas: c.lambdas,
+                                                         sigmaMin: samples.map { perSample[$0].0.sigmaMin },
+                                                         sigmaMax: samples.map { perSample[$0].0.sigmaMax })
+                let tables = c.estimators.map { $0.type.certifyMatrixFree(matrixFree) }
+                // ‖B^k‖₂ of the certified samples, as on the dense route.
+                let norms = matrixFree.powerNorms()
+                for _ in samples { done.increment() }
+                return (tables, norms, matrixFree.unconverged)
             }
-            // ‖B^k‖₂ of the certified samples, as on the dense route.
-            for (s, norms) in matrixFree.powerNorms().enumerated() { spectra[s].powerNorms = norms }
-            unconvergedCertificates = matrixFree.unconverged
+            for (block, outcome) in zip(blocks, outcomes) {
+                for (index, tables) in outcome.tables.enumerated() {
+                    guard let tables else { continue }
+                    for (i, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: block[i]) }
+                }
+                for (i, norms) in outcome.powerNorms.enumerated() { spectra[block[i]].powerNorms = norms }
+                unconvergedCertificates += outcome.unconverged
+            }
         }
 
         var stacked: StackedCertificates?

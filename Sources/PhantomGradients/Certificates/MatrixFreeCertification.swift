@@ -19,6 +19,12 @@ import PhantomModel
 /// Cost per Neumann cell and Lanczos step: 2k batched state products and one or two Gram applications (closed form
 /// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
 public final class MatrixFreeCertification: @unchecked Sendable {
+    /// Samples certified together (one Lanczos process each, their products batched). The analysis certifies
+    /// blocks of this size, over the cores: memory stays that of one block per core however many samples are
+    /// certified, and the split does not depend on the core count. At 8, packing the d×d weight for each small GEMM took
+    /// half the time (tanh d = 1,024, 64 samples: 328 s at 8, 222 s at 32 — two blocks on two cores).
+    public static let blockSize = 32
+
     public let problem: GradientProblem
     /// The certified samples (indices into the problem's batch).
     public let samples: [Int]
