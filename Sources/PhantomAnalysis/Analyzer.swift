@@ -23,7 +23,7 @@ public struct Analyzer: Sendable {
         case measuring
         /// The per-sample spectra and (dense route) certificates; counts samples.
         case certifying
-        /// The matrix-free route's certificates, block by block; counts samples.
+        /// The matrix-free route's certificates; counts (block of samples, family) steps.
         case certificates
     }
 
@@ -91,16 +91,21 @@ public struct Analyzer: Sendable {
         if route == .iterative, certified > 0 {
             let size = MatrixFreeCertification.blockSize
             let blocks = stride(from: 0, to: certified, by: size).map { Array($0..<min($0 + size, certified)) }
-            let done = ProgressCounter(total: certified, report: progress.map { report in { @Sendable done, total in report(.certificates, done, total) } })
+            // Progress in (block, family) steps, ‖B^k‖₂ counting as one family.
+            let done = ProgressCounter(total: blocks.count * (c.estimators.count + 1),
+                                       report: progress.map { report in { @Sendable done, total in report(.certificates, done, total) } })
             let outcomes = Parallel.map(blocks.count) { index -> (tables: [[[[Certificate]]]?], powerNorms: [[[Double]]], unconverged: Int) in
                 let samples = blocks[index]
                 let matrixFree = MatrixFreeCertification(problem: problem, samples: samples, ks: c.ks, lambdas: c.lambdas,
                                                          sigmaMin: samples.map { perSample[$0].0.sigmaMin },
                                                          sigmaMax: samples.map { perSample[$0].0.sigmaMax })
-                let tables = c.estimators.map { $0.type.certifyMatrixFree(matrixFree) }
+                let tables = c.estimators.map { family in
+                    defer { done.increment() }
+                    return family.type.certifyMatrixFree(matrixFree)
+                }
                 // ‖B^k‖₂ of the certified samples, as on the dense route.
                 let norms = matrixFree.powerNorms()
-                for _ in samples { done.increment() }
+                done.increment()
                 return (tables, norms, matrixFree.unconverged)
             }
             for (block, outcome) in zip(blocks, outcomes) {

@@ -40,6 +40,8 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     /// The last Ritz vectors per warm-start key: the top one of EᵀE, the bottom one of sym(S), the top one of ρ*'s operator.
     private var warm: [String: (error: Matrix, margin: Matrix, rhoStar: Matrix?)] = [:]
     let diagonals: [[Double]]?
+    /// 1/g per sample and coordinate for a diagonal G = diag(g), g floored at ``GramSpectrum/nullTolerance``·max g.
+    let inverseDiagonals: Matrix?
 
     public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
                 tolerance: Double = 1e-8, maxSteps: Int = 200) {
@@ -48,6 +50,12 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         linearization = problem.linearization.restricted(toSamples: samples)
         let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
         self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
+        inverseDiagonals = self.diagonals.map { rows in
+            Matrix(rowArrays: rows.map { g in
+                let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
+                return g.map { 1 / max($0, floor) }
+            })
+        }
     }
 
     /// Row i: G_i v_i.
@@ -84,13 +92,23 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         let previous = key.flatMap { warm[$0] }
         let errorRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
                                                           start: previous?.error, needed: .largest, wantVectors: key != nil, apply: errorGram)
-        let marginRun = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
-                                                           start: previous?.margin, needed: .smallest, wantVectors: key != nil, apply: ascent)
-        let (error, margin) = (errorRun.results, marginRun.results)
+        let margin: [RitzValue], marginVector: Matrix
+        if let preconditioner = inverseDiagonals {
+            // A diagonal G (tanh): LOBPCG preconditioned by G^{-1}, under which sym(G(I − Pᵀ)) is close to I − sym(P)
+            // whatever G's spread of scales; residuals relative to σ_max² (the margin's normalisation).
+            let run = BatchedLOBPCG.smallest(rows: b, dimension: d, tolerance: tolerance, scale: sigmaMax.map { $0 * $0 }, maxSteps: maxSteps,
+                                             start: previous?.margin, preconditioner: { $0.hadamard(preconditioner) }, apply: ascent)
+            (margin, marginVector) = (run.results, run.vectors)
+        } else {
+            let run = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,
+                                                         start: previous?.margin, needed: .smallest, wantVectors: key != nil, apply: ascent)
+            (margin, marginVector) = (run.results.map(\.smallest), run.smallest)
+        }
+        let error = errorRun.results
         let rhoStars = diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
-        if let key { warm[key] = (errorRun.largest, marginRun.smallest, rhoStars?.vectors) }
+        if let key { warm[key] = (errorRun.largest, marginVector, rhoStars?.vectors) }
         return (0..<b).map { i in
-            let top = error[i].largest, low = margin[i].smallest
+            let top = error[i].largest, low = margin[i]
             if !top.converged { unconverged += 1 }
             if !low.converged { unconverged += 1 }
             let errorNorm = top.converged ? max(top.value, 0).squareRoot() : .nan
