@@ -84,13 +84,12 @@ public struct Analyzer: Sendable {
         for (s, (_, tables)) in perSample.enumerated() {
             for (index, table) in tables.enumerated() { certificates.store(table, estimator: index, sample: s) }
         }
-        // The matrix-free route: every family's certificates and ‖B^k‖₂ by Lanczos, the certified samples in blocks of
-        // ``MatrixFreeCertification/blockSize`` (Lanczos bases and unrolls held for one block at a time), the blocks
+        // The matrix-free route: every family's certificates and ‖B^k‖₂ by Lanczos, the certified samples in blocks
+        // (``MatrixFreeCertification/blocks(_:)``: Lanczos bases and unrolls held for one block at a time), the blocks
         // over the cores. The split does not depend on the core count, so neither do the results.
         var unconvergedCertificates = 0
         if route == .iterative, certified > 0 {
-            let size = MatrixFreeCertification.blockSize
-            let blocks = stride(from: 0, to: certified, by: size).map { Array($0..<min($0 + size, certified)) }
+            let blocks = MatrixFreeCertification.blocks(certified)
             // Progress in (block, family) steps, ‖B^k‖₂ counting as one family.
             let done = ProgressCounter(total: blocks.count * (c.estimators.count + 1),
                                        report: progress.map { report in { @Sendable done, total in report(.certificates, done, total) } })

@@ -11,22 +11,14 @@
 /// The pedigree is ``RitzValue``'s: r = ‖A x − θ x‖ for the unit vector x, converged when
 /// r ≤ max(tolerance·|θ|, tolerance·scale_i) with `scale` the caller's estimate of ‖A_i‖. A row whose vectors turn
 /// non-finite fails (NaN, not converged); one still short of its tolerance after `maxSteps` is reported with its
-/// residual, not converged.
+/// residual, not converged. Where it is used and why: docs/MatrixFreeCertificates.md.
 public enum BatchedLOBPCG {
     public static func smallest(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, scale: [Double], maxSteps: Int = 200,
                                 seed: UInt64 = 0x1a2c05, start: Matrix? = nil,
                                 preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix) -> (results: [RitzValue], vectors: Matrix, steps: [Int]) {
         Swift.precondition(scale.count == b, "LOBPCG: one scale per row")
         guard b > 0, n > 0 else { return ((0..<b).map { _ in RitzValue(value: 0, residual: 0, converged: true) }, Matrix(zeros: b, n), []) }
-        var rng = SplitMix64(seed: seed)
-        let random = (0..<n).map { _ in rng.nextGaussian() }
-        var x = Matrix(zeros: b, n)
-        for i in 0..<b {
-            var row = start.map { $0.row(i) } ?? random
-            if !row.allSatisfy(\.isFinite) || BLAS.nrm2(row) == 0 { row = random }
-            let norm = BLAS.nrm2(row)
-            for j in 0..<n { x[i, j] = row[j] / norm }
-        }
+        var x = BatchedLanczos.startVectors(rows: b, dimension: n, seed: seed, start: start)
         var ax = apply(x)
         var p = Matrix(zeros: b, n), ap = Matrix(zeros: b, n)
         var hasP = [Bool](repeating: false, count: b)

@@ -143,3 +143,25 @@ struct LOBPCGTests {
         #expect(run.results[0].converged && run.results[2].converged, "\(run.results) \(run.steps)")
     }
 }
+
+@Suite("Warm starts cannot trap Lanczos or LOBPCG at an interior eigenvalue")
+struct WarmStartTests {
+    /// diag(1, 2, …, n) per row, started from an interior eigenvector e_{n/2}: a pure start there spans an invariant
+    /// subspace, so the method would stop at n/2 + 1 with residual 0. The mixed start must find 1 and n.
+    @Test("Lanczos and LOBPCG started from an interior eigenvector still find the extremes")
+    func interiorEigenvector() {
+        let (b, n) = (2, 40)
+        let diagonal = Matrix(rowArrays: (0..<b).map { _ in (0..<n).map { Double($0 + 1) } })
+        var start = Matrix(zeros: b, n)
+        for i in 0..<b { start[i, n / 2] = 1 }
+        let apply = { (v: Matrix) -> Matrix in v.hadamard(diagonal) }
+        let lanczos = BatchedLanczos.extremes(rows: b, dimension: n, tolerance: 1e-10, maxSteps: n, start: start, apply: apply)
+        let lobpcg = BatchedLOBPCG.smallest(rows: b, dimension: n, tolerance: 1e-10, scale: [Double](repeating: Double(n), count: b),
+                                            start: start, preconditioner: { $0 }, apply: apply)
+        for i in 0..<b {
+            #expect(abs(lanczos[i].smallest.value - 1) <= 1e-8 && lanczos[i].smallest.converged, "\(lanczos[i])")
+            #expect(abs(lanczos[i].largest.value - Double(n)) <= 1e-8 && lanczos[i].largest.converged, "\(lanczos[i])")
+            #expect(abs(lobpcg.results[i].value - 1) <= 1e-8 && lobpcg.results[i].converged, "\(lobpcg.results[i])")
+        }
+    }
+}

@@ -16,14 +16,28 @@ import PhantomModel
 /// Gram that may be singular, as mdeq's is) it is not computed on this route. σ_min and σ_max come from the
 /// iterative spectra.
 ///
+/// Derivations: docs/MatrixFreeCertificates.md.
+///
 /// Cost per Neumann cell and Lanczos step: 2k batched state products and one or two Gram applications (closed form
 /// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
 public final class MatrixFreeCertification: @unchecked Sendable {
-    /// Samples certified together (one Lanczos process each, their products batched). The analysis certifies
-    /// blocks of this size, over the cores: memory stays that of one block per core however many samples are
-    /// certified, and the split does not depend on the core count. At 8, packing the d×d weight for each small GEMM took
-    /// half the time (tanh d = 1,024, 64 samples: 328 s at 8, 222 s at 32 — two blocks on two cores).
+    /// When G is singular (σ_min = 0: λ_min(G) ≤ ``GramSpectrum/nullTolerance``·λ_max), λ_min(sym S) ≤
+    /// nullTolerance·(1 + ‖P‖)·σ_max²; a margin above this bound (10⁻¹⁰, for ‖P‖ up to 99) is rejected.
+    static let singularMarginBound = 1e-10
+
+    /// At most this many samples are certified together (one Lanczos process each, their products batched).
     public static let blockSize = 32
+
+    /// The split of `count` certified samples into blocks of at most ``blockSize``, and into at least two from 16
+    /// samples on, sizes balanced, in order. The analysis certifies the blocks over the cores: memory stays that of
+    /// one block per core however many samples are certified, and the split depends only on `count`, never on the core
+    /// count, so neither do the results. Small blocks lose time to GEMM packing (tanh d = 1,024, 64 samples: 328 s in
+    /// blocks of 8, 222 s in blocks of 32, before LOBPCG).
+    public static func blocks(_ count: Int) -> [[Int]] {
+        guard count > 0 else { return [] }
+        let number = max((count + blockSize - 1) / blockSize, count >= 16 ? 2 : 1)
+        return (0..<number).map { j in Array((j * count / number)..<((j + 1) * count / number)) }
+    }
 
     public let problem: GradientProblem
     /// The certified samples (indices into the problem's batch).
@@ -108,11 +122,15 @@ public final class MatrixFreeCertification: @unchecked Sendable {
         let rhoStars = diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
         if let key { warm[key] = (errorRun.largest, marginVector, rhoStars?.vectors) }
         return (0..<b).map { i in
-            let top = error[i].largest, low = margin[i]
+            let top = error[i].largest
+            let (smin, smax) = (sigmaMin[i], sigmaMax[i])
+            // A singular G bounds the margin by 0: wᵀ sym(S) w = (Gw)ᵀ(I − Pᵀ)w for w in its null space. A larger value
+            // with a small residual is an interior eigenvalue, not λ_min: not converged.
+            let low = smin == 0 && margin[i].value > Self.singularMarginBound * smax * smax
+                ? RitzValue(value: margin[i].value, residual: margin[i].residual, converged: false) : margin[i]
             if !top.converged { unconverged += 1 }
             if !low.converged { unconverged += 1 }
             let errorNorm = top.converged ? max(top.value, 0).squareRoot() : .nan
-            let (smin, smax) = (sigmaMin[i], sigmaMax[i])
             let rho = errorNorm.isNaN ? .nan : (smin > 0 ? errorNorm / smin : .infinity)
             return Certificate(errorNorm: errorNorm,
                                theorem1: smax > 0 && errorNorm <= smin * smin / smax,
