@@ -61,7 +61,9 @@ public enum BatchedLanczos {
                 beta = beta.squareRoot()
                 let scale = max(alphas[i].map(abs).max() ?? 0, betas[i].max() ?? 0, 1e-300)
                 let invariant = beta <= 1e-13 * scale || step + 1 == n
-                if invariant || step + 1 == m || (step + 1) % 5 == 0 {
+                // The Ritz test (an m×m eigenproblem) after every step while m ≤ 40, where it costs little against a
+                // step's products and most runs stop; then every 5 steps.
+                if invariant || step + 1 == m || step + 1 <= 40 || (step + 1) % 5 == 0 {
                     let r = SymmetricLanczos.ritz(alphas[i], betas[i], beta: invariant ? 0 : beta, tolerance: tolerance,
                                                   floor: floor, steps: step + 1)
                     let done = switch needed {

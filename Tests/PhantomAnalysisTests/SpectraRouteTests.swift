@@ -182,3 +182,20 @@ struct MatrixFreeCertificateTests {
         }
     }
 }
+
+@Suite("Matrix-free certification blocks")
+struct CertificationBlockTests {
+    @Test("the certified samples split in order into balanced blocks of at most 32, two or more from 16 on")
+    func blocks() {
+        for count in [0, 1, 15, 16, 17, 32, 64, 65, 100] {
+            let blocks = MatrixFreeCertification.blocks(count)
+            #expect(blocks.flatMap { $0 } == Array(0..<count), "\(count)")
+            #expect(blocks.allSatisfy { $0.count <= MatrixFreeCertification.blockSize && !$0.isEmpty })
+            if count >= 16 { #expect(blocks.count >= 2) }
+            let sizes = blocks.map(\.count)
+            if let low = sizes.min(), let high = sizes.max() { #expect(high - low <= 1) }
+        }
+        #expect(MatrixFreeCertification.blocks(64).map(\.count) == [32, 32])
+        #expect(MatrixFreeCertification.blocks(16).map(\.count) == [8, 8])
+    }
+}
