@@ -50,7 +50,6 @@ public enum BatchedLOBPCG {
             }
             let active = (0..<b).filter { results[$0] == nil }
             if active.isEmpty { break }
-            for i in 0..<b where results[i] != nil { for j in 0..<n { w.elements[i * n + j] = 0 } }
             w = preconditioner(w)
 
             // Orthonormal basis [x, p, w] per row, with A's images of x and p carried along.

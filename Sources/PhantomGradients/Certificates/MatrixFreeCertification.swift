@@ -56,6 +56,9 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     let diagonals: [[Double]]?
     /// 1/g per sample and coordinate for a diagonal G = diag(g), g floored at ``GramSpectrum/nullTolerance``·max g.
     let inverseDiagonals: Matrix?
+    /// For ρ* on a diagonal G: s = g^{-1/2} on the range coordinates (0 on the null ones), the null coordinates' mask,
+    /// and whether any sample has one.
+    let rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)?
 
     public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
                 tolerance: Double = 1e-8, maxSteps: Int = 200) {
@@ -69,6 +72,17 @@ public final class MatrixFreeCertification: @unchecked Sendable {
                 let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
                 return g.map { 1 / max($0, floor) }
             })
+        }
+        rhoStarMasks = self.diagonals.map { rows in
+            var scale = Matrix(zeros: rows.count, problem.stateDimension), null = scale
+            var hasNull = false
+            for (i, g) in rows.enumerated() {
+                let top = g.max() ?? 0
+                for j in g.indices {
+                    if g[j] > GramSpectrum.nullTolerance * top { scale[i, j] = 1 / g[j].squareRoot() } else { null[i, j] = 1; hasNull = true }
+                }
+            }
+            return (scale, null, hasNull)
         }
     }
 
@@ -147,14 +161,7 @@ public final class MatrixFreeCertification: @unchecked Sendable {
     /// (counted in ``unconverged``).
     private func rhoStar(errorGram: (Matrix) -> Matrix, errorMax: [Double], start: Matrix?) -> (values: [Double], vectors: Matrix) {
         let d = problem.stateDimension, b = samples.count
-        var scale = Matrix(zeros: b, d), null = Matrix(zeros: b, d)
-        var hasNull = false
-        for i in 0..<b {
-            let g = diagonals![i], top = g.max() ?? 0
-            for j in 0..<d {
-                if g[j] > GramSpectrum.nullTolerance * top { scale[i, j] = 1 / g[j].squareRoot() } else { null[i, j] = 1; hasNull = true }
-            }
-        }
+        let (scale, null, hasNull) = rhoStarMasks!
         let run = BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start,
                                                      needed: .largest) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
         let onNull = hasNull ? BatchedLanczos.extremesWithVectors(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps,

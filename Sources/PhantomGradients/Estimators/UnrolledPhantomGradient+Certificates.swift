@@ -144,7 +144,8 @@ extension UnrolledPhantomGradient {
                     var terms = (0..<k).map { (t: $0, y: lambda * y[$0]) }
                     terms.append((t: 0, y: -1 * v))
                     let q = space.combine(terms)
-                    return forward((0..<k).map { space.project(q, onto: $0) }) - space.project(q, onto: 0)
+                    let images = (0..<k).map { space.project(q, onto: $0) }      // M_t q; images[0] = M_0 q
+                    return forward(images) - images[0]
                 }
                 let ascent = { (v: Matrix) -> Matrix in
                     let y = backward(v)
