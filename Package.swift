@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "PhantomTraining", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Results I/O: the analysis results file (HDF5).
-        .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomHDF5"]),
+        .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Figures through a gnuplot pipe.
         .target(name: "PhantomPlots", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",

@@ -41,6 +41,11 @@ public struct CellGrid: Sendable, Equatable {
     }
 }
 
+extension ValueStatus {
+    /// The index of the status's code in ``ValueStatus/Code/allCases`` (the results file's encoding), as a Double.
+    public var codeIndex: Double { Double(Code.allCases.firstIndex(of: code)!) }
+}
+
 /// A flag stored as a Double in a grid: 1 true, 0 false, NaN not computed.
 @inline(__always) func flag(_ holds: Bool, computed: Bool) -> Double { computed ? (holds ? 1 : 0) : .nan }
 
@@ -76,10 +81,15 @@ public struct CertificateGrids: Sendable {
     public var cosineBound: CellGrid
     public var rhoStar: CellGrid
     public var ascentMargin: CellGrid
+    /// Each value's pedigree as a ``ValueStatus/Code`` index (NaN for samples that are not certified).
+    public var errorNormStatus: CellGrid
+    public var rhoStarStatus: CellGrid
+    public var ascentMarginStatus: CellGrid
 
     init(estimators: Int, lambdas: Int, ks: Int, samples: Int) {
         let grid = CellGrid(estimators: estimators, lambdas: lambdas, ks: ks, samples: samples)
         (errorNorm, theorem1, weakCondition, rho, cosineBound, rhoStar, ascentMargin) = (grid, grid, grid, grid, grid, grid, grid)
+        (errorNormStatus, rhoStarStatus, ascentMarginStatus) = (grid, grid, grid)
     }
 
     mutating func store(_ table: [[Certificate]], estimator e: Int, sample s: Int) {
@@ -90,6 +100,9 @@ public struct CertificateGrids: Sendable {
         cosineBound.store(table, estimator: e, sample: s, \.cosineBound)
         rhoStar.store(table, estimator: e, sample: s, \.rhoStar)
         ascentMargin.store(table, estimator: e, sample: s, \.ascentMargin)
+        errorNormStatus.store(table, estimator: e, sample: s) { $0.errorNormStatus.codeIndex }
+        rhoStarStatus.store(table, estimator: e, sample: s) { $0.rhoStarStatus.codeIndex }
+        ascentMarginStatus.store(table, estimator: e, sample: s) { $0.ascentMarginStatus.codeIndex }
     }
 }
 
@@ -134,8 +147,8 @@ public struct AnalysisResult: Sendable {
     public var exactGradientNorm: Double
     /// The adjoint solve's relative tolerance (what "exact" means here; the exact gradient's cost uses it).
     public var adjointTolerance: Double
-    /// Matrix-free route: certificate values whose Lanczos residual missed its tolerance (stored as not computed).
-    public var unconvergedCertificates: Int = 0
+    /// Every value that is not ``ValueStatus/ok`` — certificates, ‖B^k‖₂, spectra — counted per quantity and cause.
+    public var failures = FailureReport()
 
     /// The exact gradient's cost in VJPs (``Frontier/exactCost(_:tolerance:)``).
     public var exactCost: Double { Frontier.exactCost(self, tolerance: adjointTolerance) }

@@ -21,13 +21,22 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let spectraRoute: String
         /// For each sample with a value short of its tolerance: "sample S: quantity (residual r)", at most eight.
         public let unconvergedSpectraDetail: [String]
-        /// Matrix-free certificate values short of their tolerance (not computed in the results).
-        public let unconvergedCertificates: Int
+        /// Every value that is not ok (certificates, ‖B^k‖₂, spectra), per quantity and cause, with its first case.
+        public let failures: [Failure]
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
         public let exactCost: Double
         public let estimators: [Estimator]
         /// The batch as one stacked system: fraction of (estimator, λ, k) cells where each condition holds.
         public let stacked: StackedSummary?
+    }
+    public struct Failure: Encodable, Sendable {
+        /// "ρ*", "ascent margin", "σ_min(M)", …
+        public let quantity: String
+        /// "LAPACK failure", "short of tolerance", "Krylov breakdown", "not computed".
+        public let cause: String
+        public let count: Int
+        /// The first case, with the full cause.
+        public let example: String
     }
     public struct StackedSummary: Encodable, Sendable {
         public let theorem1: Double?
@@ -85,7 +94,7 @@ public struct AnalysisSummary: Encodable, Sendable {
                 }
                 let c = r.certificates
                 return Estimator(
-                    name: id, axes: r.estimatorAxes[e], description: (try? Estimators.family(id))?.summary ?? "",
+                    name: id, axes: r.estimatorAxes[e], description: Estimators.builtIn.first { $0.id == id }?.summary ?? "",
                     medianCosine: r.medianCosines(estimator: e).map { $0.map { $0.isNaN ? nil : $0 } },
                     theorem1: CertifiedFraction.of(cells(c.theorem1), holds: CertifiedFraction.flagHolds),
                     weakCondition: CertifiedFraction.of(cells(c.weakCondition), holds: CertifiedFraction.flagHolds),
@@ -113,19 +122,18 @@ public struct AnalysisSummary: Encodable, Sendable {
                               unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
                               spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
                               unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
-                              unconvergedCertificates: r.unconvergedCertificates,
+                              failures: r.failures.entries.map {
+                                  Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
+                              },
                               exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }
 
-    /// "sample S: ρ(J) (residual r), σ_min (residual r)" for the first eight samples with an unconverged spectral value.
+    /// "sample S: ρ(J) short of tolerance (residual r), σ_min(M) LAPACK failure (…)" for the first eight samples with a
+    /// spectral value that is not ok, each with its true cause.
     static func unconvergedDetail(_ spectra: [SampleSpectra]) -> [String] {
-        func text(_ r: Double) -> String { String(format: "%.2e", r) }
-        return spectra.enumerated().filter { !$0.element.converged }.prefix(8).map { s, x in
-            let parts = [("ρ(J)", x.spectralRadiusConverged, x.spectralRadiusResidual), ("‖J‖₂", x.jacobianNormConverged, x.jacobianNormResidual),
-                         ("σ_min(M)", x.sigmaMinConverged, x.sigmaMinResidual), ("σ_max(M)", x.sigmaMaxConverged, x.sigmaMaxResidual)]
-                .filter { !$0.1 }.map { "\($0.0) (residual \(text($0.2)))" }
-            return "sample \(s): " + parts.joined(separator: ", ")
+        spectra.enumerated().filter { !$0.element.converged }.prefix(8).map { s, x in
+            "sample \(s): " + x.statuses.filter { !$0.status.isOK }.map { "\($0.name) \($0.status)" }.joined(separator: ", ")
         }
     }
 

@@ -1,5 +1,5 @@
 /// A failure reported by LAPACK (its `info` code) or by a check on a matrix before a LAPACK call.
-public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
+public enum LinearAlgebraError: Error, Hashable, Sendable, CustomStringConvertible {
     /// LU found U(i, i) = 0 (1-based `pivot`, as LAPACK reports it): the matrix is singular.
     case singular(routine: String, pivot: Int)
     /// LAPACK rejected argument number `argument` (a negative `info`): a bug in the caller.

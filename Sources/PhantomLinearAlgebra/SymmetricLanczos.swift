@@ -28,6 +28,10 @@ public enum SymmetricLanczos {
         public let smallest: RitzValue
         public let largest: RitzValue
         public let steps: Int
+
+        public init(smallest: RitzValue, largest: RitzValue, steps: Int) {
+            (self.smallest, self.largest, self.steps) = (smallest, largest, steps)
+        }
     }
 
     /// One process of ``BatchedLanczos`` on a matrix-free operator.

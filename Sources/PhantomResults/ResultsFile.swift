@@ -133,6 +133,15 @@ extension ResultsFile {
         case .sigmaMaxConverged: return r.spectra.map { $0.sigmaMaxConverged ? 1 : 0 }
         case .jacobianNormConverged: return r.spectra.map { $0.jacobianNormConverged ? 1 : 0 }
         case .spectralRadiusConverged: return r.spectra.map { $0.spectralRadiusConverged ? 1 : 0 }
+        case .sigmaMinStatus: return r.spectra.map(\.sigmaMinStatus.codeIndex)
+        case .sigmaMaxStatus: return r.spectra.map(\.sigmaMaxStatus.codeIndex)
+        case .jacobianNormStatus: return r.spectra.map(\.jacobianNormStatus.codeIndex)
+        case .spectralRadiusStatus: return r.spectra.map(\.spectralRadiusStatus.codeIndex)
+        case .powerNormStatus:
+            // Not certified: −1 (no status applies).
+            return r.lambdas.indices.flatMap { l in r.ks.indices.flatMap { k in r.spectra.enumerated().map { s, x in
+                s < r.certifiedSamples ? x.powerNormStatus[l][k].codeIndex : .nan
+            } } }
         }
     }
 

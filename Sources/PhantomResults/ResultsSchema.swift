@@ -1,5 +1,6 @@
 import PhantomAnalysis
 import PhantomGradients
+import PhantomLinearAlgebra
 import PhantomModel
 
 /// The results file's layout (HDF5, format "phantom-analysis", version 2; version 1 files, which lack the spectra's
@@ -45,6 +46,9 @@ public enum ResultsSchema {
     public static func encodeSign(_ value: Double) -> Int32 { value.isNaN ? -2 : Int32(value) }
     /// On disk → in memory: 1, 0, −1, anything else NaN.
     public static func decodeSign(_ value: Int64) -> Double { (-1...1).contains(value) ? Double(value) : .nan }
+
+    /// A value's status (``PhantomLinearAlgebra/ValueStatus/Code``), −1 where none applies.
+    public static let statusCodes = Encoding.code(ValueStatus.Code.allCases.map(\.rawValue))
 
     public static func axesAttribute(_ axes: [Axis]) -> String { axes.map(\.rawValue).joined(separator: ",") }
 
@@ -100,12 +104,18 @@ public enum SampleArray: String, ResultsArray {
     case sigmaMaxResidual = "sigma_max_residual", sigmaMaxConverged = "sigma_max_converged"
     case jacobianNormResidual = "jacobian_norm_residual", jacobianNormConverged = "jacobian_norm_converged"
     case spectralRadiusResidual = "spectral_radius_residual", spectralRadiusConverged = "spectral_radius_converged"
+    /// Each spectral value's status (codes: ``PhantomLinearAlgebra/ValueStatus/Code``): why a value that is not ok is NaN
+    /// or unconverged — short of tolerance, a LAPACK failure, a Krylov breakdown, not computed.
+    case sigmaMinStatus = "sigma_min_status", sigmaMaxStatus = "sigma_max_status"
+    case jacobianNormStatus = "jacobian_norm_status", spectralRadiusStatus = "spectral_radius_status"
+    /// ‖B^k‖₂'s status per λ and k (−1 for samples that are not certified).
+    case powerNormStatus = "power_norm_status"
 
     public static let group = "samples"
     public var axes: [ResultsSchema.Axis] {
         switch self {
         case .dampedRadius: return [.series, .lambda, .sample]
-        case .powerNorm: return [.series, .lambda, .k, .sample]
+        case .powerNorm, .powerNormStatus: return [.series, .lambda, .k, .sample]
         default: return [.series, .sample]
         }
     }
@@ -115,6 +125,7 @@ public enum SampleArray: String, ResultsArray {
              .jacobianNormConverged, .spectralRadiusConverged: return .flag
         case .forwardMethod: return .code(FixedPointStage.allCases.map(\.rawValue))
         case .spectraRoute: return .code([SpectraRoute.dense.rawValue, SpectraRoute.iterative.rawValue])
+        case .sigmaMinStatus, .sigmaMaxStatus, .jacobianNormStatus, .spectralRadiusStatus, .powerNormStatus: return ResultsSchema.statusCodes
         default: return .real
         }
     }
@@ -129,6 +140,9 @@ public enum CellArray: String, ResultsArray {
     case cosine, angleDegrees = "angle_deg", relativeError = "relative_error", normRatio = "norm_ratio"
     case innerSign = "inner_sign", errorNorm = "error_norm", theorem1, weakCondition = "weak_condition"
     case rho, cosineBound = "cosine_bound", rhoStar = "rho_star", ascentMargin = "ascent_margin"
+    /// The status of ‖E‖₂ (and of what follows from it: Theorem 1, ‖E‖ ≤ σ_min, ρ, the cosine bound), of ρ* and of the
+    /// margin (codes: ``PhantomLinearAlgebra/ValueStatus/Code``; −1 for samples that are not certified).
+    case errorNormStatus = "error_norm_status", rhoStarStatus = "rho_star_status", ascentMarginStatus = "ascent_margin_status"
 
     public static let group = "cells"
     public var axes: [ResultsSchema.Axis] { [.series, .estimator, .lambda, .k, .sample] }
@@ -136,6 +150,7 @@ public enum CellArray: String, ResultsArray {
         switch self {
         case .innerSign: return .sign
         case .theorem1, .weakCondition: return .flag
+        case .errorNormStatus, .rhoStarStatus, .ascentMarginStatus: return ResultsSchema.statusCodes
         default: return .real
         }
     }
@@ -159,6 +174,9 @@ public enum CellArray: String, ResultsArray {
         case .cosineBound: return r.certificates.cosineBound
         case .rhoStar: return r.certificates.rhoStar
         case .ascentMargin: return r.certificates.ascentMargin
+        case .errorNormStatus: return r.certificates.errorNormStatus
+        case .rhoStarStatus: return r.certificates.rhoStarStatus
+        case .ascentMarginStatus: return r.certificates.ascentMarginStatus
         }
     }
 }

@@ -19,8 +19,13 @@ extension AnalysisSummary {
                             : (c.certifiedSamples < c.samples ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : "")
                               + (c.spectraRoute == "iterative"
                                  ? "; matrix-free route (--spectra iterative): certificates by Lanczos (ρ* only where M Mᵀ is diagonal, the tanh cell)"
-                                   + (c.unconvergedCertificates > 0 ? ", \(c.unconvergedCertificates) values short of tolerance left out" : "") : "")))
-            for detail in c.unconvergedSpectraDetail { lines.append("  spectra short of tolerance: \(detail)") }
+                                 : "")))
+            for detail in c.unconvergedSpectraDetail { lines.append("  spectra not ok: \(detail)") }
+            if !c.failures.isEmpty {
+                let total = c.failures.reduce(0) { $0 + $1.count }
+                lines.append("  \(total) value\(total == 1 ? "" : "s") left out (stored as NaN with their status in the results file):")
+                for f in c.failures { lines.append("    \(f.quantity): \(f.count) \(f.cause) — first: \(f.example)") }
+            }
             for e in c.estimators {
                 let name = e.name.displayName + (e.description.isEmpty ? "" : " (\(e.description))")
                 switch e.axes {

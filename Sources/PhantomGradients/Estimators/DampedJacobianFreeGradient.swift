@@ -33,19 +33,5 @@ public struct DampedJacobianFreeGradient: GridEstimator {
     }
 
     /// P = B, the same for every k.
-    public static func certify(_ c: SampleCertification) -> [[Certificate]] {
-        c.lambdas.indices.map { l in Array(repeating: c.neumannCertificate(c.dampedStep(l)), count: c.ks.count) }
-    }
-
-    public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
-        c.lambdas.indices.map { l in Array(repeating: c.neumannCertificate(c.blockDiagonal(c.dampedSteps(l))), count: c.ks.count) }
-    }
-
-    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
-        let perLambda = c.lambdas.map { lambda -> [Certificate] in
-            let p = c.power(1, c.step(lambda))
-            return c.neumannCertificates(apply: p.apply, transpose: p.transpose)
-        }
-        return c.tables { l, _ in perLambda[l] }
-    }
+    public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .neumann(.damped(lambda), power: 1) }
 }

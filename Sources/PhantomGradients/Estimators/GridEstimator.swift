@@ -4,13 +4,13 @@ import PhantomModel
 /// A family of gradient estimators over the (k, λ) grid — UPG, NPG, JFB, RBP, … — as one type: a value of
 /// the type is the estimator of one grid cell (a ``GradientEstimator``), and the type knows its identifier,
 /// its label, how the whole grid is measured against the exact gradient and how each cell is certified
-/// (THEORY.md §2–3).
+/// (docs/Theory.md §2–3).
 ///
 /// Adding an estimator to the toolkit is one file: a type conforming to this protocol, listed in
 /// ``Estimators/builtIn`` so that the command line, training, analysis, results and figures know it. The
-/// analysis (``GridMeasurement``, ``SampleCertification``, ``StackedCertification``) supplies what the
-/// families share — the exact gradient, the Neumann grid engine, Jacobians, Grams and their powers — so a
-/// family only says which of them it is made of.
+/// analysis supplies what the families share — the exact gradient and the Neumann grid engine
+/// (``GridMeasurement``) for the measurements, and the certification routes for the certificates — so a family only
+/// says what it is made of: its measurement and its residual operator (``ResidualOperator``).
 public protocol GridEstimator: GradientEstimator {
     /// The name on the command line, in checkpoints, results files and figures.
     static var id: EstimatorID { get }
@@ -28,22 +28,13 @@ public protocol GridEstimator: GradientEstimator {
     /// measurement's grid.
     static func measure(_ measurement: GridMeasurement) throws -> MeasuredGrid
 
-    /// The certificates of every cell for one sample, [λ index][k index].
-    static func certify(_ sample: SampleCertification) -> [[Certificate]]
-
-    /// The certificates of the batch as one stacked system, [λ index][k index], or nil when the family has
-    /// no stacked form (UPG).
-    static func certifyStacked(_ batch: StackedCertification) -> [[Certificate]]?
-
-    /// The certificates without d×d matrices (the matrix-free route), per certified sample [sample][λ index][k
-    /// index], or nil when the family has no matrix-free form yet (UPG).
-    static func certifyMatrixFree(_ samples: MatrixFreeCertification) -> [[[Certificate]]]?
+    /// The residual operator E = 𝒜(I − Jᵀ) − Mᵀ of cell (k, λ) (docs/Theory.md §3), declared once: every
+    /// certification route (``CertificationRoute``) derives the cell's certificates from it. Nil when the family has no
+    /// certificate form (its cells are reported as not computed).
+    static func residual(k: Int, lambda: Double) -> ResidualOperator?
 }
 
 extension GridEstimator {
-    public static func certifyStacked(_ batch: StackedCertification) -> [[Certificate]]? { nil }
-    public static func certifyMatrixFree(_ samples: MatrixFreeCertification) -> [[[Certificate]]]? { nil }
-
     /// The family as a value, for lists of families.
     public static var family: EstimatorFamily { EstimatorFamily(Self.self) }
 }

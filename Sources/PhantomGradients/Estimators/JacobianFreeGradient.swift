@@ -25,17 +25,5 @@ public struct JacobianFreeGradient: GridEstimator {
     }
 
     /// E = −MᵀJᵀ: P = J, the same in every cell.
-    public static func certify(_ c: SampleCertification) -> [[Certificate]] {
-        c.constant(c.neumannCertificate(c.jacobian))
-    }
-
-    public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
-        c.constant(c.neumannCertificate(c.blockDiagonal(c.jacobians)))
-    }
-
-    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
-        let p = c.power(1, c.step(nil))
-        let certificates = c.neumannCertificates(apply: p.apply, transpose: p.transpose)
-        return c.tables { _, _ in certificates }
-    }
+    public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .neumann(.jacobian, power: 1) }
 }

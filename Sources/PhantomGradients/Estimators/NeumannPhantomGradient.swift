@@ -34,21 +34,8 @@ public struct NeumannPhantomGradient: GridEstimator {
         m.reading(try m.neumannGrid(lambdas: m.lambdas), lambda: { $0 }, k: { m.ks[$0] })
     }
 
-    /// E = −Mᵀ(Bᵀ)^k (THEORY.md §2, identity 3).
-    public static func certify(_ c: SampleCertification) -> [[Certificate]] {
-        c.lambdas.indices.map { l in c.dampedPowers(l).map(c.neumannCertificate) }
-    }
-
-    public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
-        c.lambdas.indices.map { l in c.powers(c.dampedSteps(l)).map(c.neumannCertificate) }
-    }
-
-    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
-        c.tables { l, k in
-            let p = c.power(c.ks[k], c.step(c.lambdas[l]))
-            return c.neumannCertificates(apply: p.apply, transpose: p.transpose, warmStart: "npg \(l)")
-        }
-    }
+    /// E = −Mᵀ(Bᵀ)^k (docs/Theory.md §2, identity 3).
+    public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .neumann(.damped(lambda), power: k) }
 
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
         let a = Self.dampedNeumann(problem.linearization, problem.cotangents, steps: steps, damping: damping)

@@ -36,19 +36,5 @@ public struct NeumannRBP: GridEstimator {
     }
 
     /// E = −Mᵀ(Jᵀ)^k, the same for every λ.
-    public static func certify(_ c: SampleCertification) -> [[Certificate]] {
-        Array(repeating: c.jacobianPowers().map(c.neumannCertificate), count: c.lambdas.count)
-    }
-
-    public static func certifyStacked(_ c: StackedCertification) -> [[Certificate]]? {
-        Array(repeating: c.powers(c.jacobians).map(c.neumannCertificate), count: c.lambdas.count)
-    }
-
-    public static func certifyMatrixFree(_ c: MatrixFreeCertification) -> [[[Certificate]]]? {
-        let perK = c.ks.map { k -> [Certificate] in
-            let p = c.power(k, c.step(nil))
-            return c.neumannCertificates(apply: p.apply, transpose: p.transpose, warmStart: "rbp")
-        }
-        return c.tables { _, k in perK[k] }
-    }
+    public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .neumann(.jacobian, power: k) }
 }

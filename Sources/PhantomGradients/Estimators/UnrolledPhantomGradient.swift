@@ -137,6 +137,9 @@ extension UnrolledPhantomGradient {
         }
         return MeasuredGrid(perSample: perSample, batch: batch)
     }
+
+    /// E from UPG's own unroll (``UnrolledResidual``): not a polynomial in one J.
+    public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .unrolled(steps: k, damping: lambda) }
 }
 
 /// λ a + (1 − λ) b: one damped step, forward (h ← λ f(h) + (1 − λ) h) or transposed (w ← λ Jᵀw + (1 − λ) w).

@@ -2,7 +2,7 @@ import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
 
-/// The spectral facts of one sample at h* that do not depend on the estimator (THEORY.md §3):
+/// The spectral facts of one sample at h* that do not depend on the estimator (docs/Theory.md §3):
 /// σ(M) from the Gram G = M Mᵀ, ‖J‖₂ and ρ(J), and for each λ: ρ(B) and ‖B^k‖₂ — each with its pedigree.
 ///
 /// On the dense route the values come from LAPACK on d×d matrices (residual 0, converged when finite); on the
@@ -21,31 +21,59 @@ public struct SampleSpectra: Sendable {
     public let dampedRadius: [Double]
     /// ‖B^k‖₂ per λ and k (the configuration's ks); NaN for samples that are not certified.
     public internal(set) var powerNorms: [[Double]]
+    /// The pedigree of each ‖B^k‖₂ (not computed for samples that are not certified).
+    public internal(set) var powerNormStatus: [[ValueStatus]]
     /// Ritz residuals (iterative route; 0 on the dense route): of λ_min(G) and λ_max(G) (σ_min², σ_max²), of
     /// λ_max(JᵀJ) (‖J‖₂²), and of J's dominant Ritz pair (ρ(J)).
     public let sigmaMinResidual: Double, sigmaMaxResidual: Double, jacobianNormResidual: Double, spectralRadiusResidual: Double
-    public let sigmaMinConverged: Bool, sigmaMaxConverged: Bool, jacobianNormConverged: Bool, spectralRadiusConverged: Bool
+    /// Each value's pedigree: ok (exact to rounding, or within its tolerance), short of tolerance, a LAPACK failure, a
+    /// Krylov breakdown.
+    public let sigmaMinStatus: ValueStatus, sigmaMaxStatus: ValueStatus, jacobianNormStatus: ValueStatus, spectralRadiusStatus: ValueStatus
+
+    public var sigmaMinConverged: Bool { sigmaMinStatus.isOK }
+    public var sigmaMaxConverged: Bool { sigmaMaxStatus.isOK }
+    public var jacobianNormConverged: Bool { jacobianNormStatus.isOK }
+    public var spectralRadiusConverged: Bool { spectralRadiusStatus.isOK }
 
     /// Every value reached its tolerance.
     public var converged: Bool { sigmaMinConverged && sigmaMaxConverged && jacobianNormConverged && spectralRadiusConverged }
 
-    /// Dense: ρ(B) from the eigenvalues μ of J (those of B are 1 − λ(1 − μ)); ‖B^k‖₂ from the certification's powers.
-    init(_ c: SampleCertification, certify: Bool) {
+    /// The four spectral values with their names, for reports.
+    public var statuses: [(name: String, status: ValueStatus)] {
+        [("ρ(J)", spectralRadiusStatus), ("‖J‖₂", jacobianNormStatus), ("σ_min(M)", sigmaMinStatus), ("σ_max(M)", sigmaMaxStatus)]
+    }
+
+    static let notCertified = ValueStatus.notComputed("the sample is not certified")
+
+    /// Dense: ρ(J) and ρ(B) from the eigenvalues μ of J (those of B are 1 − λ(1 − μ)), ‖J‖₂ and σ(M) by LAPACK; ‖B^k‖₂
+    /// comes from the certification stage.
+    init(dense facts: DenseSample, lambdas: [Double], ks: Int, solver: any DenseSpectralSolver) {
         route = .dense
-        let jacobianEigen = (try? c.jacobian.eigenvalues()) ?? []
-        sigmaMin = c.sigmaMin
-        sigmaMax = c.sigmaMax
-        jacobianNorm = (try? c.jacobian.spectralNorm()) ?? .nan
-        spectralRadius = jacobianEigen.map(\.magnitude).max() ?? .nan
-        dampedRadius = c.lambdas.map { lambda in
-            jacobianEigen.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+        let eigenvalues: [ComplexValue]
+        do throws(LinearAlgebraError) {
+            eigenvalues = try solver.eigenvalues(facts.jacobian)
+            spectralRadiusStatus = .ok
+        } catch {
+            eigenvalues = []
+            spectralRadiusStatus = .lapackFailure(error)
         }
-        powerNorms = c.lambdas.indices.map { l in
-            certify ? c.dampedPowers(l).map { (try? $0.spectralNorm()) ?? .nan } : Array(repeating: .nan, count: c.ks.count)
+        sigmaMin = facts.sigmaMin
+        sigmaMax = facts.sigmaMax
+        (sigmaMinStatus, sigmaMaxStatus) = (facts.sigmaStatus, facts.sigmaStatus)
+        do throws(LinearAlgebraError) {
+            jacobianNorm = try solver.spectralNorm(facts.jacobian)
+            jacobianNormStatus = .ok
+        } catch {
+            jacobianNorm = .nan
+            jacobianNormStatus = .lapackFailure(error)
         }
+        spectralRadius = eigenvalues.map(\.magnitude).max() ?? .nan
+        dampedRadius = lambdas.map { lambda in
+            eigenvalues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+        }
+        powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
+        powerNormStatus = lambdas.map { _ in Array(repeating: Self.notCertified, count: ks) }
         (sigmaMinResidual, sigmaMaxResidual, jacobianNormResidual, spectralRadiusResidual) = (0, 0, 0, 0)
-        (sigmaMinConverged, sigmaMaxConverged) = (sigmaMin.isFinite, sigmaMax.isFinite)
-        (jacobianNormConverged, spectralRadiusConverged) = (jacobianNorm.isFinite, spectralRadius.isFinite)
     }
 
     /// The iterative route's relative tolerance on Ritz residuals.
@@ -77,7 +105,8 @@ public struct SampleSpectra: Sendable {
         }
         spectralRadius = arnoldi.spectralRadius
         spectralRadiusResidual = dominant
-        spectralRadiusConverged = spectralRadius.isFinite && spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300)
+        spectralRadiusStatus = !spectralRadius.isFinite ? .breakdown
+            : spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300) ? .ok : .notConverged(residual: spectralRadiusResidual)
         dampedRadius = lambdas.map { lambda in
             arnoldi.ritzValues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
         }
@@ -90,13 +119,14 @@ public struct SampleSpectra: Sendable {
         let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: normalApply, applyTranspose: normalApply)
         let jtj = SymmetricLanczos.extremes(normal, tolerance: tolerance, maxSteps: min(d, 300)).largest
         jacobianNorm = jtj.value.isNaN ? .nan : max(jtj.value, 0).squareRoot()
-        (jacobianNormResidual, jacobianNormConverged) = (jtj.residual, jtj.converged)
+        (jacobianNormResidual, jacobianNormStatus) = (jtj.residual, ValueStatus(jtj))
 
         if let diagonal = problem.linearization.closedFormParameterGramDiagonal(sample: s) {
             // A diagonal Gram (the tanh cell): its extremes exactly, O(d).
             (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: diagonal.min() ?? .nan, highest: diagonal.max() ?? .nan)
             (sigmaMaxResidual, sigmaMinResidual) = (0, 0)
-            (sigmaMaxConverged, sigmaMinConverged) = (sigmaMax.isFinite, sigmaMin.isFinite)
+            let nonFinite = ValueStatus.notComputed("a non-finite closed-form M Mᵀ")
+            (sigmaMaxStatus, sigmaMinStatus) = (sigmaMax.isFinite ? .ok : nonFinite, sigmaMin.isFinite ? .ok : nonFinite)
         } else {
             let gramApply: @Sendable ([Double], inout [Double]) -> Void = { x, y in
                 let row = Matrix(rows: 1, columns: d, elements: x)
@@ -105,11 +135,12 @@ public struct SampleSpectra: Sendable {
             let gram = FunctionOperator(inputDimension: d, outputDimension: d, apply: gramApply, applyTranspose: gramApply)
             let extremes = SymmetricLanczos.extremes(gram, tolerance: tolerance, floor: GramSpectrum.nullTolerance, maxSteps: min(d, 400))
             (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: extremes.smallest.value, highest: extremes.largest.value)
-            (sigmaMaxResidual, sigmaMaxConverged) = (extremes.largest.residual, extremes.largest.converged)
+            (sigmaMaxResidual, sigmaMaxStatus) = (extremes.largest.residual, ValueStatus(extremes.largest))
             // λ_min to 1e-8 relative, or — for a (numerical) null space, where no relative accuracy is reachable — to
             // the null threshold itself, which is what "σ_min = 0" claims.
-            (sigmaMinResidual, sigmaMinConverged) = (extremes.smallest.residual, extremes.smallest.converged)
+            (sigmaMinResidual, sigmaMinStatus) = (extremes.smallest.residual, ValueStatus(extremes.smallest))
         }
         powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
+        powerNormStatus = lambdas.map { _ in Array(repeating: Self.notCertified, count: ks) }
     }
 }

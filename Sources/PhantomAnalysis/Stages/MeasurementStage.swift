@@ -1,0 +1,49 @@
+import PhantomGradients
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// Stage 3 — every family's measured metrics against the exact gradient on the (λ, k) grid: per sample and for the
+/// batch mean, the cosine, angle, relative error, norm ratio and ⟨ĝ, ∇⟩ (``GridEstimator/measure(_:)``).
+///
+/// On the dense route the per-sample Grams G = M Mᵀ are formed here (the Neumann grid reads its inner products from
+/// them, docs/Theory.md §4) and handed on to the spectra stage; the matrix-free route forms none (the grid reads
+/// factored parameter VJPs).
+public struct MeasurementStage: Sendable {
+    public let ks: [Int]
+    public let lambdas: [Double]
+    public let estimators: [EstimatorFamily]
+    /// The resolved spectra route (``SpectraRoute/resolved(stateDimension:)``).
+    public let route: SpectraRoute
+    /// Called with (done, in all) by families whose measurement is long.
+    public let progress: (@Sendable (Int, Int) -> Void)?
+
+    public init(ks: [Int], lambdas: [Double], estimators: [EstimatorFamily], route: SpectraRoute,
+                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+        (self.ks, self.lambdas, self.estimators, self.route, self.progress) = (ks, lambdas, estimators, route, progress)
+    }
+
+    /// - Throws: an error of a family's measurement (none is expected for a valid configuration).
+    public func run(_ problem: GradientProblem, exact: ExactGradientResult) throws -> Measurements {
+        let b = problem.batchSize
+        let grams = route == .dense ? (0..<b).map { ParameterGram.compute(problem.linearization, sample: $0) } : []
+        let (e, l, k) = (estimators.count, lambdas.count, ks.count)
+        var metrics = MetricGrids(estimators: e, lambdas: l, ks: k, samples: b)
+        var batch = MetricGrids(estimators: e, lambdas: l, ks: k, samples: 1)
+        let measurement = GridMeasurement(problem: problem, exact: exact.estimate, grams: grams, ks: ks, lambdas: lambdas,
+                                          progress: progress)
+        for (index, family) in estimators.enumerated() {
+            let grid = try family.type.measure(measurement)
+            for s in 0..<b { metrics.store(grid.perSample[s], estimator: index, sample: s) }
+            if let table = grid.batch { batch.store(table, estimator: index, sample: 0) }
+        }
+        return Measurements(metrics: metrics, batch: batch, grams: grams)
+    }
+}
+
+/// The measured metrics, per sample and for the batch mean, and the dense route's Grams.
+public struct Measurements: Sendable {
+    public let metrics: MetricGrids
+    public let batch: MetricGrids
+    /// G_i = M_i M_iᵀ per sample (dense route; empty on the matrix-free route).
+    public let grams: [ParameterGram]
+}

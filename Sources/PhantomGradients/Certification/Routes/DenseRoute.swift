@@ -1,0 +1,159 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// One sample's dense facts at h*, computed once by the spectra stage and shared with the dense certification route:
+/// J (d×d), the Gram G = M Mᵀ (d×d) and σ_min, σ_max of M from G's eigenvalues, with their pedigree.
+public struct DenseSample: Sendable {
+    public let sample: Int
+    public let jacobian: Matrix
+    public let gram: Matrix
+    public let sigmaMin: Double
+    public let sigmaMax: Double
+    /// The pedigree of σ_min and σ_max (a LAPACK failure on G makes both NaN).
+    public let sigmaStatus: ValueStatus
+
+    public init(problem: GradientProblem, sample: Int, gram: Matrix, solver: any DenseSpectralSolver) {
+        self.sample = sample
+        jacobian = problem.linearization.jacobian(sample: sample)
+        self.gram = gram
+        let sigma = GramSpectrum.extremeSingularValues(gram, solver: solver)
+        (sigmaMin, sigmaMax, sigmaStatus) = (sigma.min, sigma.max, sigma.status)
+    }
+
+    public var stateDimension: Int { jacobian.rows }
+}
+
+/// The dense route: one sample's certificates from d×d matrices (docs/Theory.md §3) — EᵀE and S = M𝒜(I − Jᵀ) formed
+/// explicitly, their extreme eigenvalues and the generalized problem for ρ* by LAPACK. Every certificate costs a few
+/// d³ operations. For the Neumann form E = −Mᵀ(Sᵀ)^k the powers S^k are formed once along k (B^k, J^k); UPG's
+/// unrolled form comes from ``UnrolledResidual/Dense``; a general state-space P is materialised from d products.
+///
+/// Not thread-safe: one per sample and thread.
+public final class DenseRoute: CertificationRoute {
+    public let problem: GradientProblem
+    public let facts: DenseSample
+    public let ks: [Int]
+    public let lambdas: [Double]
+    public let solver: any DenseSpectralSolver
+    /// Largest d·p for which UPG may form its residual rows in R^p (its column route).
+    public let columnBudget: Int
+    /// Use UPG's column route even where a faster state-space route exists (cross-checks).
+    public let preferColumnRoute: Bool
+
+    /// Per step, S⁰ = I, S¹, S², … as far as asked (S^{j+1} = S · S^j, the same products whatever k is asked first).
+    private var powers: [StateStep: [Matrix]] = [:]
+    private var unrolls: [Double: UnrolledResidual.Dense] = [:]
+
+    public init(problem: GradientProblem, facts: DenseSample, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver,
+                columnBudget: Int = 4_000_000, preferColumnRoute: Bool = false) {
+        (self.problem, self.facts, self.ks, self.lambdas, self.solver) = (problem, facts, ks, lambdas, solver)
+        (self.columnBudget, self.preferColumnRoute) = (columnBudget, preferColumnRoute)
+    }
+
+    public var sampleCount: Int { 1 }
+    public var stateDimension: Int { facts.stateDimension }
+
+    /// S as a d×d matrix: J, or B = λJ + (1 − λ)I (λJ and (1 − λ)I rounded separately).
+    public func step(_ s: StateStep) -> Matrix {
+        switch s {
+        case .jacobian: facts.jacobian
+        case .damped(let lambda): dampedStepUnfused(facts.jacobian, Matrix.identity(stateDimension), lambda)
+        }
+    }
+
+    /// S^k, from the cached powers.
+    public func power(_ s: StateStep, _ k: Int) -> Matrix {
+        var list = powers[s] ?? [Matrix.identity(stateDimension)]
+        if list.count <= k {
+            let base = step(s)
+            while list.count <= k { list.append(base * list[list.count - 1]) }
+            powers[s] = list
+        }
+        return list[k]
+    }
+
+    /// The certificate from EᵀE and S = M𝒜(I − Jᵀ).
+    public func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
+        Certificate.compute(errorGram: errorGram, ascent: ascent, gram: facts.gram, sigmaMin: facts.sigmaMin,
+                            sigmaMax: facts.sigmaMax, solver: solver)
+    }
+
+    public func certificates(of residual: ResidualOperator, warmStart: inout WarmStart?) -> [Certificate] {
+        guard facts.sigmaStatus.isOK else { return [.notComputed("σ(M): \(facts.sigmaStatus)")] }
+        switch residual {
+        case .neumann(let s, let k):
+            return [neumann(power(s, k))]
+        case .stateSpace(let p):
+            let d = stateDimension
+            let products = DenseStateProducts(jacobian: facts.jacobian)
+            // Row i of P applied to the identity rows is P e_i: the rows are Pᵀ.
+            return [neumann(p.base.apply(Matrix.identity(d), transposed: false, samples: [facts.sample], products: products).transposed)]
+        case .unrolled(let k, let lambda):
+            let unroll = unrolls[lambda] ?? UnrolledResidual.Dense(route: self, damping: lambda, maxSteps: ks.last ?? k)
+            unrolls[lambda] = unroll
+            return [unroll.certificate(steps: k)]
+        }
+    }
+
+    /// The Neumann-form certificate of a d×d P: E = −MᵀPᵀ, EᵀE = P G Pᵀ, S = G(I − Pᵀ).
+    public func neumann(_ p: Matrix) -> Certificate {
+        Certificate.neumann(p, gram: facts.gram, sigmaMin: facts.sigmaMin, sigmaMax: facts.sigmaMax, solver: solver)
+    }
+
+    /// ‖B^k‖₂ per λ and k of the grid, with its pedigree (`dgesdd` on the cached powers).
+    public func powerNorms() -> [[(value: Double, status: ValueStatus)]] {
+        lambdas.map { lambda in
+            ks.map { k in
+                do throws(LinearAlgebraError) { return (try solver.spectralNorm(power(.damped(lambda), k)), .ok) } catch { return (.nan, .lapackFailure(error)) }
+            }
+        }
+    }
+}
+
+/// J v and Jᵀ v on rows from one sample's dense J (rows v: V Jᵀ and V J).
+struct DenseStateProducts: StateProducts {
+    let jacobian: Matrix
+    var stateDimension: Int { jacobian.rows }
+    func jvp(_ v: Matrix) -> Matrix { BLAS.gemm(v, jacobian, transposeB: true) }
+    func vjp(_ v: Matrix) -> Matrix { v * jacobian }
+}
+
+/// σ_min and σ_max of M from the eigenvalues of its Gram G = M Mᵀ.
+public enum GramSpectrum {
+    /// Eigenvalues of G at or below this fraction of λ_max(G) count as zero: σ_min = 0, M is rank-deficient. The
+    /// mdeq cell is: at positions where the ReLU before its last GroupNorm is inactive, every column of M (and every
+    /// row of J) takes the same value within a channel, so e_j − e_j′ spans a null space of Mᵀ.
+    public static let nullTolerance = 1e-12
+
+    /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), with λ_min ≤ ``nullTolerance``·λ_max (and round-off negatives)
+    /// taken as 0; NaN with the LAPACK failure as status when the eigenvalues cannot be computed.
+    public static func extremeSingularValues(_ gram: Matrix, solver: any DenseSpectralSolver = LAPACKSpectralSolver())
+        -> (min: Double, max: Double, status: ValueStatus) {
+        do throws(LinearAlgebraError) {
+            let eigenvalues = try solver.symmetricEigenvalues(gram)
+            let s = singularValues(lowest: eigenvalues.first ?? .nan, highest: eigenvalues.last ?? .nan)
+            return (s.min, s.max, eigenvalues.isEmpty ? .notComputed("d = 0") : .ok)
+        } catch {
+            return (.nan, .nan, .lapackFailure(error))
+        }
+    }
+
+    /// (σ_min, σ_max) from G's extreme eigenvalues however found (LAPACK, Lanczos, a diagonal): λ_min at or below
+    /// ``nullTolerance``·λ_max, and round-off negatives, count as 0; NaN stays NaN.
+    public static func singularValues(lowest low: Double, highest high: Double) -> (min: Double, max: Double) {
+        let top = high.isNaN ? .nan : max(high, 0)
+        return (low.isNaN ? .nan : (low <= nullTolerance * top ? 0 : low.squareRoot()), top.squareRoot())
+    }
+}
+
+extension Matrix {
+    /// step^k for every k in `ks` (ascending), by repeated left multiplication from the identity.
+    public static func powers(of step: Matrix, at ks: [Int]) -> [Matrix] {
+        var power = Matrix.identity(step.rows)
+        var k = 0
+        return ks.map { target in
+            while k < target { power = step * power; k += 1 }
+            return power
+        }
+    }
+}

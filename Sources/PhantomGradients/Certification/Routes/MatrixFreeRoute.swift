@@ -1,0 +1,237 @@
+import PhantomLinearAlgebra
+import PhantomModel
+
+/// The matrix-free route: certificates without a d×d matrix, for a block of samples at once (docs/Theory.md §3, §7).
+/// Each residual gives two operators on rows (row i through sample i's): its error Gram v ↦ EᵀE v and
+/// v ↦ ½(S + Sᵀ)v with S = M𝒜(I − Jᵀ); then
+///
+///     ‖E‖₂² = λ_max(EᵀE),   margin = λ_min(sym S) / σ_max²,   ρ*² = λ_max(EᵀE, G)  (G = M Mᵀ diagonal only),
+///
+/// each by a Krylov method (``KrylovEigensolver``: Lanczos, or LOBPCG preconditioned by G⁻¹ where G is diagonal; one
+/// process per sample, the samples' operators applied together as batched JVPs and VJPs) with its Ritz residual. The
+/// Neumann form E = −Mᵀ Pᵀ has EᵀE = P G Pᵀ and S = G(I − Pᵀ); UPG's operators come from its unroll
+/// (``UnrolledResidual/Rows``). A value whose residual misses the tolerance is stored as not computed with its status
+/// (``ValueStatus``), so that it can never count as certified. ρ* needs G^{-1/2}, so it is computed only where G is
+/// diagonal in closed form (tanh); for other cells (a generalized eigenproblem with a Gram that may be singular, as
+/// mdeq's is) its status says it was not computed on this route. σ_min and σ_max come from the iterative spectra.
+///
+/// Derivations: docs/MatrixFreeCertificates.md.
+///
+/// Cost per Neumann cell and Lanczos step: 2k batched state products and one or two Gram applications (closed form
+/// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
+public final class MatrixFreeRoute: CertificationRoute, StateProducts {
+    /// When G is singular (σ_min = 0: λ_min(G) ≤ ``GramSpectrum/nullTolerance``·λ_max), λ_min(sym S) ≤
+    /// nullTolerance·(1 + ‖P‖)·σ_max²; a margin above this bound (10⁻¹⁰, for ‖P‖ up to 99) is rejected.
+    static let singularMarginBound = 1e-10
+
+    /// At most this many samples are certified together (one Lanczos process each, their products batched).
+    public static let blockSize = 32
+
+    /// The split of `count` certified samples into blocks of at most ``blockSize``, and into at least two from 16
+    /// samples on, sizes balanced, in order. The analysis certifies the blocks over the cores: memory stays that of
+    /// one block per core however many samples are certified, and the split depends only on `count`, never on the core
+    /// count, so neither do the results. Small blocks lose time to GEMM packing (tanh d = 1,024, 64 samples: 328 s in
+    /// blocks of 8, 222 s in blocks of 32, before LOBPCG).
+    public static func blocks(_ count: Int) -> [[Int]] {
+        guard count > 0 else { return [] }
+        let number = max((count + blockSize - 1) / blockSize, count >= 16 ? 2 : 1)
+        return (0..<number).map { j in Array((j * count / number)..<((j + 1) * count / number)) }
+    }
+
+    public let problem: GradientProblem
+    /// The certified samples (indices into the problem's batch).
+    public let samples: [Int]
+    public let ks: [Int]
+    public let lambdas: [Double]
+    public let sigmaMin: [Double]
+    public let sigmaMax: [Double]
+    public let tolerance: Double
+    public let maxSteps: Int
+    public let solver: any KrylovEigensolver
+    let linearization: any CellLinearization
+    let diagonals: [[Double]]?
+    /// 1/g per sample and coordinate for a diagonal G = diag(g), g floored at ``GramSpectrum/nullTolerance``·max g.
+    let inverseDiagonals: Matrix?
+    /// For ρ* on a diagonal G: s = g^{-1/2} on the range coordinates (0 on the null ones), the null coordinates' mask,
+    /// and whether any sample has one.
+    let rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)?
+    private var unrolls: [Double: UnrolledResidual.Rows] = [:]
+
+    public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
+                tolerance: Double = 1e-8, maxSteps: Int = 200, solver: any KrylovEigensolver = StandardKrylovEigensolver()) {
+        (self.problem, self.samples, self.ks, self.lambdas) = (problem, samples, ks, lambdas)
+        (self.sigmaMin, self.sigmaMax, self.tolerance, self.maxSteps, self.solver) = (sigmaMin, sigmaMax, tolerance, maxSteps, solver)
+        linearization = problem.linearization.restricted(toSamples: samples)
+        let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
+        self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
+        inverseDiagonals = self.diagonals.map { rows in
+            Matrix(rowArrays: rows.map { g in
+                let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
+                return g.map { 1 / max($0, floor) }
+            })
+        }
+        rhoStarMasks = self.diagonals.map { rows in
+            var scale = Matrix(zeros: rows.count, problem.stateDimension), null = scale
+            var hasNull = false
+            for (i, g) in rows.enumerated() {
+                let top = g.max() ?? 0
+                for j in g.indices {
+                    if g[j] > GramSpectrum.nullTolerance * top { scale[i, j] = 1 / g[j].squareRoot() } else { null[i, j] = 1; hasNull = true }
+                }
+            }
+            return (scale, null, hasNull)
+        }
+    }
+
+    public var sampleCount: Int { samples.count }
+    public var stateDimension: Int { problem.stateDimension }
+
+    /// Row i: G_i v_i.
+    func gram(_ v: Matrix) -> Matrix {
+        if let diagonals {
+            var out = v
+            for i in 0..<v.rows { for j in 0..<v.columns { out[i, j] *= diagonals[i][j] } }
+            return out
+        }
+        return linearization.parameterJVPRows(linearization.parameterVJPRows(v))
+    }
+
+    // MARK: - State products (row i through sample i's J)
+
+    public func jvp(_ v: Matrix) -> Matrix { linearization.stateJVP(v) }
+    public func vjp(_ v: Matrix) -> Matrix { linearization.stateVJP(v) }
+
+    /// S on rows: J, or B = λJ + (1 − λ)I (λJ and (1 − λ)I rounded separately), with its transpose.
+    public func step(_ s: StateStep) -> BatchOperator {
+        switch s {
+        case .jacobian:
+            return BatchOperator(apply: { self.linearization.stateJVP($0) }, transpose: { self.linearization.stateVJP($0) })
+        case .damped(let lambda):
+            return BatchOperator(apply: { dampedStep(self.linearization.stateJVP($0), $0, lambda) },
+                                 transpose: { dampedStep(self.linearization.stateVJP($0), $0, lambda) })
+        }
+    }
+
+    // MARK: - Certificates
+
+    public func certificates(of residual: ResidualOperator, warmStart: inout WarmStart?) -> [Certificate] {
+        switch residual {
+        case .neumann(let s, let k):
+            return neumannCertificates(step(s).power(k), warmStart: &warmStart)
+        case .stateSpace(let p):
+            let samples = samples
+            let op = BatchOperator(apply: { p.base.apply($0, transposed: false, samples: samples, products: self) },
+                                   transpose: { p.base.apply($0, transposed: true, samples: samples, products: self) })
+            return neumannCertificates(op, warmStart: &warmStart)
+        case .unrolled(let k, let lambda):
+            let rows = unrolls[lambda] ?? UnrolledResidual.Rows(problem: problem, samples: samples, start: linearization, damping: lambda,
+                                                                maxSteps: ks.last ?? k)
+            unrolls[lambda] = rows
+            let (errorGram, ascent) = rows.operators(steps: k)
+            return certificates(errorGram: errorGram, ascent: ascent, warmStart: &warmStart)
+        }
+    }
+
+    /// The certificate of E = −Mᵀ Pᵀ per sample: EᵀE v = P G Pᵀ v, ½(S + Sᵀ)v = ½[G(I − Pᵀ)v + (I − P)G v].
+    func neumannCertificates(_ p: BatchOperator, warmStart: inout WarmStart?) -> [Certificate] {
+        certificates(errorGram: .symmetric { v in p.apply(self.gram(p.transpose(v))) }, ascent: .symmetric { v in
+            let gv = self.gram(v)
+            let s = self.gram(v - p.transpose(v)), st = gv - p.apply(gv)
+            return 0.5 * (s + st)
+        }, warmStart: &warmStart)
+    }
+
+    /// The certificates of any residual from its two symmetric operators on rows: the error Gram v ↦ EᵀE v and the
+    /// symmetric part of S = M𝒜(I − Jᵀ). ‖E‖₂ = √λ_max(EᵀE) and the margin λ_min(sym S)/σ_max² by Krylov methods;
+    /// Theorem 1, ‖E‖ ≤ σ_min, ρ and the cosine bound from them (``Certificate/init(errorNorm:rhoStar:margin:sigmaMin:sigmaMax:)``).
+    /// `warmStart`: the previous cell of the chain's Ritz vectors in, this cell's out — the extreme vectors move little from
+    /// k to k + 1, so far fewer steps are needed.
+    func certificates(errorGram: BatchOperator, ascent: BatchOperator, warmStart: inout WarmStart?) -> [Certificate] {
+        let d = problem.stateDimension, b = samples.count
+        let previous = warmStart
+        let errorRun = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.error,
+                                      needed: .largest, wantVectors: true, apply: errorGram.apply)
+        let margin: [RitzValue], marginVector: Matrix
+        if let preconditioner = inverseDiagonals {
+            // A diagonal G (tanh): LOBPCG preconditioned by G^{-1}, under which sym(G(I − Pᵀ)) is close to I − sym(P)
+            // whatever G's spread of scales; residuals relative to σ_max² (the margin's normalisation).
+            let run = solver.lobpcgSmallest(rows: b, dimension: d, tolerance: tolerance, scale: sigmaMax.map { $0 * $0 }, maxSteps: maxSteps,
+                                            start: previous?.margin, preconditioner: { $0.hadamard(preconditioner) }, apply: ascent.apply)
+            (margin, marginVector) = (run.results, run.vectors)
+        } else {
+            let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.margin,
+                                     needed: .smallest, wantVectors: true, apply: ascent.apply)
+            (margin, marginVector) = (run.results.map(\.smallest), run.smallest)
+        }
+        let error = errorRun.results
+        let rhoStars = diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
+        warmStart = WarmStart(error: errorRun.largest, margin: marginVector, rhoStar: rhoStars?.vectors)
+        return (0..<b).map { i in
+            let top = error[i].largest
+            let (smin, smax) = (sigmaMin[i], sigmaMax[i])
+            // A singular G bounds the margin by 0: wᵀ sym(S) w = (Gw)ᵀ(I − Pᵀ)w for w in its null space. A larger value
+            // with a small residual is an interior eigenvalue, not λ_min: not converged.
+            var lowStatus = ValueStatus(margin[i])
+            if smin == 0, lowStatus.isOK, margin[i].value > Self.singularMarginBound * smax * smax {
+                lowStatus = .notConverged(residual: margin[i].residual)
+            }
+            let rhoStar = rhoStars.map { ($0.values[i], $0.status[i]) }
+                ?? (.nan, .notComputed("ρ* on the matrix-free route needs a diagonal M Mᵀ (the tanh cell)"))
+            return Certificate(errorNorm: (max(top.value, 0).squareRoot(), ValueStatus(top)), rhoStar: rhoStar,
+                               margin: (margin[i].value, lowStatus), sigmaMin: smin, sigmaMax: smax)
+        }
+    }
+
+    /// ρ* = √λ_max(EᵀE, G) per sample for a diagonal G = diag(g) (docs/Theory.md §3), by Lanczos on
+    /// v ↦ s ⊙ EᵀE(s ⊙ v) with s = g^{-1/2} on the range of M and 0 on its null coordinates (g_j ≤
+    /// ``GramSpectrum/nullTolerance``·max g). As on the dense route, ρ* = ∞ when EᵀE is non-zero on the null
+    /// coordinates (a second Lanczos, on the masked EᵀE, decides); a residual short of the tolerance is its status.
+    private func rhoStar(errorGram: BatchOperator, errorMax: [Double], start: Matrix?)
+        -> (values: [Double], status: [ValueStatus], vectors: Matrix) {
+        let d = problem.stateDimension, b = samples.count
+        let (scale, null, hasNull) = rhoStarMasks!
+        let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
+                                 wantVectors: true) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
+        let onNull = hasNull ? solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
+                                              wantVectors: false) { v in null.hadamard(errorGram(null.hadamard(v))) }.results : nil
+        var values: [Double] = [], status: [ValueStatus] = []
+        for i in 0..<b {
+            // M = 0 (every unit saturated): no cotangent has a gradient to compare with.
+            guard let g = diagonals![i].max(), g > 0 else {
+                values.append(.nan)
+                status.append(.notComputed("M = 0"))
+                continue
+            }
+            let top = run.results[i].largest
+            if let onNull {
+                let n = onNull[i].largest
+                guard n.converged else { values.append(.nan); status.append(ValueStatus(n)); continue }
+                if n.value > GramSpectrum.nullTolerance * max(errorMax[i], 0) + 1e-300 { values.append(.infinity); status.append(.ok); continue }
+            }
+            values.append(top.converged ? max(top.value, 0).squareRoot() : .nan)
+            status.append(ValueStatus(top))
+        }
+        return (values, status, run.largest)
+    }
+
+    /// ‖B^k‖₂ = √λ_max(B^k (B^k)ᵀ) per certified sample, λ and k (indexed [sample][λ][k]), by Lanczos warm-started
+    /// along k, each with its pedigree.
+    public func powerNorms() -> [[[(value: Double, status: ValueStatus)]]] {
+        let d = problem.stateDimension, b = samples.count
+        var out = [[[(value: Double, status: ValueStatus)]]](repeating: Array(repeating: [], count: lambdas.count), count: b)
+        for (l, lambda) in lambdas.enumerated() {
+            var start: Matrix?
+            for k in ks {
+                let p = step(.damped(lambda)).power(k)
+                let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
+                                         wantVectors: true) { v in p.apply(p.transpose(v)) }
+                start = run.largest
+                for i in 0..<b {
+                    let top = run.results[i].largest
+                    out[i][l].append((top.converged ? max(top.value, 0).squareRoot() : .nan, ValueStatus(top)))
+                }
+            }
+        }
+        return out
+    }
+}
