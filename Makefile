@@ -43,8 +43,9 @@ test-slurm: release
 
 # The main job: the committed reference runs (tanh, resmlp and mdeq DEQs trained on digits with UPG(5, 0.5) by
 # `phantom train`; `make reference` retrains them) analysed along training on the default grid
-# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results and figures in out/ (ignored by git, so
-# a demo run leaves `git status` clean on any machine).
+# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB): results in out/, figures in plots/{tanh,resmlp,
+# mdeq,training}/. Both are ignored by git (plots/.gitignore keeps only the README's figures), so a demo run leaves
+# `git status` clean on any machine.
 DEMO_SAMPLES ?= 32
 PHANTOM = $$($(SWIFT) build -c release --show-bin-path)/phantom
 
@@ -54,14 +55,14 @@ demo: release
 	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o out/results-tanh.h5 --force
 	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o out/results-resmlp.h5 --force
 	$(PHANTOM) analyze notebooks-data/reference/mdeq-upg --samples $(DEMO_SAMPLES) -o out/results-mdeq.h5 --force
-	$(PHANTOM) plot out/results-tanh.h5 -o out/plots/tanh --force
-	$(PHANTOM) plot out/results-resmlp.h5 -o out/plots/resmlp --force
-	$(PHANTOM) plot out/results-mdeq.h5 -o out/plots/mdeq --force
-	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg notebooks-data/reference/mdeq-upg -o out/plots/training --force
+	$(PHANTOM) plot out/results-tanh.h5 -o plots/tanh --force
+	$(PHANTOM) plot out/results-resmlp.h5 -o plots/resmlp --force
+	$(PHANTOM) plot out/results-mdeq.h5 -o plots/mdeq --force
+	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg notebooks-data/reference/mdeq-upg -o plots/training --force
 
-# The two figures the README shows, from a fresh demo run (the only demo outputs kept in git).
+# The two figures the README shows, from a fresh demo run (the only demo outputs kept in git): plots/*.png.
 readme-figures: demo
-	cp out/plots/tanh/cosine_vs_k.png out/plots/tanh/bounds.png docs/figures/
+	cp plots/tanh/cosine_vs_k.png plots/tanh/bounds.png plots/
 
 reference: release
 	$(PHANTOM) train --cell tanh --hidden 64 --epochs 30 --save-every 5 --estimator upg --k 5 --lambda 0.5 --seed 0 \
