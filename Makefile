@@ -20,11 +20,12 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# h5py lets the test suite cross-check our HDF5 files against the reference implementation; the toolkit
-# itself never needs Python, and the test is skipped (visibly) when h5py cannot be installed.
+# The Python packages `make test` uses beside the Swift tests: h5py and safetensors for the cross-checks with the
+# reference implementations, nbconvert, nbformat, ipykernel and matplotlib for scripts/test-notebook.sh. pip installs
+# the missing ones; the toolkit itself never needs Python. Where the registry cannot be reached it says so, and the
+# tests that need them are skipped (visibly).
 python-deps:
-	@python3 -c 'import h5py, safetensors' 2>/dev/null || python3 -m pip install -q h5py safetensors 2>/dev/null \
-	  || echo "note: h5py/safetensors are not available; the tests that cross-check with them will be skipped"
+	@bash scripts/python-deps.sh
 
 build: deps
 	$(SWIFT) build
