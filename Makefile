@@ -20,11 +20,12 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# h5py lets the test suite cross-check our HDF5 files against the reference implementation; the toolkit
-# itself never needs Python, and the test is skipped (visibly) when h5py cannot be installed.
+# The Python packages `make test` uses beside the Swift tests: h5py and safetensors for the cross-checks with the
+# reference implementations, nbconvert, nbformat, ipykernel and matplotlib for scripts/test-notebook.sh. pip installs
+# the missing ones; the toolkit itself never needs Python. Where the registry cannot be reached it says so, and the
+# tests that need them are skipped (visibly).
 python-deps:
-	@python3 -c 'import h5py, safetensors' 2>/dev/null || python3 -m pip install -q h5py safetensors 2>/dev/null \
-	  || echo "note: h5py/safetensors are not available; the tests that cross-check with them will be skipped"
+	@bash scripts/python-deps.sh
 
 build: deps
 	$(SWIFT) build
@@ -43,8 +44,9 @@ test-slurm: release
 
 # The main job: the committed reference runs (tanh, resmlp and mdeq DEQs trained on digits with UPG(5, 0.5) by
 # `phantom train`; `make reference` retrains them) analysed along training on the default grid
-# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB), results and figures in out/ (ignored by git, so
-# a demo run leaves `git status` clean on any machine).
+# (k = 1…10, λ ∈ {0.1, 0.3, 0.5, 0.7, 0.9, 1.0}; UPG, NPG, JFB): results in out/, figures in plots/{tanh,resmlp,
+# mdeq,training}/. Both are ignored by git (plots/.gitignore keeps only the README's figures), so a demo run leaves
+# `git status` clean on any machine.
 DEMO_SAMPLES ?= 32
 PHANTOM = $$($(SWIFT) build -c release --show-bin-path)/phantom
 
@@ -54,14 +56,14 @@ demo: release
 	$(PHANTOM) analyze notebooks-data/reference/tanh-upg --samples $(DEMO_SAMPLES) -o out/results-tanh.h5 --force
 	$(PHANTOM) analyze notebooks-data/reference/resmlp-upg --samples $(DEMO_SAMPLES) -o out/results-resmlp.h5 --force
 	$(PHANTOM) analyze notebooks-data/reference/mdeq-upg --samples $(DEMO_SAMPLES) -o out/results-mdeq.h5 --force
-	$(PHANTOM) plot out/results-tanh.h5 -o out/plots/tanh --force
-	$(PHANTOM) plot out/results-resmlp.h5 -o out/plots/resmlp --force
-	$(PHANTOM) plot out/results-mdeq.h5 -o out/plots/mdeq --force
-	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg notebooks-data/reference/mdeq-upg -o out/plots/training --force
+	$(PHANTOM) plot out/results-tanh.h5 -o plots/tanh --force
+	$(PHANTOM) plot out/results-resmlp.h5 -o plots/resmlp --force
+	$(PHANTOM) plot out/results-mdeq.h5 -o plots/mdeq --force
+	$(PHANTOM) plot notebooks-data/reference/tanh-upg notebooks-data/reference/resmlp-upg notebooks-data/reference/mdeq-upg -o plots/training --force
 
-# The two figures the README shows, from a fresh demo run (the only demo outputs kept in git).
+# The two figures the README shows, from a fresh demo run (the only demo outputs kept in git): plots/*.png.
 readme-figures: demo
-	cp out/plots/tanh/cosine_vs_k.png out/plots/tanh/bounds.png docs/figures/
+	cp plots/tanh/cosine_vs_k.png plots/tanh/bounds.png plots/
 
 reference: release
 	$(PHANTOM) train --cell tanh --hidden 64 --epochs 30 --save-every 5 --estimator upg --k 5 --lambda 0.5 --seed 0 \

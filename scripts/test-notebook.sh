@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Executes notebooks-data/results.ipynb on a results file where samples converged and on one where none did
-# (make test runs it). Skipped, visibly, when jupyter's nbconvert, ipykernel and matplotlib are not importable.
+# (make test runs it, after `make python-deps` has installed what it needs). Skipped, visibly, when jupyter's nbconvert,
+# nbformat, ipykernel, matplotlib or h5py is not importable (the package registry could not be reached).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import nbconvert, nbformat, ipykernel, matplotlib, h5py" 2>/dev/null; then
-  echo "SKIPPED: the notebook (python3 cannot import nbconvert, ipykernel, matplotlib and h5py; pip install nbconvert ipykernel matplotlib h5py)"
+  echo "SKIPPED: the notebook (python3 cannot import nbconvert, nbformat, ipykernel, matplotlib and h5py; make python-deps installs them)"
   exit 0
 fi
 phantom="$(swift build --show-bin-path)/phantom"
