@@ -8,7 +8,7 @@ public struct AnalysisConfiguration: Sendable {
     public static let defaultLambdas = [0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
     public static let defaultEstimators = Estimators.analysisDefault
     public static let defaultAdjointTolerance = 1e-10
-    /// THEORY.md's applicability bound is B·d ≤ 2048, but each stacked cell costs O((B·d)³): 512 by default.
+    /// Each stacked cell costs O((B·d)³) (docs/Theory.md §3.5): B·d ≤ 512 by default.
     public static let defaultStackedLimit = 512
     public static let maximumK = 1000
     /// Default number of certified samples: all when d ≤ this, else ``defaultCertifiedAboveLimit``.

@@ -33,7 +33,7 @@ public struct AdjointSolution: Sendable {
 ///
 /// Whatever the method, the reported residual is recomputed independently with one batched VJP, and a
 /// sample is `.converged` only when that residual is ≤ `tolerance`: an "exact" gradient that is not is
-/// flagged, never silently used (THEORY.md §6).
+/// flagged, never silently used (docs/Theory.md §6).
 public struct AdjointSolver: Sendable {
     public let method: AdjointMethod
     /// Relative residual target (default 1e-10).
@@ -82,7 +82,10 @@ public struct AdjointSolver: Sendable {
                 }
             }
         case .gmres:
-            let gmres = (try? GMRES(tolerance: tolerance, restart: restart, maxIterations: maxIterations))
+            // The settings were checked when the solver was built, so GMRES accepts them; should it not, every sample
+            // is flagged as a breakdown (unconverged adjoint), never solved silently.
+            let gmres: GMRES?
+            do { gmres = try GMRES(tolerance: tolerance, restart: restart, maxIterations: maxIterations) } catch { gmres = nil }
             for i in 0..<g.rows {
                 guard let gmres else { failures[i] = .breakdown; continue }
                 let op = IdentityMinus(linearization.stateJacobian(sample: i)).transposed

@@ -2,7 +2,7 @@ import PhantomLinearAlgebra
 import PhantomModel
 
 /// An estimator of ∇_θ L: a linear map 𝒜 from the loss cotangent g at h* to a parameter gradient
-/// ĝ = 𝒜 g ∈ R^p (THEORY.md §2). p counts the implicit layer's parameters (injection + cell); the head's
+/// ĝ = 𝒜 g ∈ R^p (docs/Theory.md §2). p counts the implicit layer's parameters (injection + cell); the head's
 /// gradient is the same for every estimator and lives in ``GradientProblem/headGradient``.
 public protocol GradientEstimator: Sendable {
     /// A short label, e.g. "NPG(5, 0.5)".

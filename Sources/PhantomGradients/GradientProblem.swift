@@ -4,7 +4,7 @@ import PhantomModel
 /// Everything the gradient estimators share for one batch: the fixed points h*, the linearization of f
 /// at h* (J, M), and the per-sample loss cotangents g_i = ∂ℓ_i/∂h*_i.
 ///
-/// Notation (THEORY.md §1): the batch loss is the mean of the per-sample losses ℓ_i, so the batch
+/// Notation (docs/Theory.md §1): the batch loss is the mean of the per-sample losses ℓ_i, so the batch
 /// gradient is the mean of the per-sample gradients, ∇_θ L = (1/B) Σ_i M_iᵀ w_i with (I − J_iᵀ) w_i = g_i.
 /// Every estimator is applied to the same g (analysis mode), so they can be compared cell by cell.
 public struct GradientProblem: Sendable {

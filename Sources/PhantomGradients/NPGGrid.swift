@@ -3,12 +3,12 @@ import PhantomModel
 import Foundation
 
 /// Every NPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient, from K batched state
-/// VJPs (THEORY.md §4). The derivation, its error bound and its cost are in docs/NPGGridResidualIdentity.md.
+/// VJPs (docs/Theory.md §4). The derivation, its error bound and its cost are in docs/NPGGridResidualIdentity.md.
 ///
-/// THEORY.md §4 expands NPG in the Krylov vectors of g and reads each cell off the K×K Gram of
+/// docs/Theory.md §4 expands NPG in the Krylov vectors of g and reads each cell off the K×K Gram of
 /// q_j = Mᵀ(Jᵀ)^j g; the relative error then comes out as cᵀGc − 2cᵀa + ‖∇‖², which cancels
 /// catastrophically once the error is small. This engine uses the residual identity instead
-/// (THEORY.md §2, identity 3, **derived**):
+/// (docs/Theory.md §2, identity 3, **derived**):
 ///
 ///     NPG(k, λ) − ∇ = −Mᵀ (Bᵀ)^k w = −Mᵀ Σ_{j=0}^{k} β_j(k, λ) u_j,
 ///     u_j = (Jᵀ)^j w,   β_j(k, λ) = C(k, j) λ^j (1 − λ)^{k−j}

@@ -2,7 +2,7 @@ import PhantomLinearAlgebra
 import PhantomModel
 
 /// G_M = M_i M_iᵀ (d×d) for one sample: the metric that turns state-space vectors into parameter-space
-/// inner products, ⟨M_iᵀ a, M_iᵀ b⟩ = aᵀ G_M b (THEORY.md §4). Its eigenvalues are σ(M)².
+/// inner products, ⟨M_iᵀ a, M_iᵀ b⟩ = aᵀ G_M b (docs/Theory.md §4). Its eigenvalues are σ(M)².
 public enum ParameterGram: Sendable {
     /// A diagonal Gram (the tanh cell's closed form).
     case diagonal([Double])

@@ -2,7 +2,7 @@ import PhantomLinearAlgebra
 import PhantomModel
 
 /// Truncated BPTT(K): backpropagation through the last K evaluations of f made by the forward solver,
-/// h_{t+1} = f(h_t) with J_t, M_t at the solver's own iterates (THEORY.md §2), the cotangent taken at h*.
+/// h_{t+1} = f(h_t) with J_t, M_t at the solver's own iterates (docs/Theory.md §2), the cotangent taken at h*.
 ///
 /// The forward solve must have been configured with `recordedIterates ≥ K`; with fewer recorded iterates
 /// the available ones are used. Exact BPTT for plain iteration (damping 1); for Anderson or Broyden the

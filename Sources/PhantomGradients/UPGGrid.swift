@@ -4,7 +4,7 @@ import PhantomModel
 /// UPG(k, λ) for k = 1 … K (or the chosen steps) and a list of λ, compared with the exact gradient.
 ///
 /// UPG is not a polynomial in one J (its Jacobians sit at the iterates h_t), so the Gram trick of
-/// ``NPGGrid`` does not apply (THEORY.md §4). What is shared: one forward unroll per λ — UPG(k, λ) uses the
+/// ``NPGGrid`` does not apply (docs/Theory.md §4). What is shared: one forward unroll per λ — UPG(k, λ) uses the
 /// linearizations at h_0 … h_{k−1} of the same unroll for every k — so the grid costs K batched f
 /// evaluations per λ forward and k state + parameter VJPs backward for each k (K(K+1)/2 in all; only the chosen
 /// steps' when ``steps`` is not all of 1 … K).

@@ -37,7 +37,7 @@ public struct SymmetricEigen: Sendable {
     ///
     ///     A x = λ B x,   xᵀ B x = 1
     ///
-    /// Used for the tight certificate ρ* = √λ_max(EᵀE, M Mᵀ) of THEORY.md §3. The corresponding C function
+    /// Used for the tight certificate ρ* = √λ_max(EᵀE, M Mᵀ) of docs/Theory.md §3. The corresponding C function
     /// is `LAPACKE_dsygvd` (itype 1).
     /// - Throws: `.notPositiveDefinite` when B is not (numerically) positive definite.
     public init(_ a: Matrix, _ b: Matrix, computeVectors: Bool = true) throws(LinearAlgebraError) {

@@ -6,7 +6,7 @@ import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
 
-/// The regression tests on the bounds (THEORY.md §3): every certificate the analysis reports must hold
+/// The regression tests on the bounds (docs/Theory.md §3): every certificate the analysis reports must hold
 /// for the measured gradients, cell by cell.
 @Suite("Theorem 1 and its bounds hold cell by cell")
 struct BoundTests {

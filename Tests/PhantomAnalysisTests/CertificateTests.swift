@@ -38,7 +38,7 @@ struct CertificateTests {
                     #expect(abs(result.certificates.errorNorm[e(.npg), l, kk, s] - (try (power * ms[s]).spectralNorm())) <= 1e-10)
                     #expect(abs(result.certificates.errorNorm[e(.rbp), l, kk, s] - (try (jPower * ms[s]).spectralNorm())) <= 1e-10)
                     #expect(abs(result.spectra[s].powerNorms[l][kk] - (try power.spectralNorm())) <= 1e-12)
-                    // At a converged h*, UPG = NPG (THEORY.md §2 identity 2), and so are their E.
+                    // At a converged h*, UPG = NPG (docs/Theory.md §2 identity 2), and so are their E.
                     #expect(abs(result.certificates.errorNorm[e(.upg), l, kk, s] - result.certificates.errorNorm[e(.npg), l, kk, s]) <= 1e-9)
                 }
             }

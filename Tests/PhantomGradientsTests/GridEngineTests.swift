@@ -97,7 +97,7 @@ extension GridEngineTests {
 }
 
 extension NPGGrid {
-    /// THEORY.md §4's weights on the Krylov vectors of g (test-only: the engine uses the residual route),
+    /// docs/Theory.md §4's weights on the Krylov vectors of g (test-only: the engine uses the residual route),
     /// c_j(k, λ) = λ Σ_{t=j}^{k−1} C(t, j) λ^j (1 − λ)^{t−j}, the weights of NPG(k, λ) on (Jᵀ)^j g, for
     /// k = 1 … K (rows) and j = 0 … K − 1 (columns; zero for j ≥ k).
     static func coefficients(maxSteps K: Int, lambda: Double) -> Matrix {
@@ -140,7 +140,7 @@ struct FactoredUPGTests {
                 }
             }
         }
-        // The loose solve leaves UPG visibly different from NPG; the tight one makes them agree (THEORY.md §2).
+        // The loose solve leaves UPG visibly different from NPG; the tight one makes them agree (docs/Theory.md §2).
         let npg = try NeumannPhantomGradient(steps: 6, damping: 1).estimate(problem, perSample: true)
         let upg = try UnrolledPhantomGradient(steps: 6, damping: 1).estimate(problem, perSample: true)
         let gap = relativeError(try #require(upg.perSample).elements, try #require(npg.perSample).elements)

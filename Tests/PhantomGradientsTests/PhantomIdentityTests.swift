@@ -4,7 +4,7 @@ import PhantomModel
 import PhantomGradients
 import PhantomTestSupport
 
-@Suite("Phantom gradients: the identities of THEORY.md §2")
+@Suite("Phantom gradients: the identities of docs/Theory.md §2")
 struct PhantomIdentityTests {
     @Test("UPG(1, λ) = NPG(1, λ) = λ·JFB, per sample and for the batch", arguments: GradientFixtures.ModelCase.allCases)
     func oneStep(modelCase: GradientFixtures.ModelCase) throws {
@@ -41,7 +41,7 @@ struct PhantomIdentityTests {
 
     @Test("NPG(k, λ) → exact as k grows, with monotonically falling error for a symmetric contractive J")
     func convergesToExact() throws {
-        // h* = 0 exactly (x = 0, b = 0): J = W symmetric with ‖W‖₂ = 0.9 and M Mᵀ = I (THEORY.md §3).
+        // h* = 0 exactly (x = 0, b = 0): J = W symmetric with ‖W‖₂ = 0.9 and M Mᵀ = I (docs/Theory.md §3).
         let d = 10
         var rng = SplitMix64(seed: 61)
         let r = GradientFixtures.gaussian(d, d, &rng)

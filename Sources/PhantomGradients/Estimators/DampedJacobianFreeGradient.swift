@@ -4,7 +4,7 @@ import PhantomModel
 /// JFB with damping: ĝ_i = λ M_iᵀ g_i = NPG(1, λ), the one-step phantom gradient scaled by the damping.
 ///
 /// Its direction is JFB's for every λ; its length is not, so the relative error and the certificates depend on
-/// λ. Residual operator (THEORY.md §2–3): E = λMᵀ(I − Jᵀ) − Mᵀ = −Mᵀ((1 − λ)I + λJᵀ) = −MᵀBᵀ, the Neumann
+/// λ. Residual operator (docs/Theory.md §2–3): E = λMᵀ(I − Jᵀ) − Mᵀ = −Mᵀ((1 − λ)I + λJᵀ) = −MᵀBᵀ, the Neumann
 /// family's certificate with P = B.
 public struct DampedJacobianFreeGradient: GridEstimator {
     public static let id = EstimatorID("jfb-damped")

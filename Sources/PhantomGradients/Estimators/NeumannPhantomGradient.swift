@@ -6,7 +6,7 @@ import PhantomModel
 ///     ĝ_i = λ M_iᵀ Σ_{t=0}^{k−1} (B_iᵀ)^t g_i,   B_i = λ J_i + (1 − λ) I
 ///
 /// Mathematical Properties: k = 1 gives λ·JFB; as k → ∞ it tends to the exact gradient whenever
-/// ρ(B) < 1; its residual operator is E = −Mᵀ(Bᵀ)^k (THEORY.md §2, identity 3).
+/// ρ(B) < 1; its residual operator is E = −Mᵀ(Bᵀ)^k (docs/Theory.md §2, identity 3).
 ///
 /// Complexity: k − 1 batched state VJPs and one parameter VJP; O(1) extra memory (two B×d buffers),
 /// whatever k — k is not capped by the forward solver's iteration count.

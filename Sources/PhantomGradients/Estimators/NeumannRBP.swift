@@ -5,7 +5,7 @@ import PhantomModel
 ///
 ///     ĝ_i = M_iᵀ Σ_{t=0}^{k−1} (J_iᵀ)^t g_i = NPG(k, 1)
 ///
-/// named by its number of terms everywhere (THEORY.md §2): RBP(1) = JFB.
+/// named by its number of terms everywhere (docs/Theory.md §2): RBP(1) = JFB.
 ///
 /// References: Liao et al., "Reviving and Improving Recurrent Back-Propagation", ICML 2018.
 public struct NeumannRBP: GridEstimator {

@@ -5,7 +5,7 @@ import PhantomModel
 ///
 ///     h_{t+1} = (1 − λ) h_t + λ f(h_t),   t = 0 … k − 1,   h_0 = h* (detached)
 ///
-/// Backward (THEORY.md §2): w_k = g; for t = k − 1 … 0: ĝ += λ M_tᵀ w_{t+1}; w_t = B_tᵀ w_{t+1} with
+/// Backward (docs/Theory.md §2): w_k = g; for t = k − 1 … 0: ĝ += λ M_tᵀ w_{t+1}; w_t = B_tᵀ w_{t+1} with
 /// B_t = λ J_t + (1 − λ) I and J_t, M_t taken at the iterate h_t.
 ///
 /// Modes: `.analysis` takes the cotangent g at h* (every estimator then sees the same g);

@@ -15,7 +15,7 @@ public enum CellKind: String, Sendable, CaseIterable, Codable {
 /// States H are B×d (one sample per row), inputs X are B×n_in. The fixed point h* = f(h*, x; θ) is
 /// found per sample by a ``FixedPointSolver``; derivatives at a point come from ``linearize(state:input:)``.
 ///
-/// Notation (THEORY.md §1): J_i = ∂f/∂h (d×d) and M_i = ∂f/∂θ (d×p) for sample i.
+/// Notation (docs/Theory.md §1): J_i = ∂f/∂h (d×d) and M_i = ∂f/∂θ (d×p) for sample i.
 public protocol ImplicitCell: Sendable {
     var kind: CellKind { get }
     /// d.

@@ -26,7 +26,7 @@ public enum SumTerm: Sendable {
 /// node. θ is every layer's tensors, in the order of ``layers`` (the checkpoint order).
 ///
 /// The linearization at (H, X) is assembled from the layers: forward tangents node by node for JVPs, cotangents in
-/// reverse node order for VJPs (THEORY.md §1: J = ∂f/∂h, M = ∂f/∂θ). Nothing here knows which layers exist.
+/// reverse node order for VJPs (docs/Theory.md §1: J = ∂f/∂h, M = ∂f/∂θ). Nothing here knows which layers exist.
 public struct LayerComposition: Sendable {
     /// Every layer, in parameter order. Each is used by exactly one node or term.
     public var layers: [any Layer]

@@ -299,7 +299,7 @@ public struct LayerLinearization: CellLinearization {
 
     /// When f = φ(Σ_l A_l z_l) with φ element-wise and every parameter in Linear layers applied to h or x
     /// directly, row r of M_i is φ′_r · (features of each layer, in parameter order) on parameters only row r
-    /// touches (THEORY.md §3): the scale φ′ and the feature vector. Nil for other graphs.
+    /// touches (docs/Theory.md §3): the scale φ′ and the feature vector. Nil for other graphs.
     private func separableStructure() -> (slope: Matrix, layers: [Int])? {
         guard case .map(let out, .node(let k)) = nodes[nodes.count - 1], k == nodes.count - 2,
               let slope = points[out]?.slope, case .sum(let terms) = nodes[k] else { return nil }

@@ -10,7 +10,7 @@ import PhantomLinearAlgebra
 /// Mathematical Properties: with z = W h + U x + b and D = diag(1 − f²),
 ///
 ///     J = D W,    M δθ = D (δW h + δU x + δb),
-///     M Mᵀ = D² (‖h‖² + ‖x‖² + 1)    (THEORY.md §3, closed form of the Gram of M)
+///     M Mᵀ = D² (‖h‖² + ‖x‖² + 1)    (docs/Theory.md §3, closed form of the Gram of M)
 ///
 /// Complexity: forward two GEMMs (B×d×d and B×n_in×d); each JVP/VJP one or two GEMMs.
 public struct TanhCell: ComposedCell {

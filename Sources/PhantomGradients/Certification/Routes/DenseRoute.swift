@@ -89,8 +89,9 @@ public final class DenseRoute: CertificationRoute {
             // Row i of P applied to the identity rows is P e_i: the rows are Pᵀ.
             return [neumann(p.base.apply(Matrix.identity(d), transposed: false, samples: [facts.sample], products: products).transposed)]
         case .unrolled(let k, let lambda):
+            // One λ's unroll at a time (the driver goes λ by λ): an unroll of d replicated rows is large.
             let unroll = unrolls[lambda] ?? UnrolledResidual.Dense(route: self, damping: lambda, maxSteps: ks.last ?? k)
-            unrolls[lambda] = unroll
+            unrolls = [lambda: unroll]
             return [unroll.certificate(steps: k)]
         }
     }

@@ -126,7 +126,7 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         case .unrolled(let k, let lambda):
             let rows = unrolls[lambda] ?? UnrolledResidual.Rows(problem: problem, samples: samples, start: linearization, damping: lambda,
                                                                 maxSteps: ks.last ?? k)
-            unrolls[lambda] = rows
+            unrolls = [lambda: rows]     // one λ's unroll at a time (the driver goes λ by λ)
             let (errorGram, ascent) = rows.operators(steps: k)
             return certificates(errorGram: errorGram, ascent: ascent, warmStart: &warmStart)
         }
