@@ -1,3 +1,4 @@
+import Numerics
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
@@ -36,9 +37,9 @@ public struct SampleSpectra: Sendable {
         sigmaMin = c.sigmaMin
         sigmaMax = c.sigmaMax
         jacobianNorm = (try? c.jacobian.spectralNorm()) ?? .nan
-        spectralRadius = jacobianEigen.map(\.magnitude).max() ?? .nan
+        spectralRadius = jacobianEigen.map(\.modulus).max() ?? .nan
         dampedRadius = c.lambdas.map { lambda in
-            jacobianEigen.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+            jacobianEigen.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
         }
         powerNorms = c.lambdas.indices.map { l in
             certify ? c.dampedPowers(l).map { (try? $0.spectralNorm()) ?? .nan } : Array(repeating: .nan, count: c.ks.count)
@@ -79,7 +80,7 @@ public struct SampleSpectra: Sendable {
         spectralRadiusResidual = dominant
         spectralRadiusConverged = spectralRadius.isFinite && spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300)
         dampedRadius = lambdas.map { lambda in
-            arnoldi.ritzValues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+            arnoldi.ritzValues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
         }
 
         let normalApply: ([Double], inout [Double]) -> Void = { x, y in
