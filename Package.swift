@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
     ],
     targets: [
         // MARK: C libraries — each imported by exactly one Swift module.
@@ -24,7 +26,7 @@ let package = Package(
         ),
 
         // MARK: Atomic output files (temporary file + rename), shared by every writer.
-        .target(name: "PhantomFileSystem"),
+        .target(name: "PhantomFileSystem", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: I/O — HDF5 files (checkpoints, data sets, results). The only importer of CHDF5.
         .target(name: "PhantomHDF5", dependencies: ["CHDF5", "PhantomFileSystem"]),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "PhantomSafetensors"),
 
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
-        .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg"]),
+        .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg", .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: Implicit models (math only): cells with hand-written JVP/VJP, the output head, forward solvers.
         .target(name: "PhantomModel", dependencies: ["PhantomLinearAlgebra"]),
@@ -50,7 +52,8 @@ let package = Package(
 
         // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
         .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomInterop", "PhantomModel",
-                                                        "PhantomModelIO", "PhantomLinearAlgebra"]),
+                                                        "PhantomModelIO", "PhantomLinearAlgebra",
+                                                        .product(name: "Numerics", package: "swift-numerics")]),
 
         // MARK: Training with a selectable gradient estimator: the training run and its folder.
         .target(name: "PhantomTraining", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
@@ -80,7 +83,7 @@ let package = Package(
         .target(name: "PhantomTestSupport", dependencies: ["PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
         .testTarget(
             name: "PhantomLinearAlgebraTests",
-            dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport"]
+            dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")]
         ),
         .testTarget(
             name: "PhantomHDF5Tests",
@@ -97,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "PhantomAnalysisTests",
             dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomResults",
-                           "PhantomPlots", "PhantomTestSupport"]
+                           "PhantomPlots", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")]
         ),
         .testTarget(
             name: "PhantomTrainingTests",

@@ -1,3 +1,5 @@
+import Numerics
+
 /// The spectral radius ρ(A) = max |μ| of a square matrix-free operator, from the Ritz values of an
 /// Arnoldi factorisation A V_m = V_m H_m + h v eᵀ (eigenvalues of the m×m Hessenberg H_m via `dgeev`).
 ///
@@ -11,7 +13,7 @@ public struct ArnoldiEstimate: Sendable {
     /// True when the Krylov space became invariant or m = n (the Ritz values are eigenvalues).
     public let exact: Bool
     /// Every Ritz value (eigenvalues of H_m).
-    public let ritzValues: [ComplexValue]
+    public let ritzValues: [Complex<Double>]
     /// H_m (m×m) and h = ‖A v_m − V_m H_m e_m‖ (0 when exact).
     let hessenberg: Matrix
     let trailing: Double
@@ -22,32 +24,32 @@ public struct ArnoldiEstimate: Sendable {
     public func residual(of index: Int) -> Double {
         if exact || trailing == 0 { return 0 }
         guard let y = Self.eigenvector(hessenberg, ritzValues[index]) else { return .nan }
-        return trailing * y[y.count - 1].magnitude
+        return trailing * y[y.count - 1].modulus
     }
 
     /// The index of the Ritz value of largest modulus.
-    public var dominantIndex: Int? { ritzValues.indices.max { ritzValues[$0].magnitude < ritzValues[$1].magnitude } }
+    public var dominantIndex: Int? { ritzValues.indices.max { ritzValues[$0].modulus < ritzValues[$1].modulus } }
 
     /// A unit eigenvector of h for eigenvalue μ: two steps of inverse iteration with (h − (μ + δ)I), δ a tiny shift.
-    static func eigenvector(_ h: Matrix, _ mu: ComplexValue) -> [ComplexValue]? {
+    static func eigenvector(_ h: Matrix, _ mu: Complex<Double>) -> [Complex<Double>]? {
         let m = h.rows
-        let shift = 1e-10 * max(1, mu.magnitude)
+        let shift = 1e-10 * max(1, mu.modulus)
         // Complex matrix as (re, im), row-major.
         var re = h.elements, im = [Double](repeating: 0, count: m * m)
         for i in 0..<m { re[i * m + i] -= mu.real + shift; im[i * m + i] -= mu.imaginary }
-        var x = (0..<m).map { i in ComplexValue(real: 1 / Double(i + 1), imaginary: 0) }
+        var x = (0..<m).map { i in Complex(1 / Double(i + 1), 0) }
         for _ in 0..<2 {
             guard var solved = solve(re, im, m, x) else { return nil }
             let norm = solved.reduce(0) { $0 + $1.real * $1.real + $1.imaginary * $1.imaginary }.squareRoot()
             guard norm.isFinite, norm > 0 else { return nil }
-            for i in 0..<m { solved[i] = ComplexValue(real: solved[i].real / norm, imaginary: solved[i].imaginary / norm) }
+            for i in 0..<m { solved[i] = Complex(solved[i].real / norm, solved[i].imaginary / norm) }
             x = solved
         }
         return x
     }
 
     /// Solves (re + i·im) x = b by Gaussian elimination with partial pivoting (m is small).
-    static func solve(_ reIn: [Double], _ imIn: [Double], _ m: Int, _ b: [ComplexValue]) -> [ComplexValue]? {
+    static func solve(_ reIn: [Double], _ imIn: [Double], _ m: Int, _ b: [Complex<Double>]) -> [Complex<Double>]? {
         var re = reIn, im = imIn
         var br = b.map(\.real), bi = b.map(\.imaginary)
         for col in 0..<m {
@@ -86,7 +88,7 @@ public struct ArnoldiEstimate: Sendable {
             xr[r] = (sr * dr + si * di) / d2
             xi[r] = (si * dr - sr * di) / d2
         }
-        return (0..<m).map { ComplexValue(real: xr[$0], imaginary: xi[$0]) }
+        return (0..<m).map { Complex(xr[$0], xi[$0]) }
     }
 }
 
@@ -127,7 +129,7 @@ public enum ArnoldiSpectralRadius {
         var small = Matrix(zeros: size, size)
         for i in 0..<size { for j in 0..<size { small[i, j] = h[i, j] } }
         let values = (try? small.eigenvalues()) ?? []
-        let rho = values.isEmpty ? .nan : values.map(\.magnitude).max()!
+        let rho = values.isEmpty ? .nan : values.map(\.modulus).max()!
         return ArnoldiEstimate(spectralRadius: rho, steps: size, exact: exact, ritzValues: values, hessenberg: small, trailing: trailing)
     }
 }

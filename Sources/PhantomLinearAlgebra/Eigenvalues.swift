@@ -1,19 +1,22 @@
 import CLinAlg
+import Numerics
 
-/// A complex number as LAPACK returns eigenvalues of a real non-symmetric matrix.
-public struct ComplexValue: Equatable, Sendable {
-    public var real: Double
-    public var imaginary: Double
-    public init(real: Double, imaginary: Double) { self.real = real; self.imaginary = imaginary }
-    /// |z|.
-    public var magnitude: Double { (real * real + imaginary * imaginary).squareRoot() }
+extension Complex where RealType == Double {
+    /// The modulus |z| = √(x² + y²) of z = x + iy, computed exactly so — the toolkit's spectral radii and
+    /// ρ(B) = max |1 − λ(1 − μ)| are this expression, bit for bit.
+    ///
+    /// Not swift-numerics' `length`: that returns the same √(x² + y²) only while x² + y² is a normal number, and
+    /// switches to hypot(x, y) when it underflows or overflows and to +∞ when x or y is NaN (|NaN| here stays
+    /// NaN, so a failed eigenvalue is not mistaken for a diverging one). Not `magnitude` either: for ``Complex``
+    /// that is the ∞-norm max(|x|, |y|).
+    @inlinable public var modulus: Double { (real * real + imaginary * imaginary).squareRoot() }
 }
 
 extension Matrix {
     /// The eigenvalues of a square, generally non-symmetric, matrix (in LAPACK's order; conjugate pairs
     /// adjacent). The corresponding C function is `LAPACKE_dgeev` (no eigenvectors). Complexity: O(n³).
     /// - Throws: `.shape` if not square, `.nonFiniteInput`, `.noConvergence`.
-    public func eigenvalues() throws(LinearAlgebraError) -> [ComplexValue] {
+    public func eigenvalues() throws(LinearAlgebraError) -> [Complex<Double>] {
         guard rows == columns else {
             throw .shape(routine: "dgeev", detail: "needs a square matrix, got \(rows)×\(columns)")
         }
@@ -38,11 +41,11 @@ extension Matrix {
             }
         }
         try checkLAPACK(info, "dgeev") { .noConvergence(routine: "dgeev", info: $0) }
-        return (0..<n).map { ComplexValue(real: wr[$0], imaginary: wi[$0]) }
+        return (0..<n).map { Complex(wr[$0], wi[$0]) }
     }
 
     /// The spectral radius ρ(A) = max |μ| over the eigenvalues μ of A.
     public func spectralRadius() throws(LinearAlgebraError) -> Double {
-        try eigenvalues().map(\.magnitude).max() ?? 0
+        try eigenvalues().map(\.modulus).max() ?? 0
     }
 }

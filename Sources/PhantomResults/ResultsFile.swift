@@ -28,14 +28,22 @@ public enum ResultsFile {
             try root.setAttribute("estimator_axes", .string(data.estimatorAxes.map(\.rawValue).joined(separator: ",")))
             for (key, value) in data.attributes.sorted(by: { $0.key < $1.key }) { try root.setAttribute(key, .string(value)) }
 
-            let axes = try root.createGroup("axes")
-            try axes.write("k", vector: data.ks.map { Int64($0) })
-            try axes.write("lambda", vector: data.lambdas)
-            try axes.write("sample", vector: data.sampleRows.map { Int64($0) })
-            try axes.write("epoch", vector: data.epochs.map { Int64($0) })
-            try axes.write("step", vector: data.steps.map { Int64($0) })
-            try axes.write("series_index", vector: data.seriesIndices.map { Int64($0) })
-            if !data.frontier.isEmpty { try axes.write("threshold", vector: data.thresholds) }
+            let axes = try root.createGroup(CoordinateArray.group)
+            for coordinate in CoordinateArray.allCases {
+                let name = coordinate.rawValue
+                switch coordinate {
+                case .k: try axes.write(name, vector: data.ks.map { Int64($0) })
+                case .lambda: try axes.write(name, vector: data.lambdas)
+                case .sample: try axes.write(name, vector: data.sampleRows.map { Int64($0) })
+                case .epoch: try axes.write(name, vector: data.epochs.map { Int64($0) })
+                case .step: try axes.write(name, vector: data.steps.map { Int64($0) })
+                case .seriesIndex: try axes.write(name, vector: data.seriesIndices.map { Int64($0) })
+                case .threshold:
+                    guard !data.frontier.isEmpty else { continue }
+                    try axes.write(name, vector: data.thresholds)
+                }
+                try axes.setAttribute("axes", .string(ResultsSchema.axesAttribute(coordinate.axes)), on: name)
+            }
             try axes.setAttribute("estimator", .string(estimators))
 
             let seriesGroup = try root.createGroup("series")

@@ -9,10 +9,14 @@ import PhantomModel
 ///
 ///     /                      attrs: format, version, command, tool_version, created, estimators, estimator_axes, cell, data
 ///     /axes/k [K]  /axes/lambda [L]  /axes/sample [S] (data row of each sample)  /axes/epoch [T]  /axes/step [T]
+///     /axes/series_index [T]  /axes/threshold [thresholds]   the coordinates (``CoordinateArray``)
 ///     /series/<t>            attrs: path, sha256, epoch, step, adjoint_method   (t = 0 … T−1)
 ///     /samples/<name>        per-sample pedigree and spectra (``SampleArray``)
 ///     /cells/<name>          [T, E, L, K, S]: measured metrics and certificates (``CellArray``)
 ///     /batch/<name>          the batch-mean gradient and the stacked system (``BatchArray``)
+///
+/// Every dataset carries an `axes` attribute naming its axes (``Axis``), one per dimension: "series,sample",
+/// "k", … (files written before the coordinates had it lack it on `/axes/*`; nothing reads it back).
 ///
 /// Flags are int32: 1 true, 0 false, −1 not computed (signs: 1, 0, −1, and −2 not computed); values that were not computed are NaN. In memory a
 /// flag is a Double, 1, 0 or NaN (``decodeFlag(_:)``/``encodeFlag(_:)``).
@@ -69,6 +73,25 @@ public enum ResultsSchema {
                 case .threshold: thresholds
                 }
             }
+        }
+    }
+}
+
+/// `/axes/<name>`: the coordinates along the other arrays' axes — the grid (k, λ), each sample's data row, and per
+/// checkpoint of the series its epoch, step and position in the unsharded job; the frontier's thresholds.
+public enum CoordinateArray: String, CaseIterable, Sendable {
+    case k, lambda, sample, epoch, step, seriesIndex = "series_index", threshold
+
+    public static let group = "axes"
+    public var path: String { "\(Self.group)/\(rawValue)" }
+    /// The one axis a coordinate runs along.
+    public var axes: [ResultsSchema.Axis] {
+        switch self {
+        case .k: return [.k]
+        case .lambda: return [.lambda]
+        case .sample: return [.sample]
+        case .epoch, .step, .seriesIndex: return [.series]
+        case .threshold: return [.threshold]
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Numerics
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
@@ -28,7 +29,7 @@ struct FailingDenseSolver: DenseSpectralSolver {
         try fail(.generalized, "dsygvd")
         return try lapack.generalizedEigenvalues(a, b)
     }
-    func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [ComplexValue] {
+    func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [Complex<Double>] {
         try fail(.general, "dgeev")
         return try lapack.eigenvalues(a)
     }

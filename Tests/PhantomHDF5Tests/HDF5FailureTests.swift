@@ -108,4 +108,15 @@ struct SHA256Tests {
             #expect(try SHA256.hex(ofFile: path) == String(reference))
         }
     }
+
+    @Test("a file of several chunks hashes as its bytes do, and as sha256sum does")
+    func streamedFile() throws {
+        let path = makeTemporaryFolder() + "/big"
+        let bytes = (0..<(2 * SHA256.chunkBytes + 17)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let reference = String(try runProcess("/usr/bin/sha256sum", [path]).stdout.prefix(64))
+        #expect(try SHA256.hex(ofFile: path) == reference)
+        #expect(SHA256.hex(bytes) == reference)
+        #expect(throws: (any Error).self) { try SHA256.hex(ofFile: path + "-missing") }
+    }
 }

@@ -1,3 +1,4 @@
+import Numerics
 import Testing
 import PhantomLinearAlgebra
 import PhantomTestSupport
@@ -72,5 +73,21 @@ struct LAPACKTests {
         let triangular = Matrix(rowArrays: [[0.3, 5, 7], [0, -0.9, 4], [0, 0, 0.1]])
         #expect(abs(try triangular.spectralRadius() - 0.9) < 1e-14)
         #expect(throws: LinearAlgebraError.self) { try Matrix(rowArrays: [[Double.infinity]]).eigenvalues() }
+    }
+
+    @Test("modulus is √(x² + y²) exactly, also where swift-numerics' length switches to hypot or +∞")
+    func modulus() {
+        for (x, y) in [(3.0, 4.0), (0.1, 0.7), (-1e-3, 2.5), (0.0, 0.0)] {
+            #expect(Complex(x, y).modulus == (x * x + y * y).squareRoot())
+            #expect(Complex(x, y).modulus == Complex(x, y).length)
+        }
+        // x² + y² subnormal: length takes hypot, modulus keeps the expression (the results files' formula).
+        let tiny = Complex(3e-160, 4e-160)
+        #expect(tiny.modulus == (tiny.real * tiny.real + tiny.imaginary * tiny.imaginary).squareRoot())
+        #expect(tiny.length == 5e-160)
+        #expect(tiny.modulus != tiny.length)
+        // A NaN part: |z| stays NaN (length says +∞).
+        #expect(Complex(Double.nan, 1).modulus.isNaN)
+        #expect(Complex(Double.nan, 1).length == .infinity)
     }
 }

@@ -1,3 +1,4 @@
+import Numerics
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
@@ -49,7 +50,7 @@ public struct SampleSpectra: Sendable {
     /// comes from the certification stage.
     init(dense facts: DenseSample, lambdas: [Double], ks: Int, solver: any DenseSpectralSolver) {
         route = .dense
-        let eigenvalues: [ComplexValue]
+        let eigenvalues: [Complex<Double>]
         do throws(LinearAlgebraError) {
             eigenvalues = try solver.eigenvalues(facts.jacobian)
             spectralRadiusStatus = .ok
@@ -67,9 +68,9 @@ public struct SampleSpectra: Sendable {
             jacobianNorm = .nan
             jacobianNormStatus = .lapackFailure(error)
         }
-        spectralRadius = eigenvalues.map(\.magnitude).max() ?? .nan
+        spectralRadius = eigenvalues.map(\.modulus).max() ?? .nan
         dampedRadius = lambdas.map { lambda in
-            eigenvalues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+            eigenvalues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
         }
         powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
         powerNormStatus = lambdas.map { _ in Array(repeating: Self.notCertified, count: ks) }
@@ -108,7 +109,7 @@ public struct SampleSpectra: Sendable {
         spectralRadiusStatus = !spectralRadius.isFinite ? .breakdown
             : spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300) ? .ok : .notConverged(residual: spectralRadiusResidual)
         dampedRadius = lambdas.map { lambda in
-            arnoldi.ritzValues.map { ComplexValue(real: 1 - lambda * (1 - $0.real), imaginary: lambda * $0.imaginary).magnitude }.max() ?? .nan
+            arnoldi.ritzValues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
         }
 
         let normalApply: ([Double], inout [Double]) -> Void = { x, y in

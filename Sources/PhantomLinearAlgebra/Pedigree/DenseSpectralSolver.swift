@@ -1,3 +1,4 @@
+import Numerics
 /// The dense eigen- and singular-value computations the analysis makes on d×d matrices, as one value, so that a
 /// route can be run with another implementation — in tests, one that fails on purpose, to check that a failure is
 /// reported with its cause and never becomes a certificate.
@@ -11,7 +12,7 @@ public protocol DenseSpectralSolver: Sendable {
     /// The eigenvalues of A x = λ B x, B symmetric positive definite, ascending (`dsygvd`).
     func generalizedEigenvalues(_ a: Matrix, _ b: Matrix) throws(LinearAlgebraError) -> [Double]
     /// The eigenvalues of a general square matrix (`dgeev`).
-    func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [ComplexValue]
+    func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [Complex<Double>]
     /// ‖A‖₂ = σ_max(A) (`dgesdd`).
     func spectralNorm(_ a: Matrix) throws(LinearAlgebraError) -> Double
 }
@@ -26,7 +27,7 @@ public struct LAPACKSpectralSolver: DenseSpectralSolver {
     public func generalizedEigenvalues(_ a: Matrix, _ b: Matrix) throws(LinearAlgebraError) -> [Double] {
         try SymmetricEigen(a, b, computeVectors: false).values
     }
-    public func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [ComplexValue] { try a.eigenvalues() }
+    public func eigenvalues(_ a: Matrix) throws(LinearAlgebraError) -> [Complex<Double>] { try a.eigenvalues() }
     public func spectralNorm(_ a: Matrix) throws(LinearAlgebraError) -> Double { try a.spectralNorm() }
 }
 
