@@ -18,7 +18,8 @@ public enum UnrolledResidual {
             case columns(linearizations: [any CellLinearization], mRows: Matrix)
             case notComputed(String)
         }
-        let route: DenseRoute
+        /// Unowned: the route holds its current unroll (a strong reference back would keep every sample's route alive).
+        unowned let route: DenseRoute
         let damping: Double
         let form: Form
 
@@ -46,14 +47,11 @@ public enum UnrolledResidual {
                 }
                 form = .separable(scales: scales, steps: steps, kappa: Matrix(rowArrays: features.map { a in features.map { BLAS.dot(a, $0) } }))
             } else if d * problem.parameterCount <= c.columnBudget {
-                let replicate = Array(repeating: sample, count: d)
-                let x = problem.inputs.selectingRows(replicate)
-                let start = problem.states.selectingRows(replicate)
-                let atStar = cell.linearize(state: start, input: x)
-                let mRows = atStar.parameterVJPRows(Matrix.identity(d))          // row a: Mᵀ e_a
-                let (linearizations, _) = UnrolledPhantomGradient.unroll(cell, from: start, inputs: x, linearizedAtStart: atStar,
-                                                                         steps: maxSteps, damping: lambda, step: dampedStepUnfused)
-                form = .columns(linearizations: linearizations, mRows: mRows)
+                let basis = c.columnBasis
+                let (linearizations, _) = UnrolledPhantomGradient.unroll(cell, from: basis.start, inputs: basis.inputs,
+                                                                         linearizedAtStart: basis.atStar, steps: maxSteps, damping: lambda,
+                                                                         step: dampedStepUnfused)
+                form = .columns(linearizations: linearizations, mRows: basis.mRows)
             } else {
                 form = .notComputed("UPG's residual rows need d·p = \(d * problem.parameterCount) > the column budget \(c.columnBudget)")
             }

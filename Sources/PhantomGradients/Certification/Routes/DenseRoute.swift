@@ -44,6 +44,15 @@ public final class DenseRoute: CertificationRoute {
     private var powers: [StateStep: [Matrix]] = [:]
     private var unrolls: [Double: UnrolledResidual.Dense] = [:]
 
+    /// UPG's column route, shared by every λ: the sample replicated d times (one row per cotangent e_a), the
+    /// linearization there and the rows Mᵀe_a.
+    lazy var columnBasis: (start: Matrix, inputs: Matrix, atStar: any CellLinearization, mRows: Matrix) = {
+        let d = stateDimension, replicate = Array(repeating: facts.sample, count: d)
+        let x = problem.inputs.selectingRows(replicate), start = problem.states.selectingRows(replicate)
+        let atStar = problem.model.cell.linearize(state: start, input: x)
+        return (start, x, atStar, atStar.parameterVJPRows(Matrix.identity(d)))
+    }()
+
     public init(problem: GradientProblem, facts: DenseSample, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver,
                 columnBudget: Int = 4_000_000, preferColumnRoute: Bool = false) {
         (self.problem, self.facts, self.ks, self.lambdas, self.solver) = (problem, facts, ks, lambdas, solver)
