@@ -51,7 +51,7 @@ struct Analyze: ParsableCommand {
         try AtomicOutput.checkTarget(output, overwrite: force)
         var inputs = AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
                                         prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
-        inputs.renames = try SafetensorsOptions.parseRenames(safetensorsOptions.rename)
+        inputs.renames = try safetensorsOptions.renames
         let analysis = try AnalysisRun(inputs,
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
         try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)

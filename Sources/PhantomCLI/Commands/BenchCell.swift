@@ -20,9 +20,7 @@ struct BenchCell: ParsableCommand {
     var benchmark: CellBenchmark {
         get throws {
             var b = CellBenchmark()
-            let parsed = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard parsed.allSatisfy({ $0 != nil }) else { throw ValidationError("--sizes: '\(sizes)' is not a list of integers") }
-            (b.channels, b.expansion, b.sizes, b.batch, b.repeats) = (channels, expansion, parsed.map { $0! }, batch, repeats)
+            (b.channels, b.expansion, b.sizes, b.batch, b.repeats) = (channels, expansion, try CellBenchmark.sizes(parsing: sizes), batch, repeats)
             return b
         }
     }
@@ -30,12 +28,8 @@ struct BenchCell: ParsableCommand {
     func validate() throws { try benchmark.validate() }
 
     func run() throws {
-        print("phantom bench cell: mdeq C = \(channels), E = \(expansion), B = \(batch); \(Stopwatch.blasLine)")
-        let r = try benchmark.run()
-        print(String(format: "dgemm 512×512·512×512: %.1f GFLOP/s", r.gemmGFLOPS))
-        for row in r.rows {
-            print(String(format: "%2d×%-2d (d = %6d): state VJP %.4f s, %.1f GFLOP/s, ratio to dgemm %.2f (target ≥ 0.3)",
-                         row.size, row.size, row.stateDimension, row.seconds, row.gflops, row.gflops / r.gemmGFLOPS))
-        }
+        let benchmark = try benchmark
+        print(benchmark.headline)
+        benchmark.lines(try benchmark.run()).forEach { print($0) }
     }
 }

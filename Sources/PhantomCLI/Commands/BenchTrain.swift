@@ -29,16 +29,7 @@ struct BenchTrain: ParsableCommand {
     func validate() throws { try benchmark.validate() }
 
     func run() throws {
-        print("phantom bench train: \(cell.rawValue) d = \(hidden), \(data), batch \(batch), \(epochs) epochs each; \(Stopwatch.blasLine)")
-        let r = try benchmark.run()
-        print(pad("gradient", 30) + pad("backward/step", 15) + pad("total/step", 13) + pad("test acc", 10) + "unconverged adjoint")
-        for row in r.rows {
-            print(pad(row.label, 30) + pad(String(format: "%.2f ms", 1000 * row.backward), 15) + pad(String(format: "%.2f ms", 1000 * row.total), 13)
-                  + pad(String(format: "%.3f", row.testAccuracy), 10) + "\(row.unconvergedAdjoint)")
-        }
-        let (fixed, gmres, upg) = (r.rows[0], r.rows[1], r.rows[2])
-        print(String(format: "backward speed-up of UPG(5, 0.5): %.2f× vs the fixed-point adjoint, %.2f× vs GMRES (the paper reports ≈ 1.7×)",
-                     fixed.backward / upg.backward, gmres.backward / upg.backward))
-        print(String(format: "total step speed-up: %.2f× vs fixed-point, %.2f× vs GMRES", fixed.total / upg.total, gmres.total / upg.total))
+        print(benchmark.headline)
+        benchmark.lines(try benchmark.run()).forEach { print($0) }
     }
 }

@@ -32,7 +32,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         var importer = SafetensorsImporter(cell: cell, prefix: prefix)
-        importer.renames = try SafetensorsOptions.parseRenames(rename)
+        importer.renames = try SafetensorsImporter.renames(parsing: rename)
         let checkpoint = try importer.importCheckpoint(input)
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
@@ -52,12 +52,6 @@ struct SafetensorsOptions: ParsableArguments {
     @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW (repeatable).")
     var rename: [String] = []
 
-    /// `OLD=NEW` pairs; OLD must not be empty.
-    static func parseRenames(_ texts: [String]) throws -> [(String, String)] {
-        try texts.map { text in
-            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--rename: '\(text)' is not OLD=NEW") }
-            return (String(parts[0]), String(parts[1]))
-        }
-    }
+    /// `--rename`'s pairs (``SafetensorsImporter/renames(parsing:)``).
+    var renames: [(String, String)] { get throws { try SafetensorsImporter.renames(parsing: rename) } }
 }

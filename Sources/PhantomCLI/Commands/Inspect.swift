@@ -32,9 +32,9 @@ struct Inspect: ParsableCommand {
     func run() throws {
         // Everything is checked before anything is printed.
         let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
-                                        renames: try SafetensorsOptions.parseRenames(safetensorsOptions.rename), data: data,
+                                        renames: try safetensorsOptions.renames, data: data,
                                         samples: samples, solver: try solverOptions.configuration())
-        print(describe(inspection.checkpoint))
+        inspection.describe().forEach { print($0) }
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
@@ -49,40 +49,6 @@ struct Inspect: ParsableCommand {
         }
         let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
         if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }
-    }
-
-    private func describe(_ c: Checkpoint) -> String {
-        let m = c.model
-        var dims = "n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)"
-        for k in ModelShape.extraDimensionNames(m.cell.kind) { dims += ", \(k) = \(m.cell.extraDimensions[k] ?? 0)" }
-        var lines = ["checkpoint  \(checkpoint)", "cell        \(m.cell.kind.rawValue) (\(dims))"]
-        var training: [String] = []
-        if let d = c.dataset { training.append("dataset \(d)") }
-        if let e = c.epoch { training.append("epoch \(e)") }
-        if let s = c.step { training.append("step \(s)") }
-        if let e = c.estimator { training.append("estimator \(e)") }
-        if !training.isEmpty { lines.append("training    " + training.joined(separator: ", ")) }
-        lines.append("parameters  p = \(m.cell.layout.count) in the implicit layer, \(m.head.layout.count) in the head")
-        for spec in m.cell.layout.specs + m.head.layout.specs {
-            lines.append("  " + pad(spec.name, 24) + "\(spec.shape)")
-        }
-        for (name, value) in c.metadata.sorted(by: { $0.key < $1.key }) {
-            lines.append("metadata    \(name) = \(show(value))")
-        }
-        for (name, array) in c.history.sorted(by: { $0.key < $1.key }) {
-            lines.append("history     \(name) \(array.shape)")
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    private func show(_ value: HDF5AttributeValue) -> String {
-        switch value {
-        case .string(let s): return "\"\(s)\""
-        case .integer(let v): return "\(v)"
-        case .double(let v): return "\(v)"
-        case .integers(let v): return "\(v)"
-        case .doubles(let v): return "\(v)"
-        }
     }
 }
 
