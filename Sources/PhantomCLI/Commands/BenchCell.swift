@@ -7,7 +7,10 @@ struct BenchCell: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cell",
         abstract: "Time the batched state VJP of the mdeq cell (convolutions as im2col + GEMM) in GFLOP/s against dgemm.",
-        discussion: "FLOPs are the two transposed convolutions' GEMMs; dgemm is a 512×512 product in the same run. Medians over --repeats runs after a warm-up."
+        discussion: """
+            FLOPs are the two transposed convolutions' GEMMs; dgemm is a 512×512 product in the same run. \
+            Medians over --repeats runs after a warm-up.
+            """
     )
 
     static let defaults = CellBenchmark()
@@ -20,7 +23,8 @@ struct BenchCell: ParsableCommand {
     var benchmark: CellBenchmark {
         get throws {
             var b = CellBenchmark()
-            (b.channels, b.expansion, b.sizes, b.batch, b.repeats) = (channels, expansion, try CellBenchmark.sizes(parsing: sizes), batch, repeats)
+            (b.channels, b.expansion, b.batch, b.repeats) = (channels, expansion, batch, repeats)
+            b.sizes = try CellBenchmark.sizes(parsing: sizes)
             return b
         }
     }

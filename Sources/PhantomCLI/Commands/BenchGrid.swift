@@ -6,7 +6,9 @@ import PhantomBenchmarks
 struct BenchGrid: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grid",
-        abstract: "Time the NPG (k, λ) grid engine, one NPG(K, λ) pass, direct per-cell recomputation, and the batched VJP against dgemm.",
+        abstract: """
+            Time the NPG (k, λ) grid engine, one NPG(K, λ) pass, direct per-cell recomputation, and the batched VJP against dgemm.
+            """,
         discussion: "A random tanh cell with ‖W‖₂ = 0.9. Medians over --repeats runs after a warm-up."
     )
 
@@ -17,11 +19,13 @@ struct BenchGrid: ParsableCommand {
     @Option(help: "Largest k, K.") var k: Int = defaults.maxSteps
     @Option(help: "Number of λ values, evenly spaced in (0, 1].") var lambdas: Int = defaults.lambdaCount
     @Option(help: "Timed runs per figure (the median is reported).") var repeats: Int = defaults.repeats
-    @Option(help: "Cells timed for direct recomputation (the per-cell median is scaled to the whole grid).") var directCells: Int = defaults.directCells
+    @Option(help: "Cells timed for direct recomputation (the per-cell median is scaled to the whole grid).")
+    var directCells: Int = defaults.directCells
 
     var benchmark: GridBenchmark {
         var b = GridBenchmark()
-        (b.stateDimension, b.batch, b.inputs, b.maxSteps, b.lambdaCount, b.repeats, b.directCells) = (d, batch, inputs, k, lambdas, repeats, directCells)
+        (b.stateDimension, b.batch, b.inputs, b.maxSteps) = (d, batch, inputs, k)
+        (b.lambdaCount, b.repeats, b.directCells) = (lambdas, repeats, directCells)
         return b
     }
 

@@ -7,12 +7,15 @@ import PhantomModel
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the same model with the exact gradient (fixed-point and GMRES adjoints) and with UPG(5, 0.5); compare step times and accuracy.",
+        abstract: """
+            Train the same model with the exact gradient (fixed-point and GMRES adjoints) and with UPG(5, 0.5); \
+            compare step times and accuracy.
+            """,
         discussion: "The exact gradient's fixed-point adjoint stops at relative residual --adjoint-tolerance, as TorchDEQ does (1e-6)."
     )
 
     static let defaults = TrainingBenchmark()
-    @Option(help: "Cell: tanh, resmlp or mdeq (mdeq with phantom train's default channels, expansion and groups).") var cell: CellKind = defaults.cell
+    @Option(help: "Cell (mdeq with phantom train's default channels, expansion and groups).") var cell: CellKind = defaults.cell
     @Option(help: "State dimension d.") var hidden: Int = defaults.hidden
     @Option(help: "Data set (bundled name or HDF5 file).") var data: String = defaults.data
     @Option(help: "Epochs per estimator.") var epochs: Int = defaults.epochs
@@ -22,7 +25,8 @@ struct BenchTrain: ParsableCommand {
 
     var benchmark: TrainingBenchmark {
         var b = TrainingBenchmark()
-        (b.cell, b.hidden, b.data, b.epochs, b.batch, b.adjointTolerance, b.seed) = (cell, hidden, data, epochs, batch, adjointTolerance, seed)
+        (b.cell, b.hidden, b.data, b.epochs) = (cell, hidden, data, epochs)
+        (b.batch, b.adjointTolerance, b.seed) = (batch, adjointTolerance, seed)
         return b
     }
 

@@ -38,14 +38,14 @@ struct Inspect: ParsableCommand {
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
-        print(pad("row", 8) + pad("method", 13) + pad("iterations", 12) + pad("residual", 12) + pad("last", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10)
-              + pad("class", 7) + pad("loss", 12) + "status")
+        let widths = [8, 13, 12, 12, 12, 10, 10, 7, 12]
+        func row(_ cells: [String]) -> String { zip(cells, widths).map { pad($0, $1) }.joined() + cells[cells.count - 1] }
+        print(row(["row", "method", "iterations", "residual", "last", "‖J‖₂", "ρ(J)", "class", "loss", "status"]))
         for sample in inspection.samples {
-            print(pad("\(sample.row)", 8) + pad(sample.method.rawValue, 13) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
-                  + pad(format(sample.lastResidual), 12)
-                  + pad(String(format: "%.4f", sample.diagnostics.jacobianNorm), 10)
-                  + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + pad("\(sample.prediction)", 7)
-                  + pad(sample.loss.map { String(format: "%.6g", $0) } ?? "—", 12) + sample.status.rawValue)
+            print(row(["\(sample.row)", sample.method.rawValue, "\(sample.iterations)", format(sample.residual),
+                       format(sample.lastResidual),
+                       String(format: "%.4f", sample.diagnostics.jacobianNorm), String(format: "%.4f", sample.diagnostics.spectralRadius),
+                       "\(sample.prediction)", sample.loss.map { String(format: "%.6g", $0) } ?? "—", sample.status.rawValue]))
         }
         let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
         if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }

@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Option(help: "Cell: tanh, resmlp or mdeq.") var cell: CellKind = Defaults.defaultCell
+    @Option(help: "Cell.") var cell: CellKind = Defaults.defaultCell
     @Option(help: ArgumentHelp(CellSetting.hidden.help)) var hidden: Int?
     @Option(help: ArgumentHelp(CellSetting.mlpWidth.help)) var mlpWidth: Int?
     @Option(help: ArgumentHelp(CellSetting.channels.help)) var channels: Int?
@@ -35,19 +35,19 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp(CellSetting.maxNorm.help)) var maxNorm: Double?
     @Option(help: "Data: a bundled name (digits → notebooks-data/digits.h5) or an HDF5 file with x, y and optionally split.")
     var data: String = Defaults.defaultData
-    @Option(help: "Gradient: \(Defaults.estimatorNames.joined(separator: ", ")).") var estimator: EstimatorID = Defaults.defaultEstimator
+    @Option(help: "Gradient.") var estimator: EstimatorID = Defaults.defaultEstimator
     @Option(name: .customLong("k"), help: "Steps k of the phantom estimators.") var steps: Int = Defaults.defaultSteps
-    @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1].") var damping: Double = Defaults.defaultDamping
-    @Option(help: "Adjoint solver of the exact gradient: auto, lu, gmres, fixed-point.") var adjoint: AdjointMethod = Defaults.defaultAdjoint
+    @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1].") var damping = Defaults.defaultDamping
+    @Option(help: "Adjoint solver of the exact gradient.") var adjoint: AdjointMethod = Defaults.defaultAdjoint
     @Option(help: "Adjoint relative tolerance.") var adjointTolerance: Double = Defaults.defaultAdjointTolerance
-    @Option(help: "Forward solver: auto (Anderson → Broyden → damped iteration → Newton), anderson, broyden, fixed-point.")
+    @Option(help: "Forward solver: auto is Anderson → Broyden → damped iteration → Newton.")
     var solver: FixedPointMethod = Defaults.defaultSolver
     @Option(help: "Forward relative tolerance.") var tolerance: Double = FixedPointConfiguration.trainingTolerance
     @Option(help: "Forward iteration limit.") var maxIterations: Int = FixedPointConfiguration.trainingMaxIterations
     @Option(help: "Epochs to train (with --resume: the new total; default there: the run's own). (default: \(Defaults.defaultEpochs))")
     var epochs: Int?
     @Option(help: "Minibatch size.") var batch: Int = Defaults.defaultBatchSize
-    @Option(help: "Optimiser: sgd (momentum 0.9) or adam.") var optimizer: OptimizerKind = Defaults.defaultOptimizer
+    @Option(help: "Optimiser (sgd: momentum 0.9).") var optimizer: OptimizerKind = Defaults.defaultOptimizer
     @Option(help: "Learning rate, > 0.") var lr: Double = Defaults.defaultLearningRate
     @Option(help: "L2 weight decay, ≥ 0.") var weightDecay: Double = Defaults.defaultWeightDecay
     @Option(help: "Random seed.") var seed: UInt64 = Defaults.defaultSeed
@@ -78,7 +78,8 @@ struct Train: ParsableCommand {
         var c = try TrainingConfiguration(cell: cell, settings: settings ?? cellSettings)
         (c.estimator, c.steps, c.damping, c.adjoint, c.adjointTolerance) = (estimator, steps, damping, adjoint, adjointTolerance)
         c.solver = try FixedPointConfiguration(method: solver, stopping: .relative(tolerance), maxIterations: maxIterations)
-        (c.batchSize, c.optimizer, c.learningRate, c.weightDecay, c.seed, c.saveEvery) = (batch, optimizer, lr, weightDecay, seed, saveEvery)
+        (c.batchSize, c.optimizer, c.learningRate) = (batch, optimizer, lr)
+        (c.weightDecay, c.seed, c.saveEvery) = (weightDecay, seed, saveEvery)
         if let epochs { c.epochs = epochs }
         return try c.validated()
     }
@@ -89,12 +90,14 @@ struct Train: ParsableCommand {
             : try TrainingRun.start(try newConfiguration(), data: data, folder: output, force: force)
         let c = run.configuration
         print("training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) "
-              + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), \(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
+              + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), "
+              + "\(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
         print("epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged")
         try run.train { record in
             let warning = record.unconvergedForward + record.unconvergedAdjoint > 0
                 ? "\(record.unconvergedForward) forward, \(record.unconvergedAdjoint) adjoint solves NOT converged" : "0"
-            let columns: [(String, Double, Int)] = [("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8), ("%.3f", record.testAccuracy, 8),
+            let columns: [(String, Double, Int)] = [("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8),
+                ("%.3f", record.testAccuracy, 8),
                 ("%.1f", record.forwardIterations, 10), ("%.3f", record.forwardSeconds, 9), ("%.3f", record.backwardSeconds, 9)]
             print(pad("\(record.epoch)", 8) + columns.map { pad(String(format: $0.0, $0.1), $0.2) }.joined() + warning)
         }
