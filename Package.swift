@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "PhantomInterop", dependencies: ["PhantomFileSystem", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
-        .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomInterop", "PhantomModel",
+        .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomModel",
                                                         "PhantomModelIO", "PhantomLinearAlgebra",
                                                         .product(name: "Numerics", package: "swift-numerics")]),
 

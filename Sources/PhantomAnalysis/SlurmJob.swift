@@ -54,6 +54,19 @@ public struct SlurmJob: Sendable {
         }
     }
 
+    /// An analyze command's arguments without what each shard sets itself: `-o`/`--output` with its value
+    /// (also `--output=…` and `-oFILE`) and `--force`.
+    public static func shardArguments(_ analyze: [String]) -> [String] {
+        var kept: [String] = [], i = 0
+        while i < analyze.count {
+            let a = analyze[i]
+            if a == "-o" || a == "--output" { i += 2; continue }
+            if !(a.hasPrefix("--output=") || a == "--force" || (a.hasPrefix("-o") && !a.hasPrefix("--"))) { kept.append(a) }
+            i += 1
+        }
+        return kept
+    }
+
     public func shardPath(_ index: Int) -> String { "\(folder)/shard-\(index)-of-\(shards).h5" }
 
     /// The three scripts: file name → text.

@@ -23,7 +23,8 @@ struct Phantom: ParsableCommand {
         Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
         """,
         version: version,
-        subcommands: [Train.self, Analyze.self, Merge.self, Slurm.self, Plot.self, Import.self, Export.self, Inspect.self, Bench.self, CheckHDF5.self]
+        subcommands: [Train.self, Analyze.self, Merge.self, Slurm.self, Plot.self, Import.self, Export.self, Inspect.self, Bench.self,
+                      CheckHDF5.self]
     )
 }
 

@@ -23,6 +23,16 @@ public struct SafetensorsImporter: Sendable {
     /// `OLD=NEW` name renames, applied in order, the first that matches a name's start.
     public var renames: [(String, String)] = []
 
+    /// Renames from `OLD=NEW` texts (the command line's `--rename`); OLD must not be empty.
+    /// - Throws: ``ConfigurationError`` naming the first text that is not OLD=NEW.
+    public static func renames(parsing texts: [String]) throws(ConfigurationError) -> [(String, String)] {
+        try texts.map { (text) throws(ConfigurationError) -> (String, String) in
+            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ConfigurationError("--rename: '\(text)' is not OLD=NEW") }
+            return (String(parts[0]), String(parts[1]))
+        }
+    }
+
     public init(cell: CellKind? = nil, prefix: String? = nil) {
         self.cell = cell
         self.prefix = prefix

@@ -1,6 +1,7 @@
 import Foundation
 import PhantomFileSystem
 import PhantomGradients
+import PhantomLinearAlgebra
 import PhantomModelIO
 import PhantomResults
 import PhantomTraining
@@ -12,9 +13,17 @@ import PhantomTraining
 /// (with a suffix per results file when there are several) and the figures that cannot be drawn, with why;
 /// ``write(to:formats:overwrite:)`` creates the folder if needed and writes each figure.
 public struct PlotRun: Sendable {
-    /// Figure options: the (k, λ) of the along-training figure.
-    public var trainingK = 5
-    public var trainingLambda = 0.5
+    /// Figure options: the (k, λ) of the along-training figure (λ: the nearest in the grid).
+    public var trainingK = defaultTrainingK
+    public var trainingLambda = defaultTrainingLambda
+    public static let defaultTrainingK = 5
+    public static let defaultTrainingLambda = 0.5
+
+    /// - Throws: ``ConfigurationError`` for a k below 1 or a λ outside (0, 1] (the along-training figure's).
+    public static func checkTrainingCell(k: Int, lambda: Double) throws(ConfigurationError) {
+        guard k >= 1 else { throw ConfigurationError("the along-training figure's k must be at least 1, got \(k)") }
+        guard lambda > 0, lambda <= 1 else { throw ConfigurationError("the along-training figure's λ must lie in (0, 1], got \(lambda)") }
+    }
     public let results: [ResultsData]
     /// The input files (results files and run folders' checkpoints): no figure file may replace one.
     public let inputFiles: [String]
@@ -63,7 +72,7 @@ public struct PlotRun: Sendable {
     /// IEND chunk, an SVG with `</svg>`, a PDF with `%%EOF`), every target is checked (not an input, not an
     /// existing file unless `overwrite`), and only then are the files moved into place. A figure gnuplot cannot
     /// draw is reported as skipped, with gnuplot's message. `report` sees each outcome and the paths written.
-    public func write(to folder: String, formats: [String], overwrite: Bool,
+    public func write(to folder: String, formats: [Terminal.Format], overwrite: Bool,
                       report: (ResultsFigures.Outcome, [String]) -> Void) throws {
         if !FileManager.default.fileExists(atPath: folder) {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
@@ -76,8 +85,8 @@ public struct PlotRun: Sendable {
         catch { throw InputError("\(folder): cannot create a staging folder in it (is it writable?)") }
         defer { try? FileManager.default.removeItem(atPath: staging) }
 
-        let stager = FigureWriter(folder: staging, formats: formats, overwrite: false)
-        let target = FigureWriter(folder: folder, formats: formats, overwrite: overwrite)
+        let stager = FigureWriter(folder: staging, formats: formats.map(\.rawValue), overwrite: false)
+        let target = FigureWriter(folder: folder, formats: formats.map(\.rawValue), overwrite: overwrite)
         var results: [(ResultsFigures.Outcome, [String])] = []
         var moves: [(from: String, to: String)] = []
         for outcome in outcomes {

@@ -1,3 +1,6 @@
+import Foundation
+import PhantomLinearAlgebra
+
 /// The gnuplot output formats the toolkit renders.
 public enum Terminal: Sendable, Equatable {
     /// `pngcairo`, size in pixels.
@@ -25,13 +28,38 @@ public enum Terminal: Sendable, Equatable {
         }
     }
 
-    /// The terminal for a format name ("png", "svg" or "pdf") at a size in pixels (PDF: 150 pixels an inch).
-    public init?(format: String, width: Int = 900, height: Int = 600) {
-        switch format.lowercased() {
-        case "png": self = .png(width: width, height: height)
-        case "svg": self = .svg(width: width, height: height)
-        case "pdf": self = .pdf(width: Double(width) / 150, height: Double(height) / 150)
-        default: return nil
+    /// The formats by name, one per terminal.
+    public enum Format: String, CaseIterable, Sendable {
+        case png, svg, pdf
+    }
+
+    /// The terminal for a format at a size in pixels (PDF: 150 pixels an inch).
+    public init(format: Format, width: Int = 900, height: Int = 600) {
+        switch format {
+        case .png: self = .png(width: width, height: height)
+        case .svg: self = .svg(width: width, height: height)
+        case .pdf: self = .pdf(width: Double(width) / 150, height: Double(height) / 150)
         }
+    }
+
+    /// The terminal for a format name ("png", "svg" or "pdf", any case); nil for another name.
+    public init?(format: String, width: Int = 900, height: Int = 600) {
+        guard let known = Format(rawValue: format.lowercased()) else { return nil }
+        self.init(format: known, width: width, height: height)
+    }
+
+    /// A list of format names, comma-separated ("png,svg"), each known and none twice.
+    /// - Throws: ``ConfigurationError`` naming an unknown or repeated format, or an empty list.
+    public static func formats(parsing text: String) throws(ConfigurationError) -> [Format] {
+        var formats: [Format] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = part.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let format = Format(rawValue: name) else {
+                throw ConfigurationError("unknown format '\(name)' (known: \(Format.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            guard !formats.contains(format) else { throw ConfigurationError("\(name) is given twice") }
+            formats.append(format)
+        }
+        return formats
     }
 }

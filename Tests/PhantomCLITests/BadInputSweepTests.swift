@@ -258,7 +258,7 @@ struct BadInputSweepTests {
         (["train", "--data", "{}/data.h5", "--max-norm=-1", "-o", "{}/run"], "the max norm γ must be ≥ 0"),
         (["train", "--data", "{}/data-nan.h5", "-o", "{}/run"], "x: contains NaN or infinity"),
         (["train", "--data", "mnist", "-o", "{}/run"], "data set 'mnist' was not found"),
-        (["plot", "{}/good.h5", "--format", "gif", "-o", "{}/figs"], "--format: unknown format 'gif'"),
+        (["plot", "{}/good.h5", "--format", "gif", "-o", "{}/figs"], "invalid for '--format <format>': unknown format 'gif'"),
         (["plot", "{}/good.h5", "-o", "{}/figs"], "not a phantom results file"),
         (["plot", "{}/nothing.h5", "-o", "{}/figs"], "no such file or folder"),
         (["plot", "{}/bad-results.h5", "-o", "{}/figs"], "/cells/cosine has shape [1, 1, 1, 1, 3], which does not match the axes"),

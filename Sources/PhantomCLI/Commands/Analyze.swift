@@ -35,7 +35,7 @@ struct Analyze: ParsableCommand {
     @Option(name: .shortAndLong, help: "The results file to write.")
     var output: String = "results.h5"
 
-    @Option(help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see phantom merge and phantom slurm).")
+    @Option(help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see merge and slurm).")
     var shard: String?
 
     @Flag(help: "Print the summary as JSON.")
@@ -51,7 +51,7 @@ struct Analyze: ParsableCommand {
         try AtomicOutput.checkTarget(output, overwrite: force)
         var inputs = AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
                                         prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
-        inputs.renames = try SafetensorsOptions.parseRenames(safetensorsOptions.rename)
+        inputs.renames = try safetensorsOptions.renames
         let analysis = try AnalysisRun(inputs,
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
         try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)
@@ -62,7 +62,8 @@ struct Analyze: ParsableCommand {
             progress.update(labels[index] + " " + stage.rawValue, done, total)
         }, finished: { progress.finish(labels[$0]) })
         try ResultsFile.write(series, sampleIndices: analysis.samples.rows, seriesIndices: analysis.selected, to: output, overwrite: force,
-                              attributes: analysis.resultAttributes(command: CommandLine.arguments.joined(separator: " "), toolVersion: Phantom.version))
+                              attributes: analysis.resultAttributes(command: CommandLine.arguments.joined(separator: " "),
+                                                                    toolVersion: Phantom.version))
         let summary = AnalysisSummary(series: series, output: output)
         print(json ? try summary.json() : summary.text())
     }

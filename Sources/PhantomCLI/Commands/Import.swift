@@ -12,13 +12,15 @@ struct Import: ParsableCommand {
         abstract: "Convert a PyTorch state dict saved as safetensors into a phantom checkpoint.",
         discussion: """
         Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). The wrapper \
-        prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, then the first --rename that matches. \
+        prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, \
+        then the first --rename that matches. \
         Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
         without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
         (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
         phantom.norm_target, phantom.norm_clip; for mdeq phantom.channels, phantom.in_channels, phantom.height, \
         phantom.width, phantom.expansion, phantom.groups), else --cell, else the tensor shapes. An mdeq file needs \
-        phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. Missing and unused tensors \
+        phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. \
+        Missing and unused tensors \
         are errors; pickled .pt/.pth files are refused, never unpickled.
         """
     )
@@ -26,18 +28,21 @@ struct Import: ParsableCommand {
     @Argument(help: "A .safetensors file.") var input: String
     @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
     @Option(help: "Cell kind when the file's metadata does not say: tanh, resmlp or mdeq.") var cell: CellKind?
-    @Option(help: "A prefix to strip from every tensor name (after the wrapper prefixes module., _orig_mod. and model.).") var prefix: String?
-    @Option(help: "Rename tensors: OLD=NEW replaces a leading OLD with NEW (repeatable; after prefixes are stripped).") var rename: [String] = []
+    @Option(help: "A prefix to strip from every tensor name (after the wrapper prefixes module., _orig_mod. and model.).")
+    var prefix: String?
+    @Option(help: "Rename tensors: OLD=NEW replaces a leading OLD with NEW (repeatable; after prefixes are stripped).")
+    var rename: [String] = []
     @Flag(help: "Overwrite an existing checkpoint.") var force = false
 
     func run() throws {
         var importer = SafetensorsImporter(cell: cell, prefix: prefix)
-        importer.renames = try SafetensorsOptions.parseRenames(rename)
+        importer.renames = try SafetensorsImporter.renames(parsing: rename)
         let checkpoint = try importer.importCheckpoint(input)
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
         let m = checkpoint.model
-        print("wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)")
+        print("wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), "
+              + "c = \(m.outputDimension)")
     }
 }
 
@@ -52,12 +57,6 @@ struct SafetensorsOptions: ParsableArguments {
     @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW (repeatable).")
     var rename: [String] = []
 
-    /// `OLD=NEW` pairs; OLD must not be empty.
-    static func parseRenames(_ texts: [String]) throws -> [(String, String)] {
-        try texts.map { text in
-            let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--rename: '\(text)' is not OLD=NEW") }
-            return (String(parts[0]), String(parts[1]))
-        }
-    }
+    /// `--rename`'s pairs (``SafetensorsImporter/renames(parsing:)``).
+    var renames: [(String, String)] { get throws { try SafetensorsImporter.renames(parsing: rename) } }
 }

@@ -32,57 +32,23 @@ struct Inspect: ParsableCommand {
     func run() throws {
         // Everything is checked before anything is printed.
         let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
-                                        renames: try SafetensorsOptions.parseRenames(safetensorsOptions.rename), data: data,
+                                        renames: try safetensorsOptions.renames, data: data,
                                         samples: samples, solver: try solverOptions.configuration())
-        print(describe(inspection.checkpoint))
+        inspection.describe().forEach { print($0) }
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
-        print(pad("row", 8) + pad("method", 13) + pad("iterations", 12) + pad("residual", 12) + pad("last", 12) + pad("‖J‖₂", 10) + pad("ρ(J)", 10)
-              + pad("class", 7) + pad("loss", 12) + "status")
+        let widths = [8, 13, 12, 12, 12, 10, 10, 7, 12]
+        func row(_ cells: [String]) -> String { zip(cells, widths).map { pad($0, $1) }.joined() + cells[cells.count - 1] }
+        print(row(["row", "method", "iterations", "residual", "last", "‖J‖₂", "ρ(J)", "class", "loss", "status"]))
         for sample in inspection.samples {
-            print(pad("\(sample.row)", 8) + pad(sample.method.rawValue, 13) + pad("\(sample.iterations)", 12) + pad(format(sample.residual), 12)
-                  + pad(format(sample.lastResidual), 12)
-                  + pad(String(format: "%.4f", sample.diagnostics.jacobianNorm), 10)
-                  + pad(String(format: "%.4f", sample.diagnostics.spectralRadius), 10) + pad("\(sample.prediction)", 7)
-                  + pad(sample.loss.map { String(format: "%.6g", $0) } ?? "—", 12) + sample.status.rawValue)
+            print(row(["\(sample.row)", sample.method.rawValue, "\(sample.iterations)", format(sample.residual),
+                       format(sample.lastResidual),
+                       String(format: "%.4f", sample.diagnostics.jacobianNorm), String(format: "%.4f", sample.diagnostics.spectralRadius),
+                       "\(sample.prediction)", sample.loss.map { String(format: "%.6g", $0) } ?? "—", sample.status.rawValue]))
         }
         let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
         if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }
-    }
-
-    private func describe(_ c: Checkpoint) -> String {
-        let m = c.model
-        var dims = "n_in = \(m.inputDimension), d = \(m.stateDimension), c = \(m.outputDimension)"
-        for k in ModelShape.extraDimensionNames(m.cell.kind) { dims += ", \(k) = \(m.cell.extraDimensions[k] ?? 0)" }
-        var lines = ["checkpoint  \(checkpoint)", "cell        \(m.cell.kind.rawValue) (\(dims))"]
-        var training: [String] = []
-        if let d = c.dataset { training.append("dataset \(d)") }
-        if let e = c.epoch { training.append("epoch \(e)") }
-        if let s = c.step { training.append("step \(s)") }
-        if let e = c.estimator { training.append("estimator \(e)") }
-        if !training.isEmpty { lines.append("training    " + training.joined(separator: ", ")) }
-        lines.append("parameters  p = \(m.cell.layout.count) in the implicit layer, \(m.head.layout.count) in the head")
-        for spec in m.cell.layout.specs + m.head.layout.specs {
-            lines.append("  " + pad(spec.name, 24) + "\(spec.shape)")
-        }
-        for (name, value) in c.metadata.sorted(by: { $0.key < $1.key }) {
-            lines.append("metadata    \(name) = \(show(value))")
-        }
-        for (name, array) in c.history.sorted(by: { $0.key < $1.key }) {
-            lines.append("history     \(name) \(array.shape)")
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    private func show(_ value: HDF5AttributeValue) -> String {
-        switch value {
-        case .string(let s): return "\"\(s)\""
-        case .integer(let v): return "\(v)"
-        case .double(let v): return "\(v)"
-        case .integers(let v): return "\(v)"
-        case .doubles(let v): return "\(v)"
-        }
     }
 }
 

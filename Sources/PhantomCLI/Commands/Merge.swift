@@ -27,7 +27,8 @@ struct Merge: ParsableCommand {
         data.attributes["command"] = CommandLine.arguments.joined(separator: " ")
         data.attributes["created"] = ISO8601DateFormatter().string(from: Date())
         try ResultsFile.write(data, to: output, overwrite: force)
-        print("merged \(report.present.count) of \(report.shards) shards (\(report.checkpoints) checkpoint\(report.checkpoints == 1 ? "" : "s")) into \(output)"
+        let checkpoints = "\(report.checkpoints) checkpoint\(report.checkpoints == 1 ? "" : "s")"
+        print("merged \(report.present.count) of \(report.shards) shards (\(checkpoints)) into \(output)"
               + (report.missing.isEmpty ? "" : "; missing: \(report.missing.map { "\($0)/\(report.shards)" }.joined(separator: ", "))"))
     }
 }

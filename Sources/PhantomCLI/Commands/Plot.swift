@@ -22,35 +22,29 @@ struct Plot: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder for the figures (created if missing).")
     var output: String = "plots"
 
-    @Option(help: "Formats, comma-separated: png, svg, pdf.")
-    var format: String = "png"
+    @Option(help: "Formats, comma-separated: \(Terminal.Format.allCases.map(\.rawValue).joined(separator: ", ")).",
+            transform: { try FormatList(parsing: $0) })
+    var format = FormatList([.png])
 
     @Option(name: .customLong("k"), help: "k of the along-training figure.")
-    var trainingK: Int = 5
+    var trainingK = PlotRun.defaultTrainingK
 
     @Option(name: .customLong("lambda"), help: "λ of the along-training figure (the nearest in the grid).")
-    var trainingLambda: Double = 0.5
+    var trainingLambda = PlotRun.defaultTrainingLambda
 
     @Flag(help: "Overwrite existing figures.")
     var force = false
 
-    var formats: [String] { format.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
-
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give a results file or a run folder") }
-        if let bad = formats.first(where: { Terminal(format: $0) == nil }) {
-            throw ValidationError("--format: unknown format '\(bad)' (known: png, svg, pdf)")
-        }
-        guard !formats.isEmpty else { throw ValidationError("--format: no format given") }
-        guard trainingK >= 1 else { throw ValidationError("--k must be at least 1, got \(trainingK)") }
-        guard trainingLambda > 0, trainingLambda <= 1 else { throw ValidationError("--lambda must lie in (0, 1], got \(trainingLambda)") }
+        try PlotRun.checkTrainingCell(k: trainingK, lambda: trainingLambda)
     }
 
     func run() throws {
         var plots = try PlotRun(inputs: inputs)
         (plots.trainingK, plots.trainingLambda) = (trainingK, trainingLambda)
         var drawn = 0
-        try plots.write(to: output, formats: formats, overwrite: force) { outcome, paths in
+        try plots.write(to: output, formats: format.values, overwrite: force) { outcome, paths in
             switch outcome {
             case .figure:
                 drawn += 1
@@ -61,4 +55,16 @@ struct Plot: ParsableCommand {
         }
         print("\(drawn) figure\(drawn == 1 ? "" : "s") in \(output)/ (each with its .gp script and .dat data)")
     }
+}
+
+extension Terminal.Format: ExpressibleByArgument {}
+
+/// `--format`'s comma-separated formats (``Terminal/formats(parsing:)``: each known, none twice).
+struct FormatList: ExpressibleByArgument, Sendable {
+    let values: [Terminal.Format]
+    init(_ values: [Terminal.Format]) { self.values = values }
+    init(parsing text: String) throws { values = try Terminal.formats(parsing: text) }
+    init?(argument: String) { try? self.init(parsing: argument) }
+    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
+    static var allValueStrings: [String] { Terminal.Format.allCases.map(\.rawValue) }
 }

@@ -26,19 +26,11 @@ struct Slurm: ParsableCommand {
     @Flag(help: "Overwrite the scripts of an earlier job in FOLDER.") var force = false
     @Argument(parsing: .postTerminator, help: "The analyze command's arguments, after --.") var analyze: [String] = []
 
-    /// The analyze arguments without -o/--output, --shard and --force, and the output they named.
+    /// The analyze arguments without -o/--output and --force (``SlurmJob/shardArguments(_:)``), and the output they named.
     func split() throws -> (arguments: [String], output: String) {
         let parsed = try Analyze.parse(analyze)
         guard parsed.shard == nil else { throw ValidationError("the analyze arguments must not contain --shard (phantom slurm adds it)") }
-        var kept: [String] = [], i = 0
-        while i < analyze.count {
-            let a = analyze[i]
-            if a == "-o" || a == "--output" { i += 2; continue }
-            if a.hasPrefix("--output=") || a == "--force" || (a.hasPrefix("-o") && !a.hasPrefix("--")) { i += 1; continue }
-            kept.append(a)
-            i += 1
-        }
-        return (kept, parsed.output)
+        return (SlurmJob.shardArguments(analyze), parsed.output)
     }
 
     func job() throws -> SlurmJob {

@@ -26,89 +26,80 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Option(help: "Cell: tanh, resmlp or mdeq. (default: \(Defaults.defaultCell.rawValue))") var cell: CellKind?
-    @Option(help: "tanh and resmlp: state dimension d. (default: \(Defaults.defaultHidden))") var hidden: Int?
-    @Option(help: "resmlp only: hidden width m of the MLP. (default: 2·d)") var mlpWidth: Int?
-    @Option(help: "mdeq only: channels C of the state (d = C·H·W; C_in, H and W come from the data, flat x of s² features is 1×s×s). (default: \(Defaults.defaultChannels))") var channels: Int?
-    @Option(help: "mdeq only: expansion E (conv1 has E·C channels). (default: \(Defaults.defaultExpansion))") var expansion: Int?
-    @Option(help: "mdeq only: GroupNorm groups G, dividing C. (default: \(Defaults.defaultGroups))") var groups: Int?
-    @Option(help: "Data: a bundled name (digits → notebooks-data/digits.h5) or an HDF5 file with x, y and optionally split. (default: \(Defaults.defaultData))") var data: String?
-    @Option(help: "Gradient: \(Defaults.estimatorNames.joined(separator: ", ")). (default: \(Defaults.defaultEstimator))") var estimator: EstimatorID?
-    @Option(name: .customLong("k"), help: "Steps k of the phantom estimators. (default: \(Defaults.defaultSteps))") var steps: Int?
-    @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1]. (default: \(Defaults.defaultDamping))") var damping: Double?
-    @Option(help: "Adjoint solver of the exact gradient: auto, lu, gmres, fixed-point. (default: \(Defaults.defaultAdjoint.rawValue))") var adjoint: AdjointMethod?
-    @Option(help: "Adjoint relative tolerance. (default: \(Defaults.defaultAdjointTolerance))") var adjointTolerance: Double?
-    @Option(help: "Forward solver: auto (Anderson → Broyden → damped iteration → Newton), anderson, broyden, fixed-point. (default: \(Defaults.defaultSolver.rawValue))") var solver: FixedPointMethod?
-    @Option(help: "Forward relative tolerance. (default: \(FixedPointConfiguration.trainingTolerance))") var tolerance: Double?
-    @Option(help: "Forward iteration limit. (default: \(FixedPointConfiguration.trainingMaxIterations))") var maxIterations: Int?
-    @Option(help: "Epochs to train (with --resume: the new total). (default: \(Defaults.defaultEpochs))") var epochs: Int?
-    @Option(help: "Minibatch size. (default: \(Defaults.defaultBatchSize))") var batch: Int?
-    @Option(help: "Optimiser: sgd (momentum 0.9) or adam. (default: \(Defaults.defaultOptimizer.rawValue))") var optimizer: OptimizerKind?
-    @Option(help: "Learning rate, > 0. (default: \(Defaults.defaultLearningRate))") var lr: Double?
-    @Option(help: "L2 weight decay, ≥ 0. (default: \(Defaults.defaultWeightDecay))") var weightDecay: Double?
-    @Option(help: "Random seed. (default: \(Defaults.defaultSeed))") var seed: UInt64?
-    @Option(help: "Save a checkpoint every N epochs. (default: \(Defaults.defaultSaveEvery))") var saveEvery: Int?
-    @Option(help: "tanh only: keep ‖cell.weight‖₂ ≤ γ after every step (0 disables). (default: \(Defaults.defaultMaxNorm))") var maxNorm: Double?
+    @Option(help: "Cell.") var cell: CellKind = Defaults.defaultCell
+    @Option(help: ArgumentHelp(CellSetting.hidden.help)) var hidden: Int?
+    @Option(help: ArgumentHelp(CellSetting.mlpWidth.help)) var mlpWidth: Int?
+    @Option(help: ArgumentHelp(CellSetting.channels.help)) var channels: Int?
+    @Option(help: ArgumentHelp(CellSetting.expansion.help)) var expansion: Int?
+    @Option(help: ArgumentHelp(CellSetting.groups.help)) var groups: Int?
+    @Option(help: ArgumentHelp(CellSetting.maxNorm.help)) var maxNorm: Double?
+    @Option(help: "Data: a bundled name (digits → notebooks-data/digits.h5) or an HDF5 file with x, y and optionally split.")
+    var data: String = Defaults.defaultData
+    @Option(help: "Gradient.") var estimator: EstimatorID = Defaults.defaultEstimator
+    @Option(name: .customLong("k"), help: "Steps k of the phantom estimators.") var steps: Int = Defaults.defaultSteps
+    @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1].") var damping = Defaults.defaultDamping
+    @Option(help: "Adjoint solver of the exact gradient.") var adjoint: AdjointMethod = Defaults.defaultAdjoint
+    @Option(help: "Adjoint relative tolerance.") var adjointTolerance: Double = Defaults.defaultAdjointTolerance
+    @Option(help: "Forward solver: auto is Anderson → Broyden → damped iteration → Newton.")
+    var solver: FixedPointMethod = Defaults.defaultSolver
+    @Option(help: "Forward relative tolerance.") var tolerance: Double = FixedPointConfiguration.trainingTolerance
+    @Option(help: "Forward iteration limit.") var maxIterations: Int = FixedPointConfiguration.trainingMaxIterations
+    @Option(help: "Epochs to train (with --resume: the new total; default there: the run's own). (default: \(Defaults.defaultEpochs))")
+    var epochs: Int?
+    @Option(help: "Minibatch size.") var batch: Int = Defaults.defaultBatchSize
+    @Option(help: "Optimiser (sgd: momentum 0.9).") var optimizer: OptimizerKind = Defaults.defaultOptimizer
+    @Option(help: "Learning rate, > 0.") var lr: Double = Defaults.defaultLearningRate
+    @Option(help: "L2 weight decay, ≥ 0.") var weightDecay: Double = Defaults.defaultWeightDecay
+    @Option(help: "Random seed.") var seed: UInt64 = Defaults.defaultSeed
+    @Option(help: "Save a checkpoint every N epochs.") var saveEvery: Int = Defaults.defaultSaveEvery
     @Option(name: .shortAndLong, help: "The run folder.") var output: String
     @Flag(help: "Continue the run in OUTPUT from its last checkpoint.") var resume = false
     @Flag(help: "Start over in an OUTPUT folder that holds another run's checkpoints (they are removed).") var force = false
 
+    var cellSettings: CellSettings {
+        CellSettings(hidden: hidden, mlpWidth: mlpWidth, channels: channels, expansion: expansion, groups: groups, maxNorm: maxNorm)
+    }
+
+    /// The library's checks: a resumed run takes no setting but --epochs; a new one only settings its cell takes, in range.
     func validate() throws {
         if resume {
-            let given: [(String, Bool)] = [("--cell", cell != nil), ("--hidden", hidden != nil), ("--mlp-width", mlpWidth != nil),
-                ("--data", data != nil), ("--estimator", estimator != nil), ("--k", steps != nil), ("--lambda", damping != nil),
-                ("--adjoint", adjoint != nil), ("--adjoint-tolerance", adjointTolerance != nil), ("--solver", solver != nil),
-                ("--tolerance", tolerance != nil), ("--max-iterations", maxIterations != nil), ("--batch", batch != nil),
-                ("--optimizer", optimizer != nil), ("--lr", lr != nil), ("--weight-decay", weightDecay != nil),
-                ("--seed", seed != nil), ("--save-every", saveEvery != nil), ("--max-norm", maxNorm != nil), ("--force", force),
-                ("--channels", channels != nil), ("--expansion", expansion != nil), ("--groups", groups != nil)]
-            if let first = given.first(where: { $0.1 }) {
-                throw ValidationError("--resume continues with the run's own settings; drop \(first.0) (only --epochs may change)")
+            let given = cellSettings.given.map(\.optionName) + (data != Defaults.defaultData ? ["--data"] : [])
+                + (try newConfiguration(CellSettings()).sharedSettingsChanged(from: TrainingConfiguration())) + (force ? ["--force"] : [])
+            if let first = given.first {
+                throw ValidationError("--resume continues with the run's own settings; drop \(first) (only --epochs may change)")
             }
         } else {
-            let kind = cell ?? Defaults.defaultCell
-            let misplaced: [(String, Bool, Bool)] = [
-                ("--hidden", hidden != nil, kind != .mdeq), ("--mlp-width", mlpWidth != nil, kind == .resmlp),
-                ("--channels", channels != nil, kind == .mdeq), ("--expansion", expansion != nil, kind == .mdeq),
-                ("--groups", groups != nil, kind == .mdeq), ("--max-norm", maxNorm != nil, kind == .tanh)]
-            if let wrong = misplaced.first(where: { $0.1 && !$0.2 }) {
-                throw ValidationError("\(wrong.0) does not apply to the \(kind.rawValue) cell")
-            }
             _ = try newConfiguration()
         }
     }
 
     /// The configuration of a new run: the options over the library's defaults.
-    func newConfiguration() throws -> TrainingConfiguration {
-        let d = hidden ?? Defaults.defaultHidden
-        return try TrainingConfiguration(
-            cell: cell ?? Defaults.defaultCell, hidden: d, mlpWidth: mlpWidth ?? Defaults.defaultMLPWidth(hidden: d),
-            estimator: estimator ?? Defaults.defaultEstimator, steps: steps ?? Defaults.defaultSteps, damping: damping ?? Defaults.defaultDamping,
-            adjoint: adjoint ?? Defaults.defaultAdjoint, adjointTolerance: adjointTolerance ?? Defaults.defaultAdjointTolerance,
-            solver: try FixedPointConfiguration(method: solver ?? Defaults.defaultSolver,
-                                                stopping: .relative(tolerance ?? FixedPointConfiguration.trainingTolerance),
-                                                maxIterations: maxIterations ?? FixedPointConfiguration.trainingMaxIterations),
-            epochs: epochs ?? Defaults.defaultEpochs, batchSize: batch ?? Defaults.defaultBatchSize, optimizer: optimizer ?? Defaults.defaultOptimizer,
-            learningRate: lr ?? Defaults.defaultLearningRate, weightDecay: weightDecay ?? Defaults.defaultWeightDecay, seed: seed ?? Defaults.defaultSeed,
-            saveEvery: saveEvery ?? Defaults.defaultSaveEvery, maxNorm: maxNorm ?? Defaults.defaultMaxNorm,
-            channels: channels ?? Defaults.defaultChannels, expansion: expansion ?? Defaults.defaultExpansion,
-            groups: groups ?? Defaults.defaultGroups)
+    func newConfiguration(_ settings: CellSettings? = nil) throws -> TrainingConfiguration {
+        var c = try TrainingConfiguration(cell: cell, settings: settings ?? cellSettings)
+        (c.estimator, c.steps, c.damping, c.adjoint, c.adjointTolerance) = (estimator, steps, damping, adjoint, adjointTolerance)
+        c.solver = try FixedPointConfiguration(method: solver, stopping: .relative(tolerance), maxIterations: maxIterations)
+        (c.batchSize, c.optimizer, c.learningRate) = (batch, optimizer, lr)
+        (c.weightDecay, c.seed, c.saveEvery) = (weightDecay, seed, saveEvery)
+        if let epochs { c.epochs = epochs }
+        return try c.validated()
     }
 
     func run() throws {
         var run = resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)
-            : try TrainingRun.start(try newConfiguration(), data: data ?? Defaults.defaultData, folder: output, force: force)
+            : try TrainingRun.start(try newConfiguration(), data: data, folder: output, force: force)
         let c = run.configuration
-        print("training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) (\(run.train.count) train, \(run.test.count) test) "
-              + "with \(c.estimatorLabel), \(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
+        print("training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) "
+              + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), "
+              + "\(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
         print("epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged")
         try run.train { record in
             let warning = record.unconvergedForward + record.unconvergedAdjoint > 0
                 ? "\(record.unconvergedForward) forward, \(record.unconvergedAdjoint) adjoint solves NOT converged" : "0"
-            print(pad("\(record.epoch)", 8) + pad(String(format: "%.4f", record.loss), 9) + pad(String(format: "%.3f", record.trainAccuracy), 8)
-                  + pad(String(format: "%.3f", record.testAccuracy), 8) + pad(String(format: "%.1f", record.forwardIterations), 10)
-                  + pad(String(format: "%.3f", record.forwardSeconds), 9) + pad(String(format: "%.3f", record.backwardSeconds), 9) + warning)
+            let columns: [(String, Double, Int)] = [("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8),
+                ("%.3f", record.testAccuracy, 8),
+                ("%.1f", record.forwardIterations, 10), ("%.3f", record.forwardSeconds, 9), ("%.3f", record.backwardSeconds, 9)]
+            print(pad("\(record.epoch)", 8) + columns.map { pad(String(format: $0.0, $0.1), $0.2) }.joined() + warning)
         }
         print("checkpoints in \(output)/")
     }

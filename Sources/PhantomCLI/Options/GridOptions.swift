@@ -1,26 +1,15 @@
 import ArgumentParser
+import Foundation
 import PhantomAnalysis
 import PhantomGradients
 
-/// A list of k values: a range "1...20" or a comma-separated list "1,2,5".
+/// A list of k values: a range "1...20" or a comma-separated list "1,2,5" (``AnalysisConfiguration/ks(parsing:)``).
 struct KList: ExpressibleByArgument, Sendable {
     let values: [Int]
-
     init?(argument: String) {
-        let text = argument.trimmingCharacters(in: .whitespaces)
-        if let range = text.range(of: "...") {
-            // The range is bounded before it is materialised.
-            guard let low = Int(text[..<range.lowerBound]), let high = Int(text[range.upperBound...]), low <= high,
-                  high.subtractingReportingOverflow(low).partialValue < AnalysisConfiguration.maximumK, !high.subtractingReportingOverflow(low).overflow
-            else { return nil }
-            values = Array(low...high)
-        } else {
-            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-            values = parts.compactMap { $0 }
-        }
+        guard let values = AnalysisConfiguration.ks(parsing: argument) else { return nil }
+        self.values = values
     }
-
     init(_ values: [Int]) { self.values = values }
     var defaultValueDescription: String {
         values.count > 2 && values == Array(values[0]...values[values.count - 1])
@@ -28,29 +17,23 @@ struct KList: ExpressibleByArgument, Sendable {
     }
 }
 
-/// A comma-separated list of numbers.
+/// A comma-separated list of damping factors (``AnalysisConfiguration/lambdas(parsing:)``).
 struct DoubleList: ExpressibleByArgument, Sendable {
     let values: [Double]
     init?(argument: String) {
-        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-        values = parts.compactMap { $0 }
+        guard let values = AnalysisConfiguration.lambdas(parsing: argument) else { return nil }
+        self.values = values
     }
     init(_ values: [Double]) { self.values = values }
     var defaultValueDescription: String { values.map { String(format: "%g", $0) }.joined(separator: ",") }
 }
 
-/// A comma-separated list of estimator families (names from ``Estimators/builtIn``).
+/// A comma-separated list of estimator families (``AnalysisConfiguration/estimators(parsing:)``).
 struct EstimatorList: ExpressibleByArgument, Sendable {
     let values: [EstimatorFamily]
     init?(argument: String) {
-        var seen: [EstimatorFamily] = []
-        for part in argument.split(separator: ",") {
-            guard let family = try? Estimators.family(named: part.trimmingCharacters(in: .whitespaces).lowercased()) else { return nil }
-            if !seen.contains(family) { seen.append(family) }
-        }
-        guard !seen.isEmpty else { return nil }
-        values = seen
+        guard let values = AnalysisConfiguration.estimators(parsing: argument) else { return nil }
+        self.values = values
     }
     init(_ values: [EstimatorFamily]) { self.values = values }
     var defaultValueDescription: String { values.map(\.id.rawValue).joined(separator: ",") }
@@ -69,7 +52,10 @@ struct GridOptions: ParsableArguments {
     @Option(name: .customLong("lambda"), help: "Damping factors λ, comma-separated, each in (0, 1].")
     var lambdas: DoubleList = DoubleList(AnalysisConfiguration.defaultLambdas)
 
-    @Option(help: "Estimators to compare with the exact gradient, comma-separated: \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).")
+    @Option(help: """
+        Estimators to compare with the exact gradient, comma-separated: \
+        \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).
+        """)
     var estimators: EstimatorList = EstimatorList(AnalysisConfiguration.defaultEstimators)
 
     @Option(help: "Adjoint solver of the exact gradient: auto (LU for d ≤ 512, else GMRES), lu, gmres, fixed-point.")
@@ -78,13 +64,22 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
     var adjointTolerance: Double = AnalysisConfiguration.defaultAdjointTolerance
 
-    @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
+    @Option(help: """
+        Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.
+        """)
     var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
 
-    @Option(help: "How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit); none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.")
+    @Option(help: """
+        How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when \
+        d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit); \
+        none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.
+        """)
     var certifySamples: Int?
 
-    @Option(help: "How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).")
+    @Option(help: """
+        How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative \
+        (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).
+        """)
     var spectra: SpectraRoute = .auto
 
     func validate() throws { _ = try configuration() }

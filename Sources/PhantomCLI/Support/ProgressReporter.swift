@@ -14,7 +14,8 @@ final class ProgressReporter: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if terminal {
             let width = 30, filled = done * width / max(total, 1)
-            FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
+            let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(label) [\(bar)] \(done)/\(total)".utf8))
         } else {
             let quarter = done * 4 / max(total, 1)
             if label != lastLabel || quarter != lastQuarter {

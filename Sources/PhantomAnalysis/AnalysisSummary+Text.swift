@@ -1,10 +1,10 @@
 import Foundation
-import PhantomAnalysis
+import PhantomGradients
 
 extension AnalysisSummary {
-    /// The summary as text: per checkpoint, each estimator's median cosines (a λ × k table, a row over k, or
+    /// The summary as text (``json()``'s content for a reader): per checkpoint, each estimator's median cosines (a λ × k table, a row over k, or
     /// one number, as the estimator's axes say) and its certified fractions.
-    func text() -> String {
+    public func text() -> String {
         var lines: [String] = []
         func percent(_ x: Double?) -> String { x.map { String(format: "%5.1f%%", 100 * $0) } ?? "  n/a" }
         func row(_ values: [Double?]) -> String { values.map { pad($0.map { String(format: "%.3f", $0) } ?? "—", 6) }.joined() }
@@ -75,4 +75,9 @@ extension AnalysisSummary {
         lines.append("wrote \(output)")
         return lines.joined(separator: "\n")
     }
+}
+
+/// `s` padded with spaces to `width` characters (at least one space after it).
+private func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
 }
