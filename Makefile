@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libhdf5-dev hdf5-tools gnuplot-nox libopenblas-dev liblapacke
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: install demo readme-figures reference test test-slurm deps python-deps build release clean
+.PHONY: lint install demo readme-figures reference test test-slurm deps python-deps build release clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
@@ -33,9 +33,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps python-deps
+test: deps python-deps lint
 	$(SWIFT) test --disable-xctest
 	@bash scripts/test-notebook.sh
+
+# The style check: `swift format lint` with the repository's .swift-format (the toolchain ships swift-format; it exits
+# non-zero on any finding with --strict), and no line of Sources/ over 140 characters.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests --configuration .swift-format
+	@python3 -c 'import glob, sys; bad = [f"{f}:{i + 1}" for f in glob.glob("Sources/**/*.swift", recursive=True) for i, l in enumerate(open(f, encoding="utf-8").read().split("\n")) if len(l) > 140]; print("\n".join(bad)); sys.exit(1 if bad else 0)' \
+	  || { echo "lines over 140 characters in Sources/ (above)"; exit 1; }
 
 # A real Slurm cluster on this machine runs a sharded analysis and merges it (installs Debian's Slurm and
 # munge; skipped, visibly, where they cannot be installed or started). See scripts/test-slurm.sh.

@@ -37,10 +37,12 @@ public struct AnalysisConfiguration: Sendable {
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid, no or repeated estimators, or a
     ///   negative count.
-    public init(ks: [Int] = defaultKs, lambdas: [Double] = defaultLambdas, estimators: [EstimatorFamily] = defaultEstimators,
-                adjoint: AdjointSolver, certificateSamples: Int? = nil, columnBudget: Int = 4_000_000,
-                preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit,
-                spectra: SpectraRoute = .auto) throws(ConfigurationError) {
+    public init(
+        ks: [Int] = defaultKs, lambdas: [Double] = defaultLambdas, estimators: [EstimatorFamily] = defaultEstimators,
+        adjoint: AdjointSolver, certificateSamples: Int? = nil, columnBudget: Int = 4_000_000,
+        preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit,
+        spectra: SpectraRoute = .auto
+    ) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         if let bad = ks.first(where: { $0 < 1 }) { throw ConfigurationError("every k must be at least 1, got \(bad)") }
         if let big = ks.first(where: { $0 > Self.maximumK }) { throw ConfigurationError("k is at most \(Self.maximumK), got \(big)") }

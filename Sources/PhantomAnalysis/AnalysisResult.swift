@@ -169,7 +169,9 @@ public struct AnalysisResult: Sendable {
     /// A sample is used for the bound checks only when its forward and adjoint solves converged and its fixed
     /// point is attractive.
     public var reliable: [Bool] {
-        (0..<sampleCount).map { Self.isReliable(forwardConverged: forwardConverged[$0], adjointConverged: adjointConverged[$0], spectra: spectra[$0]) }
+        (0..<sampleCount).map {
+            Self.isReliable(forwardConverged: forwardConverged[$0], adjointConverged: adjointConverged[$0], spectra: spectra[$0])
+        }
     }
 
     /// The rule behind ``reliable``: both solves converged, ρ(J) reached its tolerance (iterative route) and ρ(J) < 1.

@@ -48,8 +48,10 @@ public struct AnalysisRun: Sendable {
 
         public static let defaultSamples = 100
 
-        public init(checkpoints: [String], data: String? = nil, samples: Int = defaultSamples, cell: CellKind? = nil, prefix: String? = nil,
-                    shard: Shard? = nil) {
+        public init(
+            checkpoints: [String], data: String? = nil, samples: Int = defaultSamples, cell: CellKind? = nil, prefix: String? = nil,
+            shard: Shard? = nil
+        ) {
             self.checkpoints = checkpoints
             self.data = data
             self.samples = samples
@@ -94,28 +96,44 @@ public struct AnalysisRun: Sendable {
                 continue
             }
             let series = try RunFolder.checkpoints(in: argument).map { try Self.load($0, inputs) }
-                .sorted { ($0.checkpoint.epoch ?? -1, $0.checkpoint.step ?? -1, $0.path) < ($1.checkpoint.epoch ?? -1, $1.checkpoint.step ?? -1, $1.path) }
+                .sorted {
+                    ($0.checkpoint.epoch ?? -1, $0.checkpoint.step ?? -1, $0.path) < (
+                        $1.checkpoint.epoch ?? -1, $1.checkpoint.step ?? -1, $1.path
+                    )
+                }
             guard !series.isEmpty else { throw InputError("\(argument): the folder holds no run checkpoints (epoch-NNNN.h5)") }
             members += series
         }
         let first = members[0]
         // One series, one model shape: the results file records one cell, and every checkpoint is compared with
         // the same samples.
-        let shape = { (m: Member) in "\(m.checkpoint.model.cell.kind.rawValue) n_in = \(m.checkpoint.model.inputDimension), d = \(m.checkpoint.model.stateDimension), c = \(m.checkpoint.model.outputDimension)" }
+        let shape = { (m: Member) in
+            "\(m.checkpoint.model.cell.kind.rawValue) n_in = \(m.checkpoint.model.inputDimension), d = "
+                + "\(m.checkpoint.model.stateDimension), c = \(m.checkpoint.model.outputDimension)"
+        }
         if let other = members.first(where: { shape($0) != shape(first) }) {
-            throw InputError(path: other.path, message: "is a \(shape(other)) model, \(first.path) a \(shape(first)) one; a series holds one kind of model")
+            throw InputError(
+                path: other.path,
+                message: "is a \(shape(other)) model, \(first.path) a \(shape(first)) one; a series holds one kind of model")
         }
         let reference = inputs.data ?? first.checkpoint.dataset
         guard let reference else { throw InputError("\(first.path) names no data set; pass the data file") }
         if let shard = inputs.shard, shard.count > members.count {
-            throw InputError("shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s"), so at most \(members.count) shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)")
+            throw InputError(
+                "shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s"), so at most \(members.count) "
+                    + "shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)"
+            )
         }
         let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
         let dataSnapshot = try FileSnapshot(dataPath)
         let dataSHA256 = dataSnapshot.sha256
         let dataSet = try DataSet.load(dataSnapshot)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
-        for member in members { try dataSet.checkInputs(member.checkpoint.model.inputDimension, image: member.checkpoint.model.cell.inputImageShape, path: dataPath, model: member.path) }
+        for member in members {
+            try dataSet.checkInputs(
+                member.checkpoint.model.inputDimension, image: member.checkpoint.model.cell.inputImageShape, path: dataPath,
+                model: member.path)
+        }
         let chosen = try dataSet.analysisSamples(inputs.samples, path: dataPath)
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
@@ -126,7 +144,9 @@ public struct AnalysisRun: Sendable {
         self.selected = inputs.shard?.positions(inSeriesOf: members.count) ?? Array(members.indices)
         self.dataPath = dataPath
         self.dataSHA256 = dataSHA256
-        self.importOptions = "cell \(inputs.cell?.rawValue ?? "-") prefix \(inputs.prefix.map { "'\($0)'" } ?? "-") renames \(inputs.renames.map { "'\($0.0)'='\($0.1)'" }.joined(separator: ","))"
+        self.importOptions =
+            "cell \(inputs.cell?.rawValue ?? "-") prefix \(inputs.prefix.map { "'\($0)'" } ?? "-") renames "
+            + "\(inputs.renames.map { "'\($0.0)'='\($0.1)'" }.joined(separator: ","))"
         self.samples = chosen
         self.targets = targets
     }
@@ -135,7 +155,9 @@ public struct AnalysisRun: Sendable {
     /// what was analysed.
     private static func load(_ path: String, _ inputs: Inputs) throws -> Member {
         let snapshot = try FileSnapshot(path)
-        return Member(path: path, sha256: snapshot.sha256, checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix, renames: inputs.renames))
+        return Member(
+            path: path, sha256: snapshot.sha256,
+            checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix, renames: inputs.renames))
     }
 
     /// The cell kind of the series (of its first checkpoint).
@@ -145,23 +167,29 @@ public struct AnalysisRun: Sendable {
     /// - Parameters:
     ///   - progress: (member index, stage, done, in all), from the analysing threads.
     ///   - finished: called with each member's index when its analysis is done.
-    public func run(progress: (@Sendable (Int, Analyzer.Stage, Int, Int) -> Void)? = nil,
-                    finished: ((Int) -> Void)? = nil) throws -> [SeriesEntry] {
+    public func run(
+        progress: (@Sendable (Int, Analyzer.Stage, Int, Int) -> Void)? = nil,
+        finished: ((Int) -> Void)? = nil
+    ) throws -> [SeriesEntry] {
         try selected.map { index in
             let member = members[index]
-            let result = try Analyzer(configuration).analyze(model: member.checkpoint.model, inputs: samples.x, targets: targets, solver: solver,
-                                                             progress: progress.map { report in { @Sendable stage, done, total in report(index, stage, done, total) } })
+            let result = try Analyzer(configuration).analyze(
+                model: member.checkpoint.model, inputs: samples.x, targets: targets, solver: solver,
+                progress: progress.map { report in { @Sendable stage, done, total in report(index, stage, done, total) } })
             finished?(index)
-            return SeriesEntry(path: member.path, sha256: member.sha256, epoch: member.checkpoint.epoch, step: member.checkpoint.step, result: result)
+            return SeriesEntry(
+                path: member.path, sha256: member.sha256, epoch: member.checkpoint.epoch, step: member.checkpoint.step, result: result)
         }
     }
 
     /// The root attributes a results file of this run records besides the format's own: the command, the tool
     /// version, the time, the data, the cell, the job's fingerprint and series length, and the shard.
     public func resultAttributes(command: String, toolVersion: String, created: Date = Date()) -> [String: String] {
-        var attributes = ["command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
-                          "data": dataPath, "cell": cell.rawValue, "job_fingerprint": fingerprint(toolVersion: toolVersion),
-                          "job_series": "\(members.count)"]
+        var attributes = [
+            "command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
+            "data": dataPath, "cell": cell.rawValue, "job_fingerprint": fingerprint(toolVersion: toolVersion),
+            "job_series": "\(members.count)"
+        ]
         if let shard { attributes["shard"] = shard.description }
         return attributes
     }
@@ -176,14 +204,24 @@ public struct AnalysisRun: Sendable {
         lines.append("data \(dataSHA256) rows \(samples.rows.map(String.init).joined(separator: ","))")
         lines.append("k \(c.ks.map(String.init).joined(separator: ",")) lambda \(c.lambdas.map(bits).joined(separator: ","))")
         lines.append("estimators \(c.estimators.map(\.id.rawValue).joined(separator: ","))")
-        lines.append("adjoint \(c.adjoint.method.rawValue) \(bits(c.adjoint.tolerance)) \(c.adjoint.maxIterations) \(bits(c.adjoint.damping)) \(c.adjoint.restart)")
-        lines.append("certify \(c.certificateSamples.map(String.init) ?? "default") columns \(c.columnBudget) \(c.preferColumnRoute) stacked \(c.stackedLimit)")
+        lines.append(
+            "adjoint \(c.adjoint.method.rawValue) \(bits(c.adjoint.tolerance)) \(c.adjoint.maxIterations) \(bits(c.adjoint.damping)) "
+                + "\(c.adjoint.restart)"
+        )
+        lines.append(
+            "certify \(c.certificateSamples.map(String.init) ?? "default") columns \(c.columnBudget) \(c.preferColumnRoute) stacked "
+                + "\(c.stackedLimit)"
+        )
         if c.spectra != .auto { lines.append("spectra \(c.spectra.rawValue)") }
-        let stopping = switch f.stopping { case .absolute(let t): "absolute \(bits(t))"; case .relative(let t): "relative \(bits(t))" }
-        lines.append("solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
-                     + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")
+        let stopping =
+            switch f.stopping {
+            case .absolute(let t): "absolute \(bits(t))";
+            case .relative(let t): "relative \(bits(t))"
+            }
+        lines.append(
+            "solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
+                + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")
         lines.append("import \(importOptions)")
         return SHA256.hex(Array(lines.joined(separator: "\n").utf8))
     }
 }
-

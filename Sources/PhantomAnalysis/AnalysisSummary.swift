@@ -87,9 +87,13 @@ public struct AnalysisSummary: Encodable, Sendable {
                 /// The cells of estimator e over the reliable samples.
                 func cells(_ grid: CellGrid) -> [Double] {
                     var values: [Double] = []
-                    for l in 0..<r.lambdas.count { for k in 0..<r.ks.count { for s in 0..<r.sampleCount where reliable[s] {
-                        values.append(grid[e, l, k, s])
-                    } } }
+                    for l in 0..<r.lambdas.count {
+                        for k in 0..<r.ks.count {
+                            for s in 0..<r.sampleCount where reliable[s] {
+                                values.append(grid[e, l, k, s])
+                            }
+                        }
+                    }
                     return values
                 }
                 let c = r.certificates
@@ -101,9 +105,12 @@ public struct AnalysisSummary: Encodable, Sendable {
                     rhoStarBelowOne: CertifiedFraction.of(cells(c.rhoStar)) { $0 < 1 },
                     ascentMarginNonNegative: CertifiedFraction.of(cells(c.ascentMargin)) { $0 >= 0 },
                     frontier: zip(Frontier.thresholds, frontier[e]).map { threshold, cell in
-                        FrontierEntry(threshold: threshold, cell: cell.map {
-                            FrontierEntry.Cell(k: $0.k, lambda: $0.lambda, medianCosine: $0.medianCosine, cost: $0.cost, costRatio: $0.costRatio)
-                        })
+                        FrontierEntry(
+                            threshold: threshold,
+                            cell: cell.map {
+                                FrontierEntry.Cell(
+                                    k: $0.k, lambda: $0.lambda, medianCosine: $0.medianCosine, cost: $0.cost, costRatio: $0.costRatio)
+                            })
                     })
             }
             let stacked = r.stacked.map { s -> StackedSummary in
@@ -111,21 +118,23 @@ public struct AnalysisSummary: Encodable, Sendable {
                 // Cells where the stacked system was computed (families without a stacked form are NaN).
                 let computed = c.errorNorm.values.indices.filter { !c.errorNorm.values[$0].isNaN }
                 func values(_ grid: CellGrid) -> [Double] { computed.map { grid.values[$0] } }
-                return StackedSummary(theorem1: CertifiedFraction.of(values(c.theorem1), holds: CertifiedFraction.flagHolds),
-                                      rhoStarBelowOne: CertifiedFraction.of(values(c.rhoStar)) { $0 < 1 },
-                                      ascentMarginNonNegative: CertifiedFraction.of(values(c.ascentMargin)) { $0 >= 0 })
+                return StackedSummary(
+                    theorem1: CertifiedFraction.of(values(c.theorem1), holds: CertifiedFraction.flagHolds),
+                    rhoStarBelowOne: CertifiedFraction.of(values(c.rhoStar)) { $0 < 1 },
+                    ascentMarginNonNegative: CertifiedFraction.of(values(c.ascentMargin)) { $0 >= 0 })
             }
-            return Checkpoint(path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
-                              unconvergedForward: r.forwardConverged.filter { !$0 }.count,
-                              unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
-                              unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
-                              unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
-                              spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
-                              unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
-                              failures: r.failures.entries.map {
-                                  Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
-                              },
-                              exactCost: r.exactCost, estimators: estimators, stacked: stacked)
+            return Checkpoint(
+                path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
+                unconvergedForward: r.forwardConverged.filter { !$0 }.count,
+                unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
+                unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
+                unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
+                spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
+                unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
+                failures: r.failures.entries.map {
+                    Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
+                },
+                exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }
 

@@ -18,8 +18,10 @@ public struct Analyzer: Sendable {
     /// The Krylov eigenvalue methods of the matrix-free route (a test may pass one that breaks down).
     public let krylovSolver: any KrylovEigensolver
 
-    public init(_ configuration: AnalysisConfiguration, denseSolver: any DenseSpectralSolver = LAPACKSpectralSolver(),
-                krylovSolver: any KrylovEigensolver = StandardKrylovEigensolver()) {
+    public init(
+        _ configuration: AnalysisConfiguration, denseSolver: any DenseSpectralSolver = LAPACKSpectralSolver(),
+        krylovSolver: any KrylovEigensolver = StandardKrylovEigensolver()
+    ) {
         (self.configuration, self.denseSolver, self.krylovSolver) = (configuration, denseSolver, krylovSolver)
     }
 
@@ -41,8 +43,10 @@ public struct Analyzer: Sendable {
     /// the stacked system's Gram at 1 and 2 threads). The analysis therefore runs its BLAS calls single-threaded
     /// and gets its parallelism from ``Parallel/map(_:_:)`` over samples, so a results file is bit-identical at
     /// any thread count — which also lets shards run with other CPU counts than the unsharded run.
-    public func analyze(model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
-                        progress: (@Sendable (Stage, Int, Int) -> Void)? = nil) throws -> AnalysisResult {
+    public func analyze(
+        model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
+        progress: (@Sendable (Stage, Int, Int) -> Void)? = nil
+    ) throws -> AnalysisResult {
         try BLASInfo.withThreads(1) {
             let c = configuration
             func report(_ stage: Stage) -> (@Sendable (Int, Int) -> Void)? {
@@ -51,16 +55,22 @@ public struct Analyzer: Sendable {
             let problem = ForwardSolveStage(solver: solver).run(model: model, inputs: inputs, targets: targets)
             let exact = ExactGradientStage(adjoint: c.adjoint).run(problem)
             let route = c.spectra.resolved(stateDimension: problem.stateDimension)
-            let measured = try MeasurementStage(ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route,
-                                                progress: report(.measuring)).run(problem, exact: exact)
+            let measured = try MeasurementStage(
+                ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route,
+                progress: report(.measuring)
+            ).run(problem, exact: exact)
             var spectra = SpectraStage(route: route, ks: c.ks, lambdas: c.lambdas, solver: denseSolver, progress: report(.spectra))
                 .run(problem, grams: measured.grams)
-            let plan = CertificationPlan(configuration: c, problem: problem, route: route,
-                                         sound: AssemblyStage.sound(problem: problem, exact: exact, spectra: spectra))
-            let certification = CertificationStage(plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver,
-                                                   progress: report(.certifying)).run(problem, spectra: &spectra)
-            return AssemblyStage(configuration: c).run(problem: problem, exact: exact, measured: measured, spectra: spectra,
-                                                        plan: plan, certification: certification)
+            let plan = CertificationPlan(
+                configuration: c, problem: problem, route: route,
+                sound: AssemblyStage.sound(problem: problem, exact: exact, spectra: spectra))
+            let certification = CertificationStage(
+                plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver,
+                progress: report(.certifying)
+            ).run(problem, spectra: &spectra)
+            return AssemblyStage(configuration: c).run(
+                problem: problem, exact: exact, measured: measured, spectra: spectra,
+                plan: plan, certification: certification)
         }
     }
 }

@@ -39,7 +39,8 @@ public enum Frontier {
     }
 
     /// The cheapest cell of estimator `e` reaching `threshold`, or nil; `medians` are its median cosines, λ × k.
-    static func cheapest(_ r: AnalysisResult, estimator e: Int, medians: [[Double]], threshold: Double, exactCost: Double) -> FrontierCell? {
+    static func cheapest(_ r: AnalysisResult, estimator e: Int, medians: [[Double]], threshold: Double, exactCost: Double) -> FrontierCell?
+    {
         var best: FrontierCell?
         for (l, lambda) in r.lambdas.enumerated() {
             for (kk, k) in r.ks.enumerated() {

@@ -34,8 +34,10 @@ public struct Inspection: Sendable {
 
     /// Loads the model, and with `data` solves the first `samples` fixed points. Everything is checked before
     /// anything is solved.
-    public init(_ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = [], data: String? = nil,
-                samples: Int = defaultSamples, solver: FixedPointConfiguration) throws {
+    public init(
+        _ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = [], data: String? = nil,
+        samples: Int = defaultSamples, solver: FixedPointConfiguration
+    ) throws {
         guard samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(samples)") }
         let checkpoint = try ModelFile.load(path, cell: cell, prefix: prefix, renames: renames)
         let model = checkpoint.model
@@ -53,9 +55,10 @@ public struct Inspection: Sendable {
             rows = (0..<batch.count).map { i in
                 let row = logits.row(i)
                 let prediction = row.indices.max { row[$0] < row[$1] } ?? 0
-                return Sample(iterations: solution.iterations[i], residual: solution.residuals[i], lastResidual: solution.lastResiduals[i],
-                              method: solution.methods[i], status: solution.statuses[i], diagnostics: diagnostics[i],
-                              row: batch.rows[i], prediction: prediction, loss: losses?[i])
+                return Sample(
+                    iterations: solution.iterations[i], residual: solution.residuals[i], lastResidual: solution.lastResiduals[i],
+                    method: solution.methods[i], status: solution.statuses[i], diagnostics: diagnostics[i],
+                    row: batch.rows[i], prediction: prediction, loss: losses?[i])
             }
         }
         self.path = path

@@ -37,7 +37,9 @@ public struct SlurmJob: Sendable {
 
     /// - Throws: ``InputError`` naming the value that is not a valid Slurm setting.
     public func validate() throws {
-        guard (1...Shard.maximumCount).contains(shards) else { throw InputError("the number of shards must lie in 1…\(Shard.maximumCount), got \(shards)") }
+        guard (1...Shard.maximumCount).contains(shards) else {
+            throw InputError("the number of shards must lie in 1…\(Shard.maximumCount), got \(shards)")
+        }
         guard (1...1024).contains(cpusPerTask) else { throw InputError("cpus per task must lie in 1…1024, got \(cpusPerTask)") }
         guard time.range(of: #"^([0-9]{1,6}|([0-9]{1,3}-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2})$"#, options: .regularExpression) != nil else {
             throw InputError("time '\(time)' is not minutes or [D-]HH:MM:SS")
@@ -46,8 +48,9 @@ public struct SlurmJob: Sendable {
             throw InputError("memory '\(memory)' is not a number with an optional K, M, G or T")
         }
         for (what, path) in [("the job folder", folder), ("the working directory", workingDirectory)]
-            where path.range(of: #"^[A-Za-z0-9_./+-]{1,1024}$"#, options: .regularExpression) == nil {
-            throw InputError(path: path, message: "\(what) must be a path of letters, digits and _ . / + - (it is written into #SBATCH lines)")
+        where path.range(of: #"^[A-Za-z0-9_./+-]{1,1024}$"#, options: .regularExpression) == nil {
+            throw InputError(
+                path: path, message: "\(what) must be a path of letters, digits and _ . / + - (it is written into #SBATCH lines)")
         }
         if let partition, partition.range(of: #"^[A-Za-z0-9_.-]{1,64}$"#, options: .regularExpression) == nil {
             throw InputError("partition '\(partition)' is not a partition name")
@@ -73,28 +76,36 @@ public struct SlurmJob: Sendable {
     public func scripts() throws -> [(name: String, text: String)] {
         try validate()
         func header(_ name: String, log: String) -> [String] {
-            ["#!/bin/bash", "# Written by phantom slurm.", "#SBATCH --job-name=\(name)", "#SBATCH --cpus-per-task=\(cpusPerTask)",
-             "#SBATCH --time=\(time)", "#SBATCH --mem=\(memory)", "#SBATCH --chdir=\(workingDirectory)",
-             "#SBATCH --output=\(folder)/logs/\(log)"] + (partition.map { ["#SBATCH --partition=\($0)"] } ?? [])
+            [
+                "#!/bin/bash", "# Written by phantom slurm.", "#SBATCH --job-name=\(name)", "#SBATCH --cpus-per-task=\(cpusPerTask)",
+                "#SBATCH --time=\(time)", "#SBATCH --mem=\(memory)", "#SBATCH --chdir=\(workingDirectory)",
+                "#SBATCH --output=\(folder)/logs/\(log)"
+            ] + (partition.map { ["#SBATCH --partition=\($0)"] } ?? [])
         }
-        let analyze = header("phantom-analyze", log: "analyze-%a.out") + [
-            "#SBATCH --array=1-\(shards)", "set -euo pipefail",
-            "exec \(Self.quoted(phantom)) analyze \(analyzeArguments.map(Self.quoted).joined(separator: " ")) "
-                + "--shard \"${SLURM_ARRAY_TASK_ID}/\(shards)\" -o \(Self.quoted(folder + "/shard-"))\"${SLURM_ARRAY_TASK_ID}\"\(Self.quoted("-of-\(shards).h5")) --force",
-        ]
-        let merge = header("phantom-merge", log: "merge.out") + [
-            "set -euo pipefail",
-            "exec \(Self.quoted(phantom)) merge \((1...shards).map { Self.quoted(shardPath($0)) }.joined(separator: " ")) -o \(Self.quoted(output)) --force",
-        ]
+        let analyze =
+            header("phantom-analyze", log: "analyze-%a.out") + [
+                "#SBATCH --array=1-\(shards)", "set -euo pipefail",
+                "exec \(Self.quoted(phantom)) analyze \(analyzeArguments.map(Self.quoted).joined(separator: " ")) "
+                    + "--shard \"${SLURM_ARRAY_TASK_ID}/\(shards)\" -o "
+                    + "\(Self.quoted(folder + "/shard-"))\"${SLURM_ARRAY_TASK_ID}\"\(Self.quoted("-of-\(shards).h5")) --force"
+            ]
+        let merge =
+            header("phantom-merge", log: "merge.out") + [
+                "set -euo pipefail",
+                "exec \(Self.quoted(phantom)) merge \((1...shards).map { Self.quoted(shardPath($0)) }.joined(separator: " ")) -o "
+                    + "\(Self.quoted(output)) --force"
+            ]
         let submit = [
             "#!/bin/bash", "# Written by phantom slurm: submits the analysis array, then the merge once every shard succeeded.",
             "set -euo pipefail",
             "array=$(sbatch --parsable \(Self.quoted(folder + "/analyze.sbatch")))", "array=${array%%;*}",
             "merge=$(sbatch --parsable --dependency=afterok:${array} \(Self.quoted(folder + "/merge.sbatch")))", "merge=${merge%%;*}",
-            "echo \"analysis array job ${array} (\(shards) shards), merge job ${merge}\"",
+            "echo \"analysis array job ${array} (\(shards) shards), merge job ${merge}\""
         ]
-        return [("analyze.sbatch", analyze.joined(separator: "\n") + "\n"), ("merge.sbatch", merge.joined(separator: "\n") + "\n"),
-                ("submit.sh", submit.joined(separator: "\n") + "\n")]
+        return [
+            ("analyze.sbatch", analyze.joined(separator: "\n") + "\n"), ("merge.sbatch", merge.joined(separator: "\n") + "\n"),
+            ("submit.sh", submit.joined(separator: "\n") + "\n")
+        ]
     }
 
     /// A string as one single-quoted shell word.

@@ -27,15 +27,18 @@ extension GridBenchmark {
             line("grid engine, per sample + batch mean", r.gridWithBatch),
             line("  of which not timed: Grams M Mᵀ (closed form)", r.grams),
             line("direct per-cell recomputation (scaled)", r.direct),
-            String(format: "ratios: grid (per sample) / one pass = %.2f (target ≤ 1.5); grid (+ batch) / one pass = %.2f",
-                   r.gridPerSample / r.onePass, r.gridWithBatch / r.onePass),
-            String(format: "        direct / grid (per sample) = %.0f, direct / grid (+ batch) = %.0f (target ≥ 20)",
-                   r.direct / r.gridPerSample, r.direct / r.gridWithBatch),
+            String(
+                format: "ratios: grid (per sample) / one pass = %.2f (target ≤ 1.5); grid (+ batch) / one pass = %.2f",
+                r.gridPerSample / r.onePass, r.gridWithBatch / r.onePass),
+            String(
+                format: "        direct / grid (per sample) = %.0f, direct / grid (+ batch) = %.0f (target ≥ 20)",
+                r.direct / r.gridPerSample, r.direct / r.gridWithBatch),
             line("one UPG(\(k), 0.5) pass (batch mean)", r.upgPass),
             line("UPG grid (\(k)×\(lambdas) cells, per sample + batch)", r.upgGrid),
             String(format: "        UPG grid / one UPG pass = %.1f (target ≤ 3)", r.upgGrid / r.upgPass),
-            String(format: "batched state VJP %.1f GFLOP/s, dgemm (B×d·d×d) %.1f GFLOP/s: ratio %.2f (target ≥ 0.5)",
-                   r.vjpGFLOPS, r.gemmGFLOPS, r.vjpGFLOPS / r.gemmGFLOPS),
+            String(
+                format: "batched state VJP %.1f GFLOP/s, dgemm (B×d·d×d) %.1f GFLOP/s: ratio %.2f (target ≥ 0.5)",
+                r.vjpGFLOPS, r.gemmGFLOPS, r.vjpGFLOPS / r.gemmGFLOPS)
         ]
     }
 }
@@ -49,14 +52,18 @@ extension TrainingBenchmark {
     public func lines(_ r: Report) -> [String] {
         var lines = [pad("gradient", 30) + pad("backward/step", 15) + pad("total/step", 13) + pad("test acc", 10) + "unconverged adjoint"]
         for row in r.rows {
-            lines.append(pad(row.label, 30) + pad(String(format: "%.2f ms", 1000 * row.backward), 15)
-                         + pad(String(format: "%.2f ms", 1000 * row.total), 13)
-                         + pad(String(format: "%.3f", row.testAccuracy), 10) + "\(row.unconvergedAdjoint)")
+            lines.append(
+                pad(row.label, 30) + pad(String(format: "%.2f ms", 1000 * row.backward), 15)
+                    + pad(String(format: "%.2f ms", 1000 * row.total), 13)
+                    + pad(String(format: "%.3f", row.testAccuracy), 10) + "\(row.unconvergedAdjoint)")
         }
         let (fixed, gmres, upg) = (r.rows[0], r.rows[1], r.rows[2])
-        lines.append(String(format: "backward speed-up of UPG(5, 0.5): %.2f× vs the fixed-point adjoint, %.2f× vs GMRES (the paper reports ≈ 1.7×)",
-                            fixed.backward / upg.backward, gmres.backward / upg.backward))
-        lines.append(String(format: "total step speed-up: %.2f× vs fixed-point, %.2f× vs GMRES", fixed.total / upg.total, gmres.total / upg.total))
+        lines.append(
+            String(
+                format: "backward speed-up of UPG(5, 0.5): %.2f× vs the fixed-point adjoint, %.2f× vs GMRES (the paper reports ≈ 1.7×)",
+                fixed.backward / upg.backward, gmres.backward / upg.backward))
+        lines.append(
+            String(format: "total step speed-up: %.2f× vs fixed-point, %.2f× vs GMRES", fixed.total / upg.total, gmres.total / upg.total))
         return lines
     }
 }
@@ -66,10 +73,12 @@ extension CellBenchmark {
 
     /// dgemm's rate, then per image size the state VJP's time, rate and ratio to dgemm (target ≥ 0.3).
     public func lines(_ r: Report) -> [String] {
-        [String(format: "dgemm 512×512·512×512: %.1f GFLOP/s", r.gemmGFLOPS)] + r.rows.map { row in
-            String(format: "%2d×%-2d (d = %6d): state VJP %.4f s, %.1f GFLOP/s, ratio to dgemm %.2f (target ≥ 0.3)",
-                   row.size, row.size, row.stateDimension, row.seconds, row.gflops, row.gflops / r.gemmGFLOPS)
-        }
+        [String(format: "dgemm 512×512·512×512: %.1f GFLOP/s", r.gemmGFLOPS)]
+            + r.rows.map { row in
+                String(
+                    format: "%2d×%-2d (d = %6d): state VJP %.4f s, %.1f GFLOP/s, ratio to dgemm %.2f (target ≥ 0.3)",
+                    row.size, row.size, row.stateDimension, row.seconds, row.gflops, row.gflops / r.gemmGFLOPS)
+            }
     }
 
     /// Image sizes from a comma-separated list ("8,16").

@@ -45,13 +45,15 @@ public struct CellBenchmark: Sendable {
         let a = Matrix(rows: n, columns: n, elements: (0..<(n * n)).map { _ in rng.nextGaussian() })
         let gemm = Stopwatch.median(repeats: repeats) { _ = BLAS.gemm(a, a) }
         let rows = sizes.map { side -> Row in
-            let g = MDEQCell.Geometry(channels: channels, inChannels: 1, height: side, width: side, expansion: expansion,
-                                      groups: 2)
+            let g = MDEQCell.Geometry(
+                channels: channels, inChannels: 1, height: side, width: side, expansion: expansion,
+                groups: 2)
             var cell = MDEQCell(g)
             cell.parameters = (0..<cell.layout.count).map { _ in 0.1 * rng.nextGaussian() }
             let d = g.stateDimension
             let h = Matrix(rows: batch, columns: d, elements: (0..<(batch * d)).map { _ in rng.nextGaussian() })
-            let x = Matrix(rows: batch, columns: g.inputDimension, elements: (0..<(batch * g.inputDimension)).map { _ in rng.nextGaussian() })
+            let x = Matrix(
+                rows: batch, columns: g.inputDimension, elements: (0..<(batch * g.inputDimension)).map { _ in rng.nextGaussian() })
             let u = Matrix(rows: batch, columns: d, elements: (0..<(batch * d)).map { _ in rng.nextGaussian() })
             let lin = cell.linearize(state: h, input: x)
             let seconds = Stopwatch.median(repeats: repeats) { _ = lin.stateVJP(u) }

@@ -23,10 +23,12 @@ public struct GridBenchmark: Sendable {
 
     /// - Throws: ``ConfigurationError`` for a size outside 1…``maximumSize`` (repeats and cells: 1…1000).
     public func validate() throws(ConfigurationError) {
-        for (name, value, limit) in [("d", stateDimension, Self.maximumSize), ("the batch size", batch, Self.maximumSize),
-                                     ("n_in", inputs, Self.maximumSize), ("K", maxSteps, AnalysisConfiguration.maximumK),
-                                     ("the number of λ values", lambdaCount, 1000), ("repeats", repeats, 1000),
-                                     ("direct cells", directCells, 1000)] where !(1...limit).contains(value) {
+        for (name, value, limit) in [
+            ("d", stateDimension, Self.maximumSize), ("the batch size", batch, Self.maximumSize),
+            ("n_in", inputs, Self.maximumSize), ("K", maxSteps, AnalysisConfiguration.maximumK),
+            ("the number of λ values", lambdaCount, 1000), ("repeats", repeats, 1000),
+            ("direct cells", directCells, 1000)
+        ] where !(1...limit).contains(value) {
             throw ConfigurationError("\(name) must lie in 1…\(limit), got \(value)")
         }
     }
@@ -58,13 +60,18 @@ public struct GridBenchmark: Sendable {
         }
         var w = gaussian(d, d, 1)
         BLAS.scal(0.9 / (try w.spectralNorm()), &w.elements)
-        let cell = TanhCell(injectionWeight: gaussian(d, inputs, 1 / Double(inputs).squareRoot()),
-                            injectionBias: (0..<d).map { _ in 0.1 * rng.nextGaussian() }, cellWeight: w)
-        let model = ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(10, d, 1 / Double(d).squareRoot()),
-                                                               bias: [Double](repeating: 0, count: 10)))
+        let cell = TanhCell(
+            injectionWeight: gaussian(d, inputs, 1 / Double(inputs).squareRoot()),
+            injectionBias: (0..<d).map { _ in 0.1 * rng.nextGaussian() }, cellWeight: w)
+        let model = ImplicitModel(
+            cell: cell,
+            head: OutputHead(
+                weight: gaussian(10, d, 1 / Double(d).squareRoot()),
+                bias: [Double](repeating: 0, count: 10)))
         let x = gaussian(b, inputs, 1)
-        let problem = GradientProblem(model: model, inputs: x, targets: .labels((0..<b).map { $0 % 10 }),
-                                      solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-12), maxIterations: 300))
+        let problem = GradientProblem(
+            model: model, inputs: x, targets: .labels((0..<b).map { $0 % 10 }),
+            solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-12), maxIterations: 300))
         let exact = ExactGradient(solver: try AdjointSolver(method: .auto)).estimate(problem, perSample: false)
         let wStar = exact.stateCotangents ?? problem.cotangents
         let lambdaValues = (1...lambdaCount).map { Double($0) / Double(lambdaCount) }
@@ -82,16 +89,19 @@ public struct GridBenchmark: Sendable {
         var perCell: [Double] = []
         for cellIndex in cells {
             let estimator = try NeumannPhantomGradient(steps: cellIndex % k + 1, damping: lambdaValues[cellIndex / k])
-            perCell.append(Stopwatch.seconds {
-                let rows = estimator.estimate(problem, perSample: true).perSample!
-                for i in 0..<b { _ = GradientMetrics.compare(rows.row(i), exactRows.row(i)) }
-            })
+            perCell.append(
+                Stopwatch.seconds {
+                    let rows = estimator.estimate(problem, perSample: true).perSample!
+                    for i in 0..<b { _ = GradientMetrics.compare(rows.row(i), exactRows.row(i)) }
+                })
         }
         perCell.sort()
         let direct = perCell[perCell.count / 2] * Double(k * lambdaCount)
 
         // UPG: one pass against the whole grid (one unroll per λ, one backward sweep per k, factored per-sample metrics).
-        let upgPass = Stopwatch.median(repeats: repeats) { _ = try? UnrolledPhantomGradient(steps: k, damping: 0.5).estimate(problem, perSample: false) }
+        let upgPass = Stopwatch.median(repeats: repeats) {
+            _ = try? UnrolledPhantomGradient(steps: k, damping: 0.5).estimate(problem, perSample: false)
+        }
         let upgGrid = try UPGGrid(maxSteps: k, lambdas: lambdaValues)
         let upgGridTime = Stopwatch.median(repeats: max(1, repeats / 2)) { _ = upgGrid.evaluate(problem, exact: exact, perSample: true) }
 
@@ -100,8 +110,9 @@ public struct GridBenchmark: Sendable {
         let flops = 2.0 * Double(b) * Double(d) * Double(d)
         let vjp = Stopwatch.median(repeats: repeats * 4) { _ = problem.linearization.stateVJP(v) }
         let gemm = Stopwatch.median(repeats: repeats * 4) { _ = BLAS.gemm(v, w) }
-        return Report(forwardConverged: problem.forward.allConverged, adjointConverged: exact.isReliable, onePass: onePass,
-                      gridPerSample: gridSamples, gridWithBatch: gridAll, grams: gramTime, direct: direct,
-                      vjpGFLOPS: flops / vjp / 1e9, gemmGFLOPS: flops / gemm / 1e9, upgPass: upgPass, upgGrid: upgGridTime)
+        return Report(
+            forwardConverged: problem.forward.allConverged, adjointConverged: exact.isReliable, onePass: onePass,
+            gridPerSample: gridSamples, gridWithBatch: gridAll, grams: gramTime, direct: direct,
+            vjpGFLOPS: flops / vjp / 1e9, gemmGFLOPS: flops / gemm / 1e9, upgPass: upgPass, upgGrid: upgGridTime)
     }
 }

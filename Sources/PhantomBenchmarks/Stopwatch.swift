@@ -21,6 +21,7 @@ public enum Stopwatch {
     /// One line naming the BLAS kernel and thread count, printed beside every figure.
     public static var blasLine: String {
         "OpenBLAS core \(BLASInfo.coreName), \(BLASInfo.threadCount) threads"
-            + (ProcessInfo.processInfo.environment.keys.contains { $0.hasPrefix("OPENBLAS_") } ? " (OPENBLAS_* set in the environment)" : "")
+            + (ProcessInfo.processInfo.environment.keys.contains { $0.hasPrefix("OPENBLAS_") }
+                ? " (OPENBLAS_* set in the environment)" : "")
     }
 }

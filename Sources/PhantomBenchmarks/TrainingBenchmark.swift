@@ -44,8 +44,9 @@ public struct TrainingBenchmark: Sendable {
         return try TrainingConfiguration(
             cell: cell, hidden: hidden, mlpWidth: TrainingConfiguration.defaultMLPWidth(hidden: hidden), estimator: estimator,
             steps: 5, damping: 0.5, adjoint: adjoint, adjointTolerance: adjointTolerance,
-            solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(FixedPointConfiguration.trainingTolerance),
-                                                maxIterations: FixedPointConfiguration.trainingMaxIterations),
+            solver: try FixedPointConfiguration(
+                method: .anderson, stopping: .relative(FixedPointConfiguration.trainingTolerance),
+                maxIterations: FixedPointConfiguration.trainingMaxIterations),
             epochs: epochs, batchSize: batch, optimizer: .adam, learningRate: TrainingConfiguration.defaultLearningRate, weightDecay: 0,
             seed: seed, saveEvery: epochs, maxNorm: TrainingConfiguration.defaultMaxNorm)
     }
@@ -57,11 +58,13 @@ public struct TrainingBenchmark: Sendable {
         try validate()
         let path = try DataSetResolver.resolve(data)
         let dataSet = try DataSet.load(path)
-        guard case .labels(let labels)? = dataSet.y else { throw InputError(path: path, message: "the training benchmark needs class labels") }
+        guard case .labels(let labels)? = dataSet.y else {
+            throw InputError(path: path, message: "the training benchmark needs class labels")
+        }
         let train = dataSet.part(0), test = dataSet.part(1)
         let variants: [(String, EstimatorID, AdjointMethod)] = [
             ("exact, fixed-point adjoint", .exact, .fixedPoint), ("exact, GMRES adjoint", .exact, .gmres),
-            ("UPG(5, 0.5)", UnrolledPhantomGradient.id, .auto),
+            ("UPG(5, 0.5)", UnrolledPhantomGradient.id, .auto)
         ]
         var rows: [Row] = []
         for (label, estimator, adjoint) in variants {
@@ -72,9 +75,11 @@ public struct TrainingBenchmark: Sendable {
             var records: [EpochRecord] = []
             try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in records.append(record) }
             let steps = Double(records.map(\.steps).reduce(0, +))
-            rows.append(Row(label: label, backward: records.map(\.backwardSeconds).reduce(0, +) / steps,
-                            total: records.map { $0.backwardSeconds + $0.forwardSeconds }.reduce(0, +) / steps,
-                            testAccuracy: records.last?.testAccuracy ?? .nan, unconvergedAdjoint: records.map(\.unconvergedAdjoint).reduce(0, +)))
+            rows.append(
+                Row(
+                    label: label, backward: records.map(\.backwardSeconds).reduce(0, +) / steps,
+                    total: records.map { $0.backwardSeconds + $0.forwardSeconds }.reduce(0, +) / steps,
+                    testAccuracy: records.last?.testAccuracy ?? .nan, unconvergedAdjoint: records.map(\.unconvergedAdjoint).reduce(0, +)))
         }
         return Report(dataPath: path, trainCount: train.count, rows: rows)
     }

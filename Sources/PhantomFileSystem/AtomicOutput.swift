@@ -39,7 +39,9 @@ public enum AtomicOutput {
             switch info.st_mode & S_IFMT {
             case S_IFREG: break
             case S_IFDIR: throw OutputError(path: path, message: "is a folder; cannot write a file there")
-            case S_IFLNK: throw OutputError(path: path, message: "is a symbolic link; refusing to replace it (name the file it points to, or another path)")
+            case S_IFLNK:
+                throw OutputError(
+                    path: path, message: "is a symbolic link; refusing to replace it (name the file it points to, or another path)")
             default: throw OutputError(path: path, message: "is not a regular file (a device, pipe or socket); refusing to replace it")
             }
             if !overwrite { throw .exists(path) }
@@ -59,7 +61,8 @@ public enum AtomicOutput {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         let ext = url.pathExtension.isEmpty ? "" : "." + url.pathExtension
-        let temporary = folder + "/." + url.deletingPathExtension().lastPathComponent
+        let temporary =
+            folder + "/." + url.deletingPathExtension().lastPathComponent
             + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" + ext
         Pending.shared.add(temporary)
         return temporary
@@ -108,7 +111,9 @@ public enum AtomicOutput {
         for input in inputs {
             var source = stat()
             if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
-                throw OutputError(path: path, message: "is an input of this command (\(input)); refusing to replace it, even where overwriting is allowed")
+                throw OutputError(
+                    path: path, message: "is an input of this command (\(input)); refusing to replace it, even where overwriting is allowed"
+                )
             }
         }
     }

@@ -15,13 +15,20 @@ public struct FileSnapshot: Sendable {
         guard stat(path, &info) == 0 else { throw InputError(path: path, message: "no such file") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw InputError(path: path, message: "is not a regular file") }
         guard Int(info.st_size) <= InputLimits.maximumFileBytes else {
-            throw InputError(path: path, message: "is \(info.st_size) bytes, more than the \(InputLimits.maximumFileBytes) an input may have")
+            throw InputError(
+                path: path, message: "is \(info.st_size) bytes, more than the \(InputLimits.maximumFileBytes) an input may have")
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw InputError(path: path, message: "cannot be read (permission denied?)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InputError(path: path, message: "cannot be read (permission denied?)")
+        }
         defer { try? handle.close() }
         let data: Data
-        do { data = try handle.readToEnd() ?? Data() } catch { throw InputError(path: path, message: "cannot be read: \(error.localizedDescription)") }
-        guard data.count <= InputLimits.maximumFileBytes else { throw InputError(path: path, message: "grew beyond \(InputLimits.maximumFileBytes) bytes while read") }
+        do { data = try handle.readToEnd() ?? Data() } catch {
+            throw InputError(path: path, message: "cannot be read: \(error.localizedDescription)")
+        }
+        guard data.count <= InputLimits.maximumFileBytes else {
+            throw InputError(path: path, message: "grew beyond \(InputLimits.maximumFileBytes) bytes while read")
+        }
         self.init(path: path, bytes: [UInt8](data))
     }
 

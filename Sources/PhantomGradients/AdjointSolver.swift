@@ -45,9 +45,13 @@ public struct AdjointSolver: Sendable {
     public let restart: Int
 
     /// - Throws: ``ConfigurationError`` for settings out of range.
-    public init(method: AdjointMethod = .auto, tolerance: Double = 1e-10, maxIterations: Int = 1000,
-                damping: Double = 1, restart: Int = 60) throws(ConfigurationError) {
-        guard tolerance > 0, tolerance.isFinite else { throw ConfigurationError("the adjoint tolerance must be a positive number, got \(tolerance)") }
+    public init(
+        method: AdjointMethod = .auto, tolerance: Double = 1e-10, maxIterations: Int = 1000,
+        damping: Double = 1, restart: Int = 60
+    ) throws(ConfigurationError) {
+        guard tolerance > 0, tolerance.isFinite else {
+            throw ConfigurationError("the adjoint tolerance must be a positive number, got \(tolerance)")
+        }
         guard maxIterations >= 1 else { throw ConfigurationError("the adjoint iteration limit must be ≥ 1, got \(maxIterations)") }
         guard damping > 0, damping <= 1 else { throw ConfigurationError("the adjoint damping must lie in (0, 1], got \(damping)") }
         guard restart >= 1 else { throw ConfigurationError("the GMRES restart must be ≥ 1, got \(restart)") }
@@ -119,13 +123,16 @@ public struct AdjointSolver: Sendable {
         var statuses = [SolverStatus](repeating: .converged, count: g.rows)
         for i in 0..<g.rows {
             relative[i] = gNorms[i] == 0 ? rNorms[i] : rNorms[i] / gNorms[i]
-            if let failure = failures[i] { statuses[i] = failure }
-            else if !relative[i].isFinite { statuses[i] = .nonFiniteIterate }
-            else if relative[i] > tolerance {
+            if let failure = failures[i] {
+                statuses[i] = failure
+            } else if !relative[i].isFinite {
+                statuses[i] = .nonFiniteIterate
+            } else if relative[i] > tolerance {
                 statuses[i] = resolved == .lu ? .inaccurate : .maximumIterationsReached
             }
         }
-        return AdjointSolution(w: w, relativeResiduals: relative, iterations: iterations, statuses: statuses,
-                               method: resolved, tolerance: tolerance)
+        return AdjointSolution(
+            w: w, relativeResiduals: relative, iterations: iterations, statuses: statuses,
+            method: resolved, tolerance: tolerance)
     }
 }

@@ -20,8 +20,8 @@ final class FactoredComparison {
     let exact: ParameterFactors
     /// ‖∇_i‖² per sample.
     let exactSquared: [Double]
-    private var inputGrams: [Int: [[Double]]] = [:]   // key: part·K² + t·K + s → per sample (z_t·z_s, ε_t·ε_s)
-    private var anchorProducts: [Int: [[Double]]] = [:] // key: part·K + t → per sample (z_t·z*, z*·ε_t)
+    private var inputGrams: [Int: [[Double]]] = [:]  // key: part·K² + t·K + s → per sample (z_t·z_s, ε_t·ε_s)
+    private var anchorProducts: [Int: [[Double]]] = [:]  // key: part·K + t → per sample (z_t·z*, z*·ε_t)
 
     /// A comparison with the same exact gradient and empty caches (one per unroll: the caches are per step).
     init(sharing other: FactoredComparison) {
@@ -98,8 +98,9 @@ final class FactoredComparison {
             }
         }
         return (0..<b).map { i in
-            GradientMetrics.fromInnerProducts(inner: inner[i], estimateSquared: estimate[i], exactSquared: exactSquared[i],
-                                              differenceSquared: difference[i])
+            GradientMetrics.fromInnerProducts(
+                inner: inner[i], estimateSquared: estimate[i], exactSquared: exactSquared[i],
+                differenceSquared: difference[i])
         }
     }
 }

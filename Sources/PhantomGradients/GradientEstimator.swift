@@ -36,9 +36,10 @@ public struct GradientEstimate: Sendable {
 extension GradientEstimate {
     /// Builds the estimate from state-space vectors A (ĝ_i = M_iᵀ a_i).
     public init(stateCotangents a: Matrix, problem: GradientProblem, perSample: Bool, adjoint: AdjointSolution? = nil) {
-        self.init(batchMean: problem.batchMeanGradient(a),
-                  perSample: perSample ? problem.perSampleGradients(a) : nil,
-                  stateCotangents: a, adjoint: adjoint)
+        self.init(
+            batchMean: problem.batchMeanGradient(a),
+            perSample: perSample ? problem.perSampleGradients(a) : nil,
+            stateCotangents: a, adjoint: adjoint)
     }
 }
 

@@ -37,16 +37,20 @@ public struct GradientMetrics: Sendable, Equatable {
         let inner = BLAS.dot(estimate, exact)
         let ne = BLAS.nrm2(estimate), nx = BLAS.nrm2(exact)
         let diff = zip(estimate, exact).map { $0 - $1 }
-        return GradientMetrics(cosine: inner / (ne * nx), relativeError: BLAS.nrm2(diff) / nx,
-                               normRatio: ne / nx, inner: inner)
+        return GradientMetrics(
+            cosine: inner / (ne * nx), relativeError: BLAS.nrm2(diff) / nx,
+            normRatio: ne / nx, inner: inner)
     }
 
     /// From inner products: ⟨ĝ, ∇⟩, ‖ĝ‖², ‖∇‖², and ‖ĝ − ∇‖² when known without cancellation.
-    static func fromInnerProducts(inner: Double, estimateSquared: Double, exactSquared: Double,
-                                  differenceSquared: Double? = nil) -> GradientMetrics {
+    static func fromInnerProducts(
+        inner: Double, estimateSquared: Double, exactSquared: Double,
+        differenceSquared: Double? = nil
+    ) -> GradientMetrics {
         let ne = max(estimateSquared, 0).squareRoot(), nx = max(exactSquared, 0).squareRoot()
         let diff = differenceSquared ?? (estimateSquared - 2 * inner + exactSquared)
-        return GradientMetrics(cosine: inner / (ne * nx), relativeError: max(diff, 0).squareRoot() / nx,
-                               normRatio: ne / nx, inner: inner)
+        return GradientMetrics(
+            cosine: inner / (ne * nx), relativeError: max(diff, 0).squareRoot() / nx,
+            normRatio: ne / nx, inner: inner)
     }
 }

@@ -52,7 +52,8 @@ public struct GradientProblem: Sendable {
 
     /// Per-sample cotangents g_i = ∂ℓ_i/∂h_i, per-sample losses and the batch-mean head gradient at `states`.
     public static func lossCotangents(model: ImplicitModel, states: Matrix, targets: Targets)
-        -> (cotangents: Matrix, losses: [Double], headGradient: [Double]) {
+        -> (cotangents: Matrix, losses: [Double], headGradient: [Double])
+    {
         let b = states.rows
         let logits = model.head.logits(states)
         let (_, logitGradient) = Loss.evaluate(logits: logits, targets: targets)  // ∂(mean ℓ)/∂logits

@@ -1,6 +1,6 @@
+import Foundation
 import PhantomLinearAlgebra
 import PhantomModel
-import Foundation
 
 /// Every NPG(k, λ) for k = 1 … K and a list of λ, compared with the exact gradient, from K batched state
 /// VJPs (docs/Theory.md §4). The derivation, its error bound and its cost are in docs/NPGGridResidualIdentity.md.
@@ -57,8 +57,10 @@ public struct NPGGrid: Sendable {
     }
 
     /// The metrics of every cell. `exact` is the adjoint solution W (rows w_i) behind ∇.
-    public func evaluate(_ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
-                         includeBatch: Bool = true) -> NPGGridResult {
+    public func evaluate(
+        _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
+        includeBatch: Bool = true
+    ) -> NPGGridResult {
         cells(Self.krylovGrams(maxSteps: maxSteps, problem, exact: w, grams: grams, includeBatch: includeBatch))
     }
 
@@ -66,8 +68,10 @@ public struct NPGGrid: Sendable {
     /// state VJPs), and from them every Gram P, per sample and for the batch mean. `grams` empty: the per-sample P
     /// from factored parameter VJPs, without any d×d Gram (the matrix-free route). Families that read different
     /// λ lists off the grid share it (``GridMeasurement``).
-    public static func krylovGrams(maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
-                                   includeBatch: Bool = true) -> NPGKrylovGrams {
+    public static func krylovGrams(
+        maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
+        includeBatch: Bool = true
+    ) -> NPGKrylovGrams {
         let b = problem.batchSize
         // Krylov vectors of the adjoint, batched: U_j = (Jᵀ)^j W, j = 0 … K.
         var krylov = [w]
@@ -128,10 +132,11 @@ public struct NPGGrid: Sendable {
         precondition(grams.maxSteps == maxSteps, "Grams for K = \(grams.maxSteps), grid K = \(maxSteps)")
         let k = maxSteps
         // Row l·K + (k − 1) holds β(k, λ_l) over j = 0 … K.
-        let stacked = Matrix(rowArrays: lambdas.flatMap { lambda in
-            let beta = Self.binomialWeights(maxSteps: k, lambda: lambda)
-            return (1...k).map { beta.row($0) }
-        })
+        let stacked = Matrix(
+            rowArrays: lambdas.flatMap { lambda in
+                let beta = Self.binomialWeights(maxSteps: k, lambda: lambda)
+                return (1...k).map { beta.row($0) }
+            })
         let lambdaCount = lambdas.count
         @Sendable func split(_ metrics: [GradientMetrics]) -> [[GradientMetrics]] {
             (0..<lambdaCount).map { Array(metrics[($0 * k)..<(($0 + 1) * k)]) }
@@ -163,8 +168,9 @@ public struct NPGGrid: Sendable {
             let errorDotExact = dotExact[r]
             let inner = exactSquared - errorDotExact
             let estimateSquared = exactSquared - 2 * errorDotExact + errorSquared
-            return GradientMetrics.fromInnerProducts(inner: inner, estimateSquared: estimateSquared,
-                                                     exactSquared: exactSquared, differenceSquared: errorSquared)
+            return GradientMetrics.fromInnerProducts(
+                inner: inner, estimateSquared: estimateSquared,
+                exactSquared: exactSquared, differenceSquared: errorSquared)
         }
     }
 }
@@ -183,4 +189,3 @@ public struct NPGGridResult: Sendable {
     public let perSample: [[[GradientMetrics]]]
     public let batch: [[GradientMetrics]]?
 }
-

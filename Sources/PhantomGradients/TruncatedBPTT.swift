@@ -18,10 +18,12 @@ public struct TruncatedBPTT: GradientEstimator {
 
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
         let iterates = problem.forward.recentIterates.suffix(steps)
-        let linearizations: [any CellLinearization] = iterates.isEmpty
+        let linearizations: [any CellLinearization] =
+            iterates.isEmpty
             ? [problem.linearization]
             : iterates.map { problem.model.cell.linearize(state: $0, input: problem.inputs) }
-        return UnrolledPhantomGradient.backpropagate(through: linearizations, cotangents: problem.cotangents,
-                                                     damping: 1, perSample: perSample)
+        return UnrolledPhantomGradient.backpropagate(
+            through: linearizations, cotangents: problem.cotangents,
+            damping: 1, perSample: perSample)
     }
 }

@@ -23,7 +23,8 @@ public struct UPGGrid: Sendable {
         self.lambdas = check.lambdas
         self.steps = steps ?? Array(1...K)
         guard !self.steps.isEmpty, zip(self.steps, self.steps.dropFirst()).allSatisfy({ $0 < $1 }),
-              let first = self.steps.first, let last = self.steps.last, first >= 1, last <= K else {
+            let first = self.steps.first, let last = self.steps.last, first >= 1, last <= K
+        else {
             throw ConfigurationError("the steps must ascend within 1…\(K), got \(self.steps)")
         }
     }
@@ -31,10 +32,12 @@ public struct UPGGrid: Sendable {
     /// `exact` is the exact-gradient estimate (batch mean, and its adjoint's state cotangents w* or per-sample rows
     /// when `perSample`). With w* the per-sample metrics come from factored parameter VJPs (``FactoredComparison``:
     /// no B × p array for Linear layers); `materialized` forces the per-sample rows in R^p (the cross-check).
-    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool, materialized: Bool = false) -> UPGGridResult {
+    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool, materialized: Bool = false) -> UPGGridResult
+    {
         let factored = perSample && !materialized && exact.stateCotangents != nil
         let comparison = factored ? FactoredComparison(exact: problem.linearization.parameterFactors(exact.stateCotangents!)) : nil
-        let exactRows = perSample && !factored
+        let exactRows =
+            perSample && !factored
             ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
         var batch = [[GradientMetrics]]()
         var samples = [[[GradientMetrics]]](repeating: [], count: perSample ? problem.batchSize : 0)
@@ -44,9 +47,10 @@ public struct UPGGrid: Sendable {
             var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
             let cache = comparison.map { FactoredComparison(sharing: $0) }
             for k in steps {
-                let estimate = UnrolledPhantomGradient.backpropagate(through: Array(linearizations[0..<k]),
-                                                                    cotangents: problem.cotangents, damping: lambda,
-                                                                    perSample: perSample && !factored, factored: factored)
+                let estimate = UnrolledPhantomGradient.backpropagate(
+                    through: Array(linearizations[0..<k]),
+                    cotangents: problem.cotangents, damping: lambda,
+                    perSample: perSample && !factored, factored: factored)
                 row.append(GradientMetrics.compare(estimate.batchMean, exact.batchMean))
                 if let cache, let terms = estimate.factors {
                     let metrics = cache.compare(terms, steps: Array((0..<k).reversed()))

@@ -37,8 +37,11 @@ extension HDF5File {
                 case .dataset:
                     for name in try group.attributeNames(of: child.name) { _ = try group.attribute(name, of: child.name) }
                     let info = try group.datasetInfo(child.name)
-                    if info.elementType.isFloatingPoint { _ = try group.readDoubles(child.name) }
-                    else if info.elementType == .int64 || info.elementType == .int32 { _ = try group.readIntegers(child.name) }
+                    if info.elementType.isFloatingPoint {
+                        _ = try group.readDoubles(child.name)
+                    } else if info.elementType == .int64 || info.elementType == .int32 {
+                        _ = try group.readIntegers(child.name)
+                    }
                 case .other: break
                 }
             }

@@ -121,8 +121,10 @@ public final class HDF5File {
     ///
     /// - Throws: `OutputError` when the target exists and `overwrite` is false, or the folder does not
     ///   exist or is not writable; ``HDF5Error`` when a write fails; or whatever the body throws.
-    public static func write<R>(to path: String, overwrite: Bool = false,
-                                _ body: (HDF5File) throws -> R) throws -> R {
+    public static func write<R>(
+        to path: String, overwrite: Bool = false,
+        _ body: (HDF5File) throws -> R
+    ) throws -> R {
         try AtomicOutput.checkTarget(path, overwrite: overwrite)
         let here = Location(file: path, object: nil)
         // The file is built in memory (the core driver, no backing store) and written out by this module: a

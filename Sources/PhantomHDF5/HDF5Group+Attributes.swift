@@ -32,15 +32,18 @@ extension HDF5Group {
         }
     }
 
-    private func writeNumbers<T: HDF5Element>(_ name: String, _ values: [T], scalar: Bool, _ type: HDF5ElementType,
-                                              _ object: String, _ here: Location) throws(HDF5Error) {
+    private func writeNumbers<T: HDF5Element>(
+        _ name: String, _ values: [T], scalar: Bool, _ type: HDF5ElementType,
+        _ object: String, _ here: Location
+    ) throws(HDF5Error) {
         let what = "cannot write attribute '\(name)'"
         var dims = [hsize_t(values.count)]
         let space = try Handle(.dataspace, "H5Screate", here, what) {
             scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil)
         }
         let attribute = try Handle(.attribute, "H5Acreate_by_name", here, what) {
-            H5Acreate_by_name(id, object, name, type.fileType, space.id, phantom_H5P_DEFAULT(), phantom_H5P_DEFAULT(), phantom_H5P_DEFAULT())
+            H5Acreate_by_name(
+                id, object, name, type.fileType, space.id, phantom_H5P_DEFAULT(), phantom_H5P_DEFAULT(), phantom_H5P_DEFAULT())
         }
         if values.isEmpty { return }
         _ = try values.withUnsafeBytes { buffer in
@@ -59,11 +62,13 @@ extension HDF5Group {
         let unmanaged = Unmanaged.passRetained(names)
         defer { unmanaged.release() }
         try call("H5Aiterate_by_name", here, "cannot list attributes") {
-            H5Aiterate_by_name(id, object, H5_INDEX_NAME, H5_ITER_INC, nil, { _, name, _, context in
-                guard let name, let context else { return -1 }
-                Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
-                return 0
-            }, unmanaged.toOpaque(), phantom_H5P_DEFAULT())
+            H5Aiterate_by_name(
+                id, object, H5_INDEX_NAME, H5_ITER_INC, nil,
+                { _, name, _, context in
+                    guard let name, let context else { return -1 }
+                    Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
+                    return 0
+                }, unmanaged.toOpaque(), phantom_H5P_DEFAULT())
         }
         return names.list
     }
@@ -108,8 +113,10 @@ extension HDF5Group {
         }
     }
 
-    private func readString(_ attribute: borrowing Handle, _ type: borrowing Handle, _ here: Location,
-                            _ what: String) throws(HDF5Error) -> String {
+    private func readString(
+        _ attribute: borrowing Handle, _ type: borrowing Handle, _ here: Location,
+        _ what: String
+    ) throws(HDF5Error) -> String {
         if H5Tis_variable_str(type.id) > 0 {
             let memory = try Handle(.datatype, "H5Tcopy", here, what) { H5Tcopy(phantom_H5T_C_S1()) }
             try call("H5Tset_size", here, what) { H5Tset_size(memory.id, phantom_H5T_VARIABLE()) }

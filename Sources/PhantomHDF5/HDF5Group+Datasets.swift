@@ -20,8 +20,10 @@ extension HDF5Group {
     /// - Parameter options: chunked shuffle + gzip storage on request (``DatasetOptions/compressed``).
     /// - Throws: ``HDF5Error`` when the name exists or the library fails.
     ///   The corresponding C functions are `H5Screate_simple`, `H5Dcreate2` and `H5Dwrite`.
-    public func write<T: HDF5Element>(_ name: String, _ array: HDF5Array<T>,
-                                      options: DatasetOptions = DatasetOptions()) throws(HDF5Error) {
+    public func write<T: HDF5Element>(
+        _ name: String, _ array: HDF5Array<T>,
+        options: DatasetOptions = DatasetOptions()
+    ) throws(HDF5Error) {
         let here = location.child(name)
         if contains(name) { throw here.error("already exists") }
         let dims = array.shape.map { hsize_t($0) }
@@ -125,7 +127,8 @@ extension HDF5Group {
 
     private func openDataset(_ name: String, _ here: Location) throws(HDF5Error) -> Handle {
         switch kind(of: name) {
-        case nil where isUnfollowedLink(name): throw here.error("is a soft or external link; links are not followed (store the dataset itself)")
+        case nil where isUnfollowedLink(name):
+            throw here.error("is a soft or external link; links are not followed (store the dataset itself)")
         case nil: throw here.error("no such dataset")
         case .dataset?: break
         case let other?: throw here.error("is a \(other.rawValue), not a dataset")
@@ -155,20 +158,24 @@ extension HDF5Group {
         return DatasetInfo(shape: shape, elementType: HDF5ElementType(datatype: type.id))
     }
 
-    private func readValues<T: HDF5Element>(_ dataset: borrowing Handle, _ stored: DatasetInfo, rank: Int?,
-                                            _ here: Location) throws(HDF5Error) -> HDF5Array<T> {
+    private func readValues<T: HDF5Element>(
+        _ dataset: borrowing Handle, _ stored: DatasetInfo, rank: Int?,
+        _ here: Location
+    ) throws(HDF5Error) -> HDF5Array<T> {
         if let rank, rank != stored.rank {
             throw here.error("has rank \(stored.rank) (shape \(stored.shape)), expected rank \(rank)")
         }
         guard let count = InputLimits.count(stored.shape) else {
-            throw here.error("declares shape \(stored.shape), more than the \(InputLimits.maximumArrayElements) elements a file's array may hold")
+            throw here.error(
+                "declares shape \(stored.shape), more than the \(InputLimits.maximumArrayElements) elements a file's array may hold")
         }
         var values = [T]()
         if count > 0 {
             values = try [T](unsafeUninitializedCapacity: count) { buffer, initialized throws(HDF5Error) in
                 _ = try call("H5Dread", here, "cannot read the data") {
-                    H5Dread(dataset.id, T.elementType.memoryType, phantom_H5S_ALL(), phantom_H5S_ALL(),
-                            phantom_H5P_DEFAULT(), UnsafeMutableRawPointer(buffer.baseAddress))
+                    H5Dread(
+                        dataset.id, T.elementType.memoryType, phantom_H5S_ALL(), phantom_H5S_ALL(),
+                        phantom_H5P_DEFAULT(), UnsafeMutableRawPointer(buffer.baseAddress))
                 }
                 initialized = count
             }

@@ -75,7 +75,9 @@ public final class HDF5Group {
                 H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, phantom_H5P_DEFAULT())
             }
             let name = string(fromNulTerminated: buffer)
-            if isUnfollowedLink(name) { throw location.child(name).error("is a soft or external link; links are not followed (store the object itself)") }
+            if isUnfollowedLink(name) {
+                throw location.child(name).error("is a soft or external link; links are not followed (store the object itself)")
+            }
             result.append((name, kind(of: name) ?? .other))
         }
         return result

@@ -6,13 +6,17 @@ import PhantomModelIO
 public enum ModelFile {
     /// - Parameters:
     ///   - cell, prefix: for .safetensors files whose metadata does not say (``SafetensorsImporter``).
-    public static func load(_ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = []) throws -> Checkpoint {
+    public static func load(_ path: String, cell: CellKind? = nil, prefix: String? = nil, renames: [(String, String)] = []) throws
+        -> Checkpoint
+    {
         try load(FileSnapshot(path), cell: cell, prefix: prefix, renames: renames)
     }
 
     /// From a snapshot of the file: the model is parsed from exactly the bytes the snapshot's hash covers.
-    public static func load(_ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil,
-                            renames: [(String, String)] = []) throws -> Checkpoint {
+    public static func load(
+        _ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil,
+        renames: [(String, String)] = []
+    ) throws -> Checkpoint {
         guard !isSafetensors(snapshot) else {
             var importer = SafetensorsImporter(cell: cell, prefix: prefix)
             importer.renames = renames

@@ -30,30 +30,43 @@ enum Normalizations {
 
     /// The parametrisations API's names as the hook names.
     static func canonicalNames(_ name: String) -> String {
-        let table = [(".parametrizations.weight.original0", ".weight_g"), (".parametrizations.weight.original1", ".weight_v"),
-                     (".parametrizations.weight.original", ".weight_orig"), (".parametrizations.weight.0._u", ".weight_u"),
-                     (".parametrizations.weight.0._v", ".weight_v")]
+        let table = [
+            (".parametrizations.weight.original0", ".weight_g"), (".parametrizations.weight.original1", ".weight_v"),
+            (".parametrizations.weight.original", ".weight_orig"), (".parametrizations.weight.0._u", ".weight_u"),
+            (".parametrizations.weight.0._v", ".weight_v")
+        ]
         for (from, to) in table where name.hasSuffix(from) { return String(name.dropLast(from.count)) + to }
         return name
     }
 
     static func fold(_ tensors: inout [String: SafetensorsTensor], options: Options, _ fail: (String) -> SafetensorsError) throws {
-        let bases = Set(tensors.keys.compactMap { name in
-            [".weight_orig", ".weight_g", ".weight_v", ".weight_u"].first(where: name.hasSuffix).map { String(name.dropLast($0.count)) }
-        })
+        let bases = Set(
+            tensors.keys.compactMap { name in
+                [".weight_orig", ".weight_g", ".weight_v", ".weight_u"].first(where: name.hasSuffix).map { String(name.dropLast($0.count)) }
+            })
         if options.clip, let base = bases.sorted().first {
-            throw fail("'\(base)' is normalised with TorchDEQ's clip, which a state dict does not record; call remove_norm() (torchdeq.norm.remove_norm(model)) before saving, and export again")
+            throw fail(
+                "'\(base)' is normalised with TorchDEQ's clip, which a state dict does not record; call remove_norm() "
+                    + "(torchdeq.norm.remove_norm(model)) before saving, and export again"
+            )
         }
         for base in bases.sorted() {
             if let orig = tensors[base + ".weight_orig"] {
                 guard let u = tensors[base + ".weight_u"], let v = tensors[base + ".weight_v"] else {
-                    throw fail("spectral norm of '\(base)': needs \(base).weight_orig, \(base).weight_u and \(base).weight_v (found \(present(tensors, base)))")
+                    throw fail(
+                        "spectral norm of '\(base)': needs \(base).weight_orig, \(base).weight_u and \(base).weight_v (found "
+                            + "\(present(tensors, base)))"
+                    )
                 }
-                tensors[base + ".weight"] = try spectral(orig, u: u, v: v, g: tensors[base + ".weight_g"], options: options, base: base, fail)
+                tensors[base + ".weight"] = try spectral(
+                    orig, u: u, v: v, g: tensors[base + ".weight_g"], options: options, base: base, fail)
                 for suffix in [".weight_orig", ".weight_u", ".weight_v", ".weight_g"] { tensors[base + suffix] = nil }
             } else if let v = tensors[base + ".weight_v"] {
                 guard tensors[base + ".weight_u"] == nil else {
-                    throw fail("'\(base)': weight_u and weight_v without weight_orig is neither weight nor spectral norm (found \(present(tensors, base)))")
+                    throw fail(
+                        "'\(base)': weight_u and weight_v without weight_orig is neither weight nor spectral norm (found "
+                            + "\(present(tensors, base)))"
+                    )
                 }
                 tensors[base + ".weight"] = try weightNorm(v, g: tensors[base + ".weight_g"], options: options, base: base, fail)
                 for suffix in [".weight_v", ".weight_g"] { tensors[base + suffix] = nil }
@@ -64,7 +77,8 @@ enum Normalizations {
     }
 
     private static func present(_ tensors: [String: SafetensorsTensor], _ base: String) -> String {
-        [".weight_orig", ".weight_g", ".weight_v", ".weight_u"].filter { tensors[base + $0] != nil }.map { base + $0 }.joined(separator: ", ")
+        [".weight_orig", ".weight_g", ".weight_v", ".weight_u"].filter { tensors[base + $0] != nil }.map { base + $0 }.joined(
+            separator: ", ")
     }
 
     /// The weight with axis `dim` first and the others flattened: [shape[dim], rest] (row-major).
@@ -89,11 +103,16 @@ enum Normalizations {
         return (0..<shape.reduce(1, *)).map { ($0 / inner) % size }
     }
 
-    static func spectral(_ w: SafetensorsTensor, u: SafetensorsTensor, v: SafetensorsTensor, g: SafetensorsTensor?, options: Options,
-                         base: String, _ fail: (String) -> SafetensorsError) throws -> SafetensorsTensor {
+    static func spectral(
+        _ w: SafetensorsTensor, u: SafetensorsTensor, v: SafetensorsTensor, g: SafetensorsTensor?, options: Options,
+        base: String, _ fail: (String) -> SafetensorsError
+    ) throws -> SafetensorsTensor {
         let fits = w.shape.indices.filter { w.shape[$0] == u.values.count && w.values.count / max(w.shape[$0], 1) == v.values.count }
         guard !fits.isEmpty else {
-            throw fail("spectral norm of '\(base)': u has \(u.values.count) values and v \(v.values.count), which fit no axis of weight_orig \(w.shape)")
+            throw fail(
+                "spectral norm of '\(base)': u has \(u.values.count) values and v \(v.values.count), which fit no axis of weight_orig "
+                    + "\(w.shape)"
+            )
         }
         // Where two axes fit, the power iteration's relation u ∥ W_mat v picks the one it ran along.
         let products = fits.map { (dim: $0, wv: matrix(w, dim: $0) * v.values) }
@@ -106,7 +125,10 @@ enum Normalizations {
         let scale: [Double]
         if let g {
             guard g.values.count == w.shape[dim] else {
-                throw fail("spectral norm of '\(base)': weight_g has \(g.values.count) values, expected \(w.shape[dim]) (one per entry of axis \(dim) of \(w.shape))")
+                throw fail(
+                    "spectral norm of '\(base)': weight_g has \(g.values.count) values, expected \(w.shape[dim]) (one per entry of axis "
+                        + "\(dim) of \(w.shape))"
+                )
             }
             scale = g.values
         } else {
@@ -115,8 +137,10 @@ enum Normalizations {
         return SafetensorsTensor(dtype: w.dtype, shape: w.shape, values: w.values.indices.map { w.values[$0] * scale[along[$0]] / sigma })
     }
 
-    static func weightNorm(_ v: SafetensorsTensor, g: SafetensorsTensor?, options: Options, base: String,
-                           _ fail: (String) -> SafetensorsError) throws -> SafetensorsTensor {
+    static func weightNorm(
+        _ v: SafetensorsTensor, g: SafetensorsTensor?, options: Options, base: String,
+        _ fail: (String) -> SafetensorsError
+    ) throws -> SafetensorsTensor {
         // The kept axis: where g is not 1 (g of v's rank with 1 elsewhere); none for a scalar g; the first
         // without g (TorchDEQ's WeightNorm without a learned scale, as for Linear and Conv).
         var dim: Int? = 0
@@ -125,9 +149,14 @@ enum Normalizations {
             if g.values.count == 1 && (g.shape.isEmpty || g.shape.allSatisfy { $0 == 1 }) && v.values.count > 1 && v.shape.count != 1 {
                 dim = nil
             } else {
-                guard g.shape.count == v.shape.count, let kept = g.shape.indices.first(where: { g.shape[$0] != 1 }) ?? (v.shape.count == 1 ? 0 : nil),
-                      g.shape.indices.allSatisfy({ $0 == kept ? g.shape[$0] == v.shape[$0] : g.shape[$0] == 1 }) else {
-                    throw fail("weight norm of '\(base)': weight_g of shape \(g.shape) does not fit weight_v of shape \(v.shape) (expected v's shape with 1 on every axis but the normalised one)")
+                guard g.shape.count == v.shape.count,
+                    let kept = g.shape.indices.first(where: { g.shape[$0] != 1 }) ?? (v.shape.count == 1 ? 0 : nil),
+                    g.shape.indices.allSatisfy({ $0 == kept ? g.shape[$0] == v.shape[$0] : g.shape[$0] == 1 })
+                else {
+                    throw fail(
+                        "weight norm of '\(base)': weight_g of shape \(g.shape) does not fit weight_v of shape \(v.shape) (expected v's "
+                            + "shape with 1 on every axis but the normalised one)"
+                    )
                 }
                 dim = kept
             }
@@ -142,8 +171,11 @@ enum Normalizations {
         }
         let m = matrix(v, dim: dim)
         let norms = (0..<m.rows).map { BLAS.nrm2(m.row($0)) }
-        if let zero = norms.firstIndex(of: 0) { throw fail("weight norm of '\(base)': slice \(zero) of weight_v along axis \(dim) is zero") }
+        if let zero = norms.firstIndex(of: 0) {
+            throw fail("weight norm of '\(base)': slice \(zero) of weight_v along axis \(dim) is zero")
+        }
         let along = positions(v.shape, dim: dim)
-        return SafetensorsTensor(dtype: v.dtype, shape: v.shape, values: v.values.indices.map { scale[along[$0]] * v.values[$0] / norms[along[$0]] })
+        return SafetensorsTensor(
+            dtype: v.dtype, shape: v.shape, values: v.values.indices.map { scale[along[$0]] * v.values[$0] / norms[along[$0]] })
     }
 }

@@ -15,11 +15,14 @@ public enum SafetensorsExporter {
         var tensors: [(name: String, tensor: SafetensorsTensor)] = []
         for spec in model.allSpecs {
             let count = spec.shape.reduce(1, *)
-            tensors.append((spec.name, SafetensorsTensor(dtype: dtype, shape: spec.shape, values: Array(values[offset..<(offset + count)]))))
+            tensors.append(
+                (spec.name, SafetensorsTensor(dtype: dtype, shape: spec.shape, values: Array(values[offset..<(offset + count)]))))
             offset += count
         }
-        var metadata = ["phantom.cell": model.cell.kind.rawValue, "phantom.n_in": "\(model.inputDimension)",
-                        "phantom.d": "\(model.stateDimension)", "phantom.c": "\(model.outputDimension)"]
+        var metadata = [
+            "phantom.cell": model.cell.kind.rawValue, "phantom.n_in": "\(model.inputDimension)",
+            "phantom.d": "\(model.stateDimension)", "phantom.c": "\(model.outputDimension)"
+        ]
         for (name, value) in model.cell.extraDimensions { metadata["phantom.\(name)"] = "\(value)" }
         if let epsilon = model.cell.normalizationEpsilon { metadata["phantom.norm_eps"] = "\(epsilon)" }
         if let dataset = checkpoint.dataset { metadata["phantom.dataset"] = dataset }

@@ -1,5 +1,5 @@
-import PhantomFileSystem
 import Foundation
+import PhantomFileSystem
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
@@ -38,9 +38,12 @@ public struct SafetensorsImporter: Sendable {
         self.prefix = prefix
     }
 
-    static let metadataKeys: Set<String> = Set(["phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.dataset",
-                                                "phantom.norm_target", "phantom.norm_clip", "phantom.norm_eps"]
-                                               + CellKind.allCases.flatMap(ModelShape.extraDimensionNames).map { "phantom.\($0)" })
+    static let metadataKeys: Set<String> = Set(
+        [
+            "phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.dataset",
+            "phantom.norm_target", "phantom.norm_clip", "phantom.norm_eps"
+        ]
+            + CellKind.allCases.flatMap(ModelShape.extraDimensionNames).map { "phantom.\($0)" })
 
     /// The tensor that tells a cell kind apart when the metadata does not name one.
     static func signatureTensor(_ kind: CellKind) -> String {
@@ -70,7 +73,10 @@ public struct SafetensorsImporter: Sendable {
         var kind: CellKind
         let candidates = CellKind.allCases.filter { tensors[Self.signatureTensor($0)] != nil }
         if let name = metadata["phantom.cell"] {
-            guard let k = CellKind(rawValue: name) else { throw fail("metadata phantom.cell = '\(name)' is not a known cell (\(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
+            guard let k = CellKind(rawValue: name) else {
+                throw fail(
+                    "metadata phantom.cell = '\(name)' is not a known cell (\(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
             kind = k
         } else if let cell {
             kind = cell
@@ -80,16 +86,23 @@ public struct SafetensorsImporter: Sendable {
                 let perKind = CellKind.allCases.map { kind -> String in
                     let names = ModelShape.tensorNames(kind)
                     let missing = names.filter { tensors[$0] == nil }
-                    return "a \(kind.rawValue) cell needs \(names.joined(separator: ", "))" + (missing.isEmpty ? "" : " (missing: \(missing.joined(separator: ", ")))")
+                    return "a \(kind.rawValue) cell needs \(names.joined(separator: ", "))"
+                        + (missing.isEmpty ? "" : " (missing: \(missing.joined(separator: ", ")))")
                 }
                 let found = tensors.keys.sorted()
-                throw fail("cannot tell the cell kind from the tensors (candidates: \(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))): "
-                           + perKind.joined(separator: "; ") + "; the file holds \(found.prefix(12).joined(separator: ", "))\(found.count > 12 ? ", … (\(found.count) in all)" : "")"
-                           + "; name the cell kind, set __metadata__ phantom.cell, or rename tensors")
+                throw fail(
+                    "cannot tell the cell kind from the tensors (candidates: "
+                        + "\(candidates.isEmpty ? "none" : candidates.map(\.rawValue).joined(separator: ", "))): "
+                        + perKind.joined(separator: "; ")
+                        + "; the file holds "
+                        + "\(found.prefix(12).joined(separator: ", "))\(found.count > 12 ? ", … (\(found.count) in all)" : "")"
+                        + "; name the cell kind, set __metadata__ phantom.cell, or rename tensors")
             }
             kind = only
         }
-        if let cell, cell != kind { throw fail("the requested cell \(cell.rawValue) contradicts the file's metadata phantom.cell = \(kind.rawValue)") }
+        if let cell, cell != kind {
+            throw fail("the requested cell \(cell.rawValue) contradicts the file's metadata phantom.cell = \(kind.rawValue)")
+        }
 
         // Dimensions: from the shapes, checked against the metadata.
         func dimension(_ key: String, tensor: String, axis: Int) throws -> Int {
@@ -121,11 +134,14 @@ public struct SafetensorsImporter: Sendable {
         let (n, d) = (shape.inputDimension, shape.stateDimension)
         let total = shape.parameterCount
         guard total <= InputLimits.maximumModelParameters else {
-            throw fail("the tensors' shapes imply \(total) parameters, more than the \(InputLimits.maximumModelParameters) a model may have")
+            throw fail(
+                "the tensors' shapes imply \(total) parameters, more than the \(InputLimits.maximumModelParameters) a model may have")
         }
         var normEpsilon: Double?
         if shape.hasNormalization, let text = metadata["phantom.norm_eps"] {
-            guard let eps = Double(text), ResMLPCell.isValidNormEpsilon(eps) else { throw fail("metadata phantom.norm_eps = '\(text)' is not a number in (0, 1]") }
+            guard let eps = Double(text), ResMLPCell.isValidNormEpsilon(eps) else {
+                throw fail("metadata phantom.norm_eps = '\(text)' is not a number in (0, 1]")
+            }
             normEpsilon = eps
         }
         let specs = shape.specs
@@ -178,7 +194,9 @@ public struct SafetensorsImporter: Sendable {
                 break
             }
             stripped = Normalizations.canonicalNames(stripped)
-            if let other = origin[stripped] { throw fail("tensors '\(other)' and '\(name)' both become '\(stripped)' once prefixes are stripped and names renamed") }
+            if let other = origin[stripped] {
+                throw fail("tensors '\(other)' and '\(name)' both become '\(stripped)' once prefixes are stripped and names renamed")
+            }
             origin[stripped] = name
             out[stripped] = tensor
         }
@@ -186,10 +204,14 @@ public struct SafetensorsImporter: Sendable {
     }
 
     /// Folds weight and spectral normalisation into plain `X.weight` tensors (``Normalizations``).
-    func foldNormalizations(_ tensors: inout [String: SafetensorsTensor], metadata: [String: String], _ fail: (String) -> SafetensorsError) throws {
+    func foldNormalizations(_ tensors: inout [String: SafetensorsTensor], metadata: [String: String], _ fail: (String) -> SafetensorsError)
+        throws
+    {
         var options = Normalizations.Options()
         if let text = metadata["phantom.norm_target"] {
-            guard let value = Double(text), value.isFinite, value > 0 else { throw fail("metadata phantom.norm_target = '\(text)' is not a positive number") }
+            guard let value = Double(text), value.isFinite, value > 0 else {
+                throw fail("metadata phantom.norm_target = '\(text)' is not a positive number")
+            }
             options.targetNorm = value
         }
         if let text = metadata["phantom.norm_clip"] {
@@ -204,14 +226,18 @@ extension SafetensorsImporter {
     /// The mdeq shape: C and C_in from `injection.weight` [C, C_in, 3, 3], E·C from `cell.conv1.weight`, d from
     /// `head.weight` [c, d]; H and W from `phantom.height`/`phantom.width` (or H = W = √(d/C) when d/C is a
     /// square); G from `phantom.groups`, which no tensor holds. Every value is checked against its metadata.
-    func mdeqShape(metadata: [String: String], classes c: Int,
-                   dimension: (String, String, Int) throws -> Int, _ fail: (String) -> SafetensorsError) throws -> ModelShape {
+    func mdeqShape(
+        metadata: [String: String], classes c: Int,
+        dimension: (String, String, Int) throws -> Int, _ fail: (String) -> SafetensorsError
+    ) throws -> ModelShape {
         let channels = try dimension("channels", "injection.weight", 0)
         let inChannels = try dimension("in_channels", "injection.weight", 1)
         let d = try dimension("d", "head.weight", 1)
         let wide = try dimension("expansion·channels", "cell.conv1.weight", 0)
         guard wide % channels == 0 else {
-            throw fail("tensor 'cell.conv1.weight' has \(wide) output channels, not a multiple of channels = \(channels) (from 'injection.weight')")
+            throw fail(
+                "tensor 'cell.conv1.weight' has \(wide) output channels, not a multiple of channels = \(channels) (from 'injection.weight')"
+            )
         }
         func declared(_ key: String) throws -> Int? {
             guard let text = metadata["phantom.\(key)"] else { return nil }
@@ -236,9 +262,12 @@ extension SafetensorsImporter {
         guard let groups = try declared("groups") else {
             throw fail("metadata phantom.groups is missing (GroupNorm's group count is in no tensor); set it")
         }
-        let shape = ModelShape(kind: .mdeq, inputDimension: inChannels * height! * width!, stateDimension: d, outputDimension: c,
-                               extraDimensions: ["channels": channels, "in_channels": inChannels, "height": height!, "width": width!,
-                                                 "expansion": wide / channels, "groups": groups])
+        let shape = ModelShape(
+            kind: .mdeq, inputDimension: inChannels * height! * width!, stateDimension: d, outputDimension: c,
+            extraDimensions: [
+                "channels": channels, "in_channels": inChannels, "height": height!, "width": width!,
+                "expansion": wide / channels, "groups": groups
+            ])
         if let problem = shape.problem { throw fail("the mdeq cell does not fit: \(problem)") }
         if let text = metadata["phantom.n_in"], Int(text) != shape.inputDimension {
             throw fail("metadata phantom.n_in = \(text) does not match in_channels·height·width = \(shape.inputDimension)")

@@ -55,7 +55,9 @@ public struct ArnoldiEstimate: Sendable {
         for col in 0..<m {
             var pivot = col
             var best = 0.0
-            for r in col..<m { let mag = re[r * m + col] * re[r * m + col] + im[r * m + col] * im[r * m + col]; if mag > best { best = mag; pivot = r } }
+            for r in col..<m {
+                let mag = re[r * m + col] * re[r * m + col] + im[r * m + col] * im[r * m + col]; if mag > best { best = mag; pivot = r }
+            }
             guard best > 0, best.isFinite else { return nil }
             if pivot != col {
                 for c in 0..<m { re.swapAt(col * m + c, pivot * m + c); im.swapAt(col * m + c, pivot * m + c) }
@@ -96,7 +98,9 @@ public enum ArnoldiSpectralRadius {
     public static func estimate<Op: LinearOperator>(_ a: Op, steps: Int = 40, seed: UInt64 = 0x5eed) -> ArnoldiEstimate {
         let n = a.inputDimension
         precondition(n == a.outputDimension, "spectral radius needs a square operator")
-        if n == 0 { return ArnoldiEstimate(spectralRadius: 0, steps: 0, exact: true, ritzValues: [], hessenberg: Matrix(zeros: 0, 0), trailing: 0) }
+        if n == 0 {
+            return ArnoldiEstimate(spectralRadius: 0, steps: 0, exact: true, ritzValues: [], hessenberg: Matrix(zeros: 0, 0), trailing: 0)
+        }
         let m = min(steps, n)
         var rng = SplitMix64(seed: seed)
         var v = (0..<n).map { _ in rng.nextGaussian() }
@@ -110,7 +114,8 @@ public enum ArnoldiSpectralRadius {
         for j in 0..<m {
             a.apply(basis[j], into: &w)
             guard w.allSatisfy(\.isFinite) else {
-                return ArnoldiEstimate(spectralRadius: .nan, steps: j, exact: false, ritzValues: [], hessenberg: Matrix(zeros: 0, 0), trailing: .nan)
+                return ArnoldiEstimate(
+                    spectralRadius: .nan, steps: j, exact: false, ritzValues: [], hessenberg: Matrix(zeros: 0, 0), trailing: .nan)
             }
             for _ in 0..<2 {
                 for i in 0...j {

@@ -38,19 +38,23 @@ public enum BLAS {
     }
 
     /// y ← α·op(A)·x + β·y with op(A) = A or Aᵀ. The corresponding C function is `cblas_dgemv`.
-    public static func gemv(_ a: Matrix, transpose: Bool = false, _ x: [Double],
-                            alpha: Double = 1, beta: Double = 0, into y: inout [Double]) {
+    public static func gemv(
+        _ a: Matrix, transpose: Bool = false, _ x: [Double],
+        alpha: Double = 1, beta: Double = 0, into y: inout [Double]
+    ) {
         let (outCount, inCount) = transpose ? (a.columns, a.rows) : (a.rows, a.columns)
-        precondition(x.count == inCount && y.count == outCount,
-                     "gemv: A is \(a.rows)×\(a.columns)\(transpose ? "ᵀ" : ""), x \(x.count), y \(y.count)")
+        precondition(
+            x.count == inCount && y.count == outCount,
+            "gemv: A is \(a.rows)×\(a.columns)\(transpose ? "ᵀ" : ""), x \(x.count), y \(y.count)")
         if outCount == 0 { return }
         if inCount == 0 { scal(beta, &y); return }
         a.elements.withUnsafeBufferPointer { ap in
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    cblas_dgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans,
-                                Int32(a.rows), Int32(a.columns), alpha, ap.baseAddress, Int32(max(a.columns, 1)),
-                                xp.baseAddress, 1, beta, yp.baseAddress, 1)
+                    cblas_dgemv(
+                        CblasRowMajor, transpose ? CblasTrans : CblasNoTrans,
+                        Int32(a.rows), Int32(a.columns), alpha, ap.baseAddress, Int32(max(a.columns, 1)),
+                        xp.baseAddress, 1, beta, yp.baseAddress, 1)
                 }
             }
         }
@@ -64,23 +68,27 @@ public enum BLAS {
     }
 
     /// C ← α·op(A)·op(B) + β·C. The corresponding C function is `cblas_dgemm`.
-    public static func gemm(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
-                            alpha: Double = 1, beta: Double = 0, into c: inout Matrix) {
+    public static func gemm(
+        _ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
+        alpha: Double = 1, beta: Double = 0, into c: inout Matrix
+    ) {
         let (m, ka) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
         let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
-        precondition(ka == kb && c.rows == m && c.columns == n,
-                     "gemm: op(A) \(m)×\(ka), op(B) \(kb)×\(n), C \(c.rows)×\(c.columns)")
+        precondition(
+            ka == kb && c.rows == m && c.columns == n,
+            "gemm: op(A) \(m)×\(ka), op(B) \(kb)×\(n), C \(c.rows)×\(c.columns)")
         if m == 0 || n == 0 { return }
         if ka == 0 { scal(beta, &c.elements); return }
         a.elements.withUnsafeBufferPointer { ap in
             b.elements.withUnsafeBufferPointer { bp in
                 c.elements.withUnsafeMutableBufferPointer { cp in
-                    cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
-                                transposeB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(n), Int32(ka), alpha,
-                                ap.baseAddress, Int32(max(a.columns, 1)),
-                                bp.baseAddress, Int32(max(b.columns, 1)),
-                                beta, cp.baseAddress, Int32(max(n, 1)))
+                    cblas_dgemm(
+                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                        transposeB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(ka), alpha,
+                        ap.baseAddress, Int32(max(a.columns, 1)),
+                        bp.baseAddress, Int32(max(b.columns, 1)),
+                        beta, cp.baseAddress, Int32(max(n, 1)))
                 }
             }
         }
@@ -89,14 +97,17 @@ public enum BLAS {
     /// C ← α·op(A)·op(B) + β·C on row-major blocks inside larger buffers: A is m×k (or k×m when transposed)
     /// with leading dimension lda, and so on. Used for per-sample blocks of a batch (e.g. a convolution's
     /// patches) without copying them out. The corresponding C function is `cblas_dgemm`.
-    public static func gemm(m: Int, n: Int, k: Int, alpha: Double = 1,
-                            _ a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
-                            _ b: UnsafePointer<Double>, ldb: Int, transposeB: Bool = false,
-                            beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
+    public static func gemm(
+        m: Int, n: Int, k: Int, alpha: Double = 1,
+        _ a: UnsafePointer<Double>, lda: Int, transposeA: Bool = false,
+        _ b: UnsafePointer<Double>, ldb: Int, transposeB: Bool = false,
+        beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
         if m == 0 || n == 0 { return }
-        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
-                    beta, c, Int32(max(ldc, 1)))
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
+            beta, c, Int32(max(ldc, 1)))
     }
 
     /// op(A)·op(B) as a new matrix.
@@ -142,8 +153,9 @@ extension BLAS {
         if n == 0 || a.columns == 0 { return c }
         a.elements.withUnsafeBufferPointer { ap in
             c.elements.withUnsafeMutableBufferPointer { cp in
-                cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, Int32(n), Int32(a.columns), 1,
-                            ap.baseAddress, Int32(a.columns), 0, cp.baseAddress, Int32(n))
+                cblas_dsyrk(
+                    CblasRowMajor, CblasLower, CblasNoTrans, Int32(n), Int32(a.columns), 1,
+                    ap.baseAddress, Int32(a.columns), 0, cp.baseAddress, Int32(n))
             }
         }
         for i in 0..<n { for j in (i + 1)..<n { c[i, j] = c[j, i] } }

@@ -24,7 +24,8 @@ public struct BatchOperator {
     /// A^k: k applications (and k of the transpose), A⁰ = I.
     public func power(_ k: Int) -> BatchOperator {
         let (a, t) = (apply, transpose)
-        return BatchOperator(apply: { v in (0..<k).reduce(v) { x, _ in a(x) } },
-                             transpose: { v in (0..<k).reduce(v) { x, _ in t(x) } })
+        return BatchOperator(
+            apply: { v in (0..<k).reduce(v) { x, _ in a(x) } },
+            transpose: { v in (0..<k).reduce(v) { x, _ in t(x) } })
     }
 }

@@ -13,9 +13,11 @@
 /// non-finite fails (NaN, not converged); one still short of its tolerance after `maxSteps` is reported with its
 /// residual, not converged. Where it is used and why: docs/MatrixFreeCertificates.md.
 public enum BatchedLOBPCG {
-    public static func smallest(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, scale: [Double], maxSteps: Int = 200,
-                                seed: UInt64 = 0x1a2c05, start: Matrix? = nil,
-                                preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix) -> (results: [RitzValue], vectors: Matrix, steps: [Int]) {
+    public static func smallest(
+        rows b: Int, dimension n: Int, tolerance: Double = 1e-8, scale: [Double], maxSteps: Int = 200,
+        seed: UInt64 = 0x1a2c05, start: Matrix? = nil,
+        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix, steps: [Int]) {
         Swift.precondition(scale.count == b, "LOBPCG: one scale per row")
         guard b > 0, n > 0 else { return ((0..<b).map { _ in RitzValue(value: 0, residual: 0, converged: true) }, Matrix(zeros: b, n), []) }
         var x = BatchedLanczos.startVectors(rows: b, dimension: n, seed: seed, start: start)

@@ -8,24 +8,35 @@ public enum BatchedLanczos {
 
     /// The extreme Ritz values per row; with `start` (B×n, non-zero rows) each process starts from that row mixed with
     /// a random vector (a warm start, e.g. a neighbouring operator's Ritz vector; ``startVectors(rows:dimension:seed:start:)``).
-    public static func extremes(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, floor: Double? = nil, maxSteps: Int = 300,
-                                seed: UInt64 = 0x1a2c05, start: Matrix? = nil, apply: (Matrix) -> Matrix) -> [SymmetricLanczos.Result] {
-        extremesWithVectors(rows: b, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps, seed: seed, start: start,
-                            needed: .both, wantVectors: false, apply: apply).results
+    public static func extremes(
+        rows b: Int, dimension n: Int, tolerance: Double = 1e-8, floor: Double? = nil, maxSteps: Int = 300,
+        seed: UInt64 = 0x1a2c05, start: Matrix? = nil, apply: (Matrix) -> Matrix
+    ) -> [SymmetricLanczos.Result] {
+        extremesWithVectors(
+            rows: b, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps, seed: seed, start: start,
+            needed: .both, wantVectors: false, apply: apply
+        ).results
     }
 
     /// ``extremes(rows:dimension:tolerance:maxSteps:seed:start:apply:)`` and, when `wantVectors`, per row the unit Ritz
     /// vectors of the largest and of the smallest Ritz value (B×n each; empty otherwise).
-    public static func extremesWithVectors(rows b: Int, dimension n: Int, tolerance: Double = 1e-8, floor: Double? = nil, maxSteps: Int = 300,
-                                           seed: UInt64 = 0x1a2c05, start: Matrix? = nil, needed: Needed = .both, wantVectors: Bool = true,
-                                           apply: (Matrix) -> Matrix) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
+    public static func extremesWithVectors(
+        rows b: Int, dimension n: Int, tolerance: Double = 1e-8, floor: Double? = nil, maxSteps: Int = 300,
+        seed: UInt64 = 0x1a2c05, start: Matrix? = nil, needed: Needed = .both, wantVectors: Bool = true,
+        apply: (Matrix) -> Matrix
+    ) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
         let m = min(maxSteps, n)
         let floor = floor ?? tolerance
         var results = [SymmetricLanczos.Result?](repeating: nil, count: b)
         guard n > 0, b > 0 else {
-            return ((0..<b).map { _ in SymmetricLanczos.Result(smallest: RitzValue(value: 0, residual: 0, converged: true),
-                                                                largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0) },
-                    Matrix(zeros: 0, 0), Matrix(zeros: 0, 0))
+            return (
+                (0..<b).map { _ in
+                    SymmetricLanczos.Result(
+                        smallest: RitzValue(value: 0, residual: 0, converged: true),
+                        largest: RitzValue(value: 0, residual: 0, converged: true), steps: 0)
+                },
+                Matrix(zeros: 0, 0), Matrix(zeros: 0, 0)
+            )
         }
         let v = startVectors(rows: b, dimension: n, seed: seed, start: start)
         var basis = [v]
@@ -64,13 +75,15 @@ public enum BatchedLanczos {
                 // The Ritz test (an m×m eigenproblem) after every step while m ≤ 40, where it costs little against a
                 // step's products and most runs stop; then every 5 steps.
                 if invariant || step + 1 == m || step + 1 <= 40 || (step + 1) % 5 == 0 {
-                    let r = SymmetricLanczos.ritz(alphas[i], betas[i], beta: invariant ? 0 : beta, tolerance: tolerance,
-                                                  floor: floor, steps: step + 1)
-                    let done = switch needed {
-                    case .both: r.smallest.converged && r.largest.converged
-                    case .largest: r.largest.converged
-                    case .smallest: r.smallest.converged
-                    }
+                    let r = SymmetricLanczos.ritz(
+                        alphas[i], betas[i], beta: invariant ? 0 : beta, tolerance: tolerance,
+                        floor: floor, steps: step + 1)
+                    let done =
+                        switch needed {
+                        case .both: r.smallest.converged && r.largest.converged
+                        case .largest: r.largest.converged
+                        case .smallest: r.smallest.converged
+                        }
                     if invariant || step + 1 == m || done { results[i] = r }
                 }
                 betas[i].append(beta)

@@ -33,8 +33,9 @@ extension Matrix {
                 wi.withUnsafeMutableBufferPointer { ip in
                     vl.withUnsafeMutableBufferPointer { lp in
                         vr.withUnsafeMutableBufferPointer { vp in
-                            LAPACKE_dgeev(LAPACK_ROW_MAJOR, 78, 78, Int32(n), ap.baseAddress, Int32(n),
-                                          rp.baseAddress, ip.baseAddress, lp.baseAddress, 1, vp.baseAddress, 1)
+                            LAPACKE_dgeev(
+                                LAPACK_ROW_MAJOR, 78, 78, Int32(n), ap.baseAddress, Int32(n),
+                                rp.baseAddress, ip.baseAddress, lp.baseAddress, 1, vp.baseAddress, 1)
                         }
                     }
                 }

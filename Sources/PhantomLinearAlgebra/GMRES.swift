@@ -27,7 +27,9 @@ public struct GMRES: Sendable {
     ///   - maxIterations: ≥ 1 (default 1000).
     /// - Throws: ``ConfigurationError`` for values out of range.
     public init(tolerance: Double = 1e-10, restart: Int = 50, maxIterations: Int = 1000) throws(ConfigurationError) {
-        guard tolerance > 0, tolerance.isFinite else { throw ConfigurationError("GMRES tolerance must be a positive number, got \(tolerance)") }
+        guard tolerance > 0, tolerance.isFinite else {
+            throw ConfigurationError("GMRES tolerance must be a positive number, got \(tolerance)")
+        }
         guard restart >= 1 else { throw ConfigurationError("GMRES restart must be ≥ 1, got \(restart)") }
         guard maxIterations >= 1 else { throw ConfigurationError("GMRES maxIterations must be ≥ 1, got \(maxIterations)") }
         self.tolerance = tolerance
@@ -46,8 +48,9 @@ public struct GMRES: Sendable {
         var history: [Double] = []
 
         func finish(_ status: SolverStatus, _ relative: Double) -> LinearSolution {
-            LinearSolution(solution: x, status: status, iterations: iterations, matvecs: matvecs,
-                           residualHistory: history, relativeResidual: relative)
+            LinearSolution(
+                solution: x, status: status, iterations: iterations, matvecs: matvecs,
+                residualHistory: history, relativeResidual: relative)
         }
 
         guard b.allSatisfy(\.isFinite), x.allSatisfy(\.isFinite) else { return finish(.nonFiniteInput, .nan) }

@@ -46,9 +46,10 @@ public struct LUFactorization: Sendable {
         let info = factors.withUnsafeBufferPointer { ap in
             pivots.withUnsafeBufferPointer { pp in
                 x.elements.withUnsafeMutableBufferPointer { xp in
-                    LAPACKE_dgetrs(LAPACK_ROW_MAJOR, transposed ? 84 /* 'T' */ : 78 /* 'N' */,
-                                   Int32(order), Int32(b.columns), ap.baseAddress, Int32(order),
-                                   pp.baseAddress, xp.baseAddress, Int32(b.columns))
+                    LAPACKE_dgetrs(
+                        LAPACK_ROW_MAJOR, transposed ? 84 /* 'T' */ : 78 /* 'N' */,
+                        Int32(order), Int32(b.columns), ap.baseAddress, Int32(order),
+                        pp.baseAddress, xp.baseAddress, Int32(b.columns))
                 }
             }
         }

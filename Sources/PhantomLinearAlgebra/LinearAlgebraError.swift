@@ -32,8 +32,10 @@ public enum LinearAlgebraError: Error, Hashable, Sendable, CustomStringConvertib
 }
 
 /// Turns a LAPACK `info` into a thrown error. `positive` maps a positive `info` to the routine's meaning.
-func checkLAPACK(_ info: Int32, _ routine: String,
-                 positive: (Int) -> LinearAlgebraError) throws(LinearAlgebraError) {
+func checkLAPACK(
+    _ info: Int32, _ routine: String,
+    positive: (Int) -> LinearAlgebraError
+) throws(LinearAlgebraError) {
     if info < 0 { throw .illegalArgument(routine: routine, argument: Int(-info)) }
     if info > 0 { throw positive(Int(info)) }
 }

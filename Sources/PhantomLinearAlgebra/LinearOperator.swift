@@ -110,9 +110,11 @@ public struct FunctionOperator: LinearOperator {
     let forward: (_ x: [Double], _ y: inout [Double]) -> Void
     let adjoint: (_ x: [Double], _ y: inout [Double]) -> Void
 
-    public init(inputDimension: Int, outputDimension: Int,
-                apply: @escaping (_ x: [Double], _ y: inout [Double]) -> Void,
-                applyTranspose: @escaping (_ x: [Double], _ y: inout [Double]) -> Void) {
+    public init(
+        inputDimension: Int, outputDimension: Int,
+        apply: @escaping (_ x: [Double], _ y: inout [Double]) -> Void,
+        applyTranspose: @escaping (_ x: [Double], _ y: inout [Double]) -> Void
+    ) {
         self.inputDimension = inputDimension
         self.outputDimension = outputDimension
         self.forward = apply

@@ -19,8 +19,9 @@ public struct Matrix: Equatable, Sendable {
     /// - Precondition: `elements.count == rows * columns`, both non-negative (a programming error if not;
     ///   shapes that come from files are validated before they reach here).
     public init(rows: Int, columns: Int, elements: [Double]) {
-        precondition(rows >= 0 && columns >= 0 && elements.count == rows * columns,
-                     "Matrix(\(rows)×\(columns)) needs \(rows * columns) elements, got \(elements.count)")
+        precondition(
+            rows >= 0 && columns >= 0 && elements.count == rows * columns,
+            "Matrix(\(rows)×\(columns)) needs \(rows * columns) elements, got \(elements.count)")
         self.rows = rows
         self.columns = columns
         self.elements = elements

@@ -17,9 +17,10 @@ extension Matrix {
             s.withUnsafeMutableBufferPointer { sp in
                 dummy.withUnsafeMutableBufferPointer { up in
                     dummy2.withUnsafeMutableBufferPointer { vp in
-                        LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 78 /* N */, Int32(rows), Int32(columns),
-                                       ap.baseAddress, Int32(columns), sp.baseAddress,
-                                       up.baseAddress, Int32(Swift.max(rows, 1)), vp.baseAddress, Int32(Swift.max(columns, 1)))
+                        LAPACKE_dgesdd(
+                            LAPACK_ROW_MAJOR, 78 /* N */, Int32(rows), Int32(columns),
+                            ap.baseAddress, Int32(columns), sp.baseAddress,
+                            up.baseAddress, Int32(Swift.max(rows, 1)), vp.baseAddress, Int32(Swift.max(columns, 1)))
                     }
                 }
             }

@@ -22,14 +22,16 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
     public var description: String {
         switch self {
         case .converged: return "converged"
-        case .maximumIterationsReached: return "not converged: maximum iterations reached (raise the iteration limit or loosen the tolerance)"
+        case .maximumIterationsReached:
+            return "not converged: maximum iterations reached (raise the iteration limit or loosen the tolerance)"
         case .stagnation: return "not converged: the residual stopped decreasing (the system may be singular or badly conditioned)"
         case .breakdown: return "not converged: the Krylov space became invariant above tolerance (the operator is likely singular)"
         case .nonFiniteInput: return "not converged: the input contains NaN or infinity"
         case .nonFiniteIterate: return "not converged: an iterate became NaN or infinite (the iteration diverged)"
         case .inaccurate: return "not converged: the residual of the direct solve is above tolerance (the system is nearly singular)"
         case .unstable: return "not converged: the fixed point is repelling (ρ(J) ≥ 1); the model is not contractive here"
-        case .diverged: return "not converged: the residual grew far above its best value (the map may not be contractive; add damping or use Anderson)"
+        case .diverged:
+            return "not converged: the residual grew far above its best value (the map may not be contractive; add damping or use Anderson)"
         }
     }
 }

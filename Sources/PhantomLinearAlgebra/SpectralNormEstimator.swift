@@ -28,8 +28,10 @@ public struct SpectralNormEstimator: Sendable {
     public let seed: UInt64
 
     /// - Throws: ``ConfigurationError`` when `tolerance` ≤ 0 or `maxIterations` < 1.
-    public init(method: Method = .lanczos, tolerance: Double = 1e-10, maxIterations: Int = 500,
-                seed: UInt64 = 0x5eed) throws(ConfigurationError) {
+    public init(
+        method: Method = .lanczos, tolerance: Double = 1e-10, maxIterations: Int = 500,
+        seed: UInt64 = 0x5eed
+    ) throws(ConfigurationError) {
         guard tolerance > 0, tolerance.isFinite else { throw ConfigurationError("spectral-norm tolerance must be > 0, got \(tolerance)") }
         guard maxIterations >= 1 else { throw ConfigurationError("spectral-norm maxIterations must be ≥ 1, got \(maxIterations)") }
         self.method = method
@@ -110,8 +112,9 @@ public struct SpectralNormEstimator: Sendable {
             theta = max(eig.values[size - 1], 0)
             residual = theta == 0 ? 0 : beta * abs(s[size - 1, size - 1]) / theta
             if residual <= tolerance || beta <= 1e-14 * max(theta, 1e-300) || size == n {
-                return SpectralNormEstimate(value: theta.squareRoot(), iterations: size, converged: true,
-                                            relativeChange: residual)
+                return SpectralNormEstimate(
+                    value: theta.squareRoot(), iterations: size, converged: true,
+                    relativeChange: residual)
             }
             betas.append(beta)
             BLAS.scal(1 / beta, &w)

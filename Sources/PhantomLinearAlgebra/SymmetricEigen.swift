@@ -23,8 +23,9 @@ public struct SymmetricEigen: Sendable {
         if n > 0 {
             let info = a.withUnsafeMutableBufferPointer { ap in
                 w.withUnsafeMutableBufferPointer { wp in
-                    LAPACKE_dsyevd(LAPACK_ROW_MAJOR, computeVectors ? 86 /* V */ : 78 /* N */, 85 /* U */,
-                                   Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
+                    LAPACKE_dsyevd(
+                        LAPACK_ROW_MAJOR, computeVectors ? 86 /* V */ : 78 /* N */, 85 /* U */,
+                        Int32(n), ap.baseAddress, Int32(n), wp.baseAddress)
                 }
             }
             try checkLAPACK(info, "dsyevd") { .noConvergence(routine: "dsyevd", info: $0) }
@@ -53,14 +54,16 @@ public struct SymmetricEigen: Sendable {
             let info = ae.withUnsafeMutableBufferPointer { ap in
                 be.withUnsafeMutableBufferPointer { bp in
                     w.withUnsafeMutableBufferPointer { wp in
-                        LAPACKE_dsygvd(LAPACK_ROW_MAJOR, 1, computeVectors ? 86 : 78, 85, Int32(n),
-                                       ap.baseAddress, Int32(n), bp.baseAddress, Int32(n), wp.baseAddress)
+                        LAPACKE_dsygvd(
+                            LAPACK_ROW_MAJOR, 1, computeVectors ? 86 : 78, 85, Int32(n),
+                            ap.baseAddress, Int32(n), bp.baseAddress, Int32(n), wp.baseAddress)
                     }
                 }
             }
             try checkLAPACK(info, "dsygvd") { code in
-                code > n ? .notPositiveDefinite(routine: "dsygvd", minor: code - n)
-                         : .noConvergence(routine: "dsygvd", info: code)
+                code > n
+                    ? .notPositiveDefinite(routine: "dsygvd", minor: code - n)
+                    : .noConvergence(routine: "dsygvd", info: code)
             }
         }
         values = w

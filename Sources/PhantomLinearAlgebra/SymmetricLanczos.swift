@@ -35,12 +35,16 @@ public enum SymmetricLanczos {
     }
 
     /// One process of ``BatchedLanczos`` on a matrix-free operator.
-    public static func extremes<Op: LinearOperator>(_ a: Op, tolerance: Double = 1e-10, floor: Double? = nil, maxSteps: Int = 300,
-                                                    seed: UInt64 = 0x1a2c05) -> Result {
+    public static func extremes<Op: LinearOperator>(
+        _ a: Op, tolerance: Double = 1e-10, floor: Double? = nil, maxSteps: Int = 300,
+        seed: UInt64 = 0x1a2c05
+    ) -> Result {
         let n = a.inputDimension
         precondition(n == a.outputDimension, "Lanczos needs a square operator")
-        return BatchedLanczos.extremesWithVectors(rows: 1, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps,
-                                                  seed: seed, wantVectors: false) { v in
+        return BatchedLanczos.extremesWithVectors(
+            rows: 1, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps,
+            seed: seed, wantVectors: false
+        ) { v in
             var y = [Double](repeating: 0, count: n)
             a.apply(v.elements, into: &y)
             return Matrix(rows: 1, columns: n, elements: y)
@@ -61,8 +65,9 @@ public enum SymmetricLanczos {
         let scale = max(abs(low), abs(high), 1e-300)
         func pair(_ index: Int) -> RitzValue {
             let r = beta * abs(y[m - 1, index])
-            return RitzValue(value: eigen.values[index], residual: r,
-                             converged: r <= max(tolerance * abs(eigen.values[index]), floor * scale))
+            return RitzValue(
+                value: eigen.values[index], residual: r,
+                converged: r <= max(tolerance * abs(eigen.values[index]), floor * scale))
         }
         return Result(smallest: pair(0), largest: pair(m - 1), steps: steps)
     }

@@ -17,14 +17,16 @@ public struct ModelShape: Sendable, Equatable {
 
     /// A tanh or resmlp shape (m: the resmlp MLP's hidden width).
     public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, hiddenWidth m: Int = 0) {
-        self.init(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c,
-                  extraDimensions: kind == .resmlp ? ["m": m] : [:])
+        self.init(
+            kind: kind, inputDimension: n, stateDimension: d, outputDimension: c,
+            extraDimensions: kind == .resmlp ? ["m": m] : [:])
     }
 
     /// The shape of a model.
     public init(of model: ImplicitModel) {
-        self.init(kind: model.cell.kind, inputDimension: model.inputDimension, stateDimension: model.stateDimension,
-                  outputDimension: model.outputDimension, extraDimensions: model.cell.extraDimensions)
+        self.init(
+            kind: model.cell.kind, inputDimension: model.inputDimension, stateDimension: model.stateDimension,
+            outputDimension: model.outputDimension, extraDimensions: model.cell.extraDimensions)
     }
 
     /// resmlp: m (0 otherwise).
@@ -69,11 +71,12 @@ public struct ModelShape: Sendable, Equatable {
 
     /// The cell's tensors, then the head's: the checkpoint order. Computed without allocating any tensor.
     public var specs: [ParameterSpec] {
-        let cell: ParameterLayout = switch kind {
-        case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
-        case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
-        case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
-        }
+        let cell: ParameterLayout =
+            switch kind {
+            case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
+            case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
+            case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
+            }
         return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
     }
 
@@ -83,7 +86,7 @@ public struct ModelShape: Sendable, Equatable {
     /// "n_in = …, d = …, c = …" and the extra dimensions, for messages.
     public var dimensions: String {
         (["n_in = \(inputDimension)", "d = \(stateDimension)", "c = \(outputDimension)"]
-         + Self.extraDimensionNames(kind).map { "\($0) = \(extraDimensions[$0].map(String.init) ?? "?")" }).joined(separator: ", ")
+            + Self.extraDimensionNames(kind).map { "\($0) = \(extraDimensions[$0].map(String.init) ?? "?")" }).joined(separator: ", ")
     }
 
     /// The model of this shape with its parameters taken from `tensors` by name (zero where one is absent);

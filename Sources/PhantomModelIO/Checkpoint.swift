@@ -1,7 +1,7 @@
 import PhantomFileSystem
 import PhantomHDF5
-import PhantomModel
 import PhantomLinearAlgebra
+import PhantomModel
 
 /// A model on disk: the phantom checkpoint format (HDF5), version 1.
 ///
@@ -14,8 +14,9 @@ public struct Checkpoint: Sendable {
     public static let format = "phantom-checkpoint"
     public static let version: Int64 = 1
     /// Root attributes the format defines; every other one is free-form metadata.
-    static let reservedAttributes: Set<String> = Set(["format", "version", "cell", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
-                                                     + CellKind.allCases.flatMap(ModelShape.extraDimensionNames))
+    static let reservedAttributes: Set<String> = Set(
+        ["format", "version", "cell", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
+            + CellKind.allCases.flatMap(ModelShape.extraDimensionNames))
 
     public var model: ImplicitModel
     /// A bundled data set name ("digits") or a path.
@@ -31,9 +32,11 @@ public struct Checkpoint: Sendable {
     /// The optimiser's state (group `optimizer`), so that a resumed run continues exactly.
     public var optimizerState: [String: HDF5Array<Double>] = [:]
 
-    public init(model: ImplicitModel, dataset: String? = nil, epoch: Int? = nil, step: Int? = nil,
-                estimator: String? = nil, metadata: [String: HDF5AttributeValue] = [:],
-                history: [String: HDF5Array<Double>] = [:]) {
+    public init(
+        model: ImplicitModel, dataset: String? = nil, epoch: Int? = nil, step: Int? = nil,
+        estimator: String? = nil, metadata: [String: HDF5AttributeValue] = [:],
+        history: [String: HDF5Array<Double>] = [:]
+    ) {
         self.model = model
         self.dataset = dataset
         self.epoch = epoch
@@ -105,7 +108,9 @@ public struct Checkpoint: Sendable {
             guard root.hasAttribute("version"), let version = try root.attribute("version").integerValue else {
                 throw fail("attribute 'version' is missing or not an integer")
             }
-            guard version == Self.version else { throw fail("unsupported checkpoint version \(version) (this tool reads version \(Self.version))") }
+            guard version == Self.version else {
+                throw fail("unsupported checkpoint version \(version) (this tool reads version \(Self.version))")
+            }
             guard root.hasAttribute("cell"), case .string(let cellName) = try root.attribute("cell") else {
                 throw fail("attribute 'cell' is missing or not a string")
             }
@@ -115,7 +120,9 @@ public struct Checkpoint: Sendable {
             func dimension(_ name: String, limit: Int = InputLimits.maximumDimension) throws -> Int {
                 guard root.hasAttribute(name) else { throw fail("attribute '\(name)' is missing") }
                 guard let value = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
-                guard let int = InputLimits.integer(value, in: 1...limit) else { throw fail("attribute '\(name)' = \(value) is out of range (1…\(limit))") }
+                guard let int = InputLimits.integer(value, in: 1...limit) else {
+                    throw fail("attribute '\(name)' = \(value) is out of range (1…\(limit))")
+                }
                 return int
             }
             let n = try dimension("n_in"), d = try dimension("d"), c = try dimension("c", limit: InputLimits.maximumClasses)
@@ -128,7 +135,8 @@ public struct Checkpoint: Sendable {
             let specs = shape.specs, dimensions = shape.dimensions
             let total = shape.parameterCount
             guard total <= InputLimits.maximumModelParameters else {
-                throw fail("declares \(total) parameters (\(dimensions)), more than the \(InputLimits.maximumModelParameters) a model may have")
+                throw fail(
+                    "declares \(total) parameters (\(dimensions)), more than the \(InputLimits.maximumModelParameters) a model may have")
             }
             // Every attribute is checked before any tensor is read.
             let dataset = try optionalString(root, "dataset", fail), estimator = try optionalString(root, "estimator", fail)
@@ -149,7 +157,7 @@ public struct Checkpoint: Sendable {
             // Training curves (one value per epoch) and the optimiser's moments (one per parameter): their
             // declared lengths are checked before they are read.
             for (groupName, keyPath, limit) in [("history", \Checkpoint.history, 1 << 20), ("optimizer", \Checkpoint.optimizerState, total)]
-                where root.kind(of: groupName) == .group {
+            where root.kind(of: groupName) == .group {
                 let group = try root.group(groupName)
                 for child in try group.children() where child.kind == .dataset {
                     let shape = try group.datasetInfo(child.name).shape
@@ -166,15 +174,19 @@ public struct Checkpoint: Sendable {
         }
     }
 
-    private static func readTensors(_ root: HDF5Group, _ specs: [ParameterSpec], path: String,
-                                    dimensions: String) throws -> [String: [Double]] {
+    private static func readTensors(
+        _ root: HDF5Group, _ specs: [ParameterSpec], path: String,
+        dimensions: String
+    ) throws -> [String: [Double]] {
         guard root.kind(of: "params") == .group else {
             throw InputError(path: path, message: "group 'params' is missing")
         }
         let params = try root.group("params")
         let expected = Set(specs.map(\.name))
         for child in try params.children() where !expected.contains(child.name) {
-            throw InputError(path: path, message: "params/\(child.name): unexpected tensor for this cell (expected: \(specs.map(\.name).joined(separator: ", ")))")
+            throw InputError(
+                path: path,
+                message: "params/\(child.name): unexpected tensor for this cell (expected: \(specs.map(\.name).joined(separator: ", ")))")
         }
         var tensors: [String: [Double]] = [:]
         for spec in specs {
@@ -204,7 +216,9 @@ public struct Checkpoint: Sendable {
     private static func optionalInt(_ root: HDF5Group, _ name: String, _ fail: (String) -> InputError) throws -> Int? {
         guard root.hasAttribute(name) else { return nil }
         guard let v = try root.attribute(name).integerValue else { throw fail("attribute '\(name)' is not an integer") }
-        guard let int = InputLimits.integer(v, in: 0...Int(Int32.max)) else { throw fail("attribute '\(name)' = \(v) is out of range (0…\(Int32.max))") }
+        guard let int = InputLimits.integer(v, in: 0...Int(Int32.max)) else {
+            throw fail("attribute '\(name)' = \(v) is out of range (0…\(Int32.max))")
+        }
         return int
     }
 }

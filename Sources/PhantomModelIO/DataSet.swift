@@ -1,9 +1,10 @@
 import PhantomFileSystem
 import PhantomHDF5
-import PhantomModel
 import PhantomLinearAlgebra
+import PhantomModel
 
-/// A data set: inputs `x` [N, n_in] (or images [N, C_in, H, W], kept flat in NCHW order), optional targets `y` — class labels [N] (integers) or regression
+/// A data set: inputs `x` [N, n_in] (or images [N, C_in, H, W], kept flat in NCHW order), optional targets `y` — class labels [N]
+/// (integers) or regression
 /// targets [N, c] (floats) — and an optional `split` [N] (0 = train, 1 = test), read from an HDF5 file.
 public struct DataSet: Sendable {
     public var name: String
@@ -30,8 +31,9 @@ public struct DataSet: Sendable {
 
     /// The samples at `indices` (positions in this set).
     public func selecting(_ indices: [Int]) -> DataSet {
-        DataSet(name: name, x: x.selectingRows(indices), y: y?.selecting(indices),
-                split: split.map { s in indices.map { s[$0] } }, rows: indices.map { rows[$0] }, imageShape: imageShape)
+        DataSet(
+            name: name, x: x.selectingRows(indices), y: y?.selecting(indices),
+            split: split.map { s in indices.map { s[$0] } }, rows: indices.map { rows[$0] }, imageShape: imageShape)
     }
 
     /// The first `n` samples (all when n ≥ N).
@@ -60,7 +62,8 @@ public struct DataSet: Sendable {
         }
         guard x.columns == n else {
             let held = imageShape.map { " (images \($0.map(String.init).joined(separator: "×")))" } ?? ""
-            let expected = image.map { "C_in×H×W = \($0.map(String.init).joined(separator: "×")) = \(n) values per sample" } ?? "n_in = \(n)"
+            let expected =
+                image.map { "C_in×H×W = \($0.map(String.init).joined(separator: "×")) = \(n) values per sample" } ?? "n_in = \(n)"
             throw InputError(path: path, message: "x has \(x.columns) features\(held), \(model) expects \(expected)")
         }
     }
@@ -101,14 +104,20 @@ public struct DataSet: Sendable {
             }
             // Each image axis is bounded before the product is formed (no overflow).
             guard xShape.dropFirst().allSatisfy({ (1...InputLimits.maximumDimension).contains($0) }),
-                  (1...InputLimits.maximumSamples).contains(xShape[0]),
-                  (1...InputLimits.maximumDimension).contains(xShape.dropFirst().reduce(1, *)) else {
-                throw fail("x: shape \(xShape) is outside 1…\(InputLimits.maximumSamples) samples × 1…\(InputLimits.maximumDimension) features")
+                (1...InputLimits.maximumSamples).contains(xShape[0]),
+                (1...InputLimits.maximumDimension).contains(xShape.dropFirst().reduce(1, *))
+            else {
+                throw fail(
+                    "x: shape \(xShape) is outside 1…\(InputLimits.maximumSamples) samples × 1…\(InputLimits.maximumDimension) features")
             }
             for name in ["y", "split"] where root.contains(name) {
                 let shape = try root.datasetInfo(name).shape
-                guard shape.first == xShape[0], shape.count <= 2, (shape.count == 1 || (1...InputLimits.maximumClasses).contains(shape[1])) else {
-                    throw fail("\(name): shape \(shape) does not fit \(xShape[0]) samples (expected [N]\(name == "y" ? " or [N, c] with 1 ≤ c ≤ \(InputLimits.maximumClasses)" : ""))")
+                guard shape.first == xShape[0], shape.count <= 2, shape.count == 1 || (1...InputLimits.maximumClasses).contains(shape[1])
+                else {
+                    throw fail(
+                        "\(name): shape \(shape) does not fit \(xShape[0]) samples (expected "
+                            + "[N]\(name == "y" ? " or [N, c] with 1 ≤ c ≤ \(InputLimits.maximumClasses)" : ""))"
+                    )
                 }
             }
             let x = try root.readDoubles("x", rank: xShape.count)
@@ -141,7 +150,8 @@ public struct DataSet: Sendable {
             for child in try root.children() where !["x", "y", "split"].contains(child.name) {
                 throw fail("unexpected dataset '\(child.name)' (a data file holds x, y and split)")
             }
-            return DataSet(name: path, x: inputs, y: targets, split: split, imageShape: xShape.count == 4 ? Array(x.shape.dropFirst()) : nil)
+            return DataSet(
+                name: path, x: inputs, y: targets, split: split, imageShape: xShape.count == 4 ? Array(x.shape.dropFirst()) : nil)
         }
     }
 }

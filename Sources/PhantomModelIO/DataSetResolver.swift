@@ -49,6 +49,8 @@ public enum DataSetResolver {
         }
         if !isName && checkpoint == nil { throw InputError(path: reference, message: "no such file") }
         let source = checkpoint.map { "\($0) names data set '\(reference)'" } ?? "data set '\(reference)'"
-        throw InputError(path: reference, message: "\(source) was not found (looked for \(candidates.joined(separator: ", "))); pass the data file's path")
+        throw InputError(
+            path: reference,
+            message: "\(source) was not found (looked for \(candidates.joined(separator: ", "))); pass the data file's path")
     }
 }

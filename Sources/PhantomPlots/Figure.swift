@@ -32,14 +32,14 @@ public struct Figure: Sendable {
     public func script(format: String, output: String) -> String {
         let terminal = self.terminal(format) ?? .png(width: width, height: height)
         return """
-        # \(title)
-        # Written by phantom plot. Restyle and re-render with: gnuplot \(name).gp (data: \(dataFile))
-        \(terminal.command)
-        set output '\(Gnuplot.escape(output))'
-        \(body)
-        unset output
+            # \(title)
+            # Written by phantom plot. Restyle and re-render with: gnuplot \(name).gp (data: \(dataFile))
+            \(terminal.command)
+            set output '\(Gnuplot.escape(output))'
+            \(body)
+            unset output
 
-        """
+            """
     }
 
     /// The data file's text.

@@ -30,8 +30,10 @@ public struct Gnuplot: Sendable {
 
     /// Runs the script `makeScript(output)` (in `directory`) so that gnuplot writes a temporary file beside
     /// `path`, checks that it is not empty, and moves it into place; on any failure the target is untouched.
-    func renderAtomically(to path: String, overwrite: Bool, in directory: String? = nil,
-                          _ makeScript: (_ output: String) -> String) throws {
+    func renderAtomically(
+        to path: String, overwrite: Bool, in directory: String? = nil,
+        _ makeScript: (_ output: String) -> String
+    ) throws {
         let temporary = try AtomicOutput.temporaryPath(for: path, overwrite: overwrite)
         do {
             // Inside `directory`, the script names its output relative to it.

@@ -44,7 +44,11 @@ public struct PlotRun: Sendable {
                 let checkpoint = try Checkpoint.load(last)
                 // A label from a folder name and a file: reduced to safe characters before it reaches gnuplot.
                 let estimator = checkpoint.estimator.flatMap(EstimatorID.init(rawValue:))?.rawValue ?? "?"
-                runs.append((Gnuplot.safeLabel("\(URL(fileURLWithPath: input).lastPathComponent) (\(estimator))"), TrainingRun.history(of: checkpoint)))
+                runs.append(
+                    (
+                        Gnuplot.safeLabel("\(URL(fileURLWithPath: input).lastPathComponent) (\(estimator))"),
+                        TrainingRun.history(of: checkpoint)
+                    ))
                 files += checkpoints
             } else {
                 results.append(try ResultsData.read(input))
@@ -72,17 +76,21 @@ public struct PlotRun: Sendable {
     /// IEND chunk, an SVG with `</svg>`, a PDF with `%%EOF`), every target is checked (not an input, not an
     /// existing file unless `overwrite`), and only then are the files moved into place. A figure gnuplot cannot
     /// draw is reported as skipped, with gnuplot's message. `report` sees each outcome and the paths written.
-    public func write(to folder: String, formats: [Terminal.Format], overwrite: Bool,
-                      report: (ResultsFigures.Outcome, [String]) -> Void) throws {
+    public func write(
+        to folder: String, formats: [Terminal.Format], overwrite: Bool,
+        report: (ResultsFigures.Outcome, [String]) -> Void
+    ) throws {
         if !FileManager.default.fileExists(atPath: folder) {
-            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            catch { throw InputError("\(folder): cannot create the folder") }
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw InputError("\(folder): cannot create the folder")
+            }
         } else if !RunFolder.isFolder(folder) {
             throw InputError("\(folder): exists and is not a folder")
         }
         let staging = folder + "/.plot-staging-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) }
-        catch { throw InputError("\(folder): cannot create a staging folder in it (is it writable?)") }
+        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) } catch {
+            throw InputError("\(folder): cannot create a staging folder in it (is it writable?)")
+        }
         defer { try? FileManager.default.removeItem(atPath: staging) }
 
         let stager = FigureWriter(folder: staging, formats: formats.map(\.rawValue), overwrite: false)
@@ -119,7 +127,10 @@ public struct PlotRun: Sendable {
         let tail = String(decoding: data.suffix(64), as: UTF8.self)
         let complete: Bool
         switch URL(fileURLWithPath: path).pathExtension {
-        case "png": complete = data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) && data.suffix(12).prefix(8).suffix(4) == Data("IEND".utf8)
+        case "png":
+            complete =
+                data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+                && data.suffix(12).prefix(8).suffix(4) == Data("IEND".utf8)
         case "svg": complete = tail.contains("</svg>")
         case "pdf": complete = data.prefix(5) == Data("%PDF-".utf8) && tail.contains("%%EOF")
         default: complete = true
@@ -133,12 +144,13 @@ extension ResultsFigures.Outcome {
     func renamed(suffix: String) -> ResultsFigures.Outcome {
         switch self {
         case .figure(let f):
-            return .figure(Figure(name: f.name + suffix, title: f.title, blocks: f.blocks,
-                                  body: f.body.replacingOccurrences(of: "'\(f.name).dat'", with: "'\(f.name + suffix).dat'"),
-                                  width: f.width, height: f.height))
+            return .figure(
+                Figure(
+                    name: f.name + suffix, title: f.title, blocks: f.blocks,
+                    body: f.body.replacingOccurrences(of: "'\(f.name).dat'", with: "'\(f.name + suffix).dat'"),
+                    width: f.width, height: f.height))
         case .skipped(let name, let reason):
             return .skipped(name: name + suffix, reason: reason)
         }
     }
 }
-

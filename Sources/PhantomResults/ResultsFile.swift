@@ -1,6 +1,6 @@
 import Foundation
-import PhantomFileSystem
 import PhantomAnalysis
+import PhantomFileSystem
 import PhantomGradients
 import PhantomHDF5
 import PhantomModel
@@ -9,11 +9,14 @@ import PhantomModel
 public enum ResultsFile {
     /// Writes an analysis series atomically; refuses an existing file unless `overwrite`.
     /// - Parameter attributes: further root attributes (command, tool version, time, data, cell, …).
-    public static func write(_ series: [SeriesEntry], sampleIndices: [Int], seriesIndices: [Int]? = nil, to path: String,
-                             overwrite: Bool, attributes: [String: String]) throws {
+    public static func write(
+        _ series: [SeriesEntry], sampleIndices: [Int], seriesIndices: [Int]? = nil, to path: String,
+        overwrite: Bool, attributes: [String: String]
+    ) throws {
         guard !series.isEmpty else { throw InputError(path: path, message: "nothing to write") }
-        try write(ResultsData(series: series, sampleRows: sampleIndices, seriesIndices: seriesIndices, attributes: attributes),
-                  to: path, overwrite: overwrite)
+        try write(
+            ResultsData(series: series, sampleRows: sampleIndices, seriesIndices: seriesIndices, attributes: attributes),
+            to: path, overwrite: overwrite)
     }
 
     /// Writes a results file atomically; refuses an existing file unless `overwrite`.
@@ -65,10 +68,15 @@ public enum ResultsFile {
                 let options: DatasetOptions = array.compressed ? .compressed : DatasetOptions()
                 switch array.encoding {
                 case .real: try group.write(array.rawValue, values, options: options)
-                case .flag: try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
-                case .sign: try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeSign)), options: options)
+                case .flag:
+                    try group.write(
+                        array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
+                case .sign:
+                    try group.write(
+                        array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeSign)), options: options)
                 case .code(let names):
-                    try group.write(array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
+                    try group.write(
+                        array.rawValue, HDF5Array(shape: shape, values: values.values.map(ResultsSchema.encodeFlag)), options: options)
                     try group.setAttribute("codes", .string(names.joined(separator: ",")), on: array.rawValue)
                 }
                 try group.setAttribute("axes", .string(ResultsSchema.axesAttribute(array.axes)), on: array.rawValue)
@@ -91,24 +99,30 @@ extension ResultsData {
     /// The results of an analysis series in memory, every array of the schema filled.
     public init(series entries: [SeriesEntry], sampleRows: [Int], seriesIndices: [Int]? = nil, attributes: [String: String]) {
         let first = entries[0].result
-        let extents = ResultsSchema.Extents(series: entries.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
-                                            ks: first.ks.count, samples: first.sampleCount)
+        let extents = ResultsSchema.Extents(
+            series: entries.count, estimators: first.estimators.count, lambdas: first.lambdas.count,
+            ks: first.ks.count, samples: first.sampleCount)
         func table<A: ResultsArray>(_ arrays: [A], _ values: (A, AnalysisResult) -> [Double]) -> [A: HDF5Array<Double>] {
-            Dictionary(uniqueKeysWithValues: arrays.map { array in
-                (array, HDF5Array(shape: extents.shape(array.axes), values: entries.flatMap { values(array, $0.result) }))
-            })
+            Dictionary(
+                uniqueKeysWithValues: arrays.map { array in
+                    (array, HDF5Array(shape: extents.shape(array.axes), values: entries.flatMap { values(array, $0.result) }))
+                })
         }
-        self.init(ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
-                  epochs: entries.map { $0.epoch ?? -1 }, steps: entries.map { $0.step ?? -1 },
-                  series: entries.map { SeriesInfo(path: $0.path, sha256: $0.sha256, epoch: $0.epoch, step: $0.step, adjointMethod: $0.result.adjointMethod) },
-                  seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
-                  samples: table(SampleArray.allCases, ResultsFile.values), cells: table(CellArray.allCases) { $0.grid($1).values },
-                  batch: table(BatchArray.allCases, ResultsFile.values))
+        self.init(
+            ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
+            epochs: entries.map { $0.epoch ?? -1 }, steps: entries.map { $0.step ?? -1 },
+            series: entries.map {
+                SeriesInfo(path: $0.path, sha256: $0.sha256, epoch: $0.epoch, step: $0.step, adjointMethod: $0.result.adjointMethod)
+            },
+            seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
+            samples: table(SampleArray.allCases, ResultsFile.values), cells: table(CellArray.allCases) { $0.grid($1).values },
+            batch: table(BatchArray.allCases, ResultsFile.values))
         thresholds = Frontier.thresholds
         let frontiers = entries.map(\.result.frontier)
-        frontier = Dictionary(uniqueKeysWithValues: FrontierArray.allCases.map { array in
-            (array, HDF5Array(shape: extents.shape(array.axes), values: frontiers.flatMap { $0.flatMap { $0.map(array.values) } }))
-        })
+        frontier = Dictionary(
+            uniqueKeysWithValues: FrontierArray.allCases.map { array in
+                (array, HDF5Array(shape: extents.shape(array.axes), values: frontiers.flatMap { $0.flatMap { $0.map(array.values) } }))
+            })
     }
 }
 
@@ -147,9 +161,13 @@ extension ResultsFile {
         case .spectralRadiusStatus: return r.spectra.map(\.spectralRadiusStatus.codeIndex)
         case .powerNormStatus:
             // Not certified: −1 (no status applies).
-            return r.lambdas.indices.flatMap { l in r.ks.indices.flatMap { k in r.spectra.enumerated().map { s, x in
-                s < r.certifiedSamples ? x.powerNormStatus[l][k].codeIndex : .nan
-            } } }
+            return r.lambdas.indices.flatMap { l in
+                r.ks.indices.flatMap { k in
+                    r.spectra.enumerated().map { s, x in
+                        s < r.certifiedSamples ? x.powerNormStatus[l][k].codeIndex : .nan
+                    }
+                }
+            }
         }
     }
 
@@ -175,4 +193,3 @@ extension ResultsFile {
         }
     }
 }
-

@@ -26,20 +26,32 @@ public enum ResultsMerge {
         for path in paths {
             let data = try ResultsData.read(path)
             guard let text = data.attributes["shard"], let fingerprint = data.attributes["job_fingerprint"], !fingerprint.isEmpty,
-                  let total = data.attributes["job_series"].flatMap({ Int($0) }) else {
+                let total = data.attributes["job_series"].flatMap({ Int($0) })
+            else {
                 throw InputError(path: path, message: "not a shard of an analysis job (no shard, job_fingerprint or job_series attribute)")
             }
             let shard: Shard
             do { shard = try Shard(parsing: text) } catch { throw InputError(path: path, message: "attribute 'shard': \(error)") }
             guard total >= shard.count, data.seriesIndices == shard.positions(inSeriesOf: total) else {
-                throw InputError(path: path, message: "shard \(shard) of a \(total)-checkpoint job should hold positions \(shard.positions(inSeriesOf: total)), holds \(data.seriesIndices)")
+                throw InputError(
+                    path: path,
+                    message:
+                        "shard \(shard) of a \(total)-checkpoint job should hold positions \(shard.positions(inSeriesOf: total)), holds "
+                        + "\(data.seriesIndices)"
+                )
             }
             if let first = shards.first {
                 guard fingerprint == first.data.attributes["job_fingerprint"] else {
-                    throw InputError(path: path, message: "belongs to another job than \(first.path) (different inputs, settings or tool version: job_fingerprint differs)")
+                    throw InputError(
+                        path: path,
+                        message:
+                            "belongs to another job than \(first.path) (different inputs, settings or tool version: job_fingerprint "
+                            + "differs)"
+                    )
                 }
                 guard shard.count == first.shard.count else {
-                    throw InputError(path: path, message: "is shard \(shard), \(first.path) is shard \(first.shard): the job was split differently")
+                    throw InputError(
+                        path: path, message: "is shard \(shard), \(first.path) is shard \(first.shard): the job was split differently")
                 }
                 if let twin = shards.first(where: { $0.shard.index == shard.index }) {
                     throw InputError(path: path, message: "shard \(shard) is given twice (also \(twin.path))")
@@ -51,7 +63,10 @@ public enum ResultsMerge {
         let present = shards.map(\.shard.index).sorted()
         let missing = (1...n).filter { !present.contains($0) }
         if !missing.isEmpty && !allowPartial {
-            throw InputError("shard\(missing.count == 1 ? "" : "s") \(missing.map { "\($0)/\(n)" }.joined(separator: ", ")) missing (merge what is there with --allow-partial)")
+            throw InputError(
+                "shard\(missing.count == 1 ? "" : "s") \(missing.map { "\($0)/\(n)" }.joined(separator: ", ")) missing (merge what is "
+                    + "there with --allow-partial)"
+            )
         }
 
         // Checkpoints in the job's order: (shard, position in the shard).
@@ -76,11 +91,12 @@ public enum ResultsMerge {
         for key in ["shard", "command", "created"] { attributes[key] = nil }
         attributes["merged_shards"] = "\(n)"
         if !missing.isEmpty { attributes["missing_shards"] = missing.map { "\($0)/\(n)" }.joined(separator: ",") }
-        var merged = ResultsData(ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
-                                 epochs: order.map { shards[$0.0].data.epochs[$0.1] }, steps: order.map { shards[$0.0].data.steps[$0.1] },
-                                 series: order.map { shards[$0.0].data.series[$0.1] },
-                                 seriesIndices: order.map { shards[$0.0].data.seriesIndices[$0.1] }, sampleRows: first.sampleRows,
-                                 attributes: attributes, samples: concatenate(\.samples), cells: concatenate(\.cells), batch: concatenate(\.batch))
+        var merged = ResultsData(
+            ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
+            epochs: order.map { shards[$0.0].data.epochs[$0.1] }, steps: order.map { shards[$0.0].data.steps[$0.1] },
+            series: order.map { shards[$0.0].data.series[$0.1] },
+            seriesIndices: order.map { shards[$0.0].data.seriesIndices[$0.1] }, sampleRows: first.sampleRows,
+            attributes: attributes, samples: concatenate(\.samples), cells: concatenate(\.cells), batch: concatenate(\.batch))
         merged.thresholds = first.thresholds
         merged.frontier = concatenate(\.frontier)
         return (merged, Report(shards: n, present: present, missing: missing, checkpoints: order.count))

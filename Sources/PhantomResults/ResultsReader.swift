@@ -1,6 +1,6 @@
 import Foundation
-import PhantomFileSystem
 import PhantomAnalysis
+import PhantomFileSystem
 import PhantomGradients
 import PhantomHDF5
 
@@ -50,10 +50,12 @@ public struct ResultsData: Sendable {
     public var thresholds: [Double] = []
     public var frontier: [FrontierArray: HDF5Array<Double>] = [:]
 
-    public init(path: String = "", ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes],
-                epochs: [Int], steps: [Int]? = nil, series: [SeriesInfo]? = nil, seriesIndices: [Int]? = nil, sampleRows: [Int] = [],
-                attributes: [String: String] = [:], samples: [SampleArray: HDF5Array<Double>], cells: [CellArray: HDF5Array<Double>],
-                batch: [BatchArray: HDF5Array<Double>]) {
+    public init(
+        path: String = "", ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes],
+        epochs: [Int], steps: [Int]? = nil, series: [SeriesInfo]? = nil, seriesIndices: [Int]? = nil, sampleRows: [Int] = [],
+        attributes: [String: String] = [:], samples: [SampleArray: HDF5Array<Double>], cells: [CellArray: HDF5Array<Double>],
+        batch: [BatchArray: HDF5Array<Double>]
+    ) {
         self.path = path
         self.ks = ks
         self.lambdas = lambdas
@@ -76,7 +78,8 @@ public struct ResultsData: Sendable {
     public var sampleCount: Int { cells[.cosine]?.shape.last ?? samples[.forwardResidual]?.shape.last ?? 0 }
     /// The length of every axis, as the arrays' shapes must follow it.
     var extents: ResultsSchema.Extents {
-        var extents = ResultsSchema.Extents(series: seriesCount, estimators: estimators.count, lambdas: lambdas.count, ks: ks.count, samples: sampleCount)
+        var extents = ResultsSchema.Extents(
+            series: seriesCount, estimators: estimators.count, lambdas: lambdas.count, ks: ks.count, samples: sampleCount)
         extents.thresholds = thresholds.count
         return extents
     }
@@ -91,7 +94,10 @@ public struct ResultsData: Sendable {
                 throw fail("not a phantom results file (format attribute is not '\(ResultsSchema.format)')")
             }
             guard case .integer(let version)? = try? root.attribute("version"), ResultsSchema.readableVersions.contains(version) else {
-                throw fail("unsupported results format version (this build reads versions \(ResultsSchema.readableVersions.sorted().map(String.init).joined(separator: " and ")))")
+                throw fail(
+                    "unsupported results format version (this build reads versions "
+                        + "\(ResultsSchema.readableVersions.sorted().map(String.init).joined(separator: " and ")))"
+                )
             }
             guard case .string(let names)? = try? root.attribute("estimators") else { throw fail("attribute 'estimators' is missing") }
             var estimators: [EstimatorID] = []
@@ -103,7 +109,9 @@ public struct ResultsData: Sendable {
             let axes: [EstimatorAxes]
             if case .string(let text)? = try? root.attribute("estimator_axes") {
                 let parsed = text.split(separator: ",", omittingEmptySubsequences: false).map { EstimatorAxes(rawValue: String($0)) }
-                guard parsed.count == estimators.count, parsed.allSatisfy({ $0 != nil }) else { throw fail("attribute 'estimator_axes' does not match 'estimators'") }
+                guard parsed.count == estimators.count, parsed.allSatisfy({ $0 != nil }) else {
+                    throw fail("attribute 'estimator_axes' does not match 'estimators'")
+                }
                 axes = parsed.compactMap { $0 }
             } else {
                 axes = estimators.map { id in (try? Estimators.family(id))?.axes ?? .kAndLambda }
@@ -136,8 +144,10 @@ public struct ResultsData: Sendable {
                     guard let value = (try? root.attribute(name, of: group))?.integerValue, value >= 0 else { return nil }
                     return Int(clamping: value)
                 }
-                series.append(SeriesInfo(path: string("path"), sha256: string("sha256"), epoch: integer("epoch"), step: integer("step"),
-                                         adjointMethod: string("adjoint_method")))
+                series.append(
+                    SeriesInfo(
+                        path: string("path"), sha256: string("sha256"), epoch: integer("epoch"), step: integer("step"),
+                        adjointMethod: string("adjoint_method")))
             }
 
             func read<A: ResultsArray>(_ type: A.Type) throws -> [A: HDF5Array<Double>] {
@@ -161,21 +171,26 @@ public struct ResultsData: Sendable {
                             throw fail("/\(array.path): attribute 'codes' is not '\(names.joined(separator: ","))'")
                         }
                         let a = try g.readIntegers(child.name)
-                        out[array] = HDF5Array(shape: a.shape, values: a.values.map { (0..<Int64(names.count)).contains($0) ? Double($0) : .nan })
+                        out[array] = HDF5Array(
+                            shape: a.shape, values: a.values.map { (0..<Int64(names.count)).contains($0) ? Double($0) : .nan })
                     }
                 }
                 return out
             }
-            var data = ResultsData(path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
-                                   steps: steps, series: series, seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
-                                   samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
+            var data = ResultsData(
+                path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
+                steps: steps, series: series, seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
+                samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
             if root.kind(of: "axes/threshold") == .dataset { data.thresholds = try root.readDoubles("axes/threshold", rank: 1).values }
             data.frontier = try read(FrontierArray.self)
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
             let extents = data.extents
             func check<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) throws {
                 for (array, values) in arrays where values.shape != extents.shape(array.axes) {
-                    throw fail("/\(array.path) has shape \(values.shape), which does not match the axes (series \(extents.series), estimators \(extents.estimators), λ \(extents.lambdas), k \(extents.ks), samples \(extents.samples))")
+                    throw fail(
+                        "/\(array.path) has shape \(values.shape), which does not match the axes (series \(extents.series), estimators "
+                            + "\(extents.estimators), λ \(extents.lambdas), k \(extents.ks), samples \(extents.samples))"
+                    )
                 }
             }
             try check(data.samples)

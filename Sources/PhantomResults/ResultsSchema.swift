@@ -18,7 +18,8 @@ import PhantomModel
 /// Every dataset carries an `axes` attribute naming its axes (``Axis``), one per dimension: "series,sample",
 /// "k", … (files written before the coordinates had it lack it on `/axes/*`; nothing reads it back).
 ///
-/// Flags are int32: 1 true, 0 false, −1 not computed (signs: 1, 0, −1, and −2 not computed); values that were not computed are NaN. In memory a
+/// Flags are int32: 1 true, 0 false, −1 not computed (signs: 1, 0, −1, and −2 not computed); values that were not computed are NaN. In
+/// memory a
 /// flag is a Double, 1, 0 or NaN (``decodeFlag(_:)``/``encodeFlag(_:)``).
 public enum ResultsSchema {
     public static let format = "phantom-analysis"
@@ -145,10 +146,12 @@ public enum SampleArray: String, ResultsArray {
     public var encoding: ResultsSchema.Encoding {
         switch self {
         case .forwardConverged, .adjointConverged, .certified, .stable, .sigmaMinConverged, .sigmaMaxConverged,
-             .jacobianNormConverged, .spectralRadiusConverged: return .flag
+            .jacobianNormConverged, .spectralRadiusConverged:
+            return .flag
         case .forwardMethod: return .code(FixedPointStage.allCases.map(\.rawValue))
         case .spectraRoute: return .code([SpectraRoute.dense.rawValue, SpectraRoute.iterative.rawValue])
-        case .sigmaMinStatus, .sigmaMaxStatus, .jacobianNormStatus, .spectralRadiusStatus, .powerNormStatus: return ResultsSchema.statusCodes
+        case .sigmaMinStatus, .sigmaMaxStatus, .jacobianNormStatus, .spectralRadiusStatus, .powerNormStatus:
+            return ResultsSchema.statusCodes
         default: return .real
         }
     }

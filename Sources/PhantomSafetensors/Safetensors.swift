@@ -60,10 +60,16 @@ public enum Safetensors {
         if bytes.count >= 8 { for i in 0..<8 { declared |= UInt64(bytes[i]) << (8 * UInt64(i)) } }
         let looksLikeSafetensors = bytes.count > 8 && bytes[8] == UInt8(ascii: "{") && declared <= UInt64(bytes.count - 8)
         if !looksLikeSafetensors,
-           bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || (bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1])) {
-            throw fail("is a PyTorch pickle (torch.save), which phantom never unpickles; save the state dict with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') — see notebooks-data/scripts/export_pytorch.py")
+            bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || (bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1]))
+        {
+            throw fail(
+                "is a PyTorch pickle (torch.save), which phantom never unpickles; save the state dict with "
+                    + "safetensors.torch.save_file(model.state_dict(), 'model.safetensors') — see notebooks-data/scripts/export_pytorch.py"
+            )
         }
-        guard bytes.count >= 8 else { throw fail("too short for a safetensors file (\(bytes.count) bytes; the header length alone takes 8)") }
+        guard bytes.count >= 8 else {
+            throw fail("too short for a safetensors file (\(bytes.count) bytes; the header length alone takes 8)")
+        }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         guard headerLength <= UInt64(bytes.count - 8) else {
@@ -71,8 +77,9 @@ public enum Safetensors {
         }
         let headerEnd = 8 + Int(headerLength)
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) }
-        catch { throw fail("the header is not valid JSON") }
+        do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) } catch {
+            throw fail("the header is not valid JSON")
+        }
         guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
         let dataLength = bytes.count - headerEnd
 
@@ -111,7 +118,10 @@ public enum Safetensors {
                 count = product
             }
             guard end - begin == count * dtype.byteSize else {
-                throw fail("tensor '\(name)': shape \(shape) of \(dtype.rawValue) needs \(count * dtype.byteSize) bytes, data_offsets give \(end - begin)")
+                throw fail(
+                    "tensor '\(name)': shape \(shape) of \(dtype.rawValue) needs \(count * dtype.byteSize) bytes, data_offsets give "
+                        + "\(end - begin)"
+                )
             }
             entries.append((name, dtype, shape, begin, end))
         }
@@ -135,11 +145,17 @@ public enum Safetensors {
             if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return nil }
             if value is Bool && !(value is NSNumber) { return nil }
             let integer: Int?
-            if let i = value as? Int { integer = i }
-            else if let i = value as? Int64 { integer = Int(exactly: i) }
-            else if let d = value as? Double { integer = Int(exactly: d) }
-            else if let n = value as? NSNumber { integer = Int(exactly: n.doubleValue) }
-            else { integer = nil }
+            if let i = value as? Int {
+                integer = i
+            } else if let i = value as? Int64 {
+                integer = Int(exactly: i)
+            } else if let d = value as? Double {
+                integer = Int(exactly: d)
+            } else if let n = value as? NSNumber {
+                integer = Int(exactly: n.doubleValue)
+            } else {
+                integer = nil
+            }
             guard let integer, abs(integer) < 1 << 53 else { return nil }
             out.append(integer)
         }
@@ -180,7 +196,9 @@ public enum Safetensors {
     }
 
     /// Writes tensors (F64 or F32; F16/BF16 from values that are representable) and metadata.
-    public static func write(_ tensors: [(name: String, tensor: SafetensorsTensor)], metadata: [String: String] = [:], to path: String) throws {
+    public static func write(_ tensors: [(name: String, tensor: SafetensorsTensor)], metadata: [String: String] = [:], to path: String)
+        throws
+    {
         try Data(encode(tensors, metadata: metadata)).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 

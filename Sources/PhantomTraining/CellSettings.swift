@@ -58,9 +58,13 @@ public struct CellSettings: Sendable, Equatable {
     public var groups: Int?
     public var maxNorm: Double?
 
-    public init(hidden: Int? = nil, mlpWidth: Int? = nil, channels: Int? = nil, expansion: Int? = nil, groups: Int? = nil,
-                maxNorm: Double? = nil) {
-        (self.hidden, self.mlpWidth, self.channels, self.expansion, self.groups, self.maxNorm) = (hidden, mlpWidth, channels, expansion, groups, maxNorm)
+    public init(
+        hidden: Int? = nil, mlpWidth: Int? = nil, channels: Int? = nil, expansion: Int? = nil, groups: Int? = nil,
+        maxNorm: Double? = nil
+    ) {
+        (self.hidden, self.mlpWidth, self.channels, self.expansion, self.groups, self.maxNorm) = (
+            hidden, mlpWidth, channels, expansion, groups, maxNorm
+        )
     }
 
     /// The settings given, in ``CellSetting`` order.
@@ -92,26 +96,29 @@ extension TrainingConfiguration {
     public init(cell: CellKind = defaultCell, settings: CellSettings = CellSettings()) throws(ConfigurationError) {
         try settings.check(for: cell)
         let d = settings.hidden ?? Self.defaultHidden
-        try self.init(cell: cell, hidden: d, mlpWidth: settings.mlpWidth ?? Self.defaultMLPWidth(hidden: d),
-                      estimator: Self.defaultEstimator, steps: Self.defaultSteps, damping: Self.defaultDamping,
-                      adjoint: Self.defaultAdjoint, adjointTolerance: Self.defaultAdjointTolerance,
-                      solver: try FixedPointConfiguration(method: Self.defaultSolver, stopping: .relative(FixedPointConfiguration.trainingTolerance),
-                                                          maxIterations: FixedPointConfiguration.trainingMaxIterations),
-                      epochs: Self.defaultEpochs, batchSize: Self.defaultBatchSize,
-                      optimizer: Self.defaultOptimizer, learningRate: Self.defaultLearningRate, weightDecay: Self.defaultWeightDecay,
-                      seed: Self.defaultSeed, saveEvery: Self.defaultSaveEvery, maxNorm: settings.maxNorm ?? Self.defaultMaxNorm,
-                      channels: settings.channels ?? Self.defaultChannels, expansion: settings.expansion ?? Self.defaultExpansion,
-                      groups: settings.groups ?? Self.defaultGroups)
+        try self.init(
+            cell: cell, hidden: d, mlpWidth: settings.mlpWidth ?? Self.defaultMLPWidth(hidden: d),
+            estimator: Self.defaultEstimator, steps: Self.defaultSteps, damping: Self.defaultDamping,
+            adjoint: Self.defaultAdjoint, adjointTolerance: Self.defaultAdjointTolerance,
+            solver: try FixedPointConfiguration(
+                method: Self.defaultSolver, stopping: .relative(FixedPointConfiguration.trainingTolerance),
+                maxIterations: FixedPointConfiguration.trainingMaxIterations),
+            epochs: Self.defaultEpochs, batchSize: Self.defaultBatchSize,
+            optimizer: Self.defaultOptimizer, learningRate: Self.defaultLearningRate, weightDecay: Self.defaultWeightDecay,
+            seed: Self.defaultSeed, saveEvery: Self.defaultSaveEvery, maxNorm: settings.maxNorm ?? Self.defaultMaxNorm,
+            channels: settings.channels ?? Self.defaultChannels, expansion: settings.expansion ?? Self.defaultExpansion,
+            groups: settings.groups ?? Self.defaultGroups)
     }
 
     /// This configuration, checked as the memberwise initialiser checks it (after fields were set).
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
     public func validated() throws(ConfigurationError) -> TrainingConfiguration {
-        try TrainingConfiguration(cell: cell, hidden: hidden, mlpWidth: mlpWidth, estimator: estimator, steps: steps, damping: damping,
-                                  adjoint: adjoint, adjointTolerance: adjointTolerance, solver: solver, epochs: epochs,
-                                  batchSize: batchSize, optimizer: optimizer, learningRate: learningRate, weightDecay: weightDecay,
-                                  seed: seed, saveEvery: saveEvery, maxNorm: maxNorm, channels: channels, expansion: expansion,
-                                  groups: groups)
+        try TrainingConfiguration(
+            cell: cell, hidden: hidden, mlpWidth: mlpWidth, estimator: estimator, steps: steps, damping: damping,
+            adjoint: adjoint, adjointTolerance: adjointTolerance, solver: solver, epochs: epochs,
+            batchSize: batchSize, optimizer: optimizer, learningRate: learningRate, weightDecay: weightDecay,
+            seed: seed, saveEvery: saveEvery, maxNorm: maxNorm, channels: channels, expansion: expansion,
+            groups: groups)
     }
 
     /// The shared settings (not the cell's, not the epochs) in which this configuration differs from `other`,
@@ -121,9 +128,13 @@ extension TrainingConfiguration {
             ("--cell", cell != other.cell), ("--estimator", estimator != other.estimator), ("--k", steps != other.steps),
             ("--lambda", damping != other.damping), ("--adjoint", adjoint != other.adjoint),
             ("--adjoint-tolerance", adjointTolerance != other.adjointTolerance), ("--solver", solver.method != other.solver.method),
-            ("--tolerance", solver.stopping != other.solver.stopping), ("--max-iterations", solver.maxIterations != other.solver.maxIterations),
-            ("--batch", batchSize != other.batchSize), ("--optimizer", optimizer != other.optimizer), ("--lr", learningRate != other.learningRate),
-            ("--weight-decay", weightDecay != other.weightDecay), ("--seed", seed != other.seed), ("--save-every", saveEvery != other.saveEvery)]
+            ("--tolerance", solver.stopping != other.solver.stopping),
+            ("--max-iterations", solver.maxIterations != other.solver.maxIterations),
+            ("--batch", batchSize != other.batchSize), ("--optimizer", optimizer != other.optimizer),
+            ("--lr", learningRate != other.learningRate),
+            ("--weight-decay", weightDecay != other.weightDecay), ("--seed", seed != other.seed),
+            ("--save-every", saveEvery != other.saveEvery)
+        ]
         return differs.filter(\.1).map(\.0)
     }
 }

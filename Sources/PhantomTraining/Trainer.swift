@@ -18,8 +18,10 @@ public struct EpochRecord: Sendable, Equatable {
     public var unconvergedAdjoint: Int
     public var steps: Int
 
-    public init(epoch: Int, loss: Double, trainAccuracy: Double, testAccuracy: Double, forwardIterations: Double,
-                forwardSeconds: Double, backwardSeconds: Double, unconvergedForward: Int, unconvergedAdjoint: Int, steps: Int) {
+    public init(
+        epoch: Int, loss: Double, trainAccuracy: Double, testAccuracy: Double, forwardIterations: Double,
+        forwardSeconds: Double, backwardSeconds: Double, unconvergedForward: Int, unconvergedAdjoint: Int, steps: Int
+    ) {
         self.epoch = epoch
         self.loss = loss
         self.trainAccuracy = trainAccuracy
@@ -92,21 +94,27 @@ public struct Trainer: Sendable {
             cell = c
         }
         let dState = cell.stateDimension
-        return ImplicitModel(cell: cell, head: OutputHead(weight: uniform(classes, dState, fanIn: dState),
-                                                          bias: uniform(1, classes, fanIn: dState).elements))
+        return ImplicitModel(
+            cell: cell,
+            head: OutputHead(
+                weight: uniform(classes, dState, fanIn: dState),
+                bias: uniform(1, classes, fanIn: dState).elements))
     }
 
     /// Runs epochs `startEpoch + 1 … configuration.epochs`, calling `onEpoch` after each.
-    public func run(model: inout ImplicitModel, optimizer: inout Optimizer, startEpoch: Int,
-                    onEpoch: (EpochRecord, ImplicitModel, Optimizer) throws -> Void) throws {
+    public func run(
+        model: inout ImplicitModel, optimizer: inout Optimizer, startEpoch: Int,
+        onEpoch: (EpochRecord, ImplicitModel, Optimizer) throws -> Void
+    ) throws {
         let estimator = try configuration.gradientEstimator()
         guard let targets = train.y else { throw ConfigurationError("the training data has no targets") }
         guard startEpoch < configuration.epochs else { return }
         for epoch in (startEpoch + 1)...configuration.epochs {
             var rng = SplitMix64(seed: configuration.seed &* 0x9E37_79B9 &+ UInt64(epoch))
             let order = Array(0..<train.count).shuffled(using: &rng)
-            var record = EpochRecord(epoch: epoch, loss: 0, trainAccuracy: 0, testAccuracy: 0, forwardIterations: 0,
-                                     forwardSeconds: 0, backwardSeconds: 0, unconvergedForward: 0, unconvergedAdjoint: 0, steps: 0)
+            var record = EpochRecord(
+                epoch: epoch, loss: 0, trainAccuracy: 0, testAccuracy: 0, forwardIterations: 0,
+                forwardSeconds: 0, backwardSeconds: 0, unconvergedForward: 0, unconvergedAdjoint: 0, steps: 0)
             var correct = 0.0, iterations = 0.0
             for start in stride(from: 0, to: order.count, by: configuration.batchSize) {
                 let indices = Array(order[start..<min(start + configuration.batchSize, order.count)])
@@ -172,6 +180,7 @@ public struct TrainingDiverged: Error, CustomStringConvertible, Sendable {
     public let step: Int
     public let loss: Double
     public var description: String {
-        "training diverged at epoch \(epoch), step \(step) (loss \(loss)); the last checkpoint written is the last good one — lower the learning rate or add damping"
+        "training diverged at epoch \(epoch), step \(step) (loss \(loss)); the last checkpoint written is the last good one — lower the "
+            + "learning rate or add damping"
     }
 }

@@ -59,13 +59,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public static var estimatorNames: [String] { [EstimatorID.exact.rawValue] + Estimators.builtIn.map(\.id.rawValue) }
 
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
-    public init(cell: CellKind, hidden: Int, mlpWidth: Int, estimator: EstimatorID, steps: Int, damping: Double,
-                adjoint: AdjointMethod, adjointTolerance: Double, solver: FixedPointConfiguration, epochs: Int,
-                batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double, seed: UInt64,
-                saveEvery: Int, maxNorm: Double, channels: Int = defaultChannels, expansion: Int = defaultExpansion,
-                groups: Int = defaultGroups) throws(ConfigurationError) {
+    public init(
+        cell: CellKind, hidden: Int, mlpWidth: Int, estimator: EstimatorID, steps: Int, damping: Double,
+        adjoint: AdjointMethod, adjointTolerance: Double, solver: FixedPointConfiguration, epochs: Int,
+        batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double, seed: UInt64,
+        saveEvery: Int, maxNorm: Double, channels: Int = defaultChannels, expansion: Int = defaultExpansion,
+        groups: Int = defaultGroups
+    ) throws(ConfigurationError) {
         if cell != .mdeq {
-            guard hidden >= 1, hidden <= 4096 else { throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)") }
+            guard hidden >= 1, hidden <= 4096 else {
+                throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)")
+            }
         } else {
             guard channels >= 1, channels <= 1024 else { throw ConfigurationError("the channels C must lie in 1…1024, got \(channels)") }
             guard expansion >= 1, expansion <= 16 else { throw ConfigurationError("the expansion E must lie in 1…16, got \(expansion)") }
@@ -76,10 +80,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard mlpWidth >= 1, mlpWidth <= 16384 else { throw ConfigurationError("the MLP width m must lie in 1…16384, got \(mlpWidth)") }
         guard steps >= 1, steps <= 1000 else { throw ConfigurationError("the steps k must lie in 1…1000, got \(steps)") }
         guard damping > 0, damping <= 1 else { throw ConfigurationError("the damping λ must lie in (0, 1], got \(damping)") }
-        guard adjointTolerance > 0, adjointTolerance.isFinite else { throw ConfigurationError("the adjoint tolerance must be positive, got \(adjointTolerance)") }
+        guard adjointTolerance > 0, adjointTolerance.isFinite else {
+            throw ConfigurationError("the adjoint tolerance must be positive, got \(adjointTolerance)")
+        }
         guard epochs >= 0 else { throw ConfigurationError("the number of epochs must be ≥ 0, got \(epochs)") }
         guard batchSize >= 1 else { throw ConfigurationError("the batch size must be at least 1, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw ConfigurationError("the learning rate must be a positive number, got \(learningRate)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw ConfigurationError("the learning rate must be a positive number, got \(learningRate)")
+        }
         guard weightDecay >= 0, weightDecay.isFinite else { throw ConfigurationError("the weight decay must be ≥ 0, got \(weightDecay)") }
         guard saveEvery >= 1 else { throw ConfigurationError("the save interval (epochs) must be at least 1, got \(saveEvery)") }
         guard maxNorm >= 0, maxNorm.isFinite else { throw ConfigurationError("the max norm γ must be ≥ 0, got \(maxNorm)") }
@@ -113,12 +121,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if image == nil {
             let n = data.x.columns, side = Int(Double(n).squareRoot().rounded())
             guard side * side == n else {
-                throw ConfigurationError("the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has \(n) features per sample, not a square)")
+                throw ConfigurationError(
+                    "the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has \(n) features per sample, not a square)")
             }
             image = [1, side, side]
         }
-        let g = MDEQCell.Geometry(channels: channels, inChannels: image![0], height: image![1], width: image![2],
-                                  expansion: expansion, groups: groups)
+        let g = MDEQCell.Geometry(
+            channels: channels, inChannels: image![0], height: image![1], width: image![2],
+            expansion: expansion, groups: groups)
         if let problem = g.problem(inputDimension: g.inputDimension, stateDimension: g.stateDimension) { throw ConfigurationError(problem) }
         guard g.stateDimension <= 1 << 20 else { throw ConfigurationError("d = C·H·W = \(g.stateDimension) is too large") }
         return g
@@ -138,7 +148,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// A fresh optimiser for `model` with this run's settings.
     public func makeOptimizer(for model: ImplicitModel) -> Optimizer {
-        Optimizer(kind: optimizer, learningRate: learningRate, weightDecay: weightDecay,
-                  parameterCount: model.cell.layout.count + model.head.layout.count)
+        Optimizer(
+            kind: optimizer, learningRate: learningRate, weightDecay: weightDecay,
+            parameterCount: model.cell.layout.count + model.head.layout.count)
     }
 }

@@ -41,9 +41,10 @@ public struct TrainingRun {
         for checkpoint in RunFolder.checkpoints(in: folder) { try AtomicOutput.refuseReplacing([loaded.path], with: checkpoint) }
         try prepare(folder: folder, force: force)
         let model = Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
-        let run = TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
-                              test: loaded.test, classes: loaded.classes, model: model, optimizer: configuration.makeOptimizer(for: model),
-                              history: [])
+        let run = TrainingRun(
+            folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
+            test: loaded.test, classes: loaded.classes, model: model, optimizer: configuration.makeOptimizer(for: model),
+            history: [])
         try run.save(epoch: 0, step: 0)
         return run
     }
@@ -62,8 +63,9 @@ public struct TrainingRun {
         let model = checkpoint.model
         try loaded.train.checkInputs(model.inputDimension, image: model.cell.inputImageShape, path: loaded.path, model: "the run's model")
         try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
-        return TrainingRun(folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
-                           test: loaded.test, classes: loaded.classes, model: model, optimizer: optimizer, history: history)
+        return TrainingRun(
+            folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
+            test: loaded.test, classes: loaded.classes, model: model, optimizer: optimizer, history: history)
     }
 
     /// Trains the remaining epochs, saving on the run's cadence; `onEpoch` sees each epoch's record.
@@ -75,8 +77,9 @@ public struct TrainingRun {
             log.append(record)
             try onEpoch(record)
             if record.epoch % c.saveEvery == 0 || record.epoch == c.epochs {
-                try Self.save(folder: folder, epoch: record.epoch, step: state.steps, model: current, optimizer: state,
-                              configuration: c, dataset: data, history: log)
+                try Self.save(
+                    folder: folder, epoch: record.epoch, step: state.steps, model: current, optimizer: state,
+                    configuration: c, dataset: data, history: log)
             }
         }
         history = log
@@ -84,8 +87,9 @@ public struct TrainingRun {
 
     /// Writes the checkpoint of `epoch` into the folder.
     public func save(epoch: Int, step: Int) throws {
-        try Self.save(folder: folder, epoch: epoch, step: step, model: model, optimizer: optimizer, configuration: configuration,
-                      dataset: data, history: history)
+        try Self.save(
+            folder: folder, epoch: epoch, step: step, model: model, optimizer: optimizer, configuration: configuration,
+            dataset: data, history: history)
     }
 
     /// The data file of a run, its train/test parts (the file's split, else the first 80 % to train), all its
@@ -125,15 +129,18 @@ public struct TrainingRun {
                 for path in existing { try FileManager.default.removeItem(atPath: path) }
             }
         } else {
-            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-            catch { throw InputError("\(folder): cannot create the folder (\(error.localizedDescription))") }
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw InputError("\(folder): cannot create the folder (\(error.localizedDescription))")
+            }
         }
         guard FileManager.default.isWritableFile(atPath: folder) else { throw InputError("\(folder): the folder is not writable") }
     }
 
     /// Writes the checkpoint of `epoch`.
-    static func save(folder: String, epoch: Int, step: Int, model: ImplicitModel, optimizer: Optimizer,
-                     configuration c: TrainingConfiguration, dataset: String, history: [EpochRecord]) throws {
+    static func save(
+        folder: String, epoch: Int, step: Int, model: ImplicitModel, optimizer: Optimizer,
+        configuration c: TrainingConfiguration, dataset: String, history: [EpochRecord]
+    ) throws {
         var metadata: [String: HDF5AttributeValue] = [
             "train_mlp_width": .integer(Int64(c.mlpWidth)), "train_k": .integer(Int64(c.steps)),
             "train_lambda": .double(c.damping), "train_adjoint": .string(c.adjoint.rawValue),
@@ -142,13 +149,14 @@ public struct TrainingRun {
             "train_epochs": .integer(Int64(c.epochs)), "train_batch": .integer(Int64(c.batchSize)),
             "train_optimizer": .string(c.optimizer.rawValue), "train_lr": .double(c.learningRate),
             "train_weight_decay": .double(c.weightDecay), "train_seed": .string(String(c.seed)),
-            "train_save_every": .integer(Int64(c.saveEvery)), "train_max_norm": .double(c.maxNorm),
+            "train_save_every": .integer(Int64(c.saveEvery)), "train_max_norm": .double(c.maxNorm)
         ]
         metadata["optimizer_steps"] = .integer(Int64(optimizer.steps))
         var state = ["first": HDF5Array(shape: [optimizer.first.count], values: optimizer.first)]
         if !optimizer.second.isEmpty { state["second"] = HDF5Array(shape: [optimizer.second.count], values: optimizer.second) }
-        var checkpoint = Checkpoint(model: model, dataset: dataset, epoch: epoch, step: step,
-                                    estimator: c.estimator.rawValue, metadata: metadata, history: historyArrays(history))
+        var checkpoint = Checkpoint(
+            model: model, dataset: dataset, epoch: epoch, step: step,
+            estimator: c.estimator.rawValue, metadata: metadata, history: historyArrays(history))
         checkpoint.optimizerState = state
         try checkpoint.save(to: folder + "/" + RunFolder.checkpointName(epoch: epoch), overwrite: true)
     }
@@ -156,11 +164,13 @@ public struct TrainingRun {
     static func historyArrays(_ history: [EpochRecord]) -> [String: HDF5Array<Double>] {
         guard !history.isEmpty else { return [:] }
         func column(_ f: (EpochRecord) -> Double) -> HDF5Array<Double> { HDF5Array(shape: [history.count], values: history.map(f)) }
-        return ["epoch": column { Double($0.epoch) }, "loss": column(\.loss), "train_accuracy": column(\.trainAccuracy),
-                "test_accuracy": column(\.testAccuracy), "forward_iterations": column(\.forwardIterations),
-                "forward_seconds": column(\.forwardSeconds), "backward_seconds": column(\.backwardSeconds),
-                "unconverged_forward": column { Double($0.unconvergedForward) },
-                "unconverged_adjoint": column { Double($0.unconvergedAdjoint) }, "steps": column { Double($0.steps) }]
+        return [
+            "epoch": column { Double($0.epoch) }, "loss": column(\.loss), "train_accuracy": column(\.trainAccuracy),
+            "test_accuracy": column(\.testAccuracy), "forward_iterations": column(\.forwardIterations),
+            "forward_seconds": column(\.forwardSeconds), "backward_seconds": column(\.backwardSeconds),
+            "unconverged_forward": column { Double($0.unconvergedForward) },
+            "unconverged_adjoint": column { Double($0.unconvergedAdjoint) }, "steps": column { Double($0.steps) }
+        ]
     }
 
     /// The history stored in a checkpoint. Rows whose epoch is not a finite integer are dropped; counts that
@@ -172,11 +182,12 @@ public struct TrainingRun {
         func count(_ name: String, _ i: Int) -> Int { InputLimits.integer(value(name, i)) ?? 0 }
         return epochs.indices.compactMap { i in
             guard let epoch = InputLimits.integer(epochs[i]) else { return nil }
-            return EpochRecord(epoch: epoch, loss: value("loss", i), trainAccuracy: value("train_accuracy", i),
-                               testAccuracy: value("test_accuracy", i), forwardIterations: value("forward_iterations", i),
-                               forwardSeconds: value("forward_seconds", i), backwardSeconds: value("backward_seconds", i),
-                               unconvergedForward: count("unconverged_forward", i), unconvergedAdjoint: count("unconverged_adjoint", i),
-                               steps: count("steps", i))
+            return EpochRecord(
+                epoch: epoch, loss: value("loss", i), trainAccuracy: value("train_accuracy", i),
+                testAccuracy: value("test_accuracy", i), forwardIterations: value("forward_iterations", i),
+                forwardSeconds: value("forward_seconds", i), backwardSeconds: value("backward_seconds", i),
+                unconvergedForward: count("unconverged_forward", i), unconvergedAdjoint: count("unconverged_adjoint", i),
+                steps: count("steps", i))
         }
     }
 
@@ -189,15 +200,22 @@ public struct TrainingRun {
             guard let int = InputLimits.integer(v, in: 0...Int(Int32.max)) else { throw fail("attribute '\(key)' = \(v) is out of range") }
             return int
         }
-        func double(_ key: String) throws -> Double { guard let v = m[key]?.doubleValue else { throw fail("attribute '\(key)' is missing") }; return v }
-        func string(_ key: String) throws -> String { guard let v = m[key]?.stringValue else { throw fail("attribute '\(key)' is missing") }; return v }
-        guard let estimator = EstimatorID(rawValue: checkpoint.estimator ?? "") else { throw fail("unknown estimator '\(checkpoint.estimator ?? "")'") }
+        func double(_ key: String) throws -> Double {
+            guard let v = m[key]?.doubleValue else { throw fail("attribute '\(key)' is missing") }; return v
+        }
+        func string(_ key: String) throws -> String {
+            guard let v = m[key]?.stringValue else { throw fail("attribute '\(key)' is missing") }; return v
+        }
+        guard let estimator = EstimatorID(rawValue: checkpoint.estimator ?? "") else {
+            throw fail("unknown estimator '\(checkpoint.estimator ?? "")'")
+        }
         guard let adjoint = AdjointMethod(rawValue: try string("train_adjoint")) else { throw fail("unknown adjoint") }
         guard let method = FixedPointMethod(rawValue: try string("train_solver")) else { throw fail("unknown solver") }
         guard let optimizerKind = OptimizerKind(rawValue: try string("train_optimizer")) else { throw fail("unknown optimizer") }
         guard let seed = UInt64(try string("train_seed")) else { throw fail("bad seed") }
-        let solver = try FixedPointConfiguration(method: method, stopping: .relative(try double("train_tolerance")),
-                                                 maxIterations: try int("train_max_iterations"))
+        let solver = try FixedPointConfiguration(
+            method: method, stopping: .relative(try double("train_tolerance")),
+            maxIterations: try int("train_max_iterations"))
         let configuration = try TrainingConfiguration(
             cell: checkpoint.model.cell.kind, hidden: checkpoint.model.stateDimension, mlpWidth: try int("train_mlp_width"),
             estimator: estimator, steps: try int("train_k"), damping: try double("train_lambda"), adjoint: adjoint,
@@ -210,10 +228,14 @@ public struct TrainingRun {
             groups: (checkpoint.model.cell as? MDEQCell)?.geometry.groups ?? TrainingConfiguration.defaultGroups)
         var optimizer = configuration.makeOptimizer(for: checkpoint.model)
         optimizer.steps = try int("optimizer_steps")
-        guard let first = checkpoint.optimizerState["first"]?.values, first.count == optimizer.first.count else { throw fail("optimizer state missing") }
+        guard let first = checkpoint.optimizerState["first"]?.values, first.count == optimizer.first.count else {
+            throw fail("optimizer state missing")
+        }
         optimizer.first = first
         if optimizerKind == .adam {
-            guard let second = checkpoint.optimizerState["second"]?.values, second.count == first.count else { throw fail("optimizer state missing") }
+            guard let second = checkpoint.optimizerState["second"]?.values, second.count == first.count else {
+                throw fail("optimizer state missing")
+            }
             optimizer.second = second
         }
         return (configuration, optimizer, history(of: checkpoint))
@@ -223,4 +245,3 @@ public struct TrainingRun {
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }
-

@@ -26,8 +26,9 @@ enum AnalysisFixtures {
     static let solver = try! FixedPointConfiguration(method: .anderson, stopping: .absolute(1e-13), maxIterations: 1000)
 
     static func configuration(ks: [Int] = Array(1...6), lambdas: [Double] = [0.3, 0.7, 1.0]) -> AnalysisConfiguration {
-        try! AnalysisConfiguration(ks: ks, lambdas: lambdas, estimators: [.upg, .npg, .jfb, .rbp],
-                                   adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11))
+        try! AnalysisConfiguration(
+            ks: ks, lambdas: lambdas, estimators: [.upg, .npg, .jfb, .rbp],
+            adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11))
     }
 
     static func analyze(_ model: ImplicitModel, batch: Int = 6, configuration: AnalysisConfiguration = configuration()) -> AnalysisResult {

@@ -1,10 +1,10 @@
 import Foundation
-import Testing
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 /// The regression tests on the bounds (docs/Theory.md §3): every certificate the analysis reports must hold
 /// for the measured gradients, cell by cell.
@@ -16,8 +16,9 @@ struct BoundTests {
         var model: ImplicitModel {
             switch self {
             case .mdeq:
-                return RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 2, width: 3, expansion: 2, groups: 2),
-                                         c: 3, seed: 6)
+                return RandomModels.mdeq(
+                    MDEQCell.Geometry(channels: 2, inChannels: 1, height: 2, width: 3, expansion: 2, groups: 2),
+                    c: 3, seed: 6)
             case .tanh: return AnalysisFixtures.tanh()
             case .tanhLarge: return AnalysisFixtures.tanh(d: 10, n: 3, norm: 0.98, seed: 9)
             case .resmlp: return AnalysisFixtures.resmlp()
@@ -60,7 +61,8 @@ struct BoundTests {
                 }
             }
         }
-        print("\(modelCase): \(counts.cells) cells; Theorem 1 held in \(counts.theorem), ρ < 1 in \(counts.rho), ρ* < 1 in \(counts.rhoStar)")
+        print(
+            "\(modelCase): \(counts.cells) cells; Theorem 1 held in \(counts.theorem), ρ < 1 in \(counts.rho), ρ* < 1 in \(counts.rhoStar)")
         #expect(counts.rhoStar > 0)  // the bounds were exercised
     }
 }

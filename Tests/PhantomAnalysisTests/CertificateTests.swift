@@ -1,10 +1,10 @@
 import Foundation
-import Testing
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 /// Independent recomputations of what the analysis reports, from dense J and M.
 @Suite("Certificates against independent computations")
@@ -18,8 +18,9 @@ struct CertificateTests {
         return (problem, js, ms)
     }
 
-    @Test("NPG: ‖E‖ = ‖B^k M‖₂; JFB: ‖E‖ = ‖J M‖₂; RBP(k): ‖E‖ = ‖J^k M‖₂ (dgesdd on the d×p products)",
-          arguments: ["tanh", "resmlp"])
+    @Test(
+        "NPG: ‖E‖ = ‖B^k M‖₂; JFB: ‖E‖ = ‖J M‖₂; RBP(k): ‖E‖ = ‖J^k M‖₂ (dgesdd on the d×p products)",
+        arguments: ["tanh", "resmlp"])
     func errorNorms(cell: String) throws {
         let model = cell == "tanh" ? AnalysisFixtures.tanh() : AnalysisFixtures.resmlp(seed: 4)
         let configuration = AnalysisFixtures.configuration(ks: [1, 3, 5], lambdas: [0.4, 1.0])
@@ -39,7 +40,8 @@ struct CertificateTests {
                     #expect(abs(result.certificates.errorNorm[e(.rbp), l, kk, s] - (try (jPower * ms[s]).spectralNorm())) <= 1e-10)
                     #expect(abs(result.spectra[s].powerNorms[l][kk] - (try power.spectralNorm())) <= 1e-12)
                     // At a converged h*, UPG = NPG (docs/Theory.md §2 identity 2), and so are their E.
-                    #expect(abs(result.certificates.errorNorm[e(.upg), l, kk, s] - result.certificates.errorNorm[e(.npg), l, kk, s]) <= 1e-9)
+                    #expect(
+                        abs(result.certificates.errorNorm[e(.upg), l, kk, s] - result.certificates.errorNorm[e(.npg), l, kk, s]) <= 1e-9)
                 }
             }
             let sigma = try ms[s].singularValues()
@@ -54,7 +56,9 @@ struct CertificateTests {
         let (problem, _, ms) = denseParts(model)
         for s in 0..<problem.batchSize {
             let closed = try SymmetricEigen(ParameterGram.compute(problem.linearization, sample: s).matrix, computeVectors: false).values
-            let generic = try SymmetricEigen(ParameterGram.compute(problem.linearization, sample: s, generic: true).matrix, computeVectors: false).values
+            let generic = try SymmetricEigen(
+                ParameterGram.compute(problem.linearization, sample: s, generic: true).matrix, computeVectors: false
+            ).values
             #expect(relativeError(closed.map { $0.squareRoot() }, generic.map { $0.squareRoot() }) <= 1e-10)
             #expect(relativeError(closed.reversed().map { $0.squareRoot() }, try ms[s].singularValues()) <= 1e-10)
         }
@@ -80,13 +84,16 @@ struct CertificateTests {
         let d = 4
         var w = Matrix(zeros: d, d)
         w[0, 1] = 3
-        let nilpotent = ImplicitModel(cell: TanhCell(injectionWeight: Matrix(zeros: d, 2), injectionBias: [0, 0, 0, 0], cellWeight: w),
-                                      head: OutputHead(weight: AnalysisFixtures.gaussian(3, d, &rng), bias: [0.2, 0, -0.1]))
+        let nilpotent = ImplicitModel(
+            cell: TanhCell(injectionWeight: Matrix(zeros: d, 2), injectionBias: [0, 0, 0, 0], cellWeight: w),
+            head: OutputHead(weight: AnalysisFixtures.gaussian(3, d, &rng), bias: [0.2, 0, -0.1]))
         var negatives = 0, nonNegatives = 0
         for model in [AnalysisFixtures.tanh(), AnalysisFixtures.tanh(d: 5, n: 2, norm: 0.99, seed: 13), nilpotent] {
             let configuration = AnalysisFixtures.configuration(ks: [1, 2, 4], lambdas: [0.5, 1.0])
-            let x = model.inputDimension == 2 && model.stateDimension == 4 ? Matrix(zeros: 2, 2) : AnalysisFixtures.inputs(model, batch: 2).0
-            let result = try Analyzer(configuration).analyze(model: model, inputs: x, targets: .labels([0, 1]), solver: AnalysisFixtures.solver)
+            let x =
+                model.inputDimension == 2 && model.stateDimension == 4 ? Matrix(zeros: 2, 2) : AnalysisFixtures.inputs(model, batch: 2).0
+            let result = try Analyzer(configuration).analyze(
+                model: model, inputs: x, targets: .labels([0, 1]), solver: AnalysisFixtures.solver)
             let problem = GradientProblem(model: model, inputs: x, targets: .labels([0, 1]), solver: AnalysisFixtures.solver)
             let e = result.estimators.firstIndex(of: NeumannPhantomGradient.id)!
             for s in 0..<2 {
@@ -128,9 +135,13 @@ struct CertificateTests {
     func badConfiguration() throws {
         let adjoint = try AdjointSolver()
         #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [], lambdas: [0.5], estimators: [.npg], adjoint: adjoint) }
-        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [0, 1], lambdas: [0.5], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) {
+            try AnalysisConfiguration(ks: [0, 1], lambdas: [0.5], estimators: [.npg], adjoint: adjoint)
+        }
         #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [0], estimators: [.npg], adjoint: adjoint) }
-        #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [1.01], estimators: [.npg], adjoint: adjoint) }
+        #expect(throws: ConfigurationError.self) {
+            try AnalysisConfiguration(ks: [1], lambdas: [1.01], estimators: [.npg], adjoint: adjoint)
+        }
         #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [], estimators: [.npg], adjoint: adjoint) }
         #expect(throws: ConfigurationError.self) { try AnalysisConfiguration(ks: [1], lambdas: [0.5], estimators: [], adjoint: adjoint) }
     }
@@ -145,8 +156,9 @@ extension CertificateTests {
         let loose = try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-3), maxIterations: 300)
         var results: [AnalysisResult] = []
         for columns in [false, true] {
-            let configuration = try AnalysisConfiguration(ks: [1, 3, 6], lambdas: [0.4, 1.0], estimators: [.upg, .npg],
-                                                          adjoint: try AdjointSolver(method: .lu), preferColumnRoute: columns)
+            let configuration = try AnalysisConfiguration(
+                ks: [1, 3, 6], lambdas: [0.4, 1.0], estimators: [.upg, .npg],
+                adjoint: try AdjointSolver(method: .lu), preferColumnRoute: columns)
             results.append(try Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: loose))
         }
         let (fast, columns) = (results[0], results[1])
@@ -164,23 +176,30 @@ extension CertificateTests {
     func stackedSystem() throws {
         let model = AnalysisFixtures.tanh(d: 5, n: 4, norm: 0.9, seed: 31)  // p = 5·10 = 50 ≥ B·d = 20
         let (x, y) = AnalysisFixtures.inputs(model, batch: 4)
-        let configuration = try AnalysisConfiguration(ks: [1, 2, 4, 8], lambdas: [0.5, 1.0], estimators: [.npg, .jfb, .rbp],
-                                                      adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11))
+        let configuration = try AnalysisConfiguration(
+            ks: [1, 2, 4, 8], lambdas: [0.5, 1.0], estimators: [.npg, .jfb, .rbp],
+            adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11))
         let r = try Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
         let stacked = try #require(r.stacked)
         var exercised = 0
-        for e in 0..<r.estimators.count { for l in 0..<r.lambdas.count { for k in 0..<r.ks.count {
-            let error = r.batch.relativeError[e, l, k, 0], cosine = r.batch.cosine[e, l, k, 0]
-            for bound in [stacked.certificates.rho[e, l, k, 0], stacked.certificates.rhoStar[e, l, k, 0]] where bound < 1 {
-                exercised += 1
-                #expect(error <= bound * (1 + 1e-9) + 1e-14)
-                #expect(cosine >= (1 - bound * bound).squareRoot() - 1e-12)
+        for e in 0..<r.estimators.count {
+            for l in 0..<r.lambdas.count {
+                for k in 0..<r.ks.count {
+                    let error = r.batch.relativeError[e, l, k, 0], cosine = r.batch.cosine[e, l, k, 0]
+                    for bound in [stacked.certificates.rho[e, l, k, 0], stacked.certificates.rhoStar[e, l, k, 0]] where bound < 1 {
+                        exercised += 1
+                        #expect(error <= bound * (1 + 1e-9) + 1e-14)
+                        #expect(cosine >= (1 - bound * bound).squareRoot() - 1e-12)
+                    }
+                    if stacked.certificates.theorem1[e, l, k, 0] == 1 || stacked.certificates.ascentMargin[e, l, k, 0] >= 0 {
+                        #expect(cosine >= 0)
+                    }
+                    #expect(stacked.certificates.rhoStar[e, l, k, 0] <= stacked.certificates.rho[e, l, k, 0] * (1 + 1e-9))
+                    let perSample = r.certificates.errorNorm.samplesOf(e: e, l: l, k: k).max()!
+                    #expect(stacked.certificates.errorNorm[e, l, k, 0] >= perSample * (1 - 1e-12))
+                }
             }
-            if stacked.certificates.theorem1[e, l, k, 0] == 1 || stacked.certificates.ascentMargin[e, l, k, 0] >= 0 { #expect(cosine >= 0) }
-            #expect(stacked.certificates.rhoStar[e, l, k, 0] <= stacked.certificates.rho[e, l, k, 0] * (1 + 1e-9))
-            let perSample = r.certificates.errorNorm.samplesOf(e: e, l: l, k: k).max()!
-            #expect(stacked.certificates.errorNorm[e, l, k, 0] >= perSample * (1 - 1e-12))
-        } } }
+        }
         #expect(exercised > 0)
         #expect(stacked.sigmaMin <= r.spectra.map(\.sigmaMin).min()! * (1 + 1e-12))  // interlacing: a stack is no better conditioned
         // Above the limit, or with p < B·d, the stacked system is not analysed.

@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 import Numerics
 import PhantomAnalysis
 import PhantomGradients
@@ -7,6 +6,7 @@ import PhantomLinearAlgebra
 import PhantomModel
 import PhantomResults
 import PhantomTestSupport
+import Testing
 
 /// A LAPACK stand-in that fails the chosen drivers (with the `info` LAPACK would report) and runs the others.
 struct FailingDenseSolver: DenseSpectralSolver {
@@ -43,13 +43,17 @@ struct FailingDenseSolver: DenseSpectralSolver {
 struct BrokenKrylov: KrylovEigensolver {
     let breakdown: Bool
     func ritz() -> RitzValue { breakdown ? .failed : RitzValue(value: 0.5, residual: 3e-3, converged: false) }
-    func lanczos(rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
-                 wantVectors: Bool, apply: (Matrix) -> Matrix) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
+    func lanczos(
+        rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
+        wantVectors: Bool, apply: (Matrix) -> Matrix
+    ) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
         let r = SymmetricLanczos.Result(smallest: ritz(), largest: ritz(), steps: 1)
         return (Array(repeating: r, count: rows), Matrix(zeros: rows, dimension), Matrix(zeros: rows, dimension))
     }
-    func lobpcgSmallest(rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
-                        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix) -> (results: [RitzValue], vectors: Matrix) {
+    func lobpcgSmallest(
+        rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
+        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix) {
         (Array(repeating: ritz(), count: rows), Matrix(zeros: rows, dimension))
     }
 }
@@ -59,11 +63,14 @@ struct FailureReportTests {
     let model = AnalysisFixtures.tanh(d: 6, n: 4)
     let batch = 3
 
-    func analyze(dense: any DenseSpectralSolver = LAPACKSpectralSolver(), krylov: any KrylovEigensolver = StandardKrylovEigensolver(),
-                 spectra: SpectraRoute = .dense, stackedLimit: Int = 0) throws -> AnalysisResult {
-        let configuration = try AnalysisConfiguration(ks: [1, 3], lambdas: [0.5, 1.0], estimators: [.upg, .npg, .jfb],
-                                                      adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: batch,
-                                                      stackedLimit: stackedLimit, spectra: spectra)
+    func analyze(
+        dense: any DenseSpectralSolver = LAPACKSpectralSolver(), krylov: any KrylovEigensolver = StandardKrylovEigensolver(),
+        spectra: SpectraRoute = .dense, stackedLimit: Int = 0
+    ) throws -> AnalysisResult {
+        let configuration = try AnalysisConfiguration(
+            ks: [1, 3], lambdas: [0.5, 1.0], estimators: [.upg, .npg, .jfb],
+            adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: batch,
+            stackedLimit: stackedLimit, spectra: spectra)
         let (x, y) = AnalysisFixtures.inputs(model, batch: batch)
         return try Analyzer(configuration, denseSolver: dense, krylovSolver: krylov)
             .analyze(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
@@ -71,10 +78,16 @@ struct FailureReportTests {
 
     /// Every value of `grid` is NaN and its status grid holds `code`.
     func expectFailed(_ values: CellGrid, _ status: CellGrid, _ code: ValueStatus.Code, estimators: [Int]) {
-        for e in estimators { for l in 0..<values.lambdas { for k in 0..<values.ks { for s in 0..<values.samples {
-            #expect(values[e, l, k, s].isNaN)
-            #expect(status[e, l, k, s] == codeIndex(code))
-        } } } }
+        for e in estimators {
+            for l in 0..<values.lambdas {
+                for k in 0..<values.ks {
+                    for s in 0..<values.samples {
+                        #expect(values[e, l, k, s].isNaN)
+                        #expect(status[e, l, k, s] == codeIndex(code))
+                    }
+                }
+            }
+        }
     }
 
     @Test("dense route: a failing dsygvd leaves ρ* not computed in every cell, counted, named, never < 1")
@@ -147,8 +160,9 @@ struct FailureReportTests {
     func storedStatus() throws {
         let r = try analyze(dense: FailingDenseSolver(failing: [.generalized]))
         let path = makeTemporaryFolder() + "/r.h5"
-        try ResultsFile.write([SeriesEntry(path: "m", sha256: "", epoch: nil, step: nil, result: r)], sampleIndices: Array(0..<batch),
-                              to: path, overwrite: false, attributes: [:])
+        try ResultsFile.write(
+            [SeriesEntry(path: "m", sha256: "", epoch: nil, step: nil, result: r)], sampleIndices: Array(0..<batch),
+            to: path, overwrite: false, attributes: [:])
         let data = try ResultsData.read(path)
         let lapack = codeIndex(.lapackFailure), ok = codeIndex(.ok)
         #expect(data.cell(.rhoStarStatus, series: 0, estimator: 1, lambda: 0, k: 1) == Array(repeating: lapack, count: batch))

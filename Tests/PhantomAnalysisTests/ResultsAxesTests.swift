@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import PhantomAnalysis
 import PhantomHDF5
 import PhantomResults
 import PhantomTestSupport
+import Testing
 
 @Suite("Results file: every array names its axes")
 struct ResultsAxesTests {
@@ -11,9 +11,12 @@ struct ResultsAxesTests {
     func everyDatasetHasAxes() throws {
         let result = try GoldenAnalysis.run("tanh-d8-digits.h5")
         let path = makeTemporaryFolder() + "/r.h5"
-        try ResultsFile.write([SeriesEntry(path: "m", sha256: "", epoch: 3, step: 36, result: result),
-                               SeriesEntry(path: "n", sha256: "", epoch: 4, step: 48, result: result)],
-                              sampleIndices: Array(0..<result.sampleCount), to: path, overwrite: false, attributes: [:])
+        try ResultsFile.write(
+            [
+                SeriesEntry(path: "m", sha256: "", epoch: 3, step: 36, result: result),
+                SeriesEntry(path: "n", sha256: "", epoch: 4, step: 48, result: result)
+            ],
+            sampleIndices: Array(0..<result.sampleCount), to: path, overwrite: false, attributes: [:])
         var lengths: [ResultsSchema.Axis: Int] = [:]
         var datasets: [String] = []
         let file = try HDF5File.open(path)

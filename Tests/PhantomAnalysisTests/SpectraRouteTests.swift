@@ -1,11 +1,11 @@
 import Foundation
-import Testing
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomResults
 import PhantomTestSupport
+import Testing
 
 /// The matrix-free spectra (``SpectraRoute/iterative``) against the dense ones (LAPACK on d×d matrices).
 @Suite("Spectra: the iterative route agrees with the dense one and reports its pedigree")
@@ -19,14 +19,16 @@ struct SpectraRouteTests {
             case .tanh256: AnalysisFixtures.tanh(d: 256, n: 16, norm: 0.95, seed: 4)
             case .resmlp64: AnalysisFixtures.resmlp(d: 64, n: 8, m: 96, seed: 5)
             case .mdeq72:
-                RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 6, width: 6, expansion: 2, groups: 1), c: 3, seed: 6)
+                RandomModels.mdeq(
+                    MDEQCell.Geometry(channels: 2, inChannels: 1, height: 6, width: 6, expansion: 2, groups: 1), c: 3, seed: 6)
             }
         }
     }
 
     func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
-        try! AnalysisConfiguration(ks: [1, 2, 4], lambdas: [0.5, 1.0], estimators: [.npg, .upg], adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11),
-                                   certificateSamples: 0, stackedLimit: 0, spectra: route)
+        try! AnalysisConfiguration(
+            ks: [1, 2, 4], lambdas: [0.5, 1.0], estimators: [.npg, .upg], adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11),
+            certificateSamples: 0, stackedLimit: 0, spectra: route)
     }
 
     /// |a − b| within 1e-8 relative (to the larger scale `scale`) or within the iterative method's bound.
@@ -43,18 +45,27 @@ struct SpectraRouteTests {
         for s in 0..<3 {
             let a = iterative.spectra[s], b = dense.spectra[s]
             #expect(a.route == .iterative && b.route == .dense)
-            #expect(a.converged, "\(c) sample \(s): residuals ρ \(a.spectralRadiusResidual), ‖J‖ \(a.jacobianNormResidual), σ_min \(a.sigmaMinResidual), σ_max \(a.sigmaMaxResidual)")
-            #expect(close(a.spectralRadius, b.spectralRadius, bound: 0, scale: b.spectralRadius), "\(c): ρ(J) \(a.spectralRadius) vs \(b.spectralRadius)")
+            #expect(
+                a.converged,
+                "\(c) sample \(s): residuals ρ \(a.spectralRadiusResidual), ‖J‖ \(a.jacobianNormResidual), σ_min \(a.sigmaMinResidual), σ_max \(a.sigmaMaxResidual)"
+            )
+            #expect(
+                close(a.spectralRadius, b.spectralRadius, bound: 0, scale: b.spectralRadius),
+                "\(c): ρ(J) \(a.spectralRadius) vs \(b.spectralRadius)")
             for l in 0..<2 {
                 #expect(close(a.dampedRadius[l], b.dampedRadius[l], bound: 0, scale: b.dampedRadius[l]), "\(c): ρ(B)")
             }
             // Symmetric problems: |θ − λ| ≤ residual for the Ritz value of λ_max(JᵀJ) = ‖J‖₂², and of G's extremes.
-            #expect(close(a.jacobianNorm * a.jacobianNorm, b.jacobianNorm * b.jacobianNorm, bound: a.jacobianNormResidual,
-                          scale: b.jacobianNorm * b.jacobianNorm), "\(c): ‖J‖₂ \(a.jacobianNorm) vs \(b.jacobianNorm)")
-            #expect(close(a.sigmaMax * a.sigmaMax, b.sigmaMax * b.sigmaMax, bound: a.sigmaMaxResidual, scale: b.sigmaMax * b.sigmaMax),
-                    "\(c): σ_max \(a.sigmaMax) vs \(b.sigmaMax)")
-            #expect(close(a.sigmaMin * a.sigmaMin, b.sigmaMin * b.sigmaMin, bound: a.sigmaMinResidual, scale: b.sigmaMax * b.sigmaMax),
-                    "\(c): σ_min \(a.sigmaMin) vs \(b.sigmaMin)")
+            #expect(
+                close(
+                    a.jacobianNorm * a.jacobianNorm, b.jacobianNorm * b.jacobianNorm, bound: a.jacobianNormResidual,
+                    scale: b.jacobianNorm * b.jacobianNorm), "\(c): ‖J‖₂ \(a.jacobianNorm) vs \(b.jacobianNorm)")
+            #expect(
+                close(a.sigmaMax * a.sigmaMax, b.sigmaMax * b.sigmaMax, bound: a.sigmaMaxResidual, scale: b.sigmaMax * b.sigmaMax),
+                "\(c): σ_max \(a.sigmaMax) vs \(b.sigmaMax)")
+            #expect(
+                close(a.sigmaMin * a.sigmaMin, b.sigmaMin * b.sigmaMin, bound: a.sigmaMinResidual, scale: b.sigmaMax * b.sigmaMax),
+                "\(c): σ_min \(a.sigmaMin) vs \(b.sigmaMin)")
         }
         // The measured metrics do not depend on the route: the NPG grid reads its Krylov Grams from the d×d Gram G_M
         // (dense) or from factored parameter VJPs (matrix-free).
@@ -102,12 +113,14 @@ struct ResultsVersionTests {
     func versionTwo() throws {
         let model = AnalysisFixtures.tanh(d: 8, n: 4, norm: 0.9, seed: 3)
         for route in [SpectraRoute.dense, .iterative] {
-            let configuration = try AnalysisConfiguration(ks: [1, 2], lambdas: [1.0], estimators: [.npg],
-                                                          adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), spectra: route)
+            let configuration = try AnalysisConfiguration(
+                ks: [1, 2], lambdas: [1.0], estimators: [.npg],
+                adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), spectra: route)
             let result = AnalysisFixtures.analyze(model, batch: 3, configuration: configuration)
             let path = makeTemporaryFolder() + "/r.h5"
-            try ResultsFile.write([SeriesEntry(path: "m", sha256: "", epoch: 1, step: 1, result: result)], sampleIndices: [0, 1, 2],
-                                  to: path, overwrite: false, attributes: [:])
+            try ResultsFile.write(
+                [SeriesEntry(path: "m", sha256: "", epoch: 1, step: 1, result: result)], sampleIndices: [0, 1, 2],
+                to: path, overwrite: false, attributes: [:])
             let data = try ResultsData.read(path)
             #expect(data.perSample(.spectraRoute, series: 0) == Array(repeating: route == .dense ? 0 : 1, count: 3))
             #expect(data.perSample(.spectralRadiusConverged, series: 0) == [1, 1, 1])
@@ -126,19 +139,25 @@ struct MatrixFreeCertificateTests {
             switch self {
             case .tanh: AnalysisFixtures.tanh(d: 24, n: 6, norm: 0.9, seed: 8)
             // Strong injection saturates units: G = diag(D²(‖h‖² + ‖x‖² + 1)) has null coordinates (ρ*'s second Lanczos).
-            case .tanhSaturated: RandomModels.tanh(d: 12, n: 4, c: 3, norm: 0.9, injectionScale: 6, biasScale: 0.2, headBias: [0.1, -0.1, 0], seed: 11)
+            case .tanhSaturated:
+                RandomModels.tanh(d: 12, n: 4, c: 3, norm: 0.9, injectionScale: 6, biasScale: 0.2, headBias: [0.1, -0.1, 0], seed: 11)
             case .resmlp: AnalysisFixtures.resmlp(d: 16, n: 5, m: 20, seed: 9)
-            case .mdeq: RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 3, expansion: 2, groups: 1), c: 3, seed: 10)
+            case .mdeq:
+                RandomModels.mdeq(
+                    MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 3, expansion: 2, groups: 1), c: 3, seed: 10)
             }
         }
     }
 
-    @Test("‖E‖₂, Theorem 1, ρ, ρ* (tanh) and the ascent margin of NPG, RBP, JFB, damped JFB and UPG, and ‖B^k‖₂: matrix-free = dense", arguments: Case.allCases)
+    @Test(
+        "‖E‖₂, Theorem 1, ρ, ρ* (tanh) and the ascent margin of NPG, RBP, JFB, damped JFB and UPG, and ‖B^k‖₂: matrix-free = dense",
+        arguments: Case.allCases)
     func agree(c: Case) throws {
         func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
-            try! AnalysisConfiguration(ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped, .upg],
-                                       adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: 3,
-                                       stackedLimit: 0, spectra: route)
+            try! AnalysisConfiguration(
+                ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped, .upg],
+                adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: 3,
+                stackedLimit: 0, spectra: route)
         }
         let dense = AnalysisFixtures.analyze(c.model, batch: 3, configuration: configuration(.dense))
         let free = AnalysisFixtures.analyze(c.model, batch: 3, configuration: configuration(.iterative))
@@ -161,8 +180,9 @@ struct MatrixFreeCertificateTests {
                         let ra = free.certificates.rhoStar[e, l, k, s], rb = dense.certificates.rhoStar[e, l, k, s]
                         if c == .tanh || c == .tanhSaturated {
                             // (a ρ* below 1e-6 is below the dense route's accuracy for UPG, as above)
-                            #expect(ra == rb || abs(ra - rb) <= 1e-6 * max(rb, 1e-3) || max(ra, rb) <= 1e-6,
-                                    "\(c) e\(e) l\(l) k\(k) s\(s): ρ* \(ra) vs \(rb)")
+                            #expect(
+                                ra == rb || abs(ra - rb) <= 1e-6 * max(rb, 1e-3) || max(ra, rb) <= 1e-6,
+                                "\(c) e\(e) l\(l) k\(k) s\(s): ρ* \(ra) vs \(rb)")
                         } else {
                             #expect(ra.isNaN)
                         }

@@ -1,10 +1,10 @@
 import Foundation
-import Testing
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
+import Testing
 
 /// The files the sweep feeds to the tool: one good checkpoint and data file, and many broken ones.
 enum SweepFixture {
@@ -16,12 +16,16 @@ enum SweepFixture {
         var rng = SplitMix64(seed: 3)
         var w = Matrix(rows: 4, columns: 4, elements: (0..<16).map { _ in rng.nextGaussian() })
         BLAS.scal(0.5 / (try! w.spectralNorm()), &w.elements)
-        let model = ImplicitModel(cell: TanhCell(injectionWeight: Matrix(rows: 4, columns: 3, elements: (0..<12).map { _ in rng.nextGaussian() }),
-                                                 injectionBias: [0.1, 0, -0.1, 0.2], cellWeight: w),
-                                  head: OutputHead(weight: Matrix(rows: 2, columns: 4, elements: (0..<8).map { _ in rng.nextGaussian() }), bias: [0, 0]))
+        let model = ImplicitModel(
+            cell: TanhCell(
+                injectionWeight: Matrix(rows: 4, columns: 3, elements: (0..<12).map { _ in rng.nextGaussian() }),
+                injectionBias: [0.1, 0, -0.1, 0.2], cellWeight: w),
+            head: OutputHead(weight: Matrix(rows: 2, columns: 4, elements: (0..<8).map { _ in rng.nextGaussian() }), bias: [0, 0]))
         try! Checkpoint(model: model, dataset: "data.h5", epoch: 1).save(to: folder + "/good.h5")
-        func checkpointVariant(_ name: String, cell: String = "tanh", change: (inout [(String, [Int], [Double])]) -> Void = { _ in },
-                               intTensor: String? = nil) {
+        func checkpointVariant(
+            _ name: String, cell: String = "tanh", change: (inout [(String, [Int], [Double])]) -> Void = { _ in },
+            intTensor: String? = nil
+        ) {
             var tensors: [(String, [Int], [Double])] = []
             var offset = 0
             let values = model.cell.parameters + model.head.parameters
@@ -32,17 +36,24 @@ enum SweepFixture {
             }
             change(&tensors)
             write(name) { root in
-                for (k, v) in [("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
-                               ("n_in", .integer(3)), ("d", .integer(4)), ("c", .integer(2))] { try root.setAttribute(k, v) }
+                for (k, v) in [
+                    ("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
+                    ("n_in", .integer(3)), ("d", .integer(4)), ("c", .integer(2))
+                ] { try root.setAttribute(k, v) }
                 let params = try root.createGroup("params")
                 for (n, shape, v) in tensors {
-                    if n == intTensor { try params.write(n, HDF5Array(shape: shape, values: v.map { Int64($0 * 100) })) }
-                    else { try params.write(n, HDF5Array(shape: shape, values: v)) }
+                    if n == intTensor {
+                        try params.write(n, HDF5Array(shape: shape, values: v.map { Int64($0 * 100) }))
+                    } else {
+                        try params.write(n, HDF5Array(shape: shape, values: v))
+                    }
                 }
             }
         }
         checkpointVariant("missing-tensor.h5") { $0.removeAll { $0.0 == "cell.weight" } }
-        checkpointVariant("bad-shape.h5") { t in t[t.firstIndex { $0.0 == "cell.weight" }!] = ("cell.weight", [3, 4], Array(repeating: 0.1, count: 12)) }
+        checkpointVariant("bad-shape.h5") { t in
+            t[t.firstIndex { $0.0 == "cell.weight" }!] = ("cell.weight", [3, 4], Array(repeating: 0.1, count: 12))
+        }
         checkpointVariant("nan-weight.h5") { t in t[t.firstIndex { $0.0 == "injection.bias" }!].2[1] = .nan }
         checkpointVariant("inf-weight.h5") { t in t[t.firstIndex { $0.0 == "head.weight" }!].2[0] = .infinity }
         checkpointVariant("unknown-cell.h5", cell: "lstm")
@@ -107,15 +118,19 @@ enum SweepFixture {
         raw("long-header.safetensors", "{}", length: 1 << 40)
         raw("bad-json.safetensors", "{\"a\": ")
         raw("bad-dtype.safetensors", #"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#)
-        raw("overlap.safetensors", #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#)
+        raw(
+            "overlap.safetensors",
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#)
         raw("byte-count.safetensors", #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#)
         raw("out-of-range.safetensors", #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#)
         raw("missing.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}"#)
         try! good.write(to: URL(fileURLWithPath: folder + "/existing.h5"))
         // Hostile checkpoints: sizes a file dictates.
         func attributes(_ root: HDF5Group, n: Int64 = 3, d: Int64 = 4, c: Int64 = 2, cell: String = "tanh", m: Int64? = nil) throws {
-            for (k, v) in [("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
-                           ("n_in", .integer(n)), ("d", .integer(d)), ("c", .integer(c))] { try root.setAttribute(k, v) }
+            for (k, v) in [
+                ("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
+                ("n_in", .integer(n)), ("d", .integer(d)), ("c", .integer(c))
+            ] { try root.setAttribute(k, v) }
             if let m { try root.setAttribute("m", .integer(m)) }
             _ = try root.createGroup("params")
         }
@@ -126,7 +141,9 @@ enum SweepFixture {
         write("huge-m.h5") { try attributes($0, cell: "resmlp", m: 1 << 40) }
         write("negative-d.h5") { try attributes($0, d: -4) }
         write("max-d.h5") { try attributes($0, d: Int64.max) }
-        write("huge-epoch.h5") { root in try attributes(root); try root.setAttribute("epoch", .integer(Int64.max)) }
+        write("huge-epoch.h5") { root in
+            try attributes(root); try root.setAttribute("epoch", .integer(Int64.max))
+        }
         // Hostile data files.
         write("data-huge-label.h5") { root in
             try root.write("x", HDF5Array(shape: [2, 3], values: [0, 1, 2, 0, 0, 0]))
@@ -186,8 +203,14 @@ enum SweepFixture {
             try cells.write("mystery", vector: [1.0])
         }
         // Hostile safetensors: shapes that declare huge or empty models.
-        raw("zero-dim.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#)
-        raw("huge-dim.safetensors", #"{"injection.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data: [UInt8](repeating: 0, count: 16))
+        raw(
+            "zero-dim.safetensors",
+            #"{"injection.weight":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        )
+        raw(
+            "huge-dim.safetensors",
+            #"{"injection.weight":{"dtype":"F32","shape":[1099511627776,0],"data_offsets":[0,0]},"injection.bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"cell.weight":{"dtype":"F32","shape":[0,0],"data_offsets":[0,0]},"head.weight":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]},"head.bias":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+            data: [UInt8](repeating: 0, count: 16))
         raw("overflow-shape.safetensors", #"{"a":{"dtype":"F64","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#)
         raw("negative-shape.safetensors", #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#)
         try! Data([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 7, count: 60)).write(to: URL(fileURLWithPath: folder + "/pickle.pt"))
@@ -236,8 +259,14 @@ struct BadInputSweepTests {
         (["analyze", "{}/good.h5", "--data", "{}/data-rank.h5", "-o", "{}/r.h5"], "has rank 1"),
         (["analyze", "{}/good.h5", "--data", "{}/data-extra.h5", "-o", "{}/r.h5"], "unexpected dataset 'weights'"),
         (["analyze", "{}/good.h5", "--data", "{}/nowhere.h5", "-o", "{}/r.h5"], "no such file"),
-        (["analyze", "{}/good.h5", "--data", "{}/data-label.h5", "-o", "{}/r.h5"], "y: label 7 is out of range for a model with c = 2 outputs"),
-        (["analyze", "{}/good.h5", "--data", "{}/data-regression.h5", "-o", "{}/r.h5"], "y: 5 regression targets per sample, the model has c = 2 outputs"),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data-label.h5", "-o", "{}/r.h5"],
+            "y: label 7 is out of range for a model with c = 2 outputs"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data-regression.h5", "-o", "{}/r.h5"],
+            "y: 5 regression targets per sample, the model has c = 2 outputs"
+        ),
         (["analyze", "{}/good.h5", "--data", "{}/data-notest.h5", "-o", "{}/r.h5"], "the test split (split = 1) holds no samples"),
         (["inspect", "{}/good.h5", "--data", "{}/data-5.h5"], "x has 5 features"),
         // Out-of-range options.
@@ -248,8 +277,14 @@ struct BadInputSweepTests {
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--lambda", "nan", "-o", "{}/r.h5"], "every λ must lie in (0, 1]"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--adjoint", "cg", "-o", "{}/r.h5"], "'cg' is invalid for '--adjoint"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--solver", "newton", "-o", "{}/r.h5"], "'newton' is invalid for '--solver"),
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--tolerance=-1", "-o", "{}/r.h5"], "the solver tolerance must be a positive number"),
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"], "the solver's iteration limit must be ≥ 1"),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--tolerance=-1", "-o", "{}/r.h5"],
+            "the solver tolerance must be a positive number"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"],
+            "the solver's iteration limit must be ≥ 1"
+        ),
         (["train", "--data", "{}/data.h5", "--epochs=-1", "-o", "{}/run"], "the number of epochs must be ≥ 0"),
         (["train", "--data", "{}/data.h5", "--batch", "0", "-o", "{}/run"], "the batch size must be at least 1"),
         (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run"], "hidden (the state dimension d) must lie in 1…4096"),
@@ -265,7 +300,10 @@ struct BadInputSweepTests {
         (["bench", "grid", "--d", "0"], "d must lie in 1…8192"),
         (["bench", "train", "--epochs", "0"], "must be at least 1"),
         // Missing, unwritable and existing outputs.
-        (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"], "already exists; refusing to overwrite it (use --force)"),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"],
+            "already exists; refusing to overwrite it (use --force)"
+        ),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/no/such/folder/r.h5"], "does not exist"),
         (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/a-file/r.h5"], "does not exist"),
         (["import", "{}/missing.safetensors", "-o", "{}/existing.h5"], "{}/missing.safetensors"),
@@ -342,9 +380,12 @@ struct BadInputSweepTests {
         (["bench", "grid", "--d", "100000"], "d must lie in 1…8192"),
         (["bench", "grid", "--repeats", "9223372036854775807"], "repeats must lie in 1…1000"),
         (["bench", "grid", "--k", "1000000"], "K must lie in 1…1000"),
-        (["train", "--data", "{}/data.h5", "--hidden", "9223372036854775807", "-o", "{}/run-h"], "hidden (the state dimension d) must lie in 1…4096"),
+        (
+            ["train", "--data", "{}/data.h5", "--hidden", "9223372036854775807", "-o", "{}/run-h"],
+            "hidden (the state dimension d) must lie in 1…4096"
+        ),
         (["slurm", "--shards", "2", "--time", "1;reboot", "--", "{}/good.h5"], "is not minutes or [D-]HH:MM:SS"),
-        (["slurm", "--shards", "2", "--partition", "a'b", "--", "{}/good.h5"], "is not a partition name"),
+        (["slurm", "--shards", "2", "--partition", "a'b", "--", "{}/good.h5"], "is not a partition name")
     ]
 
     @Test("one exit status per class of failure: usage 64, input 65, output 74 (sysexits)")
@@ -353,11 +394,13 @@ struct BadInputSweepTests {
         let cases: [([String], Int32)] = [
             (["--verbose"], 64), (["analyze", "{}/good.h5", "--k", "0", "--data", "{}/data.h5"], 64),
             (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run-x"], 64), (["plot", "{}/good.h5", "--format", "gif"], 64),
-            (["inspect", "{}/missing-file.h5"], 65), (["inspect", "{}/corrupt.h5"], 65), (["import", "{}/bad-json.safetensors", "-o", "{}/o.h5"], 65),
-            (["analyze", "{}/good.h5", "--data", "{}/data-nan.h5", "-o", "{}/r.h5"], 65), (["plot", "{}/inject-quote.h5", "-o", "{}/figs"], 65),
+            (["inspect", "{}/missing-file.h5"], 65), (["inspect", "{}/corrupt.h5"], 65),
+            (["import", "{}/bad-json.safetensors", "-o", "{}/o.h5"], 65),
+            (["analyze", "{}/good.h5", "--data", "{}/data-nan.h5", "-o", "{}/r.h5"], 65),
+            (["plot", "{}/inject-quote.h5", "-o", "{}/figs"], 65),
             (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/existing.h5"], 74),
             (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "{}/no/such/folder/r.h5"], 74),
-            (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "/dev/null", "--force"], 74),
+            (["analyze", "{}/good.h5", "--data", "{}/data.h5", "-o", "/dev/null", "--force"], 74)
         ]
         for (template, status) in cases {
             let result = try runProgram(phantomExecutable(), template.map { $0.replacingOccurrences(of: "{}", with: folder) }, in: folder)
@@ -405,9 +448,11 @@ struct BadInputSweepTests {
         let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: phantomExecutable())
-        process.arguments = ["analyze", reference.appendingPathComponent("notebooks-data/reference/tanh-upg").path,
-                             "--data", reference.appendingPathComponent("notebooks-data/digits.h5").path,
-                             "--samples", "200", "-o", output]
+        process.arguments = [
+            "analyze", reference.appendingPathComponent("notebooks-data/reference/tanh-upg").path,
+            "--data", reference.appendingPathComponent("notebooks-data/digits.h5").path,
+            "--samples", "200", "-o", output
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,10 +1,11 @@
 import Foundation
-import Testing
 import PhantomHDF5
+import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
+import Testing
 
 @Suite("The phantom executable")
 struct CLITests {
@@ -21,9 +22,11 @@ struct CLITests {
         #expect(help.stdout.contains("phantom gradients"))
     }
 
-    @Test("an unknown option is one line on stderr and a non-zero exit", arguments: [
-        ["--frobnicate"], ["plot", "--bogus", "1"], ["no-such-command"],
-    ])
+    @Test(
+        "an unknown option is one line on stderr and a non-zero exit",
+        arguments: [
+            ["--frobnicate"], ["plot", "--bogus", "1"], ["no-such-command"]
+        ])
     func unknownOption(arguments: [String]) throws {
         let result = try runProgram(phantom, arguments)
         #expect(result.status != 0)
@@ -57,7 +60,7 @@ struct InspectCommandTests {
             (["inspect", notCheckpoint, "--samples", "0"], "the number of samples must be at least 1"),
             (["inspect", notCheckpoint, "--solver", "newton"], "'newton' is invalid for '--solver"),
             (["inspect", notCheckpoint, "--tolerance=-1"], "the solver tolerance must be a positive number"),
-            (["inspect"], "Missing expected argument"),
+            (["inspect"], "Missing expected argument")
         ]
         for (arguments, expected) in cases {
             let result = try runProgram(phantom, arguments)
@@ -77,10 +80,12 @@ extension InspectCommandTests {
         let d = 6, n = 3
         var w = Matrix(rows: d, columns: d, elements: (0..<(d * d)).map { _ in rng.nextGaussian() })
         BLAS.scal(0.8 / (try w.spectralNorm()), &w.elements)
-        let cell = TanhCell(injectionWeight: Matrix(rows: d, columns: n, elements: (0..<(d * n)).map { _ in rng.nextGaussian() }),
-                            injectionBias: [Double](repeating: 0.1, count: d), cellWeight: w)
-        let checkpoint = Checkpoint(model: ImplicitModel(cell: cell, head: OutputHead(classes: 2, stateDimension: d)),
-                                    dataset: "synthetic", epoch: 2)
+        let cell = TanhCell(
+            injectionWeight: Matrix(rows: d, columns: n, elements: (0..<(d * n)).map { _ in rng.nextGaussian() }),
+            injectionBias: [Double](repeating: 0.1, count: d), cellWeight: w)
+        let checkpoint = Checkpoint(
+            model: ImplicitModel(cell: cell, head: OutputHead(classes: 2, stateDimension: d)),
+            dataset: "synthetic", epoch: 2)
         try checkpoint.save(to: folder + "/model.h5")
         try HDF5File.write(to: folder + "/data.h5") { file in
             try file.root.write("x", HDF5Array(shape: [4, n], values: (0..<(4 * n)).map { _ in rng.nextGaussian() }))
@@ -129,19 +134,36 @@ struct TrainAnalyzeBadInputTests {
             (["train", "--data", folder + "/five.h5", "-o", run], "holds another run's checkpoints"),
             (["train", "--resume", "--lr", "0.1", "-o", run], "drop --lr"),
             (["train", "--resume", "-o", folder + "/nothing"], "no checkpoints to resume from"),
-            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/a.h5"], "every k must be at least 1"),
-            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--lambda", "0", "-o", folder + "/a.h5"], "every λ must lie in (0, 1]"),
-            (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--estimators", "upg,xyz", "-o", folder + "/a.h5"], "'upg,xyz' is invalid"),
+            (
+                ["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--k", "0", "-o", folder + "/a.h5"],
+                "every k must be at least 1"
+            ),
+            (
+                ["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--lambda", "0", "-o", folder + "/a.h5"],
+                "every λ must lie in (0, 1]"
+            ),
+            (
+                ["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "--estimators", "upg,xyz", "-o", folder + "/a.h5"],
+                "'upg,xyz' is invalid"
+            ),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", folder + "/no/such/dir/a.h5"], "does not exist"),
             (["analyze", run + "/epoch-0001.h5", "--data", folder + "/five.h5", "-o", run + "/epoch-0000.h5"], "already exists"),
             (["analyze", folder + "/missing.h5", "-o", folder + "/a.h5"], "no such file"),
             (["train", "--cell", "mdeq", "--groups", "3", "-o", folder + "/r6"], "the groups G must divide the channels C = 8, got 3"),
             (["train", "--cell", "tanh", "--channels", "8", "-o", folder + "/r6"], "--channels does not apply to the tanh cell"),
             (["train", "--cell", "mdeq", "--hidden", "8", "-o", folder + "/r6"], "--hidden does not apply to the mdeq cell"),
-            (["train", "--cell", "mdeq", "--data", folder + "/five.h5", "-o", folder + "/r6"],
-             "the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has 5 features per sample, not a square)"),
-            (["analyze", repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5"), "--data", folder + "/images.h5", "-o", folder + "/a.h5"],
-             "x holds images of shape [1, 4, 16] (C_in, H, W), " + repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5") + " expects [1, 8, 8]"),
+            (
+                ["train", "--cell", "mdeq", "--data", folder + "/five.h5", "-o", folder + "/r6"],
+                "the mdeq cell needs image inputs: store x as [N, C_in, H, W] (x has 5 features per sample, not a square)"
+            ),
+            (
+                [
+                    "analyze", repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5"), "--data", folder + "/images.h5", "-o",
+                    folder + "/a.h5"
+                ],
+                "x holds images of shape [1, 4, 16] (C_in, H, W), " + repositoryPath("notebooks-data/reference/mdeq-upg/epoch-0030.h5")
+                    + " expects [1, 8, 8]"
+            )
         ]
         for (arguments, expected) in cases {
             let result = try runProgram(phantom, arguments)
@@ -163,13 +185,23 @@ struct TrainAnalyzeBadInputTests {
             try file.root.write("split", vector: data.split!.map { Int64($0) })
         }
         let run = folder + "/run"
-        #expect(try runProgram(phantom, ["train", "--data", folder + "/two.h5", "--hidden", "5", "--epochs", "2", "--save-every", "1", "-o", run]).status == 0)
+        #expect(
+            try runProgram(
+                phantom, ["train", "--data", folder + "/two.h5", "--hidden", "5", "--epochs", "2", "--save-every", "1", "-o", run]
+            ).status == 0)
         let resumed = try runProgram(phantom, ["train", "--resume", "--epochs", "3", "-o", run])
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: run).sorted() == ["epoch-0000.h5", "epoch-0001.h5", "epoch-0002.h5", "epoch-0003.h5"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: run).sorted() == [
+                "epoch-0000.h5", "epoch-0001.h5", "epoch-0002.h5", "epoch-0003.h5"
+            ])
         let results = folder + "/results.h5"
-        let analysis = try runProgram(phantom, ["analyze", run, "--data", folder + "/two.h5", "--samples", "5", "--k", "1,3",
-                                                "--lambda", "0.5,1", "--estimators", "upg,npg,jfb,rbp", "-o", results, "--json"])
+        let analysis = try runProgram(
+            phantom,
+            [
+                "analyze", run, "--data", folder + "/two.h5", "--samples", "5", "--k", "1,3",
+                "--lambda", "0.5,1", "--estimators", "upg,npg,jfb,rbp", "-o", results, "--json"
+            ])
         #expect(analysis.status == 0, "\(analysis.stderr)")
         #expect(analysis.stdout.contains("\"medianCosine\""))
         try HDF5File.withFile(at: results) { (file: HDF5File) throws in
@@ -184,8 +216,6 @@ struct TrainAnalyzeBadInputTests {
     }
 }
 
-import PhantomInterop
-
 @Suite("phantom with safetensors inputs")
 struct SafetensorsCommandTests {
     @Test("analyze and import read a .safetensors model; the imported checkpoint equals the original")
@@ -199,15 +229,21 @@ struct SafetensorsCommandTests {
             try file.root.write("y", vector: (0..<6).map { Int64($0 % 2) })
         }
         let phantom = phantomExecutable()
-        let analysis = try runProgram(phantom, ["analyze", folder + "/model.safetensors", "--data", folder + "/data.h5",
-                                                "--samples", "3", "--k", "1,2", "--lambda", "1", "-o", folder + "/r.h5"])
+        let analysis = try runProgram(
+            phantom,
+            [
+                "analyze", folder + "/model.safetensors", "--data", folder + "/data.h5",
+                "--samples", "3", "--k", "1,2", "--lambda", "1", "-o", folder + "/r.h5"
+            ])
         #expect(analysis.status == 0, "\(analysis.stderr)")
         let imported = try runProgram(phantom, ["import", folder + "/model.safetensors", "-o", folder + "/imported.h5"])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(try Checkpoint.load(folder + "/imported.h5").model.cell.parameters == model.cell.parameters)
     }
 
-    @Test("phantom export then phantom import gives the checkpoint back exactly (resmlp with its LayerNorm ε); export never replaces its input")
+    @Test(
+        "phantom export then phantom import gives the checkpoint back exactly (resmlp with its LayerNorm ε); export never replaces its input"
+    )
     func exportRoundTrip() throws {
         let folder = makeTemporaryFolder()
         var model = RandomModels.resmlp(d: 4, n: 3, m: 6, c: 2, normCenter: 0.2, seed: 9)

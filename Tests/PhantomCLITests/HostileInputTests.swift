@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import PhantomHDF5
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
+import Testing
 
 @Suite("Hostile inputs that must work, harmlessly")
 struct HostileInputTests {
@@ -13,15 +13,18 @@ struct HostileInputTests {
     func plotRunInjection() throws {
         let folder = makeTemporaryFolder()
         let good = try Checkpoint.load(SweepFixture.folder + "/good.h5")
-        var checkpoint = Checkpoint(model: good.model, dataset: "data.h5", epoch: 2, step: 4,
-                                    estimator: #"upg" title "x"; system("touch \#(folder)/PWNED"); #"#,
-                                    history: ["epoch": HDF5Array(shape: [4], values: [1, 2, .nan, 1e300]),
-                                              "loss": HDF5Array(shape: [4], values: [1, 0.5, .infinity, 0.2]),
-                                              "steps": HDF5Array(shape: [4], values: [2, 2, -1e300, .nan]),
-                                              "train_accuracy": HDF5Array(shape: [4], values: [0.5, 0.6, 0.7, 0.8]),
-                                              "test_accuracy": HDF5Array(shape: [4], values: [0.5, 0.6, 0.7, 0.8]),
-                                              "forward_seconds": HDF5Array(shape: [4], values: [1, 1, 1, 1]),
-                                              "backward_seconds": HDF5Array(shape: [4], values: [1, 1, 1, 1])])
+        var checkpoint = Checkpoint(
+            model: good.model, dataset: "data.h5", epoch: 2, step: 4,
+            estimator: #"upg" title "x"; system("touch \#(folder)/PWNED"); #"#,
+            history: [
+                "epoch": HDF5Array(shape: [4], values: [1, 2, .nan, 1e300]),
+                "loss": HDF5Array(shape: [4], values: [1, 0.5, .infinity, 0.2]),
+                "steps": HDF5Array(shape: [4], values: [2, 2, -1e300, .nan]),
+                "train_accuracy": HDF5Array(shape: [4], values: [0.5, 0.6, 0.7, 0.8]),
+                "test_accuracy": HDF5Array(shape: [4], values: [0.5, 0.6, 0.7, 0.8]),
+                "forward_seconds": HDF5Array(shape: [4], values: [1, 1, 1, 1]),
+                "backward_seconds": HDF5Array(shape: [4], values: [1, 1, 1, 1])
+            ])
         checkpoint.metadata = [:]
         try FileManager.default.createDirectory(atPath: folder + "/run\"'; x", withIntermediateDirectories: true)
         try checkpoint.save(to: folder + "/run\"'; x/epoch-0002.h5")
@@ -54,8 +57,12 @@ struct HostileInputTests {
     @Test("training that diverges stops with an error and leaves only good checkpoints")
     func divergence() throws {
         let folder = makeTemporaryFolder()
-        let result = try runProgram(phantom, ["train", "--data", SweepFixture.folder + "/data.h5", "--hidden", "4", "--lr", "1e308",
-                                              "--epochs", "3", "--save-every", "1", "--max-norm", "0", "-o", folder + "/run"])
+        let result = try runProgram(
+            phantom,
+            [
+                "train", "--data", SweepFixture.folder + "/data.h5", "--hidden", "4", "--lr", "1e308",
+                "--epochs", "3", "--save-every", "1", "--max-norm", "0", "-o", folder + "/run"
+            ])
         #expect(result.status != 0 && result.stderr.contains("training diverged"), "\(result.stderr)")
         for path in RunFolder.checkpoints(in: folder + "/run") {
             #expect(try Checkpoint.load(path).model.cell.parameters.allSatisfy(\.isFinite), "\(path)")
@@ -74,7 +81,9 @@ struct HostileInputTests {
         Thread.sleep(forTimeInterval: 1.5)
         process.terminate()
         process.waitUntilExit()
-        #expect(process.terminationStatus == 143, "status \(process.terminationStatus) (\(process.terminationReason == .exit ? "exit" : "signal"))")
+        #expect(
+            process.terminationStatus == 143,
+            "status \(process.terminationStatus) (\(process.terminationReason == .exit ? "exit" : "signal"))")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }
 }
@@ -83,17 +92,22 @@ extension HostileInputTests {
     /// True when this process may mount a small tmpfs (root, as in CI): the full-disk test needs one.
     static let canMount: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
 
-    @Test("a full disk is an error naming the output; nothing is left behind and the tool does not crash",
-          .enabled(if: canMount, "needs root to mount a 40 KiB tmpfs"))
+    @Test(
+        "a full disk is an error naming the output; nothing is left behind and the tool does not crash",
+        .enabled(if: canMount, "needs root to mount a 40 KiB tmpfs"))
     func fullDisk() throws {
         let folder = makeTemporaryFolder() + "/small"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let mounted = try runProgram("/bin/mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", folder])
         try #require(mounted.status == 0, "mount failed: \(mounted.stderr)")
         defer { _ = try? runProgram("/bin/umount", [folder]) }
-        let result = try runProgram(phantom, ["analyze", repositoryPath("notebooks-data/reference/tanh-upg/epoch-0030.h5"),
-                                              "--data", repositoryPath("notebooks-data/digits.h5"), "--samples", "4", "--k", "1,2",
-                                              "--lambda", "0.5", "-o", folder + "/r.h5"])
+        let result = try runProgram(
+            phantom,
+            [
+                "analyze", repositoryPath("notebooks-data/reference/tanh-upg/epoch-0030.h5"),
+                "--data", repositoryPath("notebooks-data/digits.h5"), "--samples", "4", "--k", "1,2",
+                "--lambda", "0.5", "-o", folder + "/r.h5"
+            ])
         #expect(!result.crashed && result.status != 0, "status \(result.status)")
         #expect(result.stderr.contains(folder + "/r.h5") && result.stderr.contains("cannot be written"), "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)

@@ -1,10 +1,10 @@
 import Foundation
-import Testing
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
+import Testing
 
 /// Byte-level mutants of small input files: every one is read or refused with one line, never a crash.
 @Suite("Byte mutations of input files never crash the tool")
@@ -21,7 +21,8 @@ struct MutationTests {
             case 2: let at = random(m.count); for j in at..<min(at + 16, m.count) { m[j] = 0xFF }
             default:
                 let at = random(m.count - 8)
-                m.replaceSubrange(at..<(at + 8), with: withUnsafeBytes(of: (UInt64.max >> UInt64(random(8) * 8)).littleEndian) { Array($0) })
+                m.replaceSubrange(
+                    at..<(at + 8), with: withUnsafeBytes(of: (UInt64.max >> UInt64(random(8) * 8)).littleEndian) { Array($0) })
             }
             return m
         }
@@ -29,13 +30,15 @@ struct MutationTests {
 
     static func model(_ kind: CellKind = .resmlp) -> ImplicitModel {
         switch kind {
-        case .mdeq: RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 2, expansion: 2, groups: 2), c: 2, seed: 21)
+        case .mdeq:
+            RandomModels.mdeq(MDEQCell.Geometry(channels: 2, inChannels: 1, height: 3, width: 2, expansion: 2, groups: 2), c: 2, seed: 21)
         default: RandomModels.resmlp(d: 4, n: 3, m: 5, c: 2, normCenter: 0.7, seed: 21)
         }
     }
 
-    @Test("mutants of a checkpoint through phantom inspect (200 resmlp, 100 mdeq): read or refused in one line, never a crash",
-          arguments: [(CellKind.resmlp, 200), (.mdeq, 100)])
+    @Test(
+        "mutants of a checkpoint through phantom inspect (200 resmlp, 100 mdeq): read or refused in one line, never a crash",
+        arguments: [(CellKind.resmlp, 200), (.mdeq, 100)])
     func checkpointMutants(kind: CellKind, count: Int) throws {
         let folder = makeTemporaryFolder()
         let path = folder + "/good.h5"
@@ -50,15 +53,20 @@ struct MutationTests {
             if result.status != 0 {
                 refused += 1
                 if result.stderr.contains("crashed the HDF5 library") { isolatedCrashes += 1 }
-                #expect(result.stderr.hasPrefix("phantom: ") && result.stderr.split(separator: "\n").count == 1, "mutant \(i): \(result.stderr)")
+                #expect(
+                    result.stderr.hasPrefix("phantom: ") && result.stderr.split(separator: "\n").count == 1, "mutant \(i): \(result.stderr)"
+                )
             }
         }
-        print("\(kind) checkpoint mutants: \(refused) of \(count) refused (\(isolatedCrashes) crashed libhdf5 in the isolated reader), phantom never crashed")
+        print(
+            "\(kind) checkpoint mutants: \(refused) of \(count) refused (\(isolatedCrashes) crashed libhdf5 in the isolated reader), phantom never crashed"
+        )
         #expect(refused > count / 4)
     }
 
-    @Test("mutants of a safetensors file (400 resmlp, 200 mdeq): imported or refused with an error, never a crash",
-          arguments: [(CellKind.resmlp, 400), (.mdeq, 200)])
+    @Test(
+        "mutants of a safetensors file (400 resmlp, 200 mdeq): imported or refused with an error, never a crash",
+        arguments: [(CellKind.resmlp, 400), (.mdeq, 200)])
     func safetensorsMutants(kind: CellKind, count: Int) throws {
         let folder = makeTemporaryFolder()
         let path = folder + "/good.safetensors"

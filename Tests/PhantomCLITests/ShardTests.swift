@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import PhantomHDF5
 import PhantomModelIO
 import PhantomResults
 import PhantomTestSupport
+import Testing
 
 /// A 4-checkpoint run and its data, made once.
 enum ShardFixture {
@@ -15,8 +15,12 @@ enum ShardFixture {
             if case .labels(let l)? = data.y { try file.root.write("y", vector: l.map { Int64($0) }) }
             try file.root.write("split", vector: data.split!.map { Int64($0) })
         }
-        let result = try! runProgram(phantomExecutable(), ["train", "--data", folder + "/two.h5", "--hidden", "5", "--epochs", "3",
-                                                           "--save-every", "1", "-o", folder + "/run"])
+        let result = try! runProgram(
+            phantomExecutable(),
+            [
+                "train", "--data", folder + "/two.h5", "--hidden", "5", "--epochs", "3",
+                "--save-every", "1", "-o", folder + "/run"
+            ])
         precondition(result.status == 0, result.stderr)
         return folder
     }()
@@ -26,19 +30,24 @@ enum ShardFixture {
 
     /// Every array and the series of two results files are the same, bit for bit.
     static func expectSameArrays(_ a: ResultsData, _ b: ResultsData, _ label: String) {
-        #expect(a.epochs == b.epochs && a.seriesIndices == b.seriesIndices && a.series == b.series && a.sampleRows == b.sampleRows, "\(label)")
+        #expect(
+            a.epochs == b.epochs && a.seriesIndices == b.seriesIndices && a.series == b.series && a.sampleRows == b.sampleRows, "\(label)")
         func same<A: ResultsArray>(_ x: [A: HDF5Array<Double>], _ y: [A: HDF5Array<Double>]) {
             #expect(Set(x.keys) == Set(y.keys), "\(label)")
             for (k, v) in x {
                 let w = y[k]
-                #expect(w?.shape == v.shape && zip(v.values, w?.values ?? []).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) },
-                        "\(label): \(k.path)")
+                #expect(
+                    w?.shape == v.shape
+                        && zip(v.values, w?.values ?? []).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) },
+                    "\(label): \(k.path)")
             }
         }
         same(a.samples, b.samples)
         same(a.cells, b.cells)
         same(a.batch, b.batch)
-        for key in ["job_fingerprint", "job_series", "data", "cell", "tool_version"] { #expect(a.attributes[key] == b.attributes[key], "\(label): \(key)") }
+        for key in ["job_fingerprint", "job_series", "data", "cell", "tool_version"] {
+            #expect(a.attributes[key] == b.attributes[key], "\(label): \(key)")
+        }
     }
 }
 
@@ -52,7 +61,8 @@ struct ShardTests {
         let full = try runProgram(phantom, ["analyze"] + ShardFixture.analyzeArguments + ["-o", out + "/full.h5"])
         #expect(full.status == 0, "\(full.stderr)")
         for i in 1...3 {
-            let shard = try runProgram(phantom, ["analyze"] + ShardFixture.analyzeArguments + ["--shard", "\(i)/3", "-o", out + "/s\(i).h5"])
+            let shard = try runProgram(
+                phantom, ["analyze"] + ShardFixture.analyzeArguments + ["--shard", "\(i)/3", "-o", out + "/s\(i).h5"])
             #expect(shard.status == 0, "\(shard.stderr)")
         }
         #expect(try ResultsData.read(out + "/s1.h5").seriesIndices == [0, 3])
@@ -67,7 +77,7 @@ struct ShardTests {
             (["merge", out + "/full.h5", out + "/s1.h5", "-o", out + "/m3.h5"], "not a shard of an analysis job"),
             (["merge", out + "/s1.h5", out + "/s2.h5", out + "/s3.h5", "-o", out + "/s2.h5", "--force"], "is an input of this command"),
             (["analyze"] + ShardFixture.analyzeArguments + ["--shard", "5/3", "-o", out + "/bad.h5"], "1 ≤ I ≤ N"),
-            (["analyze"] + ShardFixture.analyzeArguments + ["--shard", "1/9", "-o", out + "/bad.h5"], "at most 4 shards"),
+            (["analyze"] + ShardFixture.analyzeArguments + ["--shard", "1/9", "-o", out + "/bad.h5"], "at most 4 shards")
         ]
         for (arguments, message) in cases {
             let result = try runProgram(phantom, arguments)
@@ -76,7 +86,8 @@ struct ShardTests {
         for name in ["m1.h5", "m2.h5", "m3.h5", "bad.h5"] { #expect(!FileManager.default.fileExists(atPath: out + "/" + name)) }
 
         // Another job (another grid) is refused, naming the shard.
-        let other = try runProgram(phantom, ["analyze"] + ShardFixture.analyzeArguments + ["--k", "1,2", "--shard", "2/3", "-o", out + "/other.h5"])
+        let other = try runProgram(
+            phantom, ["analyze"] + ShardFixture.analyzeArguments + ["--k", "1,2", "--shard", "2/3", "-o", out + "/other.h5"])
         #expect(other.status == 0, "\(other.stderr)")
         let mixed = try runProgram(phantom, ["merge", out + "/s1.h5", out + "/other.h5", out + "/s3.h5", "-o", out + "/m4.h5"])
         #expect(mixed.status != 0 && mixed.stderr.contains("other.h5") && mixed.stderr.contains("another job"), "\(mixed.stderr)")
@@ -94,19 +105,24 @@ struct ShardTests {
         // An argument with a quote and a space must survive the shell.
         let odd = out + "/it's results"
         try FileManager.default.createDirectory(atPath: odd, withIntermediateDirectories: true)
-        let written = try runProgram(phantom, ["slurm", "--shards", "2", "--cpus-per-task", "1", "--time", "10", "--folder", job, "--"]
-                                     + ShardFixture.analyzeArguments + ["-o", odd + "/merged.h5"], in: out)
+        let written = try runProgram(
+            phantom,
+            ["slurm", "--shards", "2", "--cpus-per-task", "1", "--time", "10", "--folder", job, "--"]
+                + ShardFixture.analyzeArguments + ["-o", odd + "/merged.h5"], in: out)
         #expect(written.status == 0, "\(written.stderr)")
         let analyze = try String(contentsOfFile: job + "/analyze.sbatch", encoding: .utf8)
         let submit = try String(contentsOfFile: job + "/submit.sh", encoding: .utf8)
-        #expect(analyze.contains("#SBATCH --array=1-2") && analyze.contains("#SBATCH --cpus-per-task=1") && analyze.contains("--shard \"${SLURM_ARRAY_TASK_ID}/2\""))
+        #expect(
+            analyze.contains("#SBATCH --array=1-2") && analyze.contains("#SBATCH --cpus-per-task=1")
+                && analyze.contains("--shard \"${SLURM_ARRAY_TASK_ID}/2\""))
         #expect(submit.contains("--dependency=afterok:${array}"))
         for name in ["analyze.sbatch", "merge.sbatch", "submit.sh"] {
             #expect(try runProgram("/bin/bash", ["-n", job + "/" + name]).status == 0, "\(name)")
         }
         // Run the scripts as Slurm would, without Slurm: each array task, then the merge.
         for task in 1...2 {
-            let r = try runProgram("/usr/bin/env", ["SLURM_ARRAY_TASK_ID=\(task)", "SLURM_CPUS_PER_TASK=1", "/bin/bash", job + "/analyze.sbatch"], in: out)
+            let r = try runProgram(
+                "/usr/bin/env", ["SLURM_ARRAY_TASK_ID=\(task)", "SLURM_CPUS_PER_TASK=1", "/bin/bash", job + "/analyze.sbatch"], in: out)
             #expect(r.status == 0, "\(r.stderr)")
         }
         let merged = try runProgram("/bin/bash", [job + "/merge.sbatch"], in: out)
@@ -116,7 +132,8 @@ struct ShardTests {
         ShardFixture.expectSameArrays(try ResultsData.read(out + "/full.h5"), try ResultsData.read(odd + "/merged.h5"), "slurm scripts")
         // Bad Slurm values are refused before anything is written.
         for bad in [["--time", "1h; rm -rf /"], ["--mem", "4G\n#SBATCH --x"], ["--partition", "a b"], ["--shards", "0"]] {
-            let r = try runProgram(phantom, ["slurm", "--shards", "2", "--folder", out + "/bad"] + bad + ["--"] + ShardFixture.analyzeArguments)
+            let r = try runProgram(
+                phantom, ["slurm", "--shards", "2", "--folder", out + "/bad"] + bad + ["--"] + ShardFixture.analyzeArguments)
             #expect(r.status != 0, "\(bad)")
         }
         #expect(!FileManager.default.fileExists(atPath: out + "/bad"))

@@ -1,8 +1,8 @@
-import Testing
+import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
-import PhantomGradients
 import PhantomTestSupport
+import Testing
 
 @Suite("The exact implicit gradient")
 struct ExactGradientTests {
@@ -36,8 +36,9 @@ struct ExactGradientTests {
         #expect(relativeError(mean, exact.batchMean) <= 1e-13)
     }
 
-    @Test("the LU, GMRES and fixed-point adjoints agree to 1e-9 and report their residuals",
-          arguments: GradientFixtures.ModelCase.allCases)
+    @Test(
+        "the LU, GMRES and fixed-point adjoints agree to 1e-9 and report their residuals",
+        arguments: GradientFixtures.ModelCase.allCases)
     func adjointsAgree(modelCase: GradientFixtures.ModelCase) throws {
         let problem = GradientFixtures.problem(modelCase.model)
         let lu = GradientFixtures.exact(problem, .lu)
@@ -54,8 +55,9 @@ struct ExactGradientTests {
         #expect(GradientFixtures.exact(problem, .auto).adjoint?.method == .lu)  // d ≤ 512
     }
 
-    @Test("an exact solve with I − J singular is reported unconverged, never as exact",
-          arguments: [AdjointMethod.lu, .gmres, .fixedPoint])
+    @Test(
+        "an exact solve with I − J singular is reported unconverged, never as exact",
+        arguments: [AdjointMethod.lu, .gmres, .fixedPoint])
     func nearlySingular(method: AdjointMethod) throws {
         // h* = 0 (x = 0, b = 0), so J = W exactly; W symmetric with eigenvalue 1 makes I − J singular.
         let d = 8
@@ -65,10 +67,12 @@ struct ExactGradientTests {
         let w = q * Matrix.diagonal((0..<d).map { $0 == 0 ? 1 : 0.5 - 0.05 * Double($0) }) * q.transposed
         let cell = TanhCell(injectionWeight: Matrix(zeros: d, 2), injectionBias: [Double](repeating: 0, count: d), cellWeight: w)
         let model = ImplicitModel(cell: cell, head: OutputHead(weight: GradientFixtures.gaussian(3, d, &rng), bias: [0.3, -0.2, 0.1]))
-        let problem = GradientProblem(model: model, inputs: Matrix(zeros: 2, 2), targets: .labels([0, 1]),
-                                      solver: GradientFixtures.tightSolver())
+        let problem = GradientProblem(
+            model: model, inputs: Matrix(zeros: 2, 2), targets: .labels([0, 1]),
+            solver: GradientFixtures.tightSolver())
         #expect(problem.forward.allConverged)
-        let estimate = ExactGradient(solver: try AdjointSolver(method: method, tolerance: 1e-10, maxIterations: 300)).estimate(problem, perSample: false)
+        let estimate = ExactGradient(solver: try AdjointSolver(method: method, tolerance: 1e-10, maxIterations: 300)).estimate(
+            problem, perSample: false)
         let adjoint = try #require(estimate.adjoint)
         #expect(!estimate.isReliable)
         #expect(adjoint.statuses.allSatisfy { !$0.isConverged })

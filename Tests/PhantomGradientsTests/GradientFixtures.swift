@@ -1,6 +1,6 @@
+import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
-import PhantomGradients
 import PhantomTestSupport
 
 /// Small models and problems for the estimator tests.

@@ -1,8 +1,9 @@
-import Testing
+import Foundation
+import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
-import PhantomGradients
 import PhantomTestSupport
+import Testing
 
 @Suite("The (k, λ) grid engine")
 struct GridEngineTests {
@@ -19,8 +20,9 @@ struct GridEngineTests {
         }
     }
 
-    @Test("the grid equals direct NPG in every cell to 1e-10, per sample and for the batch",
-          arguments: GradientFixtures.ModelCase.allCases)
+    @Test(
+        "the grid equals direct NPG in every cell to 1e-10, per sample and for the batch",
+        arguments: GradientFixtures.ModelCase.allCases)
     func gridEqualsDirect(modelCase: GradientFixtures.ModelCase) throws {
         let problem = GradientFixtures.problem(modelCase.model, batch: 5)
         let exact = GradientFixtures.exact(problem)
@@ -35,7 +37,9 @@ struct GridEngineTests {
                 let npg = try NeumannPhantomGradient(steps: k, damping: lambda).estimate(problem, perSample: true)
                 let rows = try #require(npg.perSample)
                 for i in 0..<problem.batchSize {
-                    expectSame(grid.perSample[i][l][k - 1], GradientMetrics.compare(rows.row(i), exactRows.row(i)), "sample \(i), λ \(lambda), k \(k)")
+                    expectSame(
+                        grid.perSample[i][l][k - 1], GradientMetrics.compare(rows.row(i), exactRows.row(i)),
+                        "sample \(i), λ \(lambda), k \(k)")
                 }
                 expectSame(batch[l][k - 1], GradientMetrics.compare(npg.batchMean, exact.batchMean), "batch, λ \(lambda), k \(k)")
             }
@@ -45,8 +49,9 @@ struct GridEngineTests {
     func expectSame(_ grid: GradientMetrics, _ direct: GradientMetrics, _ label: String) {
         #expect(abs(grid.cosine - direct.cosine) <= 1e-10, "\(label): cosine")
         #expect(abs(grid.normRatio - direct.normRatio) <= 1e-10 * direct.normRatio, "\(label): norm ratio")
-        #expect(abs(grid.relativeError - direct.relativeError) <= 1e-10 * direct.relativeError + 1e-14,
-                "\(label): relative error \(grid.relativeError) vs \(direct.relativeError)")
+        #expect(
+            abs(grid.relativeError - direct.relativeError) <= 1e-10 * direct.relativeError + 1e-14,
+            "\(label): relative error \(grid.relativeError) vs \(direct.relativeError)")
     }
 
     @Test("tanh: the closed-form Gram M Mᵀ equals the generic route to 1e-10")
@@ -67,10 +72,10 @@ struct GridEngineTests {
     }
 }
 
-import Foundation
-
 extension GridEngineTests {
-    @Test("the UPG grid equals direct UPG in every cell (batch: bitwise; per sample, factored: 1e-12), and matches the NPG grid at a converged h*")
+    @Test(
+        "the UPG grid equals direct UPG in every cell (batch: bitwise; per sample, factored: 1e-12), and matches the NPG grid at a converged h*"
+    )
     func upgGrid() throws {
         let problem = GradientFixtures.problem(GradientFixtures.resmlpModel(), batch: 3)
         let exact = GradientFixtures.exact(problem)
@@ -115,11 +120,14 @@ extension NPGGrid {
 
 @Suite("UPG's per-sample metrics from factored parameter VJPs")
 struct FactoredUPGTests {
-    @Test("factored metrics equal the materialised ones to 1e-12, loosely solved (UPG ≠ NPG) and exactly solved (UPG = NPG)",
-          arguments: GradientFixtures.ModelCase.allCases, [true, false])
+    @Test(
+        "factored metrics equal the materialised ones to 1e-12, loosely solved (UPG ≠ NPG) and exactly solved (UPG = NPG)",
+        arguments: GradientFixtures.ModelCase.allCases, [true, false])
     func factoredEqualsMaterialized(modelCase: GradientFixtures.ModelCase, loose: Bool) throws {
-        let solver = loose ? try FixedPointConfiguration(method: .fixedPoint, stopping: .relative(1e-3), maxIterations: 8)
-                           : GradientFixtures.tightSolver()
+        let solver =
+            loose
+            ? try FixedPointConfiguration(method: .fixedPoint, stopping: .relative(1e-3), maxIterations: 8)
+            : GradientFixtures.tightSolver()
         let problem = GradientFixtures.problem(modelCase.model, batch: 4, solver: solver)
         let exact = GradientFixtures.exact(problem)
         let grid = try UPGGrid(maxSteps: 6, lambdas: [0.4, 1.0], steps: [1, 2, 4, 6])
@@ -134,8 +142,9 @@ struct FactoredUPGTests {
                     #expect(abs(f.cosine - m.cosine) <= 1e-12, "\(label): cosine \(f.cosine) vs \(m.cosine)")
                     #expect(abs(f.inner - m.inner) <= 1e-12 * abs(m.inner), "\(label): inner")
                     #expect(abs(f.normRatio - m.normRatio) <= 1e-12 * m.normRatio, "\(label): norm ratio")
-                    #expect(abs(f.relativeError - m.relativeError) <= 1e-12 * m.relativeError + 1e-15,
-                            "\(label): relative error \(f.relativeError) vs \(m.relativeError)")
+                    #expect(
+                        abs(f.relativeError - m.relativeError) <= 1e-12 * m.relativeError + 1e-15,
+                        "\(label): relative error \(f.relativeError) vs \(m.relativeError)")
                     largestError = max(largestError, m.relativeError)
                 }
             }

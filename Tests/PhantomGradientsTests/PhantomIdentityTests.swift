@@ -1,8 +1,8 @@
-import Testing
+import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
-import PhantomGradients
 import PhantomTestSupport
+import Testing
 
 @Suite("Phantom gradients: the identities of docs/Theory.md §2")
 struct PhantomIdentityTests {
@@ -20,13 +20,15 @@ struct PhantomIdentityTests {
         }
     }
 
-    @Test("UPG(k, λ) = NPG(k, λ) to 1e-10 at a converged h*, and they differ when the solve stopped at 1e-3",
-          arguments: GradientFixtures.ModelCase.allCases)
+    @Test(
+        "UPG(k, λ) = NPG(k, λ) to 1e-10 at a converged h*, and they differ when the solve stopped at 1e-3",
+        arguments: GradientFixtures.ModelCase.allCases)
     func unrolledEqualsNeumann(modelCase: GradientFixtures.ModelCase) throws {
         let model = modelCase.model
         let tight = GradientFixtures.problem(model)
         #expect(tight.forward.absoluteResiduals.allSatisfy { $0 <= 1e-13 })
-        let loose = GradientFixtures.problem(model, solver: try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-3), maxIterations: 500))
+        let loose = GradientFixtures.problem(
+            model, solver: try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-3), maxIterations: 500))
         #expect(loose.forward.absoluteResiduals.allSatisfy { $0 <= 1e-3 && $0 > 1e-5 })
         for (k, lambda) in [(2, 0.5), (5, 0.5), (5, 1.0), (9, 0.8)] {
             let upg = try UnrolledPhantomGradient(steps: k, damping: lambda).estimate(tight, perSample: true)
@@ -49,8 +51,9 @@ struct PhantomIdentityTests {
         let w = q * Matrix.diagonal((0..<d).map { 0.9 - 1.7 * Double($0) / Double(d - 1) }) * q.transposed
         let cell = TanhCell(injectionWeight: Matrix(zeros: d, 2), injectionBias: [Double](repeating: 0, count: d), cellWeight: w)
         let model = ImplicitModel(cell: cell, head: OutputHead(weight: GradientFixtures.gaussian(3, d, &rng), bias: [0.3, -0.2, 0.1]))
-        let problem = GradientProblem(model: model, inputs: Matrix(zeros: 3, 2), targets: .labels([0, 1, 2]),
-                                      solver: GradientFixtures.tightSolver())
+        let problem = GradientProblem(
+            model: model, inputs: Matrix(zeros: 3, 2), targets: .labels([0, 1, 2]),
+            solver: GradientFixtures.tightSolver())
         let exact = GradientFixtures.exact(problem).batchMean
         for lambda in [0.5, 0.8, 1.0] {
             var previous = Double.infinity
@@ -90,7 +93,8 @@ struct PhantomIdentityTests {
     @Test("training-mode UPG evaluates the loss at h_k")
     func trainingMode() throws {
         let model = GradientFixtures.tanhModel()
-        let loose = GradientFixtures.problem(model, solver: try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-2), maxIterations: 500))
+        let loose = GradientFixtures.problem(
+            model, solver: try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-2), maxIterations: 500))
         let training = try UnrolledPhantomGradient(steps: 5, damping: 0.5, mode: .training).estimate(loose, perSample: false)
         let analysis = try UnrolledPhantomGradient(steps: 5, damping: 0.5, mode: .analysis).estimate(loose, perSample: false)
         let loss = try #require(training.lossAtUnroll)

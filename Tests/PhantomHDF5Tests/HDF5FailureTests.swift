@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-import PhantomHDF5
 import PhantomFileSystem
+import PhantomHDF5
 import PhantomTestSupport
+import Testing
 
 @Suite("HDF5 failures are errors naming the file and the dataset")
 struct HDF5FailureTests {
@@ -89,16 +89,17 @@ struct HDF5FailureTests {
     }
 }
 
-
 @Suite("SHA-256")
 struct SHA256Tests {
     @Test("FIPS 180-4 test vectors and sha256sum agree")
     func vectors() throws {
         #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         // A file of every length class around the 64-byte block boundary, against coreutils.
         let folder = makeTemporaryFolder()
         for length in [55, 56, 63, 64, 65, 1000] {

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-import PhantomHDF5
 import PhantomFileSystem
+import PhantomHDF5
 import PhantomTestSupport
+import Testing
 
 /// Values with a recognisable pattern for each dtype and shape.
 private func pattern<T: HDF5Element>(_ count: Int, _ make: (Int) -> T) -> [T] { (0..<count).map(make) }
@@ -20,7 +20,8 @@ struct HDF5RoundTripTests {
             let g = try file.root.createGroup("arrays")
             for (i, shape) in shapes.enumerated() {
                 let n = shape.reduce(1, *)
-                try g.write("f64_\(i)", HDF5Array(shape: shape, values: pattern(n) { Double($0) * 0.1 - 1e300 * Double($0 % 2) }), options: options)
+                try g.write(
+                    "f64_\(i)", HDF5Array(shape: shape, values: pattern(n) { Double($0) * 0.1 - 1e300 * Double($0 % 2) }), options: options)
                 try g.write("f32_\(i)", HDF5Array(shape: shape, values: pattern(n) { Float($0) / 3 }), options: options)
                 try g.write("i64_\(i)", HDF5Array(shape: shape, values: pattern(n) { Int64($0) - Int64.max / 2 }), options: options)
                 try g.write("i32_\(i)", HDF5Array(shape: shape, values: pattern(n) { Int32($0) - 7 }), options: options)
@@ -79,8 +80,9 @@ struct HDF5RoundTripTests {
         }
     }
 
-    @Test("a file written by h5py reads here, and ours reads in h5py",
-          .enabled(if: h5pyAvailable, "python3 with h5py is not installed (pip install h5py)"))
+    @Test(
+        "a file written by h5py reads here, and ours reads in h5py",
+        .enabled(if: h5pyAvailable, "python3 with h5py is not installed (pip install h5py)"))
     func h5pyInterop() throws {
         let folder = makeTemporaryFolder()
         let ours = folder + "/ours.h5"
@@ -91,18 +93,18 @@ struct HDF5RoundTripTests {
         }
         let theirs = folder + "/theirs.h5"
         let script = """
-        import h5py, numpy as np
-        with h5py.File('\(ours)', 'r') as f:
-            assert f.attrs['format'] == 'phantom-test', f.attrs['format']
-            assert f['x'].shape == (2, 3) and f['x'].dtype == np.float64 and f['x'][1, 2] == 6.0
-            assert list(f['n'][:]) == [7, 8, 9] and f['n'].dtype == np.int32
-        with h5py.File('\(theirs)', 'w') as f:
-            f.attrs['cell'] = 'tanh'
-            f.attrs['d'] = np.int64(4)
-            f.attrs['fixed'] = np.bytes_(b'fixed-length')
-            f.create_dataset('w', data=np.arange(12, dtype=np.float32).reshape(3, 4), compression='gzip', shuffle=True)
-        print('ok')
-        """
+            import h5py, numpy as np
+            with h5py.File('\(ours)', 'r') as f:
+                assert f.attrs['format'] == 'phantom-test', f.attrs['format']
+                assert f['x'].shape == (2, 3) and f['x'].dtype == np.float64 and f['x'][1, 2] == 6.0
+                assert list(f['n'][:]) == [7, 8, 9] and f['n'].dtype == np.int32
+            with h5py.File('\(theirs)', 'w') as f:
+                f.attrs['cell'] = 'tanh'
+                f.attrs['d'] = np.int64(4)
+                f.attrs['fixed'] = np.bytes_(b'fixed-length')
+                f.create_dataset('w', data=np.arange(12, dtype=np.float32).reshape(3, 4), compression='gzip', shuffle=True)
+            print('ok')
+            """
         let output = try runProcess("/usr/bin/env", ["python3", "-c", script])
         #expect(output.status == 0, "h5py side failed: \(output.stderr)")
         try HDF5File.withFile(at: theirs) { (file: HDF5File) throws in
@@ -133,6 +135,7 @@ func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessOu
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: e, as: UTF8.self))
+    return ProcessOutput(
+        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: e, as: UTF8.self))
 }

@@ -1,11 +1,11 @@
 import Foundation
-import Testing
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomSafetensors
 import PhantomTestSupport
+import Testing
 
 /// Builds a raw safetensors file from a header string and data bytes.
 func rawFile(_ header: String, data: [UInt8] = [], declaredLength: UInt64? = nil) throws -> String {
@@ -27,14 +27,16 @@ struct SafetensorsTests {
         func g(_ r: Int, _ c: Int) -> Matrix { Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in rng.nextGaussian() }) }
         switch kind {
         case .tanh:
-            return ImplicitModel(cell: TanhCell(injectionWeight: g(4, 3), injectionBias: g(1, 4).elements, cellWeight: g(4, 4)),
-                                 head: OutputHead(weight: g(2, 4), bias: [0.5, -0.5]))
+            return ImplicitModel(
+                cell: TanhCell(injectionWeight: g(4, 3), injectionBias: g(1, 4).elements, cellWeight: g(4, 4)),
+                head: OutputHead(weight: g(2, 4), bias: [0.5, -0.5]))
         case .resmlp:
             var cell = ResMLPCell(stateDimension: 4, inputDimension: 3, hiddenWidth: 5)
             cell.parameters = g(1, cell.layout.count).elements
             return ImplicitModel(cell: cell, head: OutputHead(weight: g(2, 4), bias: [0.5, -0.5]))
         case .mdeq:
-            return RandomModels.mdeq(MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2), c: 2, seed: 8)
+            return RandomModels.mdeq(
+                MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2), c: 2, seed: 8)
         }
     }
 
@@ -63,9 +65,12 @@ struct SafetensorsTests {
             let stored = dtype == .bf16 ? values.map { Double(Float(bitPattern: Float($0).bitPattern & 0xFFFF_0000)) } : values
             try Safetensors.write([("t", SafetensorsTensor(dtype: dtype, shape: [stored.count], values: stored))], to: path)
             let read = try Safetensors.read(path).tensors["t"]
-            #expect(read?.values.map(\.bitPattern) == stored.map { dtype == .f64 ? $0.bitPattern : Double(Float($0)).bitPattern }, "\(dtype)")
+            #expect(
+                read?.values.map(\.bitPattern) == stored.map { dtype == .f64 ? $0.bitPattern : Double(Float($0)).bitPattern }, "\(dtype)")
         }
-        #expect(Safetensors.halfToDouble(0x7C00) == .infinity && Safetensors.halfToDouble(0x3C00) == 1 && Safetensors.halfToDouble(0x0001) == 0x1p-24)
+        #expect(
+            Safetensors.halfToDouble(0x7C00) == .infinity && Safetensors.halfToDouble(0x3C00) == 1
+                && Safetensors.halfToDouble(0x0001) == 0x1p-24)
         #expect(Safetensors.halfToDouble(0x7E00).isNaN && Safetensors.halfToDouble(0xC000) == -2)
     }
 
@@ -81,7 +86,7 @@ struct SafetensorsTests {
             ("module.model.cell.weight_u", .init(dtype: .f32, shape: [2], values: [1, 0])),
             ("module.model.cell.weight_v", .init(dtype: .f32, shape: [2], values: [1, 0])),
             ("module.model.head.weight", .init(dtype: .f32, shape: [3, 2], values: [1, 2, 3, 4, 5, 6])),
-            ("module.model.head.bias", .init(dtype: .f32, shape: [3], values: [0, 0, 0])),
+            ("module.model.head.bias", .init(dtype: .f32, shape: [3], values: [0, 0, 0]))
         ]
         let path = makeTemporaryFolder() + "/wn.safetensors"
         try Safetensors.write(tensors.map { ($0.0, $0.1) }, to: path)
@@ -92,27 +97,34 @@ struct SafetensorsTests {
         #expect(cell.injectionBias == [0.25, -0.25])
     }
 
-    @Test("malformed files are errors naming the problem", arguments: [
-        ("empty", "too short for a safetensors file"),
-        ("length past end", "header length 4096 runs past the end of the file"),
-        ("invalid JSON", "the header is not valid JSON"),
-        ("unknown dtype", "unsupported dtype 'I8'"),
-        ("out of range", "lie outside the data section"),
-        ("overlap", "overlap"),
-        ("byte count", "needs 16 bytes, data_offsets give 12"),
-        ("not an object", "the header is not a JSON object"),
-        ("unknown key", "unknown key 'strides'"),
-    ])
+    @Test(
+        "malformed files are errors naming the problem",
+        arguments: [
+            ("empty", "too short for a safetensors file"),
+            ("length past end", "header length 4096 runs past the end of the file"),
+            ("invalid JSON", "the header is not valid JSON"),
+            ("unknown dtype", "unsupported dtype 'I8'"),
+            ("out of range", "lie outside the data section"),
+            ("overlap", "overlap"),
+            ("byte count", "needs 16 bytes, data_offsets give 12"),
+            ("not an object", "the header is not a JSON object"),
+            ("unknown key", "unknown key 'strides'")
+        ])
     func malformed(label: String, expected: String) throws {
         let eight = littleEndian([1, 2])
         let path: String
         switch label {
-        case "empty": path = try rawFile("", declaredLength: 0).replacingOccurrences(of: "raw", with: "raw"); try Data().write(to: URL(fileURLWithPath: path))
+        case "empty":
+            path = try rawFile("", declaredLength: 0).replacingOccurrences(of: "raw", with: "raw");
+            try Data().write(to: URL(fileURLWithPath: path))
         case "length past end": path = try rawFile("{}", declaredLength: 4096)
         case "invalid JSON": path = try rawFile("{\"a\": [1, 2", data: eight)
         case "unknown dtype": path = try rawFile(#"{"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#, data: eight)
         case "out of range": path = try rawFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: eight)
-        case "overlap": path = try rawFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight)
+        case "overlap":
+            path = try rawFile(
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: eight
+            )
         case "byte count": path = try rawFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}}"#, data: eight + littleEndian([3]))
         case "not an object": path = try rawFile("[1, 2]", data: eight)
         case "unknown key": path = try rawFile(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"strides":[1]}}"#, data: eight)
@@ -127,30 +139,37 @@ struct SafetensorsTests {
     func mapping() throws {
         let folder = makeTemporaryFolder()
         let t = SafetensorsTensor(dtype: .f32, shape: [2, 2], values: [1, 0, 0, 1])
-        try Safetensors.write([("injection.weight", t), ("cell.weight", t), ("head.weight", t), ("extra.weight", t)], to: folder + "/partial.safetensors")
-        let error = try #require(throws: SafetensorsError.self) { try SafetensorsImporter().importCheckpoint(folder + "/partial.safetensors") }
+        try Safetensors.write(
+            [("injection.weight", t), ("cell.weight", t), ("head.weight", t), ("extra.weight", t)], to: folder + "/partial.safetensors")
+        let error = try #require(throws: SafetensorsError.self) {
+            try SafetensorsImporter().importCheckpoint(folder + "/partial.safetensors")
+        }
         #expect(error.description.contains("missing tensors: injection.bias") && error.description.contains("unused tensors: extra.weight"))
         try Safetensors.write([("injection.weight", t), ("head.weight", t)], to: folder + "/neither.safetensors")
-        let ambiguous = try #require(throws: SafetensorsError.self) { try SafetensorsImporter().importCheckpoint(folder + "/neither.safetensors") }
+        let ambiguous = try #require(throws: SafetensorsError.self) {
+            try SafetensorsImporter().importCheckpoint(folder + "/neither.safetensors")
+        }
         #expect(ambiguous.description.contains("cannot tell the cell kind") && ambiguous.description.contains("name the cell kind"))
         try Safetensors.write([("injection.weight", t)], metadata: ["phantom.cells": "tanh"], to: folder + "/meta.safetensors")
         #expect(throws: SafetensorsError.self) { try SafetensorsImporter().importCheckpoint(folder + "/meta.safetensors") }
     }
 
-    @Test("a file written by numpy + safetensors reads here", .enabled(if: pythonHasSafetensors, "python3 with numpy and safetensors is not installed (pip install safetensors)"))
+    @Test(
+        "a file written by numpy + safetensors reads here",
+        .enabled(if: pythonHasSafetensors, "python3 with numpy and safetensors is not installed (pip install safetensors)"))
     func writtenByPython() throws {
         let path = makeTemporaryFolder() + "/py.safetensors"
         let script = """
-        import numpy as np
-        from safetensors.numpy import save_file
-        rng = np.random.default_rng(0)
-        d, n, c = 4, 3, 2
-        t = {"injection.weight": rng.normal(size=(d, n)).astype(np.float32), "injection.bias": np.zeros(d, np.float32),
-             "cell.weight": (0.1 * np.eye(d)).astype(np.float16), "head.weight": rng.normal(size=(c, d)),
-             "head.bias": np.array([1.5, -0.25])}
-        save_file(t, '\(path)', metadata={"phantom.cell": "tanh", "phantom.dataset": "digits"})
-        print(float(t["injection.weight"][1, 2]))
-        """
+            import numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(0)
+            d, n, c = 4, 3, 2
+            t = {"injection.weight": rng.normal(size=(d, n)).astype(np.float32), "injection.bias": np.zeros(d, np.float32),
+                 "cell.weight": (0.1 * np.eye(d)).astype(np.float16), "head.weight": rng.normal(size=(c, d)),
+                 "head.bias": np.array([1.5, -0.25])}
+            save_file(t, '\(path)', metadata={"phantom.cell": "tanh", "phantom.dataset": "digits"})
+            print(float(t["injection.weight"][1, 2]))
+            """
         let result = try runProgram("/usr/bin/env", ["python3", "-c", script])
         #expect(result.status == 0, "\(result.stderr)")
         let checkpoint = try SafetensorsImporter().importCheckpoint(path)
@@ -202,7 +221,8 @@ struct MDEQImportTests {
             for i in v.indices { folded[i] = g[i / per] * v[i] / norms[i / per] }
             expected[spec.name] = folded
             let module = String(spec.name.dropLast(".weight".count))
-            let (gName, vName) = spec.name == "cell.conv2.weight"
+            let (gName, vName) =
+                spec.name == "cell.conv2.weight"
                 ? ("\(module).parametrizations.weight.original0", "\(module).parametrizations.weight.original1")
                 : ("\(spec.name)_g", "\(spec.name)_v")
             tensors.append(("module." + gName, SafetensorsTensor(dtype: .f64, shape: [out, 1, 1, 1], values: g)))
@@ -220,14 +240,16 @@ struct MDEQImportTests {
         #expect(cell.composition.tensor("cell.gn2.weight") == (model.cell as! MDEQCell).composition.tensor("cell.gn2.weight"))
     }
 
-    @Test("what a state dict cannot tell, or gets wrong, is an error naming it", arguments: [
-        ("no groups", "metadata phantom.groups is missing"),
-        ("groups do not divide", "groups = 3 does not divide channels = 4"),
-        ("not square", "d/channels = 15 is not a square"),
-        ("wrong kernel", "tensor 'cell.conv1.weight' has shape [8, 4, 5, 5], expected [8, 4, 3, 3]"),
-        ("wrong channels", "tensor 'cell.conv2.weight' has shape [4, 6, 3, 3], expected [4, 8, 3, 3]"),
-        ("d mismatch", "channels·height·width = 4·3·4 = 48 is not d = 60"),
-    ])
+    @Test(
+        "what a state dict cannot tell, or gets wrong, is an error naming it",
+        arguments: [
+            ("no groups", "metadata phantom.groups is missing"),
+            ("groups do not divide", "groups = 3 does not divide channels = 4"),
+            ("not square", "d/channels = 15 is not a square"),
+            ("wrong kernel", "tensor 'cell.conv1.weight' has shape [8, 4, 5, 5], expected [8, 4, 3, 3]"),
+            ("wrong channels", "tensor 'cell.conv2.weight' has shape [4, 6, 3, 3], expected [4, 8, 3, 3]"),
+            ("d mismatch", "channels·height·width = 4·3·4 = 48 is not d = 60")
+        ])
     func badStateDicts(label: String, message: String) throws {
         let model = RandomModels.mdeq(geometry, c: 3, seed: 12)
         let values = model.cell.parameters + model.head.parameters
@@ -238,7 +260,9 @@ struct MDEQImportTests {
             var shape = spec.shape, v = Array(values[offset..<(offset + count)])
             offset += count
             if label == "wrong kernel", spec.name == "cell.conv1.weight" { shape = [8, 4, 5, 5]; v = [Double](repeating: 0.1, count: 800) }
-            if label == "wrong channels", spec.name == "cell.conv2.weight" { shape = [4, 6, 3, 3]; v = [Double](repeating: 0.1, count: 216) }
+            if label == "wrong channels", spec.name == "cell.conv2.weight" {
+                shape = [4, 6, 3, 3]; v = [Double](repeating: 0.1, count: 216)
+            }
             tensors.append((spec.name, SafetensorsTensor(dtype: .f64, shape: shape, values: v)))
         }
         var metadata = ["phantom.cell": "mdeq", "phantom.groups": "2", "phantom.height": "3", "phantom.width": "5"]

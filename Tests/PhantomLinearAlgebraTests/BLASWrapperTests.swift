@@ -1,15 +1,17 @@
-import Testing
 import PhantomLinearAlgebra
 import PhantomTestSupport
+import Testing
 
 /// Plain Swift references for the BLAS/LAPACK wrappers.
 private func referenceProduct(_ a: Matrix, _ b: Matrix) -> Matrix {
     var c = Matrix(zeros: a.rows, b.columns)
-    for i in 0..<a.rows { for j in 0..<b.columns {
-        var s = 0.0
-        for k in 0..<a.columns { s += a[i, k] * b[k, j] }
-        c[i, j] = s
-    } }
+    for i in 0..<a.rows {
+        for j in 0..<b.columns {
+            var s = 0.0
+            for k in 0..<a.columns { s += a[i, k] * b[k, j] }
+            c[i, j] = s
+        }
+    }
     return c
 }
 
@@ -60,9 +62,10 @@ struct BLASWrapperTests {
     @Test("materialized() of a matrix-free operator equals the matrix; adjointness holds")
     func operatorLaws() {
         let a = randomMatrix(9, 5, seed: 6)
-        let op = FunctionOperator(inputDimension: 5, outputDimension: 9,
-                                  apply: { x, y in y = a * x },
-                                  applyTranspose: { x, y in y = a.applyTranspose(x) })
+        let op = FunctionOperator(
+            inputDimension: 5, outputDimension: 9,
+            apply: { x, y in y = a * x },
+            applyTranspose: { x, y in y = a.applyTranspose(x) })
         #expect(relativeError(op.materialized().elements, a.elements) < 1e-15)
         #expect(relativeError(op.transposed.materialized().elements, a.transposed.elements) < 1e-15)
         var rng = SplitMix64(seed: 7)

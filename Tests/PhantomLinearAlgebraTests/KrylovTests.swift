@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import PhantomLinearAlgebra
 import PhantomTestSupport
+import Testing
 
 @Suite("GMRES and spectral-norm estimators")
 struct KrylovTests {
@@ -65,8 +65,9 @@ struct KrylovTests {
         #expect(estimate.converged)
         #expect(abs(estimate.value - exact) <= 1e-8 * exact)
         // Matrix-free: the same through closures.
-        let op = FunctionOperator(inputDimension: 50, outputDimension: 80,
-                                  apply: { x, y in y = a * x }, applyTranspose: { x, y in y = a.applyTranspose(x) })
+        let op = FunctionOperator(
+            inputDimension: 50, outputDimension: 80,
+            apply: { x, y in y = a * x }, applyTranspose: { x, y in y = a.applyTranspose(x) })
         #expect(abs(estimator.estimate(op).value - exact) <= 1e-8 * exact)
     }
 
@@ -113,13 +114,16 @@ struct LOBPCGTests {
         }
         let inverse = Matrix(rowArrays: a.map { m in (0..<n).map { 1 / max(abs(m[$0, $0]), 1e-300) } })
         let scale = try a.map { try SymmetricEigen($0, computeVectors: false).values.map(abs).max()! }
-        let run = BatchedLOBPCG.smallest(rows: b, dimension: n, tolerance: 1e-10, scale: scale, maxSteps: 300,
-                                         preconditioner: { $0.hadamard(inverse) }, apply: apply)
+        let run = BatchedLOBPCG.smallest(
+            rows: b, dimension: n, tolerance: 1e-10, scale: scale, maxSteps: 300,
+            preconditioner: { $0.hadamard(inverse) }, apply: apply)
         let lanczos = BatchedLanczos.extremes(rows: b, dimension: n, tolerance: 1e-10, maxSteps: n, apply: apply)
         for i in 0..<b {
             let exact = try SymmetricEigen(a[i], computeVectors: false).values[0]
             #expect(run.results[i].converged)
-            #expect(abs(run.results[i].value - exact) <= max(run.results[i].residual, 1e-12 * scale[i]), "row \(i): \(run.results[i]) vs \(exact)")
+            #expect(
+                abs(run.results[i].value - exact) <= max(run.results[i].residual, 1e-12 * scale[i]),
+                "row \(i): \(run.results[i]) vs \(exact)")
             #expect(run.results[i].residual <= 1e-10 * scale[i])
             // The residual is the true ‖A x − θ x‖ of the returned unit vector.
             let x = run.vectors.row(i)
@@ -136,9 +140,9 @@ struct LOBPCGTests {
         let (b, n) = (3, 10)
         let a = operators(rows: b, n: n, seed: 42)
         let inverse = Matrix(rowArrays: a.map { m in (0..<n).map { 1 / max(abs(m[$0, $0]), 1e-300) } })
-        let run = BatchedLOBPCG.smallest(rows: b, dimension: n, scale: [1, 1, 1], preconditioner: { $0.hadamard(inverse) }) { v in
-            Matrix(rowArrays: (0..<b).map { i in i == 1 ? [Double](repeating: .nan, count: n) : (a[i] * v.row(i)) })
-        }
+        let run = BatchedLOBPCG.smallest(
+            rows: b, dimension: n, scale: [1, 1, 1], preconditioner: { $0.hadamard(inverse) },
+            apply: { v in Matrix(rowArrays: (0..<b).map { i in i == 1 ? [Double](repeating: .nan, count: n) : (a[i] * v.row(i)) }) })
         #expect(run.results[1].value.isNaN && !run.results[1].converged)
         #expect(run.results[0].converged && run.results[2].converged, "\(run.results) \(run.steps)")
     }
@@ -156,8 +160,9 @@ struct WarmStartTests {
         for i in 0..<b { start[i, n / 2] = 1 }
         let apply = { (v: Matrix) -> Matrix in v.hadamard(diagonal) }
         let lanczos = BatchedLanczos.extremes(rows: b, dimension: n, tolerance: 1e-10, maxSteps: n, start: start, apply: apply)
-        let lobpcg = BatchedLOBPCG.smallest(rows: b, dimension: n, tolerance: 1e-10, scale: [Double](repeating: Double(n), count: b),
-                                            start: start, preconditioner: { $0 }, apply: apply)
+        let lobpcg = BatchedLOBPCG.smallest(
+            rows: b, dimension: n, tolerance: 1e-10, scale: [Double](repeating: Double(n), count: b),
+            start: start, preconditioner: { $0 }, apply: apply)
         for i in 0..<b {
             #expect(abs(lanczos[i].smallest.value - 1) <= 1e-8 && lanczos[i].smallest.converged, "\(lanczos[i])")
             #expect(abs(lanczos[i].largest.value - Double(n)) <= 1e-8 && lanczos[i].largest.converged, "\(lanczos[i])")

@@ -1,7 +1,7 @@
 import Numerics
-import Testing
 import PhantomLinearAlgebra
 import PhantomTestSupport
+import Testing
 
 @Suite("LAPACK wrappers")
 struct LAPACKTests {

@@ -1,7 +1,7 @@
-import Testing
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 /// Central difference of a batch map along a direction.
 private func centralDifference(_ f: (Double) -> Matrix, step: Double = 1e-6) -> Matrix {
@@ -17,8 +17,10 @@ struct CellDerivativeTests {
 
     func point(_ cell: any ImplicitCell, seed: UInt64 = 7) -> (h: Matrix, x: Matrix) {
         var rng = SplitMix64(seed: seed)
-        return (Fixtures.gaussian(batch, cell.stateDimension, scale: 0.7, &rng),
-                Fixtures.gaussian(batch, cell.inputDimension, &rng))
+        return (
+            Fixtures.gaussian(batch, cell.stateDimension, scale: 0.7, &rng),
+            Fixtures.gaussian(batch, cell.inputDimension, &rng)
+        )
     }
 
     @Test("JVP in the state equals a central finite difference", arguments: Fixtures.CellCase.allCases)
@@ -48,8 +50,9 @@ struct CellDerivativeTests {
         #expect(relativeError(jvp.elements, fd.elements) <= 1e-6)
     }
 
-    @Test("VJPs in the state and the parameters equal coordinate-wise finite differences of ⟨u, f⟩",
-          arguments: Fixtures.CellCase.allCases)
+    @Test(
+        "VJPs in the state and the parameters equal coordinate-wise finite differences of ⟨u, f⟩",
+        arguments: Fixtures.CellCase.allCases)
     func vjpByCoordinates(cellCase: Fixtures.CellCase) {
         let cell = cellCase.make()
         let (h, x) = point(cell)
@@ -67,13 +70,15 @@ struct CellDerivativeTests {
         // Parameters: ∂⟨u, f(θ)⟩/∂θ_k
         let theta = cell.parameters
         let fdTheta = (0..<theta.count).map { k in
-            frobeniusDot(u, centralDifference { t in
-                var moved = cell
-                var p = theta
-                p[k] += t
-                moved.parameters = p
-                return moved.forward(state: h, input: x)
-            })
+            frobeniusDot(
+                u,
+                centralDifference { t in
+                    var moved = cell
+                    var p = theta
+                    p[k] += t
+                    moved.parameters = p
+                    return moved.forward(state: h, input: x)
+                })
         }
         #expect(relativeError(lin.parameterVJP(u), fdTheta) <= 1e-6)
     }
@@ -95,8 +100,9 @@ struct CellDerivativeTests {
         }
     }
 
-    @Test("batched products equal per-sample products; J_i dense equals its JVP columns",
-          arguments: Fixtures.CellCase.allCases)
+    @Test(
+        "batched products equal per-sample products; J_i dense equals its JVP columns",
+        arguments: Fixtures.CellCase.allCases)
     func batchedEqualsPerSample(cellCase: Fixtures.CellCase) {
         let cell = cellCase.make()
         let (h, x) = point(cell)

@@ -1,18 +1,19 @@
 import Foundation
 import PhantomFileSystem
-import Testing
 import PhantomHDF5
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
+import Testing
 
 @Suite("Checkpoint files")
 struct CheckpointTests {
     func sample(_ cellCase: Fixtures.CellCase) -> Checkpoint {
-        Checkpoint(model: Fixtures.model(cellCase.make()), dataset: "digits", epoch: 5, step: 70, estimator: "upg",
-                   metadata: ["note": .string("trained by a test"), "lambda": .double(0.5), "ks": .integers([1, 5])],
-                   history: ["loss": HDF5Array(shape: [3], values: [2.3, 1.1, 0.7])])
+        Checkpoint(
+            model: Fixtures.model(cellCase.make()), dataset: "digits", epoch: 5, step: 70, estimator: "upg",
+            metadata: ["note": .string("trained by a test"), "lambda": .double(0.5), "ks": .integers([1, 5])],
+            history: ["loss": HDF5Array(shape: [3], values: [2.3, 1.1, 0.7])])
     }
 
     @Test("a round trip is bitwise identical: values, metadata and the file's bytes", arguments: Fixtures.CellCase.allCases)
@@ -41,8 +42,10 @@ struct CheckpointTests {
         let model = Fixtures.model(cell, classes: 2)
         try HDF5File.write(to: path) { file in
             let root = file.root
-            for (k, v) in [("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)),
-                           ("cell", .string("tanh")), ("n_in", .integer(2)), ("d", .integer(3)), ("c", .integer(2))] {
+            for (k, v) in [
+                ("format", HDF5AttributeValue.string("phantom-checkpoint")), ("version", .integer(1)),
+                ("cell", .string("tanh")), ("n_in", .integer(2)), ("d", .integer(3)), ("c", .integer(2))
+            ] {
                 try root.setAttribute(k, v)
             }
             let params = try root.createGroup("params")
@@ -58,16 +61,18 @@ struct CheckpointTests {
         #expect(loaded.model.cell.parameters == cell.parameters.map { Double(Float($0)) })
     }
 
-    @Test("bad checkpoints are errors naming the problem", arguments: [
-        ("missing tensor", "params/cell.weight: missing tensor"),
-        ("wrong shape", "params/cell.weight: shape [4, 5], expected [5, 5] (n_in = 3, d = 5, c = 3)"),
-        ("NaN weight", "params/cell.weight: contains NaN or infinity"),
-        ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp, mdeq)"),
-        ("unexpected tensor", "params/cell.extra: unexpected tensor for this cell"),
-        ("wrong format", "not a phantom checkpoint (format is 'something-else', expected 'phantom-checkpoint')"),
-        ("future version", "unsupported checkpoint version 2 (this tool reads version 1)"),
-        ("bad dimension", "attribute 'd' = 0 is out of range"),
-    ])
+    @Test(
+        "bad checkpoints are errors naming the problem",
+        arguments: [
+            ("missing tensor", "params/cell.weight: missing tensor"),
+            ("wrong shape", "params/cell.weight: shape [4, 5], expected [5, 5] (n_in = 3, d = 5, c = 3)"),
+            ("NaN weight", "params/cell.weight: contains NaN or infinity"),
+            ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp, mdeq)"),
+            ("unexpected tensor", "params/cell.extra: unexpected tensor for this cell"),
+            ("wrong format", "not a phantom checkpoint (format is 'something-else', expected 'phantom-checkpoint')"),
+            ("future version", "unsupported checkpoint version 2 (this tool reads version 1)"),
+            ("bad dimension", "attribute 'd' = 0 is out of range")
+        ])
     func badCheckpoints(label: String, expected: String) throws {
         let path = try damagedFile(label)
         let error = try #require(throws: InputError.self) { try Checkpoint.load(path) }
@@ -81,7 +86,7 @@ struct CheckpointTests {
         let model = Fixtures.model(Fixtures.tanhCell(d: 5, n: 3))
         var attributes: [(String, HDF5AttributeValue)] = [
             ("format", .string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string("tanh")),
-            ("n_in", .integer(3)), ("d", .integer(5)), ("c", .integer(3)),
+            ("n_in", .integer(3)), ("d", .integer(5)), ("c", .integer(3))
         ]
         var tensors: [(String, [Int], [Double])] = []
         var offset = 0
@@ -129,8 +134,18 @@ struct CheckpointTests {
             ("nox", { try $0.write("y", vector: [Int64(1)]) }, "dataset 'x'"),
             ("rank", { try $0.write("x", vector: [1.0, 2]) }, "x: has rank 1"),
             ("nan", { try $0.write("x", HDF5Array(shape: [1, 2], values: [1.0, .nan])) }, "x: contains NaN"),
-            ("count", { try $0.write("x", HDF5Array(shape: [2, 1], values: [1.0, 2])); try $0.write("y", vector: [Int64(1)]) }, "y: shape [1] does not fit 2 samples"),
-            ("negative", { try $0.write("x", HDF5Array(shape: [1, 1], values: [1.0])); try $0.write("y", vector: [Int64(-1)]) }, "labels must be integers in 0…16383"),
+            (
+                "count",
+                {
+                    try $0.write("x", HDF5Array(shape: [2, 1], values: [1.0, 2])); try $0.write("y", vector: [Int64(1)])
+                }, "y: shape [1] does not fit 2 samples"
+            ),
+            (
+                "negative",
+                {
+                    try $0.write("x", HDF5Array(shape: [1, 1], values: [1.0])); try $0.write("y", vector: [Int64(-1)])
+                }, "labels must be integers in 0…16383"
+            )
         ]
         for (name, body, expected) in cases {
             let path = try write(name, body)
@@ -164,13 +179,14 @@ struct NormEpsilonTests {
 struct MDEQCheckpointTests {
     let geometry = MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2)
 
-    @Test("the geometry and GroupNorm ε travel with the checkpoint; attributes that do not fit are errors naming them",
-          arguments: [
+    @Test(
+        "the geometry and GroupNorm ε travel with the checkpoint; attributes that do not fit are errors naming them",
+        arguments: [
             ("groups", Int64(3), "groups = 3 does not divide channels = 4"),
             ("height", 4, "channels·height·width = 4·4·5 = 80 is not d = 60"),
             ("in_channels", 3, "in_channels·height·width = 3·3·5 = 45 is not n_in = 30"),
-            ("expansion", 0, "attribute 'expansion' = 0 is out of range"),
-          ])
+            ("expansion", 0, "attribute 'expansion' = 0 is out of range")
+        ])
     func geometryAttributes(name: String, value: Int64, message: String) throws {
         var cell = RandomModels.mdeq(geometry, c: 3, seed: 3).cell as! MDEQCell
         cell.composition.normEpsilon = 1e-3
@@ -183,8 +199,10 @@ struct MDEQCheckpointTests {
         #expect(back.parameters == cell.parameters)
         // The same checkpoint with one attribute changed.
         let bad = folder + "/bad.h5"
-        var attributes: [String: HDF5AttributeValue] = ["format": .string(Checkpoint.format), "version": .integer(Int64(Checkpoint.version)),
-                                                        "cell": .string("mdeq"), "n_in": .integer(30), "d": .integer(60), "c": .integer(3)]
+        var attributes: [String: HDF5AttributeValue] = [
+            "format": .string(Checkpoint.format), "version": .integer(Int64(Checkpoint.version)),
+            "cell": .string("mdeq"), "n_in": .integer(30), "d": .integer(60), "c": .integer(3)
+        ]
         for (k, v) in cell.extraDimensions { attributes[k] = .integer(Int64(v)) }
         attributes[name] = .integer(value)
         try HDF5File.write(to: bad) { file in
@@ -215,9 +233,11 @@ struct MDEQCheckpointTests {
         let image = [2, 3, 5]
         try images.checkInputs(30, image: image, path: "images.h5", model: "the checkpoint")
         try DataSet.load(folder + "/flat.h5").checkInputs(30, image: image, path: "flat.h5", model: "the checkpoint")
-        #expect { try DataSet.load(folder + "/other.h5").checkInputs(30, image: image, path: "other.h5", model: "the checkpoint") }
-            throws: { "\($0)".contains("x holds images of shape [2, 5, 3] (C_in, H, W), the checkpoint expects [2, 3, 5]") }
-        #expect { try DataSet.load(folder + "/short.h5").checkInputs(30, image: image, path: "short.h5", model: "the checkpoint") }
-            throws: { "\($0)".contains("x has 20 features, the checkpoint expects C_in×H×W = 2×3×5 = 30 values per sample") }
+        #expect {
+            try DataSet.load(folder + "/other.h5").checkInputs(30, image: image, path: "other.h5", model: "the checkpoint")
+        } throws: { "\($0)".contains("x holds images of shape [2, 5, 3] (C_in, H, W), the checkpoint expects [2, 3, 5]") }
+        #expect {
+            try DataSet.load(folder + "/short.h5").checkInputs(30, image: image, path: "short.h5", model: "the checkpoint")
+        } throws: { "\($0)".contains("x has 20 features, the checkpoint expects C_in×H×W = 2×3×5 = 30 values per sample") }
     }
 }

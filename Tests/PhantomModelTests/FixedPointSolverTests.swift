@@ -1,7 +1,7 @@
-import Testing
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 @Suite("Forward fixed-point solvers")
 struct FixedPointSolverTests {
@@ -35,8 +35,9 @@ struct FixedPointSolverTests {
         let q = try #require(try SymmetricEigen(Fixtures.gaussian(d, d, &rng) + Fixtures.gaussian(d, d, &rng).transposed).vectors)
         let eigenvalues = (0..<d).map { 0.995 - 1.195 * Double($0) / Double(d - 1) }
         let w = q * Matrix.diagonal(eigenvalues) * q.transposed
-        let cell = TanhCell(injectionWeight: Fixtures.gaussian(d, 4, scale: 0.05, &rng),
-                            injectionBias: Fixtures.vector(d, scale: 0.01, &rng), cellWeight: w)
+        let cell = TanhCell(
+            injectionWeight: Fixtures.gaussian(d, 4, scale: 0.05, &rng),
+            injectionBias: Fixtures.vector(d, scale: 0.01, &rng), cellWeight: w)
         let x = Fixtures.gaussian(4, 4, &rng)
         var counts: [FixedPointMethod: Int] = [:]
         for method in FixedPointMethod.allCases {
@@ -45,8 +46,9 @@ struct FixedPointSolverTests {
             #expect(solution.allConverged, "\(method) did not converge")
             counts[method] = solution.iterations.max()
         }
-        print("f-evaluations to 1e-10 on a slowly contracting tanh cell (d = 40): "
-              + FixedPointMethod.allCases.map { "\($0.rawValue) \(counts[$0] ?? -1)" }.joined(separator: ", "))
+        print(
+            "f-evaluations to 1e-10 on a slowly contracting tanh cell (d = 40): "
+                + FixedPointMethod.allCases.map { "\($0.rawValue) \(counts[$0] ?? -1)" }.joined(separator: ", "))
         let plain = try #require(counts[.fixedPoint])
         #expect(try #require(counts[.anderson]) * 3 < plain)
         #expect(try #require(counts[.broyden]) * 3 < plain)
@@ -56,8 +58,9 @@ struct FixedPointSolverTests {
     func expansiveCell() throws {
         // f(h) = tanh(−1.5 h + 0.05): one fixed point near 0 with J ≈ −1.5 there; iteration falls into a 2-cycle.
         let d = 4
-        let cell = TanhCell(injectionWeight: Matrix(zeros: d, 1), injectionBias: [Double](repeating: 0.05, count: d),
-                            cellWeight: -1.5 * Matrix.identity(d))
+        let cell = TanhCell(
+            injectionWeight: Matrix(zeros: d, 1), injectionBias: [Double](repeating: 0.05, count: d),
+            cellWeight: -1.5 * Matrix.identity(d))
         let x = Matrix(zeros: 3, 1)
         let configuration = try FixedPointConfiguration(method: .fixedPoint, stopping: .absolute(1e-10), maxIterations: 300)
         let solution = Fixtures.model(cell).solve(x, configuration)
@@ -111,7 +114,8 @@ struct FixedPointSolverTests {
         let cell = Fixtures.resmlpCell(d: 16, n: 4, m: 24)
         var rng = SplitMix64(seed: 32)
         let x = Fixtures.gaussian(5, 4, &rng)
-        let solution = Fixtures.model(cell).solve(x, try FixedPointConfiguration(method: method, stopping: .absolute(1e-10), maxIterations: 300))
+        let solution = Fixtures.model(cell).solve(
+            x, try FixedPointConfiguration(method: method, stopping: .absolute(1e-10), maxIterations: 300))
         #expect(solution.allConverged)
         #expect(recomputedResiduals(cell, solution, x).allSatisfy { $0 <= 1e-10 })
     }

@@ -1,7 +1,7 @@
-import Testing
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 /// One layer seen through its protocol only (``AffineLayer`` or ``MapLayer``): its value and derivatives at a batch z.
 struct LayerUnderTest: Sendable, CustomTestStringConvertible {
@@ -58,7 +58,9 @@ struct LayerUnderTest: Sendable, CustomTestStringConvertible {
         let p = layer.parameterCount
         var out = Matrix(zeros: g.rows, p)
         out.elements.withUnsafeMutableBufferPointer { o in
-            if let a = affine { a.parameterVJPRows(g, operand: a.operand(z), into: o, stride: p, offset: 0) } else {
+            if let a = affine {
+                a.parameterVJPRows(g, operand: a.operand(z), into: o, stride: p, offset: 0)
+            } else {
                 point(z).parameterVJPRows(g, into: o, stride: p, offset: 0)
             }
         }
@@ -76,18 +78,21 @@ struct LayerUnderTest: Sendable, CustomTestStringConvertible {
         return [
             LayerUnderTest(label: "Linear 4→3 with bias", layer: randomized(Linear("l", input: 4, output: 3))),
             LayerUnderTest(label: "Linear 3→5 without bias", layer: randomized(Linear("l", input: 3, output: 5, bias: false))),
-            LayerUnderTest(label: "Conv2d 3×3, 2→3 channels, 4×5, bias",
-                           layer: randomized(Conv2d("c", inChannels: 2, outChannels: 3, kernel: 3, height: 4, width: 5, bias: true))),
-            LayerUnderTest(label: "Conv2d 3×3, 3→2 channels, 1×3, no bias",
-                           layer: randomized(Conv2d("c", inChannels: 3, outChannels: 2, kernel: 3, height: 1, width: 3, bias: false))),
-            LayerUnderTest(label: "Conv2d 1×1, 3→2 channels, 3×2, bias",
-                           layer: randomized(Conv2d("c", inChannels: 3, outChannels: 2, kernel: 1, height: 3, width: 2, bias: true))),
+            LayerUnderTest(
+                label: "Conv2d 3×3, 2→3 channels, 4×5, bias",
+                layer: randomized(Conv2d("c", inChannels: 2, outChannels: 3, kernel: 3, height: 4, width: 5, bias: true))),
+            LayerUnderTest(
+                label: "Conv2d 3×3, 3→2 channels, 1×3, no bias",
+                layer: randomized(Conv2d("c", inChannels: 3, outChannels: 2, kernel: 3, height: 1, width: 3, bias: false))),
+            LayerUnderTest(
+                label: "Conv2d 1×1, 3→2 channels, 3×2, bias",
+                layer: randomized(Conv2d("c", inChannels: 3, outChannels: 2, kernel: 1, height: 3, width: 2, bias: true))),
             LayerUnderTest(label: "GroupNorm G = 1, C = 4", layer: randomized(GroupNorm("g", groups: 1, channels: 4, positions: 3))),
             LayerUnderTest(label: "GroupNorm G = 2, C = 4", layer: randomized(GroupNorm("g", groups: 2, channels: 4, positions: 3))),
             LayerUnderTest(label: "GroupNorm G = C = 4", layer: randomized(GroupNorm("g", groups: 4, channels: 4, positions: 3))),
             LayerUnderTest(label: "LayerNorm 5", layer: randomized(LayerNorm("n", width: 5))),
             LayerUnderTest(label: "ReLU 6", layer: ReLU("r", width: 6)),
-            LayerUnderTest(label: "Tanh 6", layer: Tanh("t", width: 6)),
+            LayerUnderTest(label: "Tanh 6", layer: Tanh("t", width: 6))
         ]
     }()
 }
@@ -103,10 +108,12 @@ struct LayerTests {
     func input(_ t: LayerUnderTest, seed: UInt64 = 41) -> Matrix {
         var rng = SplitMix64(seed: seed)
         // Values away from ReLU's kink at 0, so that finite differences see one side only.
-        return Matrix(rows: batch, columns: t.layer.inputWidth, elements: (0..<(batch * t.layer.inputWidth)).map { _ in
-            let v = rng.nextGaussian()
-            return v + (v >= 0 ? 0.1 : -0.1)
-        })
+        return Matrix(
+            rows: batch, columns: t.layer.inputWidth,
+            elements: (0..<(batch * t.layer.inputWidth)).map { _ in
+                let v = rng.nextGaussian()
+                return v + (v >= 0 ? 0.1 : -0.1)
+            })
     }
 
     @Test("state and parameter JVPs equal central finite differences", arguments: LayerUnderTest.all)
@@ -170,7 +177,9 @@ struct LayerTests {
         }
     }
 
-    @Test("a one-sample map point acts on a batch of tangents (the dense-Jacobian route)", arguments: LayerUnderTest.all.filter { $0.affine == nil })
+    @Test(
+        "a one-sample map point acts on a batch of tangents (the dense-Jacobian route)",
+        arguments: LayerUnderTest.all.filter { $0.affine == nil })
     func broadcasting(t: LayerUnderTest) {
         let z = input(t).selectingRows([1])
         var rng = SplitMix64(seed: 45)
@@ -207,8 +216,9 @@ struct LayerTests {
         return out
     }
 
-    @Test("Conv2d equals a direct convolution (odd sizes, C_in ≠ C_out, H ≠ W, 1×1 and 3×3)",
-          arguments: LayerUnderTest.all.filter { $0.layer is Conv2d })
+    @Test(
+        "Conv2d equals a direct convolution (odd sizes, C_in ≠ C_out, H ≠ W, 1×1 and 3×3)",
+        arguments: LayerUnderTest.all.filter { $0.layer is Conv2d })
     func convolution(t: LayerUnderTest) {
         let conv = t.layer as! Conv2d
         let z = input(t)

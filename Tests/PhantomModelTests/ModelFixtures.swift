@@ -1,6 +1,7 @@
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 /// Random cells and batches for the model tests (deterministic seeds).
 enum Fixtures {
@@ -18,8 +19,9 @@ enum Fixtures {
         var w = gaussian(d, d, &rng)
         let sigma = (try? w.spectralNorm()) ?? 1
         BLAS.scal(norm / sigma, &w.elements)
-        return TanhCell(injectionWeight: gaussian(d, n, scale: 1 / Double(n).squareRoot(), &rng),
-                        injectionBias: vector(d, scale: 0.1, &rng), cellWeight: w)
+        return TanhCell(
+            injectionWeight: gaussian(d, n, scale: 1 / Double(n).squareRoot(), &rng),
+            injectionBias: vector(d, scale: 0.1, &rng), cellWeight: w)
     }
 
     /// A resmlp cell with random (non-trivial) weights, γ near 1 and β near 0.
@@ -40,8 +42,11 @@ enum Fixtures {
     static func model(_ cell: any ImplicitCell, classes c: Int = 3, seed: UInt64 = 3) -> ImplicitModel {
         var rng = SplitMix64(seed: seed)
         let d = cell.stateDimension
-        return ImplicitModel(cell: cell, head: OutputHead(weight: gaussian(c, d, scale: 1 / Double(d).squareRoot(), &rng),
-                                                          bias: vector(c, scale: 0.1, &rng)))
+        return ImplicitModel(
+            cell: cell,
+            head: OutputHead(
+                weight: gaussian(c, d, scale: 1 / Double(d).squareRoot(), &rng),
+                bias: vector(c, scale: 0.1, &rng)))
     }
 
     /// The cells the toolkit ships, small (mdeq on odd sizes: C_in ≠ C, H ≠ W).
@@ -53,11 +58,11 @@ enum Fixtures {
             case .tanh: return Fixtures.tanhCell(d: 5, n: 3)
             case .resmlp: return Fixtures.resmlpCell(d: 5, n: 3, m: 7)
             case .mdeq:
-                return RandomModels.mdeq(MDEQCell.Geometry(channels: 4, inChannels: 3, height: 3, width: 4, expansion: 2, groups: 2),
-                                         c: 2, scale: 1, gain: 1, seed: 5).cell
+                return RandomModels.mdeq(
+                    MDEQCell.Geometry(channels: 4, inChannels: 3, height: 3, width: 4, expansion: 2, groups: 2),
+                    c: 2, scale: 1, gain: 1, seed: 5
+                ).cell
             }
         }
     }
 }
-
-import Testing

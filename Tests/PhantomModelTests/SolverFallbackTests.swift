@@ -1,7 +1,7 @@
-import Testing
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
+import Testing
 
 @Suite("The forward solve's fallback chain (.auto)")
 struct SolverFallbackTests {
@@ -34,8 +34,11 @@ struct SolverFallbackTests {
         let jacobian = model.cell.linearize(state: solution.states, input: x).jacobian(sample: 0)
         let radius = try jacobian.spectralRadius()
         // Either no method reached it, or it was reached and is reported for what it is.
-        if solution.statuses[0].isConverged { #expect(radius >= 1, "converged at ρ(J) = \(radius)") }
-        else { #expect(solution.statuses[0] != .converged) }
+        if solution.statuses[0].isConverged {
+            #expect(radius >= 1, "converged at ρ(J) = \(radius)")
+        } else {
+            #expect(solution.statuses[0] != .converged)
+        }
         // Newton polish reaches it and flags it.
         if solution.methods[0] == .newton, solution.residuals[0] <= 1e-10 { #expect(solution.statuses[0] == .unstable) }
         print("repelling sample: \(solution.statuses[0]) by \(solution.methods[0]), residual \(solution.residuals[0]), ρ(J) = \(radius)")

@@ -1,15 +1,17 @@
 import Foundation
-import Testing
 import PhantomPlots
 import PhantomTestSupport
+import Testing
 
 @Suite("gnuplot through a pipe")
 struct GnuplotTests {
-    static let figure = Figure(name: "figure", title: "y = x²", blocks: [(0...20).map { "\($0) \($0 * $0)" }.joined(separator: "\n")],
-                               body: "set title \"y = x²\"\nset xlabel \"x\"\nplot 'figure.dat' index 0 with linespoints title \"data\"")
+    static let figure = Figure(
+        name: "figure", title: "y = x²", blocks: [(0...20).map { "\($0) \($0 * $0)" }.joined(separator: "\n")],
+        body: "set title \"y = x²\"\nset xlabel \"x\"\nplot 'figure.dat' index 0 with linespoints title \"data\"")
 
-    @Test("renders PNG, SVG and PDF with valid headers and non-trivial size",
-          arguments: [Terminal.png(), .svg(), .pdf()])
+    @Test(
+        "renders PNG, SVG and PDF with valid headers and non-trivial size",
+        arguments: [Terminal.png(), .svg(), .pdf()])
     func renders(terminal: Terminal) throws {
         let folder = makeTemporaryFolder()
         let path = folder + "/figure.\(terminal.fileExtension)"
@@ -21,7 +23,8 @@ struct GnuplotTests {
         case .svg: #expect(String(decoding: bytes.prefix(400), as: UTF8.self).contains("<svg"))
         case .pdf: #expect(String(decoding: bytes.prefix(5), as: UTF8.self) == "%PDF-")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
                 == ["figure.\(terminal.fileExtension)", "figure.dat", "figure.gp"].sorted())
     }
 
@@ -60,7 +63,10 @@ struct GnuplotTests {
     @Test("titles and paths with quotes are escaped")
     func escaping() {
         #expect(Gnuplot.escape("it's") == "it''s")
-        let script = Figure(name: "a", title: "t", blocks: ["1 2"], body: "plot 'a.dat'", width: 10, height: 20).script(format: "png", output: "/tmp/o'k.png")
-        #expect(script.contains("set terminal pngcairo enhanced font 'Sans,10' size 10,20\nset output '/tmp/o''k.png'\nplot 'a.dat'\nunset output\n"))
+        let script = Figure(name: "a", title: "t", blocks: ["1 2"], body: "plot 'a.dat'", width: 10, height: 20).script(
+            format: "png", output: "/tmp/o'k.png")
+        #expect(
+            script.contains(
+                "set terminal pngcairo enhanced font 'Sans,10' size 10,20\nset output '/tmp/o''k.png'\nplot 'a.dat'\nunset output\n"))
     }
 }

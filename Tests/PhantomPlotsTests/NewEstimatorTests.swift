@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
@@ -7,6 +6,7 @@ import PhantomModel
 import PhantomPlots
 import PhantomResults
 import PhantomTestSupport
+import Testing
 
 /// An estimator the toolkit does not ship, defined here and nowhere else: half the JFB gradient, ĝ = ½ Mᵀg
 /// (= NPG(1, ½)). Its residual operator is E = −Mᵀ(½I + ½Jᵀ), the Neumann family's with P = ½(J + I).
@@ -38,10 +38,13 @@ struct NewEstimatorTests {
         let x = gaussianMatrix(8, 3, &rng)
         let y = Targets.labels((0..<8).map { $0 % 2 })
         let solver = try FixedPointConfiguration(stopping: .relative(1e-13), maxIterations: 500)
-        let configuration = try AnalysisConfiguration(ks: [1, 3], lambdas: [0.5, 1.0],
-                                                      estimators: [JacobianFreeGradient.family, HalfJacobianFreeGradient.family,
-                                                                   DampedJacobianFreeGradient.family],
-                                                      adjoint: try AdjointSolver(method: .lu))
+        let configuration = try AnalysisConfiguration(
+            ks: [1, 3], lambdas: [0.5, 1.0],
+            estimators: [
+                JacobianFreeGradient.family, HalfJacobianFreeGradient.family,
+                DampedJacobianFreeGradient.family
+            ],
+            adjoint: try AdjointSolver(method: .lu))
         let result = try Analyzer(configuration).analyze(model: model, inputs: x, targets: y, solver: solver)
         #expect(result.estimators.map(\.rawValue) == ["jfb", "jfb-half", "jfb-damped"])
 
@@ -51,20 +54,23 @@ struct NewEstimatorTests {
         let exact = ExactGradient(solver: try AdjointSolver(method: .lu)).estimate(problem, perSample: true).perSample!
         for s in 0..<8 {
             let direct = GradientMetrics.compare(half.row(s), exact.row(s))
-            for l in 0..<2 { for k in 0..<2 {
-                #expect(abs(result.metrics.cosine[1, l, k, s] - direct.cosine) <= 1e-10)
-                #expect(abs(result.metrics.normRatio[1, l, k, s] - direct.normRatio) <= 1e-10 * direct.normRatio)
-                // Same direction as JFB, half its length; the damped JFB at λ = 0.5 is the same estimator.
-                #expect(abs(result.metrics.cosine[1, l, k, s] - result.metrics.cosine[0, l, k, s]) <= 1e-12)
-                #expect(abs(result.metrics.normRatio[2, 0, k, s] - result.metrics.normRatio[1, l, k, s]) <= 1e-12)
-                #expect(abs(result.certificates.errorNorm[2, 0, k, s] - result.certificates.errorNorm[1, l, k, s]) <= 1e-10)
-                #expect(abs(result.metrics.normRatio[2, 1, k, s] - result.metrics.normRatio[0, l, k, s]) <= 1e-12)
-            } }
+            for l in 0..<2 {
+                for k in 0..<2 {
+                    #expect(abs(result.metrics.cosine[1, l, k, s] - direct.cosine) <= 1e-10)
+                    #expect(abs(result.metrics.normRatio[1, l, k, s] - direct.normRatio) <= 1e-10 * direct.normRatio)
+                    // Same direction as JFB, half its length; the damped JFB at λ = 0.5 is the same estimator.
+                    #expect(abs(result.metrics.cosine[1, l, k, s] - result.metrics.cosine[0, l, k, s]) <= 1e-12)
+                    #expect(abs(result.metrics.normRatio[2, 0, k, s] - result.metrics.normRatio[1, l, k, s]) <= 1e-12)
+                    #expect(abs(result.certificates.errorNorm[2, 0, k, s] - result.certificates.errorNorm[1, l, k, s]) <= 1e-10)
+                    #expect(abs(result.metrics.normRatio[2, 1, k, s] - result.metrics.normRatio[0, l, k, s]) <= 1e-12)
+                }
+            }
         }
 
         let path = makeTemporaryFolder() + "/results.h5"
-        try ResultsFile.write([SeriesEntry(path: "model", sha256: "", epoch: nil, step: nil, result: result)],
-                              sampleIndices: Array(0..<8), to: path, overwrite: false, attributes: [:])
+        try ResultsFile.write(
+            [SeriesEntry(path: "model", sha256: "", epoch: nil, step: nil, result: result)],
+            sampleIndices: Array(0..<8), to: path, overwrite: false, attributes: [:])
         let data = try ResultsData.read(path)
         #expect(data.estimators == result.estimators)
         #expect(data.estimatorAxes == [.none, .none, .lambda])

@@ -10,19 +10,23 @@ public func gaussianMatrix(_ rows: Int, _ columns: Int, scale: Double = 1, _ rng
 public enum RandomModels {
     /// A tanh model with ‖W‖₂ = `norm`, injection N(0, injectionScale²), bias N(0, biasScale²), a Gaussian
     /// head, and a head bias drawn N(0, 0.01) unless given.
-    public static func tanh(d: Int, n: Int, c: Int, norm: Double, injectionScale: Double, biasScale: Double,
-                            headBias: [Double]? = nil, seed: UInt64) -> ImplicitModel {
+    public static func tanh(
+        d: Int, n: Int, c: Int, norm: Double, injectionScale: Double, biasScale: Double,
+        headBias: [Double]? = nil, seed: UInt64
+    ) -> ImplicitModel {
         var rng = SplitMix64(seed: seed)
         var w = gaussianMatrix(d, d, &rng)
         BLAS.scal(norm / ((try? w.spectralNorm()) ?? 1), &w.elements)
-        let cell = TanhCell(injectionWeight: gaussianMatrix(d, n, scale: injectionScale, &rng),
-                            injectionBias: (0..<d).map { _ in biasScale * rng.nextGaussian() }, cellWeight: w)
+        let cell = TanhCell(
+            injectionWeight: gaussianMatrix(d, n, scale: injectionScale, &rng),
+            injectionBias: (0..<d).map { _ in biasScale * rng.nextGaussian() }, cellWeight: w)
         let head = gaussianMatrix(c, d, &rng)
         return ImplicitModel(cell: cell, head: OutputHead(weight: head, bias: headBias ?? (0..<c).map { _ in 0.1 * rng.nextGaussian() }))
     }
 
     /// A resmlp model with LayerNorm gain around `normCenter`.
-    public static func resmlp(d: Int, n: Int, m: Int, c: Int, normCenter: Double, headBias: [Double]? = nil, seed: UInt64) -> ImplicitModel {
+    public static func resmlp(d: Int, n: Int, m: Int, c: Int, normCenter: Double, headBias: [Double]? = nil, seed: UInt64) -> ImplicitModel
+    {
         var rng = SplitMix64(seed: seed)
         var cell = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
         cell.linear1Weight = gaussianMatrix(m, d, scale: 0.5, &rng)

@@ -42,12 +42,15 @@ public func runProgram(_ executable: String, _ arguments: [String], in directory
     final class Box: @unchecked Sendable { var data = Data() }
     let errBox = Box()
     let done = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
+    DispatchQueue.global().async {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     done.wait()
     process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                         stderr: String(decoding: errBox.data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+        stderr: String(decoding: errBox.data, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
 }
 
 /// The built `phantom` executable: beside the test bundle in SwiftPM's build folder.

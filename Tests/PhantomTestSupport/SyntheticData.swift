@@ -15,13 +15,15 @@ public enum SyntheticData {
         var w = gaussian(d, d, 1)
         BLAS.scal(0.7 / ((try? w.spectralNorm()) ?? 1), &w.elements)
         let teacher = ImplicitModel(
-            cell: TanhCell(injectionWeight: gaussian(d, n, 1 / Double(n).squareRoot()), injectionBias: gaussian(1, d, 0.1).elements, cellWeight: w),
+            cell: TanhCell(
+                injectionWeight: gaussian(d, n, 1 / Double(n).squareRoot()), injectionBias: gaussian(1, d, 0.1).elements, cellWeight: w),
             head: OutputHead(weight: gaussian(c, d, 1 / Double(d).squareRoot()), bias: gaussian(1, c, 0.1).elements))
         let x = gaussian(count, n, 1)
         let configuration = (try? FixedPointConfiguration(method: .anderson, stopping: .relative(1e-12), maxIterations: 500))!
         let states = teacher.solve(x, configuration).states
-        return DataSet(name: "teacher-regression", x: x, y: .values(teacher.head.logits(states)),
-                       split: (0..<count).map { $0 % 5 == 4 ? 1 : 0 })
+        return DataSet(
+            name: "teacher-regression", x: x, y: .values(teacher.head.logits(states)),
+            split: (0..<count).map { $0 % 5 == 4 ? 1 : 0 })
     }
 
     /// Two Gaussian blobs in R^n with means ±μ (‖μ‖ = separation/2) and unit variance; labels 0 and 1.

@@ -1,18 +1,20 @@
 import Foundation
 import PhantomFileSystem
-import Testing
 import PhantomGradients
-import PhantomLinearAlgebra
 import PhantomHDF5
+import PhantomLinearAlgebra
 import PhantomModel
 import PhantomModelIO
 import PhantomTestSupport
 import PhantomTraining
+import Testing
 
 @Suite("Training")
 struct TrainingTests {
-    static func configuration(_ estimator: EstimatorID, cell: CellKind = .tanh, hidden: Int = 16, epochs: Int = 1,
-                              batch: Int = 32, lr: Double = 0.01, seed: UInt64 = 0) throws -> TrainingConfiguration {
+    static func configuration(
+        _ estimator: EstimatorID, cell: CellKind = .tanh, hidden: Int = 16, epochs: Int = 1,
+        batch: Int = 32, lr: Double = 0.01, seed: UInt64 = 0
+    ) throws -> TrainingConfiguration {
         try TrainingConfiguration(
             cell: cell, hidden: hidden, mlpWidth: 2 * hidden, estimator: estimator, steps: 5, damping: 0.5, adjoint: .auto,
             adjointTolerance: 1e-8, solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-8), maxIterations: 200),
@@ -26,11 +28,14 @@ struct TrainingTests {
         return Loss.evaluate(logits: model.head.logits(states), targets: data.y!).value
     }
 
-    @Test("one epoch lowers the loss on the synthetic tasks, for every estimator",
-          arguments: [EstimatorID.exact] + Estimators.builtIn.map(\.id))
+    @Test(
+        "one epoch lowers the loss on the synthetic tasks, for every estimator",
+        arguments: [EstimatorID.exact] + Estimators.builtIn.map(\.id))
     func oneEpochLowersLoss(estimator: EstimatorID) throws {
-        for (data, classes) in [(SyntheticData.twoClass(count: 200, inputs: 5, seed: 1), 2),
-                                (SyntheticData.teacherRegression(count: 200, inputs: 5, hidden: 8, outputs: 3, seed: 2), 3)] {
+        for (data, classes) in [
+            (SyntheticData.twoClass(count: 200, inputs: 5, seed: 1), 2),
+            (SyntheticData.teacherRegression(count: 200, inputs: 5, hidden: 8, outputs: 3, seed: 2), 3)
+        ] {
             let train = data.part(0), test = data.part(1)
             let trainer = Trainer(configuration: try Self.configuration(estimator), train: train, test: test, classes: classes)
             var model = trainer.initialModel()
@@ -48,10 +53,12 @@ struct TrainingTests {
     func digits() throws {
         let path = try #require(repositoryFile("notebooks-data/digits.h5"))
         let data = try DataSet.load(path)
-        let trainer = Trainer(configuration: try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005),
-                              train: data.part(0), test: data.part(1), classes: 10)
+        let trainer = Trainer(
+            configuration: try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005),
+            train: data.part(0), test: data.part(1), classes: 10)
         var model = trainer.initialModel()
-        var optimizer = try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005).makeOptimizer(for: model)
+        var optimizer = try Self.configuration(UnrolledPhantomGradient.id, hidden: 32, epochs: 4, batch: 64, lr: 0.005).makeOptimizer(
+            for: model)
         var last: EpochRecord?
         try trainer.run(model: &model, optimizer: &optimizer, startEpoch: 0) { record, _, _ in last = record }
         let accuracy = try #require(last).testAccuracy
@@ -71,10 +78,12 @@ struct TrainingTests {
             try file.root.write("split", vector: (data.split ?? []).map { Int64($0) })
         }
         func train(epochs: Int, into run: String, resumeFrom: String? = nil) throws {
-            var training = resumeFrom != nil
+            var training =
+                resumeFrom != nil
                 ? try TrainingRun.resume(folder: run, epochs: epochs)
-                : try TrainingRun.start(try Self.configuration(UnrolledPhantomGradient.id, epochs: epochs, seed: 42), data: dataPath,
-                                        folder: run, force: false)
+                : try TrainingRun.start(
+                    try Self.configuration(UnrolledPhantomGradient.id, epochs: epochs, seed: 42), data: dataPath,
+                    folder: run, force: false)
             try training.train { _ in }
         }
         try train(epochs: 3, into: folder + "/a")
@@ -83,7 +92,8 @@ struct TrainingTests {
         try train(epochs: 3, into: folder + "/c", resumeFrom: folder + "/c/epoch-0001.h5")
         // A used folder is refused unless forced; forcing starts over.
         #expect(throws: InputError.self) {
-            try TrainingRun.start(try Self.configuration(UnrolledPhantomGradient.id, epochs: 1), data: dataPath, folder: folder + "/a", force: false)
+            try TrainingRun.start(
+                try Self.configuration(UnrolledPhantomGradient.id, epochs: 1), data: dataPath, folder: folder + "/a", force: false)
         }
         let a = try Checkpoint.load(folder + "/a/epoch-0003.h5")
         for other in ["b", "c"] {

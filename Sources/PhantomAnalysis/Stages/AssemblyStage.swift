@@ -8,8 +8,10 @@ public struct AssemblyStage: Sendable {
     public let configuration: AnalysisConfiguration
     public init(configuration: AnalysisConfiguration) { self.configuration = configuration }
 
-    public func run(problem: GradientProblem, exact: ExactGradientResult, measured: Measurements, spectra: Spectra,
-                    plan: CertificationPlan, certification: Certification) -> AnalysisResult {
+    public func run(
+        problem: GradientProblem, exact: ExactGradientResult, measured: Measurements, spectra: Spectra,
+        plan: CertificationPlan, certification: Certification
+    ) -> AnalysisResult {
         let c = configuration, adjoint = exact.adjoint
         var result = AnalysisResult(
             ks: c.ks, lambdas: c.lambdas, estimators: c.estimators.map(\.id), estimatorAxes: c.estimators.map(\.axes),
@@ -30,8 +32,9 @@ public struct AssemblyStage: Sendable {
     /// make it meaningless).
     static func sound(problem: GradientProblem, exact: ExactGradientResult, spectra: Spectra) -> Bool {
         (0..<problem.batchSize).allSatisfy {
-            AnalysisResult.isReliable(forwardConverged: problem.forward.converged[$0], adjointConverged: exact.adjoint.converged[$0],
-                                      spectra: spectra.samples[$0])
+            AnalysisResult.isReliable(
+                forwardConverged: problem.forward.converged[$0], adjointConverged: exact.adjoint.converged[$0],
+                spectra: spectra.samples[$0])
         }
     }
 }

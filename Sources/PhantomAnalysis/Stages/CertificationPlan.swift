@@ -3,11 +3,12 @@ import PhantomModel
 
 /// Which route certifies what: the one rule of the analysis (docs/Theory.md §3, §7).
 ///
-/// | quantity | route |
-/// |---|---|
-/// | per-sample certificates (‖E‖₂, Theorem 1, ‖E‖ ≤ σ_min, ρ, cosine bound, margin), ‖B^k‖₂ | the spectra's route: ``DenseRoute`` when it is dense (d ≤ ``SpectraRoute/denseLimit`` under `auto`), else ``MatrixFreeRoute`` in blocks of ``MatrixFreeRoute/blockSize`` |
-/// | ρ* | as above; on the matrix-free route only where M Mᵀ is diagonal in closed form (else reported not computed) |
-/// | the batch as one stacked system | ``StackedRoute``, when the route is dense, `stackedLimit` > 0, every sample is sound (both solves converged, ρ(J) < 1), B·d ≤ `stackedLimit` and p ≥ B·d |
+/// - Per-sample certificates (‖E‖₂, Theorem 1, ‖E‖ ≤ σ_min, ρ, the cosine bound, the margin) and ‖B^k‖₂: the spectra's
+///   route — ``DenseRoute`` when it is dense (d ≤ ``SpectraRoute/denseLimit`` under `auto`), else ``MatrixFreeRoute`` in
+///   blocks of ``MatrixFreeRoute/blockSize``.
+/// - ρ*: as above; on the matrix-free route only where M Mᵀ is diagonal in closed form (else reported not computed).
+/// - The batch as one stacked system: ``StackedRoute``, when the route is dense, `stackedLimit` > 0, every sample is
+///   sound (both solves converged, ρ(J) < 1), B·d ≤ `stackedLimit` and p ≥ B·d.
 ///
 /// Only the first `certified` samples are certified (``AnalysisConfiguration/certifiedCount(batch:stateDimension:)``).
 public struct CertificationPlan: Sendable, Equatable {

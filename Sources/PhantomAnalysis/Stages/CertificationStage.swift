@@ -22,8 +22,10 @@ public struct CertificationStage: Sendable {
     /// Called with (done, in all): samples on the dense route, (block, family) steps on the matrix-free route.
     public let progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(plan: CertificationPlan, configuration c: AnalysisConfiguration, dense: any DenseSpectralSolver = LAPACKSpectralSolver(),
-                krylov: any KrylovEigensolver = StandardKrylovEigensolver(), progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(
+        plan: CertificationPlan, configuration c: AnalysisConfiguration, dense: any DenseSpectralSolver = LAPACKSpectralSolver(),
+        krylov: any KrylovEigensolver = StandardKrylovEigensolver(), progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
         (self.plan, self.ks, self.lambdas, self.estimators) = (plan, c.ks, c.lambdas, c.estimators)
         (self.columnBudget, self.preferColumnRoute, self.dense, self.krylov, self.progress) =
             (c.columnBudget, c.preferColumnRoute, dense, krylov, progress)
@@ -40,8 +42,9 @@ public struct CertificationStage: Sendable {
             let facts = spectra.dense ?? []
             outcomes = Parallel.map(plan.certified) { s in
                 defer { counter.increment() }
-                let route = DenseRoute(problem: problem, facts: facts[s], ks: ks, lambdas: lambdas, solver: dense,
-                                       columnBudget: columnBudget, preferColumnRoute: preferColumnRoute)
+                let route = DenseRoute(
+                    problem: problem, facts: facts[s], ks: ks, lambdas: lambdas, solver: dense,
+                    columnBudget: columnBudget, preferColumnRoute: preferColumnRoute)
                 return ([s], estimators.map { route.tables($0, ks: ks, lambdas: lambdas) }, [route.powerNorms()])
             }
         case .matrixFree:
@@ -51,9 +54,10 @@ public struct CertificationStage: Sendable {
             let samples = spectra.samples
             outcomes = Parallel.map(blocks.count) { index in
                 let block = blocks[index]
-                let route = MatrixFreeRoute(problem: problem, samples: block, ks: ks, lambdas: lambdas,
-                                            sigmaMin: block.map { samples[$0].sigmaMin }, sigmaMax: block.map { samples[$0].sigmaMax },
-                                            solver: krylov)
+                let route = MatrixFreeRoute(
+                    problem: problem, samples: block, ks: ks, lambdas: lambdas,
+                    sigmaMin: block.map { samples[$0].sigmaMin }, sigmaMax: block.map { samples[$0].sigmaMax },
+                    solver: krylov)
                 let tables = estimators.map { family in
                     defer { counter.increment() }
                     return route.tables(family, ks: ks, lambdas: lambdas)

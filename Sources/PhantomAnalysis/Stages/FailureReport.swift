@@ -62,8 +62,10 @@ extension FailureReport {
     }
 
     /// Records one family's [λ][k] certificates of one sample (`place`: "sample 3") or of the stacked batch.
-    mutating func record(_ table: [[Certificate]], family: EstimatorFamily, ks: [Int], lambdas: [Double], place: String,
-                         stacked: Bool = false) {
+    mutating func record(
+        _ table: [[Certificate]], family: EstimatorFamily, ks: [Int], lambdas: [Double], place: String,
+        stacked: Bool = false
+    ) {
         for (l, row) in table.enumerated() {
             for (k, c) in row.enumerated() where c.errorNormStatus != StackedRoute.noStackedForm {
                 let label = { () -> String in

@@ -17,8 +17,10 @@ public struct MeasurementStage: Sendable {
     /// Called with (done, in all) by families whose measurement is long.
     public let progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(ks: [Int], lambdas: [Double], estimators: [EstimatorFamily], route: SpectraRoute,
-                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(
+        ks: [Int], lambdas: [Double], estimators: [EstimatorFamily], route: SpectraRoute,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
         (self.ks, self.lambdas, self.estimators, self.route, self.progress) = (ks, lambdas, estimators, route, progress)
     }
 
@@ -29,8 +31,9 @@ public struct MeasurementStage: Sendable {
         let (e, l, k) = (estimators.count, lambdas.count, ks.count)
         var metrics = MetricGrids(estimators: e, lambdas: l, ks: k, samples: b)
         var batch = MetricGrids(estimators: e, lambdas: l, ks: k, samples: 1)
-        let measurement = GridMeasurement(problem: problem, exact: exact.estimate, grams: grams, ks: ks, lambdas: lambdas,
-                                          progress: progress)
+        let measurement = GridMeasurement(
+            problem: problem, exact: exact.estimate, grams: grams, ks: ks, lambdas: lambdas,
+            progress: progress)
         for (index, family) in estimators.enumerated() {
             let grid = try family.type.measure(measurement)
             for s in 0..<b { metrics.store(grid.perSample[s], estimator: index, sample: s) }

@@ -106,7 +106,9 @@ public struct SampleSpectra: Sendable {
         }
         spectralRadius = arnoldi.spectralRadius
         spectralRadiusResidual = dominant
-        spectralRadiusStatus = !spectralRadius.isFinite ? .breakdown
+        spectralRadiusStatus =
+            !spectralRadius.isFinite
+            ? .breakdown
             : spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300) ? .ok : .notConverged(residual: spectralRadiusResidual)
         dampedRadius = lambdas.map { lambda in
             arnoldi.ritzValues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan

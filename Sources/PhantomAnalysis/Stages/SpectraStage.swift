@@ -13,8 +13,10 @@ public struct SpectraStage: Sendable {
     /// Called with (done, in all) as samples finish.
     public let progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(route: SpectraRoute, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver = LAPACKSpectralSolver(),
-                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(
+        route: SpectraRoute, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver = LAPACKSpectralSolver(),
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
         (self.route, self.ks, self.lambdas, self.solver, self.progress) = (route, ks, lambdas, solver, progress)
     }
 

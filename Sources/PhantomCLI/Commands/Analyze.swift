@@ -11,12 +11,12 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare phantom gradients with the exact gradient on checkpoints; check Theorem 1 per sample.",
         discussion: """
-        For each checkpoint (files, or run folders whose epoch-NNNN.h5 checkpoints form a series), solves the \
-        fixed points of the first --samples test samples, computes the exact implicit gradient (with its adjoint \
-        residual) and every estimator on the (k, λ) grid, and per sample: σ(M), ‖J‖₂, ρ(J), ρ(B), ‖B^k‖₂, ‖E‖₂, \
-        Theorem 1's condition, ρ = ‖E‖/σ_min, ρ*, the ascent margin, and the measured cosine, relative error \
-        and norm ratio. Writes one HDF5 results file (see the README for its layout) and prints a summary.
-        """
+            For each checkpoint (files, or run folders whose epoch-NNNN.h5 checkpoints form a series), solves the \
+            fixed points of the first --samples test samples, computes the exact implicit gradient (with its adjoint \
+            residual) and every estimator on the (k, λ) grid, and per sample: σ(M), ‖J‖₂, ρ(J), ρ(B), ‖B^k‖₂, ‖E‖₂, \
+            Theorem 1's condition, ρ = ‖E‖/σ_min, ρ*, the ascent margin, and the measured cosine, relative error \
+            and norm ratio. Writes one HDF5 results file (see the README for its layout) and prints a summary.
+            """
     )
 
     @Argument(help: "Checkpoints (.h5, .safetensors), or run folders holding a series of them.")
@@ -49,21 +49,26 @@ struct Analyze: ParsableCommand {
     func run() throws {
         // Everything that can be checked is checked before the (long) analysis starts.
         try AtomicOutput.checkTarget(output, overwrite: force)
-        var inputs = AnalysisRun.Inputs(checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
-                                        prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
+        var inputs = AnalysisRun.Inputs(
+            checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
+            prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
         inputs.renames = try safetensorsOptions.renames
-        let analysis = try AnalysisRun(inputs,
+        let analysis = try AnalysisRun(
+            inputs,
             configuration: try grid.configuration(), solver: try solverOptions.configuration())
         try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)
         let progress = ProgressReporter(enabled: true)
         let count = analysis.members.count
         let labels = analysis.members.enumerated().map { "[\($0.offset + 1)/\(count)] \($0.element.path)" }
-        let series = try analysis.run(progress: { index, stage, done, total in
-            progress.update(labels[index] + " " + stage.rawValue, done, total)
-        }, finished: { progress.finish(labels[$0]) })
-        try ResultsFile.write(series, sampleIndices: analysis.samples.rows, seriesIndices: analysis.selected, to: output, overwrite: force,
-                              attributes: analysis.resultAttributes(command: CommandLine.arguments.joined(separator: " "),
-                                                                    toolVersion: Phantom.version))
+        let series = try analysis.run(
+            progress: { index, stage, done, total in
+                progress.update(labels[index] + " " + stage.rawValue, done, total)
+            }, finished: { progress.finish(labels[$0]) })
+        try ResultsFile.write(
+            series, sampleIndices: analysis.samples.rows, seriesIndices: analysis.selected, to: output, overwrite: force,
+            attributes: analysis.resultAttributes(
+                command: CommandLine.arguments.joined(separator: " "),
+                toolVersion: Phantom.version))
         let summary = AnalysisSummary(series: series, output: output)
         print(json ? try summary.json() : summary.text())
     }

@@ -34,6 +34,6 @@ struct BenchCell: ParsableCommand {
     func run() throws {
         let benchmark = try benchmark
         print(benchmark.headline)
-        benchmark.lines(try benchmark.run()).forEach { print($0) }
+        for line in benchmark.lines(try benchmark.run()) { print(line) }
     }
 }

@@ -33,6 +33,6 @@ struct BenchGrid: ParsableCommand {
 
     func run() throws {
         print(benchmark.headline)
-        benchmark.lines(try benchmark.run()).forEach { print($0) }
+        for line in benchmark.lines(try benchmark.run()) { print(line) }
     }
 }

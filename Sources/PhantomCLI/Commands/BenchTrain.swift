@@ -34,6 +34,6 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         print(benchmark.headline)
-        benchmark.lines(try benchmark.run()).forEach { print($0) }
+        for line in benchmark.lines(try benchmark.run()) { print(line) }
     }
 }

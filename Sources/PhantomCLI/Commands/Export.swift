@@ -13,13 +13,13 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint's tensors as a PyTorch state dict (safetensors), with the metadata phantom import reads back.",
         discussion: """
-        Tensor names are the checkpoint's (injection.weight, cell.weight, head.bias, …), loadable with \
-        safetensors.torch.load_file and model.load_state_dict; __metadata__ carries phantom.cell, phantom.n_in, \
-        phantom.d, phantom.c, the cell's extra dimensions (resmlp: phantom.m; mdeq: phantom.channels, \
-        phantom.in_channels, phantom.height, phantom.width, phantom.expansion, phantom.groups), phantom.norm_eps \
-        (cells with a LayerNorm or GroupNorm) and phantom.dataset. A round trip \
-        phantom → PyTorch → phantom is exact in F64.
-        """
+            Tensor names are the checkpoint's (injection.weight, cell.weight, head.bias, …), loadable with \
+            safetensors.torch.load_file and model.load_state_dict; __metadata__ carries phantom.cell, phantom.n_in, \
+            phantom.d, phantom.c, the cell's extra dimensions (resmlp: phantom.m; mdeq: phantom.channels, \
+            phantom.in_channels, phantom.height, phantom.width, phantom.expansion, phantom.groups), phantom.norm_eps \
+            (cells with a LayerNorm or GroupNorm) and phantom.dataset. A round trip \
+            phantom → PyTorch → phantom is exact in F64.
+            """
     )
 
     @Argument(help: "A phantom checkpoint (.h5) or a .safetensors file.") var checkpoint: String

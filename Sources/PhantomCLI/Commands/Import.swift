@@ -11,18 +11,18 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Convert a PyTorch state dict saved as safetensors into a phantom checkpoint.",
         discussion: """
-        Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). The wrapper \
-        prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, \
-        then the first --rename that matches. \
-        Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
-        without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
-        (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
-        phantom.norm_target, phantom.norm_clip; for mdeq phantom.channels, phantom.in_channels, phantom.height, \
-        phantom.width, phantom.expansion, phantom.groups), else --cell, else the tensor shapes. An mdeq file needs \
-        phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. \
-        Missing and unused tensors \
-        are errors; pickled .pt/.pth files are refused, never unpickled.
-        """
+            Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). The wrapper \
+            prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, \
+            then the first --rename that matches. \
+            Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
+            without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
+            (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
+            phantom.norm_target, phantom.norm_clip; for mdeq phantom.channels, phantom.in_channels, phantom.height, \
+            phantom.width, phantom.expansion, phantom.groups), else --cell, else the tensor shapes. An mdeq file needs \
+            phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. \
+            Missing and unused tensors \
+            are errors; pickled .pt/.pth files are refused, never unpickled.
+            """
     )
 
     @Argument(help: "A .safetensors file.") var input: String
@@ -41,8 +41,9 @@ struct Import: ParsableCommand {
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
         let m = checkpoint.model
-        print("wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), "
-              + "c = \(m.outputDimension)")
+        print(
+            "wrote \(output): \(m.cell.kind.rawValue) cell, n_in = \(m.inputDimension), d = \(m.stateDimension), "
+                + "c = \(m.outputDimension)")
     }
 }
 

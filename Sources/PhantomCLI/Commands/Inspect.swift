@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import PhantomHDF5
 import PhantomAnalysis
+import PhantomHDF5
 import PhantomModel
 import PhantomModelIO
 
@@ -10,11 +10,11 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a checkpoint holds; with --data, solve a few fixed points and print diagnostics.",
         discussion: """
-        Without --data: the cell, its dimensions, every tensor with its shape, and the metadata.
-        With --data FILE (an HDF5 file with x [N, n_in]): for the samples analyze takes (the test split first, \
-        then the first --samples), the data row, the forward solve's method, iterations, residuals and status, \
-        ‖J‖₂ and ρ(J) at h*, the predicted class (argmax of the logits) and the loss.
-        """
+            Without --data: the cell, its dimensions, every tensor with its shape, and the metadata.
+            With --data FILE (an HDF5 file with x [N, n_in]): for the samples analyze takes (the test split first, \
+            then the first --samples), the data row, the forward solve's method, iterations, residuals and status, \
+            ‖J‖₂ and ρ(J) at h*, the predicted class (argmax of the logits) and the loss.
+            """
     )
 
     @Argument(help: "A phantom checkpoint (.h5) or a PyTorch state dict (.safetensors).")
@@ -31,10 +31,11 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         // Everything is checked before anything is printed.
-        let inspection = try Inspection(checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
-                                        renames: try safetensorsOptions.renames, data: data,
-                                        samples: samples, solver: try solverOptions.configuration())
-        inspection.describe().forEach { print($0) }
+        let inspection = try Inspection(
+            checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
+            renames: try safetensorsOptions.renames, data: data,
+            samples: samples, solver: try solverOptions.configuration())
+        for line in inspection.describe() { print(line) }
         guard data != nil else { return }
         print("")
         print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
@@ -42,10 +43,13 @@ struct Inspect: ParsableCommand {
         func row(_ cells: [String]) -> String { zip(cells, widths).map { pad($0, $1) }.joined() + cells[cells.count - 1] }
         print(row(["row", "method", "iterations", "residual", "last", "‖J‖₂", "ρ(J)", "class", "loss", "status"]))
         for sample in inspection.samples {
-            print(row(["\(sample.row)", sample.method.rawValue, "\(sample.iterations)", format(sample.residual),
-                       format(sample.lastResidual),
-                       String(format: "%.4f", sample.diagnostics.jacobianNorm), String(format: "%.4f", sample.diagnostics.spectralRadius),
-                       "\(sample.prediction)", sample.loss.map { String(format: "%.6g", $0) } ?? "—", sample.status.rawValue]))
+            print(
+                row([
+                    "\(sample.row)", sample.method.rawValue, "\(sample.iterations)", format(sample.residual),
+                    format(sample.lastResidual),
+                    String(format: "%.4f", sample.diagnostics.jacobianNorm), String(format: "%.4f", sample.diagnostics.spectralRadius),
+                    "\(sample.prediction)", sample.loss.map { String(format: "%.6g", $0) } ?? "—", sample.status.rawValue
+                ]))
         }
         let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
         if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }

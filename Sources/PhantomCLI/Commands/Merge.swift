@@ -8,11 +8,11 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Merge the shard files of one analysis job (analyze --shard I/N) into one results file.",
         discussion: """
-        Checks that the shards belong to one job (same fingerprint: tool version, inputs, grid, solver settings), \
-        that no shard is given twice and none is missing, and writes one results file whose arrays are those of \
-        the unsharded run (the root attributes command and created differ; shard is dropped, merged_shards added). \
-        --allow-partial merges what is there and records missing_shards.
-        """
+            Checks that the shards belong to one job (same fingerprint: tool version, inputs, grid, solver settings), \
+            that no shard is given twice and none is missing, and writes one results file whose arrays are those of \
+            the unsharded run (the root attributes command and created differ; shard is dropped, merged_shards added). \
+            --allow-partial merges what is there and records missing_shards.
+            """
     )
 
     @Argument(help: "The shard files (.h5).") var shards: [String]
@@ -28,7 +28,8 @@ struct Merge: ParsableCommand {
         data.attributes["created"] = ISO8601DateFormatter().string(from: Date())
         try ResultsFile.write(data, to: output, overwrite: force)
         let checkpoints = "\(report.checkpoints) checkpoint\(report.checkpoints == 1 ? "" : "s")"
-        print("merged \(report.present.count) of \(report.shards) shards (\(checkpoints)) into \(output)"
-              + (report.missing.isEmpty ? "" : "; missing: \(report.missing.map { "\($0)/\(report.shards)" }.joined(separator: ", "))"))
+        print(
+            "merged \(report.present.count) of \(report.shards) shards (\(checkpoints)) into \(output)"
+                + (report.missing.isEmpty ? "" : "; missing: \(report.missing.map { "\($0)/\(report.shards)" }.joined(separator: ", "))"))
     }
 }

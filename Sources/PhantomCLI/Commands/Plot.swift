@@ -7,13 +7,13 @@ struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render the figures of results files (phantom analyze) or run folders (phantom train) with gnuplot.",
         discussion: """
-        From a results file: heatmaps of the median cosine over (k, λ) per estimator; cosine vs k per λ with \
-        the 10–90% band (UPG and NPG side by side); per-sample cosine histograms for k = 1…5 at λ = 0.5 and \
-        1.0; measured relative error vs the bound ‖E‖/σ_min and Theorem 1's certified fraction vs k; and, for \
-        a series of checkpoints, the cosine, ρ(J) and forward iterations along training. From run folders: \
-        loss, accuracy and forward/backward time per step. Each figure is written with NAME.gp and NAME.dat \
-        beside it, so `gnuplot NAME.gp` in the output folder re-renders it.
-        """
+            From a results file: heatmaps of the median cosine over (k, λ) per estimator; cosine vs k per λ with \
+            the 10–90% band (UPG and NPG side by side); per-sample cosine histograms for k = 1…5 at λ = 0.5 and \
+            1.0; measured relative error vs the bound ‖E‖/σ_min and Theorem 1's certified fraction vs k; and, for \
+            a series of checkpoints, the cosine, ρ(J) and forward iterations along training. From run folders: \
+            loss, accuracy and forward/backward time per step. Each figure is written with NAME.gp and NAME.dat \
+            beside it, so `gnuplot NAME.gp` in the output folder re-renders it.
+            """
     )
 
     @Argument(help: "Results files (.h5) and/or run folders.")
@@ -22,8 +22,9 @@ struct Plot: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder for the figures (created if missing).")
     var output: String = "plots"
 
-    @Option(help: "Formats, comma-separated: \(Terminal.Format.allCases.map(\.rawValue).joined(separator: ", ")).",
-            transform: { try FormatList(parsing: $0) })
+    @Option(
+        help: "Formats, comma-separated: \(Terminal.Format.allCases.map(\.rawValue).joined(separator: ", ")).",
+        transform: { try FormatList(parsing: $0) })
     var format = FormatList([.png])
 
     @Option(name: .customLong("k"), help: "k of the along-training figure.")

@@ -8,12 +8,12 @@ struct Slurm: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the Slurm scripts that run an analyze command as N shards and merge them.",
         discussion: """
-        Usage: phantom slurm --shards N [options] -- CHECKPOINT… [analyze options] -o results.h5. The analyze \
-        arguments are checked as phantom analyze would check them. Writes FOLDER/analyze.sbatch (a job array \
-        1-N, one shard each), FOLDER/merge.sbatch (phantom merge into the -o file) and FOLDER/submit.sh, which \
-        submits the array and the merge with --dependency=afterok. Run: bash FOLDER/submit.sh. Each task uses \
-        SLURM_CPUS_PER_TASK threads.
-        """
+            Usage: phantom slurm --shards N [options] -- CHECKPOINT… [analyze options] -o results.h5. The analyze \
+            arguments are checked as phantom analyze would check them. Writes FOLDER/analyze.sbatch (a job array \
+            1-N, one shard each), FOLDER/merge.sbatch (phantom merge into the -o file) and FOLDER/submit.sh, which \
+            submits the array and the merge with --dependency=afterok. Run: bash FOLDER/submit.sh. Each task uses \
+            SLURM_CPUS_PER_TASK threads.
+            """
     )
 
     @Option(help: "Number of shards (array tasks); at most the number of checkpoints.") var shards: Int
@@ -37,8 +37,9 @@ struct Slurm: ParsableCommand {
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
         let (arguments, output) = try split()
-        var job = SlurmJob(phantom: phantom.map(absolute) ?? Executable.path, analyzeArguments: arguments, output: absolute(output),
-                           folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
+        var job = SlurmJob(
+            phantom: phantom.map(absolute) ?? Executable.path, analyzeArguments: arguments, output: absolute(output),
+            folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
         (job.cpusPerTask, job.time, job.memory, job.partition) = (cpusPerTask, time, mem, partition)
         return job
     }

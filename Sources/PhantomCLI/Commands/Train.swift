@@ -19,11 +19,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an implicit model with the exact gradient or a phantom estimator; save a checkpoint series.",
         discussion: """
-        Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the \
-        last one; every checkpoint holds the run's settings, its history and the optimiser's state. \
-        --resume continues from the folder's last checkpoint with the settings stored there (only --epochs \
-        may be raised). Deterministic for a seed and a thread count.
-        """
+            Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the \
+            last one; every checkpoint holds the run's settings, its history and the optimiser's state. \
+            --resume continues from the folder's last checkpoint with the settings stored there (only --epochs \
+            may be raised). Deterministic for a seed and a thread count.
+            """
     )
 
     @Option(help: "Cell.") var cell: CellKind = Defaults.defaultCell
@@ -63,7 +63,8 @@ struct Train: ParsableCommand {
     /// The library's checks: a resumed run takes no setting but --epochs; a new one only settings its cell takes, in range.
     func validate() throws {
         if resume {
-            let given = cellSettings.given.map(\.optionName) + (data != Defaults.defaultData ? ["--data"] : [])
+            let given =
+                cellSettings.given.map(\.optionName) + (data != Defaults.defaultData ? ["--data"] : [])
                 + (try newConfiguration(CellSettings()).sharedSettingsChanged(from: TrainingConfiguration())) + (force ? ["--force"] : [])
             if let first = given.first {
                 throw ValidationError("--resume continues with the run's own settings; drop \(first) (only --epochs may change)")
@@ -85,20 +86,25 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var run = resume
+        var run =
+            resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)
             : try TrainingRun.start(try newConfiguration(), data: data, folder: output, force: force)
         let c = run.configuration
-        print("training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) "
-              + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), "
-              + "\(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
+        print(
+            "training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) "
+                + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), "
+                + "\(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
         print("epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged")
         try run.train { record in
-            let warning = record.unconvergedForward + record.unconvergedAdjoint > 0
+            let warning =
+                record.unconvergedForward + record.unconvergedAdjoint > 0
                 ? "\(record.unconvergedForward) forward, \(record.unconvergedAdjoint) adjoint solves NOT converged" : "0"
-            let columns: [(String, Double, Int)] = [("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8),
+            let columns: [(String, Double, Int)] = [
+                ("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8),
                 ("%.3f", record.testAccuracy, 8),
-                ("%.1f", record.forwardIterations, 10), ("%.3f", record.forwardSeconds, 9), ("%.3f", record.backwardSeconds, 9)]
+                ("%.1f", record.forwardIterations, 10), ("%.3f", record.forwardSeconds, 9), ("%.3f", record.backwardSeconds, 9)
+            ]
             print(pad("\(record.epoch)", 8) + columns.map { pad(String(format: $0.0, $0.1), $0.2) }.joined() + warning)
         }
         print("checkpoints in \(output)/")

@@ -52,10 +52,11 @@ struct GridOptions: ParsableArguments {
     @Option(name: .customLong("lambda"), help: "Damping factors λ, comma-separated, each in (0, 1].")
     var lambdas: DoubleList = DoubleList(AnalysisConfiguration.defaultLambdas)
 
-    @Option(help: """
-        Estimators to compare with the exact gradient, comma-separated: \
-        \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).
-        """)
+    @Option(
+        help: """
+            Estimators to compare with the exact gradient, comma-separated: \
+            \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).
+            """)
     var estimators: EstimatorList = EstimatorList(AnalysisConfiguration.defaultEstimators)
 
     @Option(help: "Adjoint solver of the exact gradient: auto (LU for d ≤ 512, else GMRES), lu, gmres, fixed-point.")
@@ -64,29 +65,33 @@ struct GridOptions: ParsableArguments {
     @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
     var adjointTolerance: Double = AnalysisConfiguration.defaultAdjointTolerance
 
-    @Option(help: """
-        Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.
-        """)
+    @Option(
+        help: """
+            Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.
+            """)
     var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
 
-    @Option(help: """
-        How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when \
-        d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit); \
-        none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.
-        """)
+    @Option(
+        help: """
+            How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when \
+            d ≤ \(AnalysisConfiguration.certifyAllUpToDimension), else the first \(AnalysisConfiguration.defaultCertifiedAboveLimit); \
+            none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.
+            """)
     var certifySamples: Int?
 
-    @Option(help: """
-        How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative \
-        (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).
-        """)
+    @Option(
+        help: """
+            How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative \
+            (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).
+            """)
     var spectra: SpectraRoute = .auto
 
     func validate() throws { _ = try configuration() }
 
     func configuration() throws -> AnalysisConfiguration {
-        try AnalysisConfiguration(ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
-                                  adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
-                                  certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra)
+        try AnalysisConfiguration(
+            ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
+            adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
+            certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra)
     }
 }

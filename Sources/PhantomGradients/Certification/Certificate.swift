@@ -38,35 +38,43 @@ public struct Certificate: Sendable, Equatable {
     /// Every value not computed, for the stated reason.
     public static func notComputed(_ reason: String) -> Certificate {
         let status = ValueStatus.notComputed(reason)
-        return Certificate(errorNorm: .nan, theorem1: false, weakCondition: false, rho: .nan, cosineBound: .nan, rhoStar: .nan,
-                           ascentMargin: .nan, errorNormStatus: status, rhoStarStatus: status, ascentMarginStatus: status)
+        return Certificate(
+            errorNorm: .nan, theorem1: false, weakCondition: false, rho: .nan, cosineBound: .nan, rhoStar: .nan,
+            ascentMargin: .nan, errorNormStatus: status, rhoStarStatus: status, ascentMarginStatus: status)
     }
 
     /// The certificate from ‖E‖₂, ρ* and the unnormalised margin λ_min(sym S), each with its pedigree: Theorem 1,
     /// ‖E‖ ≤ σ_min, ρ and the cosine bound derived from ‖E‖₂ and σ(M); NaN wherever a status is not ``ValueStatus/ok``.
-    public init(errorNorm: (value: Double, status: ValueStatus), rhoStar: (value: Double, status: ValueStatus),
-                margin: (value: Double, status: ValueStatus), sigmaMin: Double, sigmaMax: Double) {
+    public init(
+        errorNorm: (value: Double, status: ValueStatus), rhoStar: (value: Double, status: ValueStatus),
+        margin: (value: Double, status: ValueStatus), sigmaMin: Double, sigmaMax: Double
+    ) {
         let norm = errorNorm.status.isOK ? errorNorm.value : .nan
         let rho = norm.isNaN ? .nan : (sigmaMin > 0 ? norm / sigmaMin : .infinity)
-        self.init(errorNorm: norm,
-                  theorem1: sigmaMax > 0 && norm <= sigmaMin * sigmaMin / sigmaMax,
-                  weakCondition: norm <= sigmaMin,
-                  rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
-                  rhoStar: rhoStar.status.isOK ? rhoStar.value : .nan,
-                  ascentMargin: margin.status.isOK ? margin.value / (sigmaMax * sigmaMax) : .nan,
-                  errorNormStatus: errorNorm.status, rhoStarStatus: rhoStar.status, ascentMarginStatus: margin.status)
+        self.init(
+            errorNorm: norm,
+            theorem1: sigmaMax > 0 && norm <= sigmaMin * sigmaMin / sigmaMax,
+            weakCondition: norm <= sigmaMin,
+            rho: rho, cosineBound: rho < 1 ? (1 - rho * rho).squareRoot() : .nan,
+            rhoStar: rhoStar.status.isOK ? rhoStar.value : .nan,
+            ascentMargin: margin.status.isOK ? margin.value / (sigmaMax * sigmaMax) : .nan,
+            errorNormStatus: errorNorm.status, rhoStarStatus: rhoStar.status, ascentMarginStatus: margin.status)
     }
 
-    public init(errorNorm: Double, theorem1: Bool, weakCondition: Bool, rho: Double, cosineBound: Double, rhoStar: Double,
-                ascentMargin: Double, errorNormStatus: ValueStatus, rhoStarStatus: ValueStatus, ascentMarginStatus: ValueStatus) {
+    public init(
+        errorNorm: Double, theorem1: Bool, weakCondition: Bool, rho: Double, cosineBound: Double, rhoStar: Double,
+        ascentMargin: Double, errorNormStatus: ValueStatus, rhoStarStatus: ValueStatus, ascentMarginStatus: ValueStatus
+    ) {
         (self.errorNorm, self.theorem1, self.weakCondition, self.rho) = (errorNorm, theorem1, weakCondition, rho)
         (self.cosineBound, self.rhoStar, self.ascentMargin) = (cosineBound, rhoStar, ascentMargin)
         (self.errorNormStatus, self.rhoStarStatus, self.ascentMarginStatus) = (errorNormStatus, rhoStarStatus, ascentMarginStatus)
     }
 
     /// From the d×d matrices EᵀE and S = M 𝒜 (I − Jᵀ), and the Gram G = M Mᵀ with its extreme eigenvalues.
-    public static func compute(errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
-                               solver: any DenseSpectralSolver) -> Certificate {
+    public static func compute(
+        errorGram: Matrix, ascent: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
+        solver: any DenseSpectralSolver
+    ) -> Certificate {
         let top = solver.extreme(errorGram, largest: true)
         let rhoStar: (value: Double, status: ValueStatus)
         if sigmaMin > 0 {
@@ -82,15 +90,18 @@ public struct Certificate: Sendable, Equatable {
             rhoStar = (.nan, .notComputed(sigmaMax == 0 ? "M = 0" : "σ(M) not available"))
         }
         let low = solver.extreme(ascent.symmetricPart, largest: false)
-        return Certificate(errorNorm: (max(top.value, 0).squareRoot(), top.status), rhoStar: rhoStar, margin: low,
-                           sigmaMin: sigmaMin, sigmaMax: sigmaMax)
+        return Certificate(
+            errorNorm: (max(top.value, 0).squareRoot(), top.status), rhoStar: rhoStar, margin: low,
+            sigmaMin: sigmaMin, sigmaMax: sigmaMax)
     }
 
     /// ρ* for a singular G = M Mᵀ = V Λ Vᵀ: with N the eigenvectors of (numerically) null eigenvalues and R the
     /// others, ρ*² = ∞ when EᵀE is non-zero on N (some cotangent w has Mᵀw = 0 but Ew ≠ 0), else
     /// λ_max(Λ_R^{-1/2} Rᵀ EᵀE R Λ_R^{-1/2}), the maximum of ‖Ew‖²/‖Mᵀw‖² over w in the range of M
     /// (docs/Theory.md §8).
-    static func rankDeficientRhoStar(errorGram: Matrix, gram: Matrix, solver: any DenseSpectralSolver) -> (value: Double, status: ValueStatus) {
+    static func rankDeficientRhoStar(errorGram: Matrix, gram: Matrix, solver: any DenseSpectralSolver) -> (
+        value: Double, status: ValueStatus
+    ) {
         do throws(LinearAlgebraError) {
             let eigen = try solver.symmetricEigen(gram.symmetricPart)
             guard let v = eigen.vectors else { return (.nan, .notComputed("no eigenvectors of M Mᵀ")) }
@@ -121,10 +132,13 @@ public struct Certificate: Sendable, Equatable {
 
     /// The Neumann family's certificate (docs/Theory.md §3): E = −Mᵀ Pᵀ for a state-space P (NPG: B^k, RBP: J^k,
     /// JFB: J), so EᵀE = P G Pᵀ and S = G (I − Pᵀ).
-    public static func neumann(_ power: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
-                               solver: any DenseSpectralSolver) -> Certificate {
-        compute(errorGram: power * gram * power.transposed, ascent: gram * (Matrix.identity(power.rows) - power.transposed),
-                gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, solver: solver)
+    public static func neumann(
+        _ power: Matrix, gram: Matrix, sigmaMin: Double, sigmaMax: Double,
+        solver: any DenseSpectralSolver
+    ) -> Certificate {
+        compute(
+            errorGram: power * gram * power.transposed, ascent: gram * (Matrix.identity(power.rows) - power.transposed),
+            gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, solver: solver)
     }
 
     /// The same certificate in every cell of an L × K grid.

@@ -10,12 +10,14 @@ public enum Estimators {
         NeumannPhantomGradient.family,
         JacobianFreeGradient.family,
         NeumannRBP.family,
-        DampedJacobianFreeGradient.family,
+        DampedJacobianFreeGradient.family
     ]
 
     /// The analysis default: UPG, NPG and JFB.
-    public static let analysisDefault: [EstimatorFamily] = [UnrolledPhantomGradient.family, NeumannPhantomGradient.family,
-                                                            JacobianFreeGradient.family]
+    public static let analysisDefault: [EstimatorFamily] = [
+        UnrolledPhantomGradient.family, NeumannPhantomGradient.family,
+        JacobianFreeGradient.family
+    ]
 
     /// The family named `id`.
     /// - Throws: ``ConfigurationError`` listing the known names.

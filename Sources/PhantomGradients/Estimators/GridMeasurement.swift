@@ -21,8 +21,10 @@ public final class GridMeasurement: @unchecked Sendable {
     private var krylovGrams: NPGKrylovGrams?
     private var neumann: [[Double]: NPGGridResult] = [:]
 
-    public init(problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
-                progress: (@Sendable (Int, Int) -> Void)? = nil) {
+    public init(
+        problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) {
         precondition(exact.stateCotangents != nil, "the exact gradient carries its adjoint solutions")
         self.problem = problem
         self.exact = exact
@@ -51,7 +53,8 @@ public final class GridMeasurement: @unchecked Sendable {
     /// `k` returns the number of steps (≥ 1).
     public func reading(_ grid: NPGGridResult, lambda: (Int) -> Int, k: (Int) -> Int) -> MeasuredGrid {
         let cells = lambdas.indices.map { l in ks.indices.map { kk in (lambda(l), k(kk) - 1) } }
-        return MeasuredGrid(perSample: grid.perSample.map { sample in cells.map { row in row.map { sample[$0.0][$0.1] } } },
-                            batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } })
+        return MeasuredGrid(
+            perSample: grid.perSample.map { sample in cells.map { row in row.map { sample[$0.0][$0.1] } } },
+            batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } })
     }
 }

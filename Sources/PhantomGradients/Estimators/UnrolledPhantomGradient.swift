@@ -54,8 +54,9 @@ public struct UnrolledPhantomGradient: GridEstimator {
             loss = atUnroll.losses.reduce(0, +) / Double(max(atUnroll.losses.count, 1))
             head = atUnroll.headGradient
         }
-        var estimate = Self.backpropagate(through: linearizations, cotangents: g, damping: damping,
-                                          perSample: perSample)
+        var estimate = Self.backpropagate(
+            through: linearizations, cotangents: g, damping: damping,
+            perSample: perSample)
         estimate.lossAtUnroll = loss
         estimate.headGradientAtUnroll = head
         return estimate
@@ -64,8 +65,9 @@ public struct UnrolledPhantomGradient: GridEstimator {
     /// The damped unroll h_{t+1} = (1 − λ) h_t + λ f(h_t) from h_0 = h*: the linearizations at h_0 … h_{k−1}
     /// and h_k.
     static func unroll(_ problem: GradientProblem, steps: Int, damping: Double) -> ([any CellLinearization], Matrix) {
-        unroll(problem.model.cell, from: problem.states, inputs: problem.inputs, linearizedAtStart: problem.linearization,
-               steps: steps, damping: damping)
+        unroll(
+            problem.model.cell, from: problem.states, inputs: problem.inputs, linearizedAtStart: problem.linearization,
+            steps: steps, damping: damping)
     }
 
     /// The damped unroll of any batch of rows (states h_0 with their inputs), given the linearization at h_0:
@@ -76,8 +78,10 @@ public struct UnrolledPhantomGradient: GridEstimator {
     ///   which rounds λa and (1 − λ)b separately; the estimates use ``dampedStep(_:_:_:)`` (one axpy, which a
     ///   BLAS kernel may fuse). Both are kept so that results stay bit-identical to the versions before the two
     ///   unrolls were merged; they differ in the last bit only.
-    static func unroll(_ cell: any ImplicitCell, from start: Matrix, inputs x: Matrix, linearizedAtStart first: any CellLinearization,
-                       steps: Int, damping: Double, step: (Matrix, Matrix, Double) -> Matrix = dampedStep) -> ([any CellLinearization], Matrix) {
+    static func unroll(
+        _ cell: any ImplicitCell, from start: Matrix, inputs x: Matrix, linearizedAtStart first: any CellLinearization,
+        steps: Int, damping: Double, step: (Matrix, Matrix, Double) -> Matrix = dampedStep
+    ) -> ([any CellLinearization], Matrix) {
         var h = start
         var linearizations: [any CellLinearization] = []
         for t in 0..<steps {
@@ -90,8 +94,10 @@ public struct UnrolledPhantomGradient: GridEstimator {
 
     /// Backpropagation through h_{t+1} = (1 − λ) h_t + λ f(h_t) given the linearizations at h_0 … h_{k−1}.
     /// `factored`: also return each step's per-sample parameter VJP λ M_tᵀ w_{t+1} in factored form (steps k − 1 … 0).
-    static func backpropagate(through linearizations: [any CellLinearization], cotangents g: Matrix,
-                              damping: Double, perSample: Bool, factored: Bool = false) -> GradientEstimate {
+    static func backpropagate(
+        through linearizations: [any CellLinearization], cotangents g: Matrix,
+        damping: Double, perSample: Bool, factored: Bool = false
+    ) -> GradientEstimate {
         let b = g.rows
         var w = g
         var sum: [Double]? = nil

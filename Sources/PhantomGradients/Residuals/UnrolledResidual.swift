@@ -45,12 +45,14 @@ public enum UnrolledResidual {
                     features.append(factors.features)
                     steps.append(dampedStepUnfused(lin.jacobian(sample: 0), Matrix.identity(d), lambda))
                 }
-                form = .separable(scales: scales, steps: steps, kappa: Matrix(rowArrays: features.map { a in features.map { BLAS.dot(a, $0) } }))
+                form = .separable(
+                    scales: scales, steps: steps, kappa: Matrix(rowArrays: features.map { a in features.map { BLAS.dot(a, $0) } }))
             } else if d * problem.parameterCount <= c.columnBudget {
                 let basis = c.columnBasis
-                let (linearizations, _) = UnrolledPhantomGradient.unroll(cell, from: basis.start, inputs: basis.inputs,
-                                                                         linearizedAtStart: basis.atStar, steps: maxSteps, damping: lambda,
-                                                                         step: dampedStepUnfused)
+                let (linearizations, _) = UnrolledPhantomGradient.unroll(
+                    cell, from: basis.start, inputs: basis.inputs,
+                    linearizedAtStart: basis.atStar, steps: maxSteps, damping: lambda,
+                    step: dampedStepUnfused)
                 form = .columns(linearizations: linearizations, mRows: basis.mRows)
             } else {
                 form = .notComputed("UPG's residual rows need d·p = \(d * problem.parameterCount) > the column budget \(c.columnBudget)")
@@ -66,14 +68,15 @@ public enum UnrolledResidual {
             case .columns(let linearizations, let mRows):
                 // The d rows 𝒜((I − Jᵀ)e_a) − Mᵀe_a in R^p, all d cotangents backpropagated at once through the unroll;
                 // then EᵀE = E_rows E_rowsᵀ and S = M_rows A_rowsᵀ. O(d² p) per cell.
-                var w = iMinusJ                                                    // row a: (I − Jᵀ) e_a
+                var w = iMinusJ  // row a: (I − Jᵀ) e_a
                 var aRows = Matrix(zeros: d, c.problem.parameterCount)
                 for lin in linearizations[0..<k].reversed() {
                     BLAS.axpy(lambda, lin.parameterVJPRows(w).elements, &aRows.elements)
                     w = dampedStepUnfused(lin.stateVJP(w), w, lambda)
                 }
                 let eRows = aRows - mRows
-                return c.certificate(errorGram: BLAS.gemm(eRows, eRows, transposeB: true), ascent: BLAS.gemm(mRows, aRows, transposeB: true))
+                return c.certificate(
+                    errorGram: BLAS.gemm(eRows, eRows, transposeB: true), ascent: BLAS.gemm(mRows, aRows, transposeB: true))
             case .separable(let scales, let steps, let kappaAll):
                 // With M_t M_sᵀ = diag(D_t ⊙ D_s) κ_ts and Z_t = W_t diag(D_t) for the backpropagated cotangent
                 // matrices W_t: A Aᵀ = Σ_ts λ² κ_ts Z_t Z_sᵀ, S = Σ_t λ κ_0t diag(D_0) Z_tᵀ, EᵀE = A Aᵀ − S − Sᵀ + G.
@@ -91,8 +94,9 @@ public enum UnrolledResidual {
                 let eig: SymmetricEigen
                 do throws(LinearAlgebraError) { eig = try c.solver.symmetricEigen(kappa) } catch {
                     let failed = ValueStatus.lapackFailure(error)
-                    return Certificate(errorNorm: (.nan, failed), rhoStar: (.nan, failed), margin: (.nan, failed),
-                                       sigmaMin: c.facts.sigmaMin, sigmaMax: c.facts.sigmaMax)
+                    return Certificate(
+                        errorNorm: (.nan, failed), rhoStar: (.nan, failed), margin: (.nan, failed),
+                        sigmaMin: c.facts.sigmaMin, sigmaMax: c.facts.sigmaMax)
                 }
                 if let q = eig.vectors {
                     for j in 0..<k where eig.values[j] > 0 {
@@ -125,8 +129,9 @@ public enum UnrolledResidual {
 
         init(problem: GradientProblem, samples: [Int], start linearization: any CellLinearization, damping lambda: Double, maxSteps: Int) {
             let start = problem.states.selectingRows(samples), x = problem.inputs.selectingRows(samples)
-            (linearizations, _) = UnrolledPhantomGradient.unroll(problem.model.cell, from: start, inputs: x, linearizedAtStart: linearization,
-                                                                  steps: maxSteps, damping: lambda, step: dampedStepUnfused)
+            (linearizations, _) = UnrolledPhantomGradient.unroll(
+                problem.model.cell, from: start, inputs: x, linearizedAtStart: linearization,
+                steps: maxSteps, damping: lambda, step: dampedStepUnfused)
             space = UnrollParameterSpace(linearizations)
             damping = lambda
         }
@@ -158,7 +163,7 @@ public enum UnrolledResidual {
                 var terms = (0..<k).map { (t: $0, y: lambda * y[$0]) }
                 terms.append((t: 0, y: -1 * v))
                 let q = space.combine(terms)
-                let images = (0..<k).map { space.project(q, onto: $0) }      // M_t q; images[0] = M_0 q
+                let images = (0..<k).map { space.project(q, onto: $0) }  // M_t q; images[0] = M_0 q
                 return forward(images) - images[0]
             }
             let ascent = BatchOperator.symmetric { v in
@@ -233,7 +238,8 @@ struct UnrollParameterSpace {
                     let factor = kappa[i][t][term.t]
                     let base = i * d
                     for j in 0..<d {
-                        out.elements[base + j] += factor * scales[t].elements[base + j] * scales[term.t].elements[base + j] * term.y.elements[base + j]
+                        out.elements[base + j] +=
+                            factor * scales[t].elements[base + j] * scales[term.t].elements[base + j] * term.y.elements[base + j]
                     }
                 }
             }

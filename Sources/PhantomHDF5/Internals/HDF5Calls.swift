@@ -34,13 +34,16 @@ func string(fromNulTerminated buffer: [CChar]) -> String {
 
 /// Runs one HDF5 C call with printing silenced; a negative result becomes a thrown error.
 @discardableResult
-func call<T: BinaryInteger>(_ operation: String, _ location: Location, _ message: @autoclosure () -> String,
-                            _ body: () -> T) throws(HDF5Error) -> T {
+func call<T: BinaryInteger>(
+    _ operation: String, _ location: Location, _ message: @autoclosure () -> String,
+    _ body: () -> T
+) throws(HDF5Error) -> T {
     phantom_silence_errors()
     let result = body()
     if result < 0 {
-        throw HDF5Error(file: location.file, object: location.object, message: message(),
-                        operation: operation, stack: drainErrorStack())
+        throw HDF5Error(
+            file: location.file, object: location.object, message: message(),
+            operation: operation, stack: drainErrorStack())
     }
     return result
 }
@@ -78,8 +81,10 @@ struct Handle: ~Copyable {
     let kind: HandleKind
 
     /// Adopts the id returned by `operation`; a negative id throws with the library's error stack.
-    init(_ kind: HandleKind, _ operation: String, _ location: Location, _ message: @autoclosure () -> String,
-         _ body: () -> hid_t) throws(HDF5Error) {
+    init(
+        _ kind: HandleKind, _ operation: String, _ location: Location, _ message: @autoclosure () -> String,
+        _ body: () -> hid_t
+    ) throws(HDF5Error) {
         self.id = try call(operation, location, message(), body)
         self.kind = kind
     }

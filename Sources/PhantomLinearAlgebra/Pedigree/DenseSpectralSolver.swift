@@ -1,4 +1,5 @@
 import Numerics
+
 /// The dense eigen- and singular-value computations the analysis makes on d×d matrices, as one value, so that a
 /// route can be run with another implementation — in tests, one that fails on purpose, to check that a failure is
 /// reported with its cause and never becomes a certificate.

@@ -3,27 +3,37 @@
 /// ``StandardKrylovEigensolver`` (``BatchedLanczos``, ``BatchedLOBPCG``) is the one every analysis uses.
 public protocol KrylovEigensolver: Sendable {
     /// ``BatchedLanczos/extremesWithVectors(rows:dimension:tolerance:floor:maxSteps:seed:start:needed:wantVectors:apply:)``.
-    func lanczos(rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
-                 wantVectors: Bool, apply: (Matrix) -> Matrix) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix)
+    func lanczos(
+        rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
+        wantVectors: Bool, apply: (Matrix) -> Matrix
+    ) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix)
     /// ``BatchedLOBPCG/smallest(rows:dimension:tolerance:scale:maxSteps:seed:start:preconditioner:apply:)``.
-    func lobpcgSmallest(rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
-                        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix) -> (results: [RitzValue], vectors: Matrix)
+    func lobpcgSmallest(
+        rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
+        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix)
 }
 
 /// Lanczos with full reorthogonalisation and preconditioned LOBPCG, as implemented in this module.
 public struct StandardKrylovEigensolver: KrylovEigensolver {
     public init() {}
 
-    public func lanczos(rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
-                        wantVectors: Bool, apply: (Matrix) -> Matrix) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
-        BatchedLanczos.extremesWithVectors(rows: rows, dimension: dimension, tolerance: tolerance, maxSteps: maxSteps, start: start,
-                                           needed: needed, wantVectors: wantVectors, apply: apply)
+    public func lanczos(
+        rows: Int, dimension: Int, tolerance: Double, maxSteps: Int, start: Matrix?, needed: BatchedLanczos.Needed,
+        wantVectors: Bool, apply: (Matrix) -> Matrix
+    ) -> (results: [SymmetricLanczos.Result], largest: Matrix, smallest: Matrix) {
+        BatchedLanczos.extremesWithVectors(
+            rows: rows, dimension: dimension, tolerance: tolerance, maxSteps: maxSteps, start: start,
+            needed: needed, wantVectors: wantVectors, apply: apply)
     }
 
-    public func lobpcgSmallest(rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
-                               preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix) -> (results: [RitzValue], vectors: Matrix) {
-        let run = BatchedLOBPCG.smallest(rows: rows, dimension: dimension, tolerance: tolerance, scale: scale, maxSteps: maxSteps,
-                                         start: start, preconditioner: preconditioner, apply: apply)
+    public func lobpcgSmallest(
+        rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
+        preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix) {
+        let run = BatchedLOBPCG.smallest(
+            rows: rows, dimension: dimension, tolerance: tolerance, scale: scale, maxSteps: maxSteps,
+            start: start, preconditioner: preconditioner, apply: apply)
         return (run.results, run.vectors)
     }
 }

@@ -46,7 +46,11 @@ public struct LayerComposition: Sendable {
         var uses = [Int](repeating: 0, count: layers.count)
         var dependent: [Bool] = []
         func depends(_ v: CellValue) -> Bool {
-            switch v { case .state: true; case .input: false; case .node(let j): dependent[j] }
+            switch v {
+            case .state: true;
+            case .input: false;
+            case .node(let j): dependent[j]
+            }
         }
         var widths: [Int] = []
         func width(_ v: CellValue, before k: Int) -> Int {
@@ -68,24 +72,29 @@ public struct LayerComposition: Sendable {
                 widths.append(layers[l].outputWidth)
             case .sum(let terms):
                 precondition(!terms.isEmpty, "node \(k): an empty sum")
-                let out = switch terms[0] {
-                case .affine(let l, _): layers[l].outputWidth
-                case .value(let v): width(v, before: k)
-                }
+                let out =
+                    switch terms[0] {
+                    case .affine(let l, _): layers[l].outputWidth
+                    case .value(let v): width(v, before: k)
+                    }
                 widths.append(out)
                 for term in terms {
                     switch term {
                     case .value(let v): precondition(width(v, before: k) == out, "node \(k): term width")
                     case .affine(let l, let v):
                         precondition(layers[l] is any AffineLayer, "\(layers[l].name) is not an affine layer")
-                        precondition(width(v, before: k) == layers[l].inputWidth && layers[l].outputWidth == out,
-                                     "\(layers[l].name): widths")
+                        precondition(
+                            width(v, before: k) == layers[l].inputWidth && layers[l].outputWidth == out,
+                            "\(layers[l].name): widths")
                         uses[l] += 1
                     }
                 }
-                dependent.append(terms.contains { term in
-                    switch term { case .value(let v), .affine(_, let v): depends(v) }
-                })
+                dependent.append(
+                    terms.contains { term in
+                        switch term {
+                        case .value(let v), .affine(_, let v): depends(v)
+                        }
+                    })
             }
         }
         stateDependent = dependent
@@ -143,7 +152,11 @@ public struct LayerComposition: Sendable {
     public func forward(state h: Matrix, input x: Matrix) -> Matrix {
         var values: [Matrix] = []
         func value(_ v: CellValue) -> Matrix {
-            switch v { case .state: h; case .input: x; case .node(let k): values[k] }
+            switch v {
+            case .state: h;
+            case .input: x;
+            case .node(let k): values[k]
+            }
         }
         for node in nodes {
             switch node {
@@ -156,8 +169,10 @@ public struct LayerComposition: Sendable {
     }
 
     /// Σ terms: value terms, then each layer's A_W z, then biases.
-    func evaluateSum(_ terms: [SumTerm], rows: Int, value: (CellValue) -> Matrix,
-                     operand: (Int, CellValue) -> Matrix) -> Matrix {
+    func evaluateSum(
+        _ terms: [SumTerm], rows: Int, value: (CellValue) -> Matrix,
+        operand: (Int, CellValue) -> Matrix
+    ) -> Matrix {
         var acc: Matrix?
         for case .value(let v) in terms { accumulate(value(v), into: &acc) }
         for case .affine(let l, let v) in terms {
@@ -176,7 +191,11 @@ public struct LayerComposition: Sendable {
         var operands = [Matrix?](repeating: nil, count: layers.count)
         var points = [(any MapPoint)?](repeating: nil, count: layers.count)
         func value(_ v: CellValue) -> Matrix {
-            switch v { case .state: h; case .input: x; case .node(let k): values[k] }
+            switch v {
+            case .state: h;
+            case .input: x;
+            case .node(let k): values[k]
+            }
         }
         for node in nodes {
             switch node {

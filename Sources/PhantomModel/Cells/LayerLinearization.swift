@@ -36,7 +36,11 @@ public struct LayerLinearization: CellLinearization {
     private func pushForward(state v: Matrix?, parameters dtheta: ParameterTangent?) -> Matrix? {
         var tangents: [Matrix?] = []
         func tangent(_ u: CellValue) -> Matrix? {
-            switch u { case .state: v; case .input: nil; case .node(let k): tangents[k] }
+            switch u {
+            case .state: v;
+            case .input: nil;
+            case .node(let k): tangents[k]
+            }
         }
         let offsets = parameterOffsets
         func slice(_ theta: [Double], _ l: Int) -> ArraySlice<Double> {
@@ -72,8 +76,9 @@ public struct LayerLinearization: CellLinearization {
                         let layer = composition.affine(l)
                         let w = slice(theta, l)
                         var y = acc ?? Matrix(zeros: rows, layer.outputWidth)
-                        layer.apply(operands[l]!, weight: w.prefix(w.count - layer.biasCount),
-                                    into: &y, accumulate: acc != nil)
+                        layer.apply(
+                            operands[l]!, weight: w.prefix(w.count - layer.biasCount),
+                            into: &y, accumulate: acc != nil)
                         acc = y
                     }
                     for case .affine(let l, _) in terms {
@@ -113,7 +118,9 @@ public struct LayerLinearization: CellLinearization {
     }
 
     public func parameterJVPRows(_ dthetas: Matrix) -> Matrix {
-        precondition(dthetas.rows == state.rows && dthetas.columns == composition.layout.count, "per-sample parameter JVPs: \(dthetas.rows)×\(dthetas.columns)")
+        precondition(
+            dthetas.rows == state.rows && dthetas.columns == composition.layout.count,
+            "per-sample parameter JVPs: \(dthetas.rows)×\(dthetas.columns)")
         return pushForward(state: nil, parameters: .rows(dthetas)) ?? Matrix(zeros: state.rows, composition.stateDimension)
     }
 
@@ -198,7 +205,11 @@ public struct LayerLinearization: CellLinearization {
             let layer = composition.layers[l]
             guard layer.parameterCount > 0 else { continue }
             guard let gl = g[l] else { out += [Double](repeating: 0, count: layer.parameterCount); continue }
-            if let point = points[l] { out += point.parameterVJP(gl) } else { out += composition.affine(l).parameterVJP(gl, operand: operands[l]!) }
+            if let point = points[l] {
+                out += point.parameterVJP(gl)
+            } else {
+                out += composition.affine(l).parameterVJP(gl, operand: operands[l]!)
+            }
         }
         return out
     }
@@ -302,7 +313,8 @@ public struct LayerLinearization: CellLinearization {
     /// touches (docs/Theory.md §3): the scale φ′ and the feature vector. Nil for other graphs.
     private func separableStructure() -> (slope: Matrix, layers: [Int])? {
         guard case .map(let out, .node(let k)) = nodes[nodes.count - 1], k == nodes.count - 2,
-              let slope = points[out]?.slope, case .sum(let terms) = nodes[k] else { return nil }
+            let slope = points[out]?.slope, case .sum(let terms) = nodes[k]
+        else { return nil }
         var used: [Int] = []
         for term in terms {
             guard case .affine(let l, let v) = term, v == .state || v == .input else { return nil }

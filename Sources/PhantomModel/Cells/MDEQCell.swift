@@ -24,8 +24,9 @@ public struct MDEQCell: ComposedCell {
         public var channels: Int, inChannels: Int, height: Int, width: Int, expansion: Int, groups: Int
 
         public init(channels: Int, inChannels: Int, height: Int, width: Int, expansion: Int, groups: Int) {
-            (self.channels, self.inChannels, self.height, self.width, self.expansion, self.groups)
-                = (channels, inChannels, height, width, expansion, groups)
+            (self.channels, self.inChannels, self.height, self.width, self.expansion, self.groups) = (
+                channels, inChannels, height, width, expansion, groups
+            )
         }
 
         /// The attribute names, in the order of ``values``.
@@ -34,7 +35,8 @@ public struct MDEQCell: ComposedCell {
 
         public init?(_ dimensions: [String: Int]) {
             guard let c = dimensions["channels"], let ci = dimensions["in_channels"], let h = dimensions["height"],
-                  let w = dimensions["width"], let e = dimensions["expansion"], let g = dimensions["groups"] else { return nil }
+                let w = dimensions["width"], let e = dimensions["expansion"], let g = dimensions["groups"]
+            else { return nil }
             self.init(channels: c, inChannels: ci, height: h, width: w, expansion: e, groups: g)
         }
 
@@ -69,31 +71,37 @@ public struct MDEQCell: ComposedCell {
             Conv2d(name, inChannels: cin, outChannels: cout, kernel: 3, height: g.height, width: g.width, bias: bias)
         }
         composition = LayerComposition(
-            layers: [conv("injection", g.inChannels, c, bias: true),
-                     conv("cell.conv1", c, e, bias: false),
-                     GroupNorm("cell.gn1", groups: g.groups, channels: e, positions: hw, epsilon: normEpsilon),
-                     conv("cell.conv2", e, c, bias: false),
-                     GroupNorm("cell.gn2", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
-                     GroupNorm("cell.gn3", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
-                     ReLU("relu1", width: e * hw), ReLU("relu2", width: c * hw)],
-            nodes: [.sum([.affine(layer: 1, of: .state)]),                                       // 0: conv1 h
-                    .map(layer: 2, of: .node(0)),                                               // 1: gn1
-                    .map(layer: 6, of: .node(1)),                                               // 2: relu
-                    .sum([.affine(layer: 3, of: .node(2)), .affine(layer: 0, of: .input)]),     // 3: conv2(·) + u
-                    .map(layer: 4, of: .node(3)),                                               // 4: gn2
-                    .sum([.value(.node(4)), .value(.state)]),                                   // 5: + h
-                    .map(layer: 7, of: .node(5)),                                               // 6: relu
-                    .map(layer: 5, of: .node(6))],                                              // 7: gn3
+            layers: [
+                conv("injection", g.inChannels, c, bias: true),
+                conv("cell.conv1", c, e, bias: false),
+                GroupNorm("cell.gn1", groups: g.groups, channels: e, positions: hw, epsilon: normEpsilon),
+                conv("cell.conv2", e, c, bias: false),
+                GroupNorm("cell.gn2", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
+                GroupNorm("cell.gn3", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
+                ReLU("relu1", width: e * hw), ReLU("relu2", width: c * hw)
+            ],
+            nodes: [
+                .sum([.affine(layer: 1, of: .state)]),  // 0: conv1 h
+                .map(layer: 2, of: .node(0)),  // 1: gn1
+                .map(layer: 6, of: .node(1)),  // 2: relu
+                .sum([.affine(layer: 3, of: .node(2)), .affine(layer: 0, of: .input)]),  // 3: conv2(·) + u
+                .map(layer: 4, of: .node(3)),  // 4: gn2
+                .sum([.value(.node(4)), .value(.state)]),  // 5: + h
+                .map(layer: 7, of: .node(5)),  // 6: relu
+                .map(layer: 5, of: .node(6))
+            ],  // 7: gn3
             stateDimension: g.stateDimension, inputDimension: g.inputDimension)
     }
 
     /// The tensors of an mdeq cell of geometry g, computed without building it.
     public static func layout(_ g: Geometry) -> ParameterLayout {
         let c = g.channels, e = g.expansion * g.channels
-        return ParameterLayout([("injection.weight", [c, g.inChannels, 3, 3]), ("injection.bias", [c]),
-                                ("cell.conv1.weight", [e, c, 3, 3]), ("cell.gn1.weight", [e]), ("cell.gn1.bias", [e]),
-                                ("cell.conv2.weight", [c, e, 3, 3]), ("cell.gn2.weight", [c]), ("cell.gn2.bias", [c]),
-                                ("cell.gn3.weight", [c]), ("cell.gn3.bias", [c])])
+        return ParameterLayout([
+            ("injection.weight", [c, g.inChannels, 3, 3]), ("injection.bias", [c]),
+            ("cell.conv1.weight", [e, c, 3, 3]), ("cell.gn1.weight", [e]), ("cell.gn1.bias", [e]),
+            ("cell.conv2.weight", [c, e, 3, 3]), ("cell.gn2.weight", [c]), ("cell.gn2.bias", [c]),
+            ("cell.gn3.weight", [c]), ("cell.gn3.bias", [c])
+        ])
     }
 
     public var inputImageShape: [Int]? { [geometry.inChannels, geometry.height, geometry.width] }

@@ -29,14 +29,18 @@ public struct ResMLPCell: ComposedCell {
     public init(stateDimension d: Int, inputDimension n: Int, hiddenWidth m: Int) {
         hiddenWidth = m
         composition = LayerComposition(
-            layers: [Linear("cell.linear1", input: d, output: m), Linear("cell.linear2", input: m, output: d),
-                     LayerNorm("cell.norm", width: d, epsilon: Self.layerNormEpsilon), Linear("injection", input: n, output: d),
-                     ReLU("relu1", width: m), ReLU("relu2", width: d)],
-            nodes: [.sum([.affine(layer: 0, of: .state)]),                                    // 0: W₁h + b₁
-                    .map(layer: 4, of: .node(0)),                                            // 1: a
-                    .sum([.value(.state), .affine(layer: 1, of: .node(1)), .affine(layer: 3, of: .input)]),  // 2: s
-                    .map(layer: 5, of: .node(2)),                                            // 3: relu(s)
-                    .map(layer: 2, of: .node(3))],                                           // 4: f
+            layers: [
+                Linear("cell.linear1", input: d, output: m), Linear("cell.linear2", input: m, output: d),
+                LayerNorm("cell.norm", width: d, epsilon: Self.layerNormEpsilon), Linear("injection", input: n, output: d),
+                ReLU("relu1", width: m), ReLU("relu2", width: d)
+            ],
+            nodes: [
+                .sum([.affine(layer: 0, of: .state)]),  // 0: W₁h + b₁
+                .map(layer: 4, of: .node(0)),  // 1: a
+                .sum([.value(.state), .affine(layer: 1, of: .node(1)), .affine(layer: 3, of: .input)]),  // 2: s
+                .map(layer: 5, of: .node(2)),  // 3: relu(s)
+                .map(layer: 2, of: .node(3))
+            ],  // 4: f
             stateDimension: d, inputDimension: n)
     }
 
@@ -46,7 +50,7 @@ public struct ResMLPCell: ComposedCell {
             ("cell.linear1.weight", [m, d]), ("cell.linear1.bias", [m]),
             ("cell.linear2.weight", [d, m]), ("cell.linear2.bias", [d]),
             ("cell.norm.weight", [d]), ("cell.norm.bias", [d]),
-            ("injection.weight", [d, n]), ("injection.bias", [d]),
+            ("injection.weight", [d, n]), ("injection.bias", [d])
         ])
     }
 
@@ -65,12 +69,36 @@ public struct ResMLPCell: ComposedCell {
         var l = norm; change(&l); composition.layers[2] = l
     }
 
-    public var linear1Weight: Matrix { get { linear(0).weight } set { update(0) { $0.weight = newValue } } }
-    public var linear1Bias: [Double] { get { linear(0).bias } set { update(0) { $0.bias = newValue } } }
-    public var linear2Weight: Matrix { get { linear(1).weight } set { update(1) { $0.weight = newValue } } }
-    public var linear2Bias: [Double] { get { linear(1).bias } set { update(1) { $0.bias = newValue } } }
-    public var normWeight: [Double] { get { norm.weight } set { updateNorm { $0.weight = newValue } } }
-    public var normBias: [Double] { get { norm.bias } set { updateNorm { $0.bias = newValue } } }
-    public var injectionWeight: Matrix { get { linear(3).weight } set { update(3) { $0.weight = newValue } } }
-    public var injectionBias: [Double] { get { linear(3).bias } set { update(3) { $0.bias = newValue } } }
+    public var linear1Weight: Matrix {
+        get { linear(0).weight }
+        set { update(0) { $0.weight = newValue } }
+    }
+    public var linear1Bias: [Double] {
+        get { linear(0).bias }
+        set { update(0) { $0.bias = newValue } }
+    }
+    public var linear2Weight: Matrix {
+        get { linear(1).weight }
+        set { update(1) { $0.weight = newValue } }
+    }
+    public var linear2Bias: [Double] {
+        get { linear(1).bias }
+        set { update(1) { $0.bias = newValue } }
+    }
+    public var normWeight: [Double] {
+        get { norm.weight }
+        set { updateNorm { $0.weight = newValue } }
+    }
+    public var normBias: [Double] {
+        get { norm.bias }
+        set { updateNorm { $0.bias = newValue } }
+    }
+    public var injectionWeight: Matrix {
+        get { linear(3).weight }
+        set { update(3) { $0.weight = newValue } }
+    }
+    public var injectionBias: [Double] {
+        get { linear(3).bias }
+        set { update(3) { $0.bias = newValue } }
+    }
 }

@@ -19,8 +19,9 @@ public struct TanhCell: ComposedCell {
     public var extraDimensions: [String: Int] { [:] }
 
     public init(injectionWeight: Matrix, injectionBias: [Double], cellWeight: Matrix) {
-        precondition(cellWeight.rows == cellWeight.columns && injectionWeight.rows == cellWeight.rows
-                     && injectionBias.count == cellWeight.rows, "TanhCell: inconsistent tensor shapes")
+        precondition(
+            cellWeight.rows == cellWeight.columns && injectionWeight.rows == cellWeight.rows
+                && injectionBias.count == cellWeight.rows, "TanhCell: inconsistent tensor shapes")
         self.init(stateDimension: cellWeight.rows, inputDimension: injectionWeight.columns)
         self.injectionWeight = injectionWeight
         self.injectionBias = injectionBias
@@ -30,8 +31,10 @@ public struct TanhCell: ComposedCell {
     /// Zero parameters of the given dimensions.
     public init(stateDimension d: Int, inputDimension n: Int) {
         composition = LayerComposition(
-            layers: [Linear("injection", input: n, output: d), Linear("cell", input: d, output: d, bias: false),
-                     Tanh("tanh", width: d)],
+            layers: [
+                Linear("injection", input: n, output: d), Linear("cell", input: d, output: d, bias: false),
+                Tanh("tanh", width: d)
+            ],
             nodes: [.sum([.affine(layer: 0, of: .input), .affine(layer: 1, of: .state)]), .map(layer: 2, of: .node(0))],
             stateDimension: d, inputDimension: n)
     }

@@ -13,23 +13,27 @@ public struct FixedPointDiagnostics: Sendable {
     public let dense: Bool
 
     /// Dense LAPACK at d ≤ `denseLimit`; otherwise Lanczos for ‖J‖₂ and Arnoldi Ritz values for ρ(J).
-    public static func compute(model: ImplicitModel, states: Matrix, inputs: Matrix,
-                               denseLimit: Int = 256) -> [FixedPointDiagnostics] {
+    public static func compute(
+        model: ImplicitModel, states: Matrix, inputs: Matrix,
+        denseLimit: Int = 256
+    ) -> [FixedPointDiagnostics] {
         let linearization = model.cell.linearize(state: states, input: inputs)
         let residuals = (linearization.value - states).rowNorms
         let d = model.stateDimension
         return (0..<states.rows).map { i in
             if d <= denseLimit {
                 let jacobian = linearization.jacobian(sample: i)
-                return FixedPointDiagnostics(jacobianNorm: (try? jacobian.spectralNorm()) ?? .nan,
-                                             spectralRadius: (try? jacobian.spectralRadius()) ?? .nan,
-                                             residual: residuals[i], dense: true)
+                return FixedPointDiagnostics(
+                    jacobianNorm: (try? jacobian.spectralNorm()) ?? .nan,
+                    spectralRadius: (try? jacobian.spectralRadius()) ?? .nan,
+                    residual: residuals[i], dense: true)
             }
             let op = linearization.stateJacobian(sample: i)
             let norm = (try? SpectralNormEstimator(tolerance: 1e-8).estimate(op).value) ?? .nan
-            return FixedPointDiagnostics(jacobianNorm: norm,
-                                         spectralRadius: ArnoldiSpectralRadius.estimate(op, steps: 60).spectralRadius,
-                                         residual: residuals[i], dense: false)
+            return FixedPointDiagnostics(
+                jacobianNorm: norm,
+                spectralRadius: ArnoldiSpectralRadius.estimate(op, steps: 60).spectralRadius,
+                residual: residuals[i], dense: false)
         }
     }
 }

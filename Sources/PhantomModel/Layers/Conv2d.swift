@@ -142,7 +142,11 @@ public struct Conv2d: AffineLayer {
                 for i in 0..<b {
                     for c in 0..<outChannels {
                         let to = i * outputWidth + c * hw, from = c * b * hw + i * hw
-                        if accumulate { for s in 0..<hw { yp[to + s] += tp[from + s] } } else { for s in 0..<hw { yp[to + s] = tp[from + s] } }
+                        if accumulate {
+                            for s in 0..<hw { yp[to + s] += tp[from + s] }
+                        } else {
+                            for s in 0..<hw { yp[to + s] = tp[from + s] }
+                        }
                     }
                 }
             }
@@ -181,8 +185,9 @@ public struct Conv2d: AffineLayer {
             flipped.withUnsafeBufferPointer { wp in
                 patches.withUnsafeBufferPointer { pp in
                     product.withUnsafeMutableBufferPointer { cp in
-                        BLAS.gemm(m: inChannels, n: n * hw, k: rowsOfPatches, wp.baseAddress!, lda: rowsOfPatches,
-                                  pp.baseAddress!, ldb: n * hw, beta: 0, cp.baseAddress!, ldc: n * hw)
+                        BLAS.gemm(
+                            m: inChannels, n: n * hw, k: rowsOfPatches, wp.baseAddress!, lda: rowsOfPatches,
+                            pp.baseAddress!, ldb: n * hw, beta: 0, cp.baseAddress!, ldc: n * hw)
                     }
                 }
             }
@@ -241,9 +246,10 @@ public struct Conv2d: AffineLayer {
                 for i in 0..<g.rows {
                     let base = i * p + offset
                     // g_i as C_out × H·W (row-major in the row of g) times Π_iᵀ, Π_i the columns of sample i.
-                    BLAS.gemm(m: outChannels, n: kr, k: hw, gp.baseAddress! + i * outputWidth, lda: hw,
-                              pp.baseAddress! + i * hw, ldb: columns, transposeB: true,
-                              beta: 0, o.baseAddress! + base, ldc: kr)
+                    BLAS.gemm(
+                        m: outChannels, n: kr, k: hw, gp.baseAddress! + i * outputWidth, lda: hw,
+                        pp.baseAddress! + i * hw, ldb: columns, transposeB: true,
+                        beta: 0, o.baseAddress! + base, ldc: kr)
                     guard hasBias else { continue }
                     for c in 0..<outChannels {
                         var s = 0.0

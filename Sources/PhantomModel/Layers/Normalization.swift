@@ -206,8 +206,9 @@ struct NormalizationPoint: MapPoint {
     }
 
     func selectingSamples(_ rows: [Int]) -> any MapPoint {
-        NormalizationPoint(shape: shape, normalized: normalized.selectingRows(rows),
-                           sigma: rows.flatMap { i in Array(sigma[(i * shape.segments)..<((i + 1) * shape.segments)]) },
-                           gamma: gamma)
+        NormalizationPoint(
+            shape: shape, normalized: normalized.selectingRows(rows),
+            sigma: rows.flatMap { i in Array(sigma[(i * shape.segments)..<((i + 1) * shape.segments)]) },
+            gamma: gamma)
     }
 }

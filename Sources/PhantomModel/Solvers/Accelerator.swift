@@ -112,8 +112,7 @@ struct Accelerator {
     private func applyH(_ i: Int, _ v: [Double], transposed: Bool) -> [Double] {
         var out = v.map { -$0 }
         for pair in pairs[i] {
-            if transposed { BLAS.axpy(BLAS.dot(pair.u, v), pair.w, &out) }
-            else { BLAS.axpy(BLAS.dot(pair.w, v), pair.u, &out) }
+            if transposed { BLAS.axpy(BLAS.dot(pair.u, v), pair.w, &out) } else { BLAS.axpy(BLAS.dot(pair.w, v), pair.u, &out) }
         }
         return out
     }

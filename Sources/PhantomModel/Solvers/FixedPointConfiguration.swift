@@ -73,18 +73,22 @@ public struct FixedPointConfiguration: Sendable, Equatable {
     public var denseNewtonLimit: Int
 
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
-    public init(method: FixedPointMethod = .auto, stopping: StoppingCriterion = .relative(1e-10),
-                maxIterations: Int = 200, damping: Double = 1, andersonMemory: Int = 5,
-                andersonMixing: Double = 1, andersonRegularization: Double = 1e-10,
-                broydenMemory: Int = 30, recordedIterates: Int = 0, newtonSteps: Int = 20,
-                denseNewtonLimit: Int = 1024) throws(ConfigurationError) {
+    public init(
+        method: FixedPointMethod = .auto, stopping: StoppingCriterion = .relative(1e-10),
+        maxIterations: Int = 200, damping: Double = 1, andersonMemory: Int = 5,
+        andersonMixing: Double = 1, andersonRegularization: Double = 1e-10,
+        broydenMemory: Int = 30, recordedIterates: Int = 0, newtonSteps: Int = 20,
+        denseNewtonLimit: Int = 1024
+    ) throws(ConfigurationError) {
         guard stopping.tolerance > 0, stopping.tolerance.isFinite else {
             throw ConfigurationError("the solver tolerance must be a positive number, got \(stopping.tolerance)")
         }
         guard maxIterations >= 1 else { throw ConfigurationError("the solver's iteration limit must be ≥ 1, got \(maxIterations)") }
         guard damping > 0, damping <= 1 else { throw ConfigurationError("damping must lie in (0, 1], got \(damping)") }
         guard andersonMemory >= 1 else { throw ConfigurationError("Anderson memory must be ≥ 1, got \(andersonMemory)") }
-        guard andersonMixing > 0, andersonMixing <= 1 else { throw ConfigurationError("Anderson mixing β must lie in (0, 1], got \(andersonMixing)") }
+        guard andersonMixing > 0, andersonMixing <= 1 else {
+            throw ConfigurationError("Anderson mixing β must lie in (0, 1], got \(andersonMixing)")
+        }
         guard andersonRegularization >= 0, andersonRegularization.isFinite else {
             throw ConfigurationError("Anderson regularisation must be ≥ 0, got \(andersonRegularization)")
         }

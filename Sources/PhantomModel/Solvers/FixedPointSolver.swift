@@ -54,21 +54,25 @@ public struct FixedPointSolver: Sendable {
     /// `.auto` skips the Newton polish.
     public func solve(initial: Matrix, _ f: @escaping @Sendable (Matrix) -> Matrix) -> FixedPointSolution {
         let b = initial.rows
-        return solve(initial: initial, map: { h, rows in
-            guard rows.count != b else { return f(h) }
-            // Embed the running rows in a full batch (the others at their own rows of `initial`).
-            var full = initial
-            for (r, i) in rows.enumerated() { full.setRow(i, h.row(r)) }
-            return f(full).selectingRows(rows)
-        }, linearize: nil)
+        return solve(
+            initial: initial,
+            map: { h, rows in
+                guard rows.count != b else { return f(h) }
+                // Embed the running rows in a full batch (the others at their own rows of `initial`).
+                var full = initial
+                for (r, i) in rows.enumerated() { full.setRow(i, h.row(r)) }
+                return f(full).selectingRows(rows)
+            }, linearize: nil)
     }
 
     /// Solves h = f(h) from `initial` (B×d).
     /// - Parameters:
     ///   - map: f on some rows of the batch: `map(H, rows)` gets row r of H as sample `rows[r]`.
     ///   - linearize: f's linearization at some rows (for the Newton polish of `.auto`), or nil.
-    public func solve(initial: Matrix, map: @escaping @Sendable (Matrix, [Int]) -> Matrix,
-                      linearize: (@Sendable (Matrix, [Int]) -> any CellLinearization)?) -> FixedPointSolution {
+    public func solve(
+        initial: Matrix, map: @escaping @Sendable (Matrix, [Int]) -> Matrix,
+        linearize: (@Sendable (Matrix, [Int]) -> any CellLinearization)?
+    ) -> FixedPointSolution {
         var run = SolverRun(configuration: configuration, initial: initial)
         guard initial.isFinite else { return run.solution(statuses: [SolverStatus](repeating: .nonFiniteInput, count: initial.rows)) }
         let blocked = { @Sendable (h: Matrix, rows: [Int]) in Self.evaluateInBlocks(h, rows, map) }
@@ -91,7 +95,8 @@ public struct FixedPointSolver: Sendable {
         let d = h.columns
         var result = Matrix(zeros: rows.count, d)
         for (b, block) in blocks.enumerated() {
-            result.elements.replaceSubrange((block.lowerBound * d)..<(block.upperBound * d), with: values[b].elements[0..<(block.count * d)])
+            result.elements.replaceSubrange(
+                (block.lowerBound * d)..<(block.upperBound * d), with: values[b].elements[0..<(block.count * d)])
         }
         return result
     }
@@ -138,11 +143,12 @@ private struct SolverRun {
         iterations = bestIteration
         sawNonFinite = [Bool](repeating: false, count: b)
         traces = [[Double]](repeating: [], count: b)
-        let first: FixedPointStage = switch configuration.method {
-        case .auto, .anderson: .anderson
-        case .broyden: .broyden
-        case .fixedPoint: .fixedPoint
-        }
+        let first: FixedPointStage =
+            switch configuration.method {
+            case .auto, .anderson: .anderson
+            case .broyden: .broyden
+            case .fixedPoint: .fixedPoint
+            }
         stages = [FixedPointStage](repeating: first, count: b)
         stageStart = bestIteration
         sinceImprovement = bestIteration
@@ -285,7 +291,8 @@ private struct SolverRun {
         guard !finished.isEmpty else { return }
         for i in finished {
             let lin = linearize(best.selectingRows([i]), [i])
-            let radius = d <= c.denseNewtonLimit
+            let radius =
+                d <= c.denseNewtonLimit
                 ? ((try? lin.jacobian(sample: 0).spectralRadius()) ?? .nan)
                 : ArnoldiSpectralRadius.estimate(lin.stateJacobian(sample: 0), steps: 60).spectralRadius
             if !(radius < 1) { unstable[i] = true }
@@ -308,17 +315,25 @@ private struct SolverRun {
         var statuses = given ?? [SolverStatus](repeating: .maximumIterationsReached, count: b)
         if given == nil {
             for i in 0..<b {
-                if unstable[i] { statuses[i] = .unstable }
-                else if bestResidual[i] <= c.stopping.tolerance { statuses[i] = .converged }
-                else if sawNonFinite[i] && c.method != .auto { statuses[i] = .nonFiniteIterate }
-                else if lastResidual[i] > 1e4 * bestResidual[i] { statuses[i] = .diverged }
-                else if sawNonFinite[i] { statuses[i] = .nonFiniteIterate }
-                else if iterations[i] >= 4 && bestIteration[i] <= iterations[i] / 2 { statuses[i] = .stagnation }
+                if unstable[i] {
+                    statuses[i] = .unstable
+                } else if bestResidual[i] <= c.stopping.tolerance {
+                    statuses[i] = .converged
+                } else if sawNonFinite[i] && c.method != .auto {
+                    statuses[i] = .nonFiniteIterate
+                } else if lastResidual[i] > 1e4 * bestResidual[i] {
+                    statuses[i] = .diverged
+                } else if sawNonFinite[i] {
+                    statuses[i] = .nonFiniteIterate
+                } else if iterations[i] >= 4 && bestIteration[i] <= iterations[i] / 2 {
+                    statuses[i] = .stagnation
+                }
             }
         }
-        var solution = FixedPointSolution(states: best, residuals: bestResidual, absoluteResiduals: bestAbsolute,
-                                          iterations: iterations, statuses: statuses, traces: traces,
-                                          functionEvaluations: evaluations, methods: stages)
+        var solution = FixedPointSolution(
+            states: best, residuals: bestResidual, absoluteResiduals: bestAbsolute,
+            iterations: iterations, statuses: statuses, traces: traces,
+            functionEvaluations: evaluations, methods: stages)
         solution.recentIterates = recent
         return solution
     }

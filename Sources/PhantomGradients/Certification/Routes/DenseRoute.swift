@@ -53,8 +53,10 @@ public final class DenseRoute: CertificationRoute {
         return (start, x, atStar, atStar.parameterVJPRows(Matrix.identity(d)))
     }()
 
-    public init(problem: GradientProblem, facts: DenseSample, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver,
-                columnBudget: Int = 4_000_000, preferColumnRoute: Bool = false) {
+    public init(
+        problem: GradientProblem, facts: DenseSample, ks: [Int], lambdas: [Double], solver: any DenseSpectralSolver,
+        columnBudget: Int = 4_000_000, preferColumnRoute: Bool = false
+    ) {
         (self.problem, self.facts, self.ks, self.lambdas, self.solver) = (problem, facts, ks, lambdas, solver)
         (self.columnBudget, self.preferColumnRoute) = (columnBudget, preferColumnRoute)
     }
@@ -83,8 +85,9 @@ public final class DenseRoute: CertificationRoute {
 
     /// The certificate from EᵀE and S = M𝒜(I − Jᵀ).
     public func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
-        Certificate.compute(errorGram: errorGram, ascent: ascent, gram: facts.gram, sigmaMin: facts.sigmaMin,
-                            sigmaMax: facts.sigmaMax, solver: solver)
+        Certificate.compute(
+            errorGram: errorGram, ascent: ascent, gram: facts.gram, sigmaMin: facts.sigmaMin,
+            sigmaMax: facts.sigmaMax, solver: solver)
     }
 
     public func certificates(of residual: ResidualOperator, warmStart: inout WarmStart?) -> [Certificate] {
@@ -114,7 +117,9 @@ public final class DenseRoute: CertificationRoute {
     public func powerNorms() -> [[(value: Double, status: ValueStatus)]] {
         lambdas.map { lambda in
             ks.map { k in
-                do throws(LinearAlgebraError) { return (try solver.spectralNorm(power(.damped(lambda), k)), .ok) } catch { return (.nan, .lapackFailure(error)) }
+                do throws(LinearAlgebraError) { return (try solver.spectralNorm(power(.damped(lambda), k)), .ok) } catch {
+                    return (.nan, .lapackFailure(error))
+                }
             }
         }
     }
@@ -138,7 +143,8 @@ public enum GramSpectrum {
     /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), with λ_min ≤ ``nullTolerance``·λ_max (and round-off negatives)
     /// taken as 0; NaN with the LAPACK failure as status when the eigenvalues cannot be computed.
     public static func extremeSingularValues(_ gram: Matrix, solver: any DenseSpectralSolver = LAPACKSpectralSolver())
-        -> (min: Double, max: Double, status: ValueStatus) {
+        -> (min: Double, max: Double, status: ValueStatus)
+    {
         do throws(LinearAlgebraError) {
             let eigenvalues = try solver.symmetricEigenvalues(gram)
             let s = singularValues(lowest: eigenvalues.first ?? .nan, highest: eigenvalues.last ?? .nan)

@@ -57,18 +57,21 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     let rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)?
     private var unrolls: [Double: UnrolledResidual.Rows] = [:]
 
-    public init(problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
-                tolerance: Double = 1e-8, maxSteps: Int = 200, solver: any KrylovEigensolver = StandardKrylovEigensolver()) {
+    public init(
+        problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
+        tolerance: Double = 1e-8, maxSteps: Int = 200, solver: any KrylovEigensolver = StandardKrylovEigensolver()
+    ) {
         (self.problem, self.samples, self.ks, self.lambdas) = (problem, samples, ks, lambdas)
         (self.sigmaMin, self.sigmaMax, self.tolerance, self.maxSteps, self.solver) = (sigmaMin, sigmaMax, tolerance, maxSteps, solver)
         linearization = problem.linearization.restricted(toSamples: samples)
         let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
         self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
         inverseDiagonals = self.diagonals.map { rows in
-            Matrix(rowArrays: rows.map { g in
-                let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
-                return g.map { 1 / max($0, floor) }
-            })
+            Matrix(
+                rowArrays: rows.map { g in
+                    let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
+                    return g.map { 1 / max($0, floor) }
+                })
         }
         rhoStarMasks = self.diagonals.map { rows in
             var scale = Matrix(zeros: rows.count, problem.stateDimension), null = scale
@@ -76,7 +79,11 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             for (i, g) in rows.enumerated() {
                 let top = g.max() ?? 0
                 for j in g.indices {
-                    if g[j] > GramSpectrum.nullTolerance * top { scale[i, j] = 1 / g[j].squareRoot() } else { null[i, j] = 1; hasNull = true }
+                    if g[j] > GramSpectrum.nullTolerance * top {
+                        scale[i, j] = 1 / g[j].squareRoot()
+                    } else {
+                        null[i, j] = 1; hasNull = true
+                    }
                 }
             }
             return (scale, null, hasNull)
@@ -107,8 +114,9 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         case .jacobian:
             return BatchOperator(apply: { self.linearization.stateJVP($0) }, transpose: { self.linearization.stateVJP($0) })
         case .damped(let lambda):
-            return BatchOperator(apply: { dampedStep(self.linearization.stateJVP($0), $0, lambda) },
-                                 transpose: { dampedStep(self.linearization.stateVJP($0), $0, lambda) })
+            return BatchOperator(
+                apply: { dampedStep(self.linearization.stateJVP($0), $0, lambda) },
+                transpose: { dampedStep(self.linearization.stateVJP($0), $0, lambda) })
         }
     }
 
@@ -120,13 +128,17 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             return neumannCertificates(step(s).power(k), warmStart: &warmStart)
         case .stateSpace(let p):
             let samples = samples
-            let op = BatchOperator(apply: { p.base.apply($0, transposed: false, samples: samples, products: self) },
-                                   transpose: { p.base.apply($0, transposed: true, samples: samples, products: self) })
+            let op = BatchOperator(
+                apply: { p.base.apply($0, transposed: false, samples: samples, products: self) },
+                transpose: { p.base.apply($0, transposed: true, samples: samples, products: self) })
             return neumannCertificates(op, warmStart: &warmStart)
         case .unrolled(let k, let lambda):
-            let rows = unrolls[lambda] ?? UnrolledResidual.Rows(problem: problem, samples: samples, start: linearization, damping: lambda,
-                                                                maxSteps: ks.last ?? k)
-            unrolls = [lambda: rows]     // one λ's unroll at a time (the driver goes λ by λ)
+            let rows =
+                unrolls[lambda]
+                ?? UnrolledResidual.Rows(
+                    problem: problem, samples: samples, start: linearization, damping: lambda,
+                    maxSteps: ks.last ?? k)
+            unrolls = [lambda: rows]  // one λ's unroll at a time (the driver goes λ by λ)
             let (errorGram, ascent) = rows.operators(steps: k)
             return certificates(errorGram: errorGram, ascent: ascent, warmStart: &warmStart)
         }
@@ -134,11 +146,13 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
 
     /// The certificate of E = −Mᵀ Pᵀ per sample: EᵀE v = P G Pᵀ v, ½(S + Sᵀ)v = ½[G(I − Pᵀ)v + (I − P)G v].
     func neumannCertificates(_ p: BatchOperator, warmStart: inout WarmStart?) -> [Certificate] {
-        certificates(errorGram: .symmetric { v in p.apply(self.gram(p.transpose(v))) }, ascent: .symmetric { v in
-            let gv = self.gram(v)
-            let s = self.gram(v - p.transpose(v)), st = gv - p.apply(gv)
-            return 0.5 * (s + st)
-        }, warmStart: &warmStart)
+        certificates(
+            errorGram: .symmetric { v in p.apply(self.gram(p.transpose(v))) },
+            ascent: .symmetric { v in
+                let gv = self.gram(v)
+                let s = self.gram(v - p.transpose(v)), st = gv - p.apply(gv)
+                return 0.5 * (s + st)
+            }, warmStart: &warmStart)
     }
 
     /// The certificates of any residual from its two symmetric operators on rows: the error Gram v ↦ EᵀE v and the
@@ -149,22 +163,26 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     func certificates(errorGram: BatchOperator, ascent: BatchOperator, warmStart: inout WarmStart?) -> [Certificate] {
         let d = problem.stateDimension, b = samples.count
         let previous = warmStart
-        let errorRun = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.error,
-                                      needed: .largest, wantVectors: true, apply: errorGram.apply)
+        let errorRun = solver.lanczos(
+            rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.error,
+            needed: .largest, wantVectors: true, apply: errorGram.apply)
         let margin: [RitzValue], marginVector: Matrix
         if let preconditioner = inverseDiagonals {
             // A diagonal G (tanh): LOBPCG preconditioned by G^{-1}, under which sym(G(I − Pᵀ)) is close to I − sym(P)
             // whatever G's spread of scales; residuals relative to σ_max² (the margin's normalisation).
-            let run = solver.lobpcgSmallest(rows: b, dimension: d, tolerance: tolerance, scale: sigmaMax.map { $0 * $0 }, maxSteps: maxSteps,
-                                            start: previous?.margin, preconditioner: { $0.hadamard(preconditioner) }, apply: ascent.apply)
+            let run = solver.lobpcgSmallest(
+                rows: b, dimension: d, tolerance: tolerance, scale: sigmaMax.map { $0 * $0 }, maxSteps: maxSteps,
+                start: previous?.margin, preconditioner: { $0.hadamard(preconditioner) }, apply: ascent.apply)
             (margin, marginVector) = (run.results, run.vectors)
         } else {
-            let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.margin,
-                                     needed: .smallest, wantVectors: true, apply: ascent.apply)
+            let run = solver.lanczos(
+                rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.margin,
+                needed: .smallest, wantVectors: true, apply: ascent.apply)
             (margin, marginVector) = (run.results.map(\.smallest), run.smallest)
         }
         let error = errorRun.results
-        let rhoStars = diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
+        let rhoStars =
+            diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
         warmStart = WarmStart(error: errorRun.largest, margin: marginVector, rhoStar: rhoStars?.vectors)
         return (0..<b).map { i in
             let top = error[i].largest
@@ -175,10 +193,12 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             if smin == 0, lowStatus.isOK, margin[i].value > Self.singularMarginBound * smax * smax {
                 lowStatus = .notConverged(residual: margin[i].residual)
             }
-            let rhoStar = rhoStars.map { ($0.values[i], $0.status[i]) }
+            let rhoStar =
+                rhoStars.map { ($0.values[i], $0.status[i]) }
                 ?? (.nan, .notComputed("ρ* on the matrix-free route needs a diagonal M Mᵀ (the tanh cell)"))
-            return Certificate(errorNorm: (max(top.value, 0).squareRoot(), ValueStatus(top)), rhoStar: rhoStar,
-                               margin: (margin[i].value, lowStatus), sigmaMin: smin, sigmaMax: smax)
+            return Certificate(
+                errorNorm: (max(top.value, 0).squareRoot(), ValueStatus(top)), rhoStar: rhoStar,
+                margin: (margin[i].value, lowStatus), sigmaMin: smin, sigmaMax: smax)
         }
     }
 
@@ -187,13 +207,20 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     /// ``GramSpectrum/nullTolerance``·max g). As on the dense route, ρ* = ∞ when EᵀE is non-zero on the null
     /// coordinates (a second Lanczos, on the masked EᵀE, decides); a residual short of the tolerance is its status.
     private func rhoStar(errorGram: BatchOperator, errorMax: [Double], start: Matrix?)
-        -> (values: [Double], status: [ValueStatus], vectors: Matrix) {
+        -> (values: [Double], status: [ValueStatus], vectors: Matrix)
+    {
         let d = problem.stateDimension, b = samples.count
         let (scale, null, hasNull) = rhoStarMasks!
-        let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
-                                 wantVectors: true) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
-        let onNull = hasNull ? solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
-                                              wantVectors: false) { v in null.hadamard(errorGram(null.hadamard(v))) }.results : nil
+        let run = solver.lanczos(
+            rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
+            wantVectors: true
+        ) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
+        let onNull =
+            hasNull
+            ? solver.lanczos(
+                rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
+                wantVectors: false
+            ) { v in null.hadamard(errorGram(null.hadamard(v))) }.results : nil
         var values: [Double] = [], status: [ValueStatus] = []
         for i in 0..<b {
             // M = 0 (every unit saturated): no cotangent has a gradient to compare with.
@@ -206,7 +233,9 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             if let onNull {
                 let n = onNull[i].largest
                 guard n.converged else { values.append(.nan); status.append(ValueStatus(n)); continue }
-                if n.value > GramSpectrum.nullTolerance * max(errorMax[i], 0) + 1e-300 { values.append(.infinity); status.append(.ok); continue }
+                if n.value > GramSpectrum.nullTolerance * max(errorMax[i], 0) + 1e-300 {
+                    values.append(.infinity); status.append(.ok); continue
+                }
             }
             values.append(top.converged ? max(top.value, 0).squareRoot() : .nan)
             status.append(ValueStatus(top))
@@ -223,8 +252,10 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             var start: Matrix?
             for k in ks {
                 let p = step(.damped(lambda)).power(k)
-                let run = solver.lanczos(rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
-                                         wantVectors: true) { v in p.apply(p.transpose(v)) }
+                let run = solver.lanczos(
+                    rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
+                    wantVectors: true
+                ) { v in p.apply(p.transpose(v)) }
                 start = run.largest
                 for i in 0..<b {
                     let top = run.results[i].largest

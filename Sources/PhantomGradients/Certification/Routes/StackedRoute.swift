@@ -55,8 +55,11 @@ public final class StackedRoute: CertificationRoute {
                 p.base.apply(Matrix.identity(d), transposed: false, samples: [i], products: DenseStateProducts(jacobian: j)).transposed
             }
         case .unrolled:
-            return [Certificate(errorNorm: (.nan, Self.noStackedForm), rhoStar: (.nan, Self.noStackedForm), margin: (.nan, Self.noStackedForm),
-                                sigmaMin: sigmaMin, sigmaMax: sigmaMax)]
+            return [
+                Certificate(
+                    errorNorm: (.nan, Self.noStackedForm), rhoStar: (.nan, Self.noStackedForm), margin: (.nan, Self.noStackedForm),
+                    sigmaMin: sigmaMin, sigmaMax: sigmaMax)
+            ]
         }
         return [Certificate.neumann(blockDiagonal(blocks), gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, solver: solver)]
     }
@@ -66,10 +69,11 @@ public final class StackedRoute: CertificationRoute {
         let d = problem.stateDimension
         var all = powers[s] ?? jacobians.map { _ in [Matrix.identity(d)] }
         if all[i].count <= k {
-            let base: Matrix = switch s {
-            case .jacobian: jacobians[i]
-            case .damped(let lambda): dampedStepUnfused(jacobians[i], Matrix.identity(d), lambda)
-            }
+            let base: Matrix =
+                switch s {
+                case .jacobian: jacobians[i]
+                case .damped(let lambda): dampedStepUnfused(jacobians[i], Matrix.identity(d), lambda)
+                }
             while all[i].count <= k { all[i].append(base * all[i][all[i].count - 1]) }
             powers[s] = all
         }
