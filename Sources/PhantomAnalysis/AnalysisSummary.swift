@@ -142,7 +142,7 @@ public struct AnalysisSummary: Encodable, Sendable {
     /// spectral value that is not ok, each with its true cause.
     static func unconvergedDetail(_ spectra: [SampleSpectra]) -> [String] {
         spectra.enumerated().filter { !$0.element.converged }.prefix(8).map { s, x in
-            "sample \(s): " + x.statuses.filter { !$0.status.isOK }.map { "\($0.name) \($0.status)" }.joined(separator: ", ")
+            "sample \(s): " + x.statuses.filter { !$0.status.isOK }.map { "\($0.quantity.rawValue) \($0.status)" }.joined(separator: ", ")
         }
     }
 

@@ -18,9 +18,6 @@ public struct BatchOperator {
 
     public func callAsFunction(_ v: Matrix) -> Matrix { apply(v) }
 
-    /// Aᵀ as an operator.
-    public var transposed: BatchOperator { BatchOperator(apply: transpose, transpose: apply) }
-
     /// A^k: k applications (and k of the transpose), A⁰ = I.
     public func power(_ k: Int) -> BatchOperator {
         let (a, t) = (apply, transpose)

@@ -39,9 +39,12 @@ public struct SampleSpectra: Sendable {
     /// Every value reached its tolerance.
     public var converged: Bool { sigmaMinConverged && sigmaMaxConverged && jacobianNormConverged && spectralRadiusConverged }
 
-    /// The four spectral values with their names, for reports.
-    public var statuses: [(name: String, status: ValueStatus)] {
-        [("ρ(J)", spectralRadiusStatus), ("‖J‖₂", jacobianNormStatus), ("σ_min(M)", sigmaMinStatus), ("σ_max(M)", sigmaMaxStatus)]
+    /// The four spectral values with their pedigree, for reports.
+    public var statuses: [(quantity: FailureReport.Quantity, status: ValueStatus)] {
+        [
+            (.spectralRadius, spectralRadiusStatus), (.jacobianNorm, jacobianNormStatus), (.sigmaMin, sigmaMinStatus),
+            (.sigmaMax, sigmaMaxStatus)
+        ]
     }
 
     static let notCertified = ValueStatus.notComputed("the sample is not certified")

@@ -140,9 +140,4 @@ public struct Certificate: Sendable, Equatable {
             errorGram: power * gram * power.transposed, ascent: gram * (Matrix.identity(power.rows) - power.transposed),
             gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, solver: solver)
     }
-
-    /// The same certificate in every cell of an L × K grid.
-    public static func constant(_ certificate: Certificate, lambdas: Int, ks: Int) -> [[Certificate]] {
-        Array(repeating: Array(repeating: certificate, count: ks), count: lambdas)
-    }
 }

@@ -41,7 +41,7 @@ public final class DenseRoute: CertificationRoute {
     public let preferColumnRoute: Bool
 
     /// Per step, S⁰ = I, S¹, S², … as far as asked (S^{j+1} = S · S^j, the same products whatever k is asked first).
-    private var powers: [StateStep: [Matrix]] = [:]
+    private var powers: DenseStatePowers
     private var unrolls: [Double: UnrolledResidual.Dense] = [:]
 
     /// UPG's column route, shared by every λ: the sample replicated d times (one row per cotangent e_a), the
@@ -59,29 +59,14 @@ public final class DenseRoute: CertificationRoute {
     ) {
         (self.problem, self.facts, self.ks, self.lambdas, self.solver) = (problem, facts, ks, lambdas, solver)
         (self.columnBudget, self.preferColumnRoute) = (columnBudget, preferColumnRoute)
+        powers = DenseStatePowers(jacobian: facts.jacobian)
     }
 
     public var sampleCount: Int { 1 }
     public var stateDimension: Int { facts.stateDimension }
 
-    /// S as a d×d matrix: J, or B = λJ + (1 − λ)I (λJ and (1 − λ)I rounded separately).
-    public func step(_ s: StateStep) -> Matrix {
-        switch s {
-        case .jacobian: facts.jacobian
-        case .damped(let lambda): dampedStepUnfused(facts.jacobian, Matrix.identity(stateDimension), lambda)
-        }
-    }
-
     /// S^k, from the cached powers.
-    public func power(_ s: StateStep, _ k: Int) -> Matrix {
-        var list = powers[s] ?? [Matrix.identity(stateDimension)]
-        if list.count <= k {
-            let base = step(s)
-            while list.count <= k { list.append(base * list[list.count - 1]) }
-            powers[s] = list
-        }
-        return list[k]
-    }
+    public func power(_ s: StateStep, _ k: Int) -> Matrix { powers.power(s, k) }
 
     /// The certificate from EᵀE and S = M𝒜(I − Jᵀ).
     public func certificate(errorGram: Matrix, ascent: Matrix) -> Certificate {
@@ -96,10 +81,7 @@ public final class DenseRoute: CertificationRoute {
         case .neumann(let s, let k):
             return [neumann(power(s, k))]
         case .stateSpace(let p):
-            let d = stateDimension
-            let products = DenseStateProducts(jacobian: facts.jacobian)
-            // Row i of P applied to the identity rows is P e_i: the rows are Pᵀ.
-            return [neumann(p.base.apply(Matrix.identity(d), transposed: false, samples: [facts.sample], products: products).transposed)]
+            return [neumann(p.dense(jacobian: facts.jacobian, sample: facts.sample))]
         case .unrolled(let k, let lambda):
             // One λ's unroll at a time (the driver goes λ by λ): an unroll of d replicated rows is large.
             let unroll = unrolls[lambda] ?? UnrolledResidual.Dense(route: self, damping: lambda, maxSteps: ks.last ?? k)
@@ -125,6 +107,45 @@ public final class DenseRoute: CertificationRoute {
     }
 }
 
+/// S⁰ = I, S¹, S², … of one sample's dense J or B = λJ + (1 − λ)I (λJ and (1 − λ)I rounded separately), formed as
+/// far as asked by S^{j+1} = S · S^j — the same products whatever k is asked first. Shared by the dense and stacked
+/// routes.
+struct DenseStatePowers {
+    let jacobian: Matrix
+    private var powers: [StateStep: [Matrix]] = [:]
+
+    init(jacobian: Matrix) { self.jacobian = jacobian }
+
+    /// S as a d×d matrix.
+    func step(_ s: StateStep) -> Matrix {
+        switch s {
+        case .jacobian: jacobian
+        case .damped(let lambda): dampedStepUnfused(jacobian, Matrix.identity(jacobian.rows), lambda)
+        }
+    }
+
+    mutating func power(_ s: StateStep, _ k: Int) -> Matrix {
+        var list = powers[s] ?? [Matrix.identity(jacobian.rows)]
+        if list.count <= k {
+            let base = step(s)
+            while list.count <= k { list.append(base * list[list.count - 1]) }
+            powers[s] = list
+        }
+        return list[k]
+    }
+}
+
+extension AnyStateSpaceOperator {
+    /// P as a d×d matrix for one sample with dense J: row i of P applied to the identity rows is P e_i, so the rows
+    /// are Pᵀ.
+    func dense(jacobian: Matrix, sample: Int) -> Matrix {
+        base.apply(
+            Matrix.identity(jacobian.rows), transposed: false, samples: [sample],
+            products: DenseStateProducts(jacobian: jacobian)
+        ).transposed
+    }
+}
+
 /// J v and Jᵀ v on rows from one sample's dense J (rows v: V Jᵀ and V J).
 struct DenseStateProducts: StateProducts {
     let jacobian: Matrix
@@ -142,7 +163,7 @@ public enum GramSpectrum {
 
     /// (σ_min, σ_max) = (√λ_min(G), √λ_max(G)), with λ_min ≤ ``nullTolerance``·λ_max (and round-off negatives)
     /// taken as 0; NaN with the LAPACK failure as status when the eigenvalues cannot be computed.
-    public static func extremeSingularValues(_ gram: Matrix, solver: any DenseSpectralSolver = LAPACKSpectralSolver())
+    public static func extremeSingularValues(_ gram: Matrix, solver: any DenseSpectralSolver)
         -> (min: Double, max: Double, status: ValueStatus)
     {
         do throws(LinearAlgebraError) {
@@ -159,17 +180,5 @@ public enum GramSpectrum {
     public static func singularValues(lowest low: Double, highest high: Double) -> (min: Double, max: Double) {
         let top = high.isNaN ? .nan : max(high, 0)
         return (low.isNaN ? .nan : (low <= nullTolerance * top ? 0 : low.squareRoot()), top.squareRoot())
-    }
-}
-
-extension Matrix {
-    /// step^k for every k in `ks` (ascending), by repeated left multiplication from the identity.
-    public static func powers(of step: Matrix, at ks: [Int]) -> [Matrix] {
-        var power = Matrix.identity(step.rows)
-        var k = 0
-        return ks.map { target in
-            while k < target { power = step * power; k += 1 }
-            return power
-        }
     }
 }

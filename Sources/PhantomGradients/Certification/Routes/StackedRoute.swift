@@ -17,7 +17,8 @@ public final class StackedRoute: CertificationRoute {
     public let sigmaMax: Double
     public let sigmaStatus: ValueStatus
     public let solver: any DenseSpectralSolver
-    private var powers: [StateStep: [[Matrix]]] = [:]
+    /// Per sample, the powers of its J or B.
+    private var powers: [DenseStatePowers]
 
     /// Whether the stacked analysis applies: B·d ≤ `limit` and p ≥ B·d.
     public static func applies(_ problem: GradientProblem, limit: Int) -> Bool {
@@ -36,6 +37,7 @@ public final class StackedRoute: CertificationRoute {
         let sigma = GramSpectrum.extremeSingularValues(gram, solver: solver)
         (sigmaMin, sigmaMax, sigmaStatus) = (sigma.min, sigma.max, sigma.status)
         jacobians = (0..<b).map { lin.jacobian(sample: $0) }
+        powers = jacobians.map(DenseStatePowers.init(jacobian:))
     }
 
     public var sampleCount: Int { 1 }
@@ -48,12 +50,9 @@ public final class StackedRoute: CertificationRoute {
         let blocks: [Matrix]
         switch residual {
         case .neumann(let s, let k):
-            blocks = (0..<jacobians.count).map { power(s, k, sample: $0) }
+            blocks = powers.indices.map { powers[$0].power(s, k) }
         case .stateSpace(let p):
-            let d = problem.stateDimension
-            blocks = jacobians.enumerated().map { i, j in
-                p.base.apply(Matrix.identity(d), transposed: false, samples: [i], products: DenseStateProducts(jacobian: j)).transposed
-            }
+            blocks = jacobians.enumerated().map { i, j in p.dense(jacobian: j, sample: i) }
         case .unrolled:
             return [
                 Certificate(
@@ -62,22 +61,6 @@ public final class StackedRoute: CertificationRoute {
             ]
         }
         return [Certificate.neumann(blockDiagonal(blocks), gram: gram, sigmaMin: sigmaMin, sigmaMax: sigmaMax, solver: solver)]
-    }
-
-    /// S_i^k for sample i (S⁰ = I, S^{j+1} = S · S^j).
-    func power(_ s: StateStep, _ k: Int, sample i: Int) -> Matrix {
-        let d = problem.stateDimension
-        var all = powers[s] ?? jacobians.map { _ in [Matrix.identity(d)] }
-        if all[i].count <= k {
-            let base: Matrix =
-                switch s {
-                case .jacobian: jacobians[i]
-                case .damped(let lambda): dampedStepUnfused(jacobians[i], Matrix.identity(d), lambda)
-                }
-            while all[i].count <= k { all[i].append(base * all[i][all[i].count - 1]) }
-            powers[s] = all
-        }
-        return all[i][k]
     }
 
     /// The block-diagonal (B·d)×(B·d) matrix of per-sample d×d blocks.
