@@ -11,6 +11,8 @@ public struct AnalysisConfiguration: Sendable {
     /// Each stacked cell costs O((B·d)³) (docs/Theory.md §3.5): B·d ≤ 512 by default.
     public static let defaultStackedLimit = 512
     public static let maximumK = 1000
+    /// At most this many λ values (the grid's other axis; results files are held to the same bound on read).
+    public static let maximumLambdas = 1000
     /// Default number of certified samples: all when d ≤ this, else ``defaultCertifiedAboveLimit``.
     public static let certifyAllUpToDimension = 128
     public static let defaultCertifiedAboveLimit = 16
@@ -47,6 +49,9 @@ public struct AnalysisConfiguration: Sendable {
         if let bad = ks.first(where: { $0 < 1 }) { throw ConfigurationError("every k must be at least 1, got \(bad)") }
         if let big = ks.first(where: { $0 > Self.maximumK }) { throw ConfigurationError("k is at most \(Self.maximumK), got \(big)") }
         guard !lambdas.isEmpty else { throw ConfigurationError("the λ grid is empty") }
+        guard lambdas.count <= Self.maximumLambdas else {
+            throw ConfigurationError("the λ grid has \(lambdas.count) values, at most \(Self.maximumLambdas) are allowed")
+        }
         for lambda in lambdas where !(lambda > 0 && lambda <= 1) {
             throw ConfigurationError("every λ must lie in (0, 1], got \(lambda)")
         }
@@ -70,10 +75,33 @@ public struct AnalysisConfiguration: Sendable {
 
     public var maxK: Int { ks.last ?? 1 }
 
+    /// The route of an analysis of `samples` samples at state dimension d: `auto` is dense for d ≤
+    /// ``SpectraRoute/denseLimit`` when the dense route's memory
+    /// (``SpectraRoute/denseBytes(stateDimension:samples:maxK:lambdas:workers:)``)
+    /// fits ``SpectraRoute/denseMemoryBudget``, iterative otherwise; a forced `dense` that does not fit is refused.
+    /// - Throws: ``ConfigurationError`` naming `--spectra dense`, d and the memory it would need.
+    public func spectraRoute(stateDimension d: Int, samples: Int) throws(ConfigurationError) -> SpectraRoute {
+        let bytes = SpectraRoute.denseBytes(
+            stateDimension: d, samples: samples, maxK: maxK, lambdas: lambdas.count, workers: Parallel.workerCount)
+        let fits = bytes <= Double(SpectraRoute.denseMemoryBudget)
+        switch spectra {
+        case .iterative: return .iterative
+        case .auto: return d <= SpectraRoute.denseLimit && fits ? .dense : .iterative
+        case .dense:
+            guard fits else {
+                throw ConfigurationError(
+                    "--spectra dense at d = \(d) with \(samples) samples and k up to \(maxK) needs about "
+                        + "\(String(format: "%.1f", bytes / Double(1 << 30))) GiB of d×d matrices, more than the dense route's "
+                        + "\(SpectraRoute.denseMemoryBudget >> 30) GiB; use --spectra iterative (or auto)")
+            }
+            return .dense
+        }
+    }
+
     /// How many of `batch` samples of state dimension d are certified. On the matrix-free route none unless
     /// `certificateSamples` asks (its certificates cost minutes per block of samples at d ≥ 1,000).
     public func certifiedCount(batch: Int, stateDimension d: Int) -> Int {
-        if certificateSamples == nil, spectra.resolved(stateDimension: d) == .iterative { return 0 }
+        if certificateSamples == nil, (try? spectraRoute(stateDimension: d, samples: batch)) ?? .iterative == .iterative { return 0 }
         return min(batch, certificateSamples ?? (d <= Self.certifyAllUpToDimension ? batch : Self.defaultCertifiedAboveLimit))
     }
 }
@@ -93,8 +121,20 @@ public enum SpectraRoute: String, Sendable, CaseIterable {
     /// The largest d for which `auto` takes the dense route.
     public static let denseLimit = 512
 
-    /// `auto` resolved for state dimension d.
+    /// The most memory the dense route may hold: 8 GiB (a third of this machine's; the rest is the analysis's).
+    public static let denseMemoryBudget = 8 << 30
+
+    /// `auto` resolved for state dimension d, memory aside (``AnalysisConfiguration/spectraRoute(stateDimension:samples:)``
+    /// also checks that).
     public func resolved(stateDimension d: Int) -> SpectraRoute {
         self == .auto ? (d <= Self.denseLimit ? .dense : .iterative) : self
+    }
+
+    /// The dense route's d×d matrices at their peak, in bytes: every sample's Gram G = M Mᵀ (held from the
+    /// measurements to the certificates), and per worker J and the powers S⁰…S^K of J and of each B_λ (kept along
+    /// k by the dense certificates) plus a few work matrices. Computed in floating point, so no product overflows.
+    public static func denseBytes(stateDimension d: Int, samples: Int, maxK: Int, lambdas: Int, workers: Int) -> Double {
+        let square = 8 * Double(d) * Double(d)
+        return square * (Double(samples) + Double(max(workers, 1)) * (Double(1 + lambdas) * Double(maxK + 1) + 8))
     }
 }

@@ -124,10 +124,13 @@ public struct AnalysisRun: Sendable {
                     + "shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)"
             )
         }
-        let dataPath = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
-        let dataSnapshot = try FileSnapshot(dataPath)
+        func read() throws -> (String, FileSnapshot, DataSet) {
+            let path = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
+            let snapshot = try FileSnapshot(path)
+            return (path, snapshot, try DataSet.load(snapshot))
+        }
+        let (dataPath, dataSnapshot, dataSet) = try inputs.data == nil ? DataSetResolver.named(by: first.path, reference, read) : read()
         let dataSHA256 = dataSnapshot.sha256
-        let dataSet = try DataSet.load(dataSnapshot)
         guard dataSet.y != nil else { throw InputError(path: dataPath, message: "the data file has no targets 'y'; the loss needs them") }
         for member in members {
             try dataSet.checkInputs(
@@ -137,6 +140,8 @@ public struct AnalysisRun: Sendable {
         let chosen = try dataSet.analysisSamples(inputs.samples, path: dataPath)
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
+        // A forced dense route that cannot fit is refused now, not after the forward solves.
+        _ = try configuration.spectraRoute(stateDimension: first.checkpoint.model.stateDimension, samples: chosen.count)
         self.configuration = configuration
         self.solver = solver
         self.members = members
@@ -159,6 +164,9 @@ public struct AnalysisRun: Sendable {
             path: path, sha256: snapshot.sha256,
             checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix, renames: inputs.renames))
     }
+
+    /// Every file the analysis reads: its checkpoints and its data file (an output must be none of them).
+    public var inputPaths: [String] { members.map(\.path) + [dataPath] }
 
     /// The cell kind of the series (of its first checkpoint).
     public var cell: CellKind { members[0].checkpoint.model.cell.kind }
@@ -183,27 +191,24 @@ public struct AnalysisRun: Sendable {
     }
 
     /// The root attributes a results file of this run records besides the format's own: the command, the tool
-    /// version, the time, the data, the cell, the job's fingerprint and series length, and the shard.
+    /// version, the time, the data, the cell, the job's fingerprint, its parts and its series length, and the shard.
     public func resultAttributes(command: String, toolVersion: String, created: Date = Date()) -> [String: String] {
+        let job = jobFingerprint(toolVersion: toolVersion)
         var attributes = [
             "command": command, "tool_version": toolVersion, "created": ISO8601DateFormatter().string(from: created),
-            "data": dataPath, "cell": cell.rawValue, "job_fingerprint": fingerprint(toolVersion: toolVersion),
+            "data": dataPath, "cell": cell.rawValue, "job_fingerprint": job.fingerprint, "job_parts": job.text,
             "job_series": "\(members.count)"
         ]
         if let shard { attributes["shard"] = shard.description }
         return attributes
     }
 
-    /// What makes two runs parts of one job: SHA-256 over the tool version, every checkpoint's hash in order,
-    /// the data file's hash and the chosen rows, the grid, the estimators and every solver setting.
-    public func fingerprint(toolVersion: String) -> String {
+    /// What makes two runs parts of one job (``JobFingerprint``): the grid, the estimators, the chosen data rows,
+    /// every checkpoint's hash in order, and the tool version, the data file's hash and every solver setting.
+    public func jobFingerprint(toolVersion: String) -> JobFingerprint {
         func bits(_ x: Double) -> String { String(x.bitPattern, radix: 16) }
         let c = configuration, f = solver
-        var lines = ["phantom-analysis-job 1", "tool \(toolVersion)"]
-        lines += members.map { "checkpoint \($0.sha256)" }
-        lines.append("data \(dataSHA256) rows \(samples.rows.map(String.init).joined(separator: ","))")
-        lines.append("k \(c.ks.map(String.init).joined(separator: ",")) lambda \(c.lambdas.map(bits).joined(separator: ","))")
-        lines.append("estimators \(c.estimators.map(\.id.rawValue).joined(separator: ","))")
+        var lines = ["tool \(toolVersion)", "data \(dataSHA256)"]
         lines.append(
             "adjoint \(c.adjoint.method.rawValue) \(bits(c.adjoint.tolerance)) \(c.adjoint.maxIterations) \(bits(c.adjoint.damping)) "
                 + "\(c.adjoint.restart)"
@@ -222,6 +227,9 @@ public struct AnalysisRun: Sendable {
             "solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
                 + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")
         lines.append("import \(importOptions)")
-        return SHA256.hex(Array(lines.joined(separator: "\n").utf8))
+        return JobFingerprint(
+            grid: JobFingerprint.grid(ks: c.ks, lambdas: c.lambdas), estimators: JobFingerprint.estimators(c.estimators.map(\.id)),
+            rows: JobFingerprint.rows(samples.rows), checkpoints: JobFingerprint.checkpoints(members.map(\.sha256)),
+            settings: JobFingerprint.settings(lines))
     }
 }

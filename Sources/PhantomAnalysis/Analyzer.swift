@@ -54,7 +54,7 @@ public struct Analyzer: Sendable {
             }
             let problem = ForwardSolveStage(solver: solver).run(model: model, inputs: inputs, targets: targets)
             let exact = ExactGradientStage(adjoint: c.adjoint).run(problem)
-            let route = c.spectra.resolved(stateDimension: problem.stateDimension)
+            let route = try c.spectraRoute(stateDimension: problem.stateDimension, samples: problem.batchSize)
             let measured = try MeasurementStage(
                 ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route,
                 progress: report(.measuring)

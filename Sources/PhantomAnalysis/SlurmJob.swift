@@ -41,20 +41,53 @@ public struct SlurmJob: Sendable {
             throw InputError("the number of shards must lie in 1…\(Shard.maximumCount), got \(shards)")
         }
         guard (1...1024).contains(cpusPerTask) else { throw InputError("cpus per task must lie in 1…1024, got \(cpusPerTask)") }
-        guard time.range(of: #"^([0-9]{1,6}|([0-9]{1,3}-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2})$"#, options: .regularExpression) != nil else {
+        guard time.range(of: #"\A([0-9]{1,6}|([0-9]{1,3}-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2})\z"#, options: .regularExpression) != nil else {
             throw InputError("time '\(time)' is not minutes or [D-]HH:MM:SS")
         }
-        guard memory.range(of: #"^[0-9]{1,9}[KMGT]?$"#, options: .regularExpression) != nil else {
+        guard memory.range(of: #"\A[0-9]{1,9}[KMGT]?\z"#, options: .regularExpression) != nil else {
             throw InputError("memory '\(memory)' is not a number with an optional K, M, G or T")
         }
         for (what, path) in [("the job folder", folder), ("the working directory", workingDirectory)]
-        where path.range(of: #"^[A-Za-z0-9_./+-]{1,1024}$"#, options: .regularExpression) == nil {
+        where path.range(of: #"\A[A-Za-z0-9_./+-]{1,1024}\z"#, options: .regularExpression) == nil {
             throw InputError(
                 path: path, message: "\(what) must be a path of letters, digits and _ . / + - (it is written into #SBATCH lines)")
         }
-        if let partition, partition.range(of: #"^[A-Za-z0-9_.-]{1,64}$"#, options: .regularExpression) == nil {
+        // Every other string is single-quoted for bash, where only NUL cannot be written; a line break in a path
+        // is refused too (it would split a log line and is never meant).
+        for (what, path) in [("the phantom executable", phantom), ("the results file (-o)", output)]
+        where path.isEmpty || path.contains(where: { $0 == "\0" || $0.isNewline }) {
+            throw InputError("\(what) '\(path.debugDescription.dropFirst().dropLast())' is empty or holds a line break or NUL")
+        }
+        if let bad = analyzeArguments.first(where: { $0.contains("\0") }) {
+            throw InputError("the analyze argument \(bad.debugDescription) holds a NUL byte")
+        }
+        // The merge job's output must be none of the job's own files: a shard, a script, the logs folder.
+        let target = Self.normalized(output, in: workingDirectory)
+        let own = (1...shards).map { shardPath($0) } + ["analyze.sbatch", "merge.sbatch", "submit.sh"].map { folder + "/" + $0 }
+        if let clash = own.first(where: { Self.normalized($0, in: workingDirectory) == target })
+            ?? (target.hasPrefix(Self.normalized(folder + "/logs", in: workingDirectory) + "/") ? folder + "/logs" : nil)
+        {
+            throw InputError(path: output, message: "is one of the job's own files (\(clash)); name another results file")
+        }
+        if let partition, partition.range(of: #"\A[A-Za-z0-9_.-]{1,64}\z"#, options: .regularExpression) == nil {
             throw InputError("partition '\(partition)' is not a partition name")
         }
+    }
+
+    /// Checks against the analysis the shards will run: at most one shard per checkpoint, and a results file
+    /// that is none of the job's inputs (the same file by device and inode, however the path is written).
+    /// - Throws: ``InputError`` or ``OutputError`` naming the count or the input.
+    public func check(checkpoints: Int, inputs: [String]) throws {
+        guard shards <= checkpoints else {
+            throw InputError(
+                "--shards \(shards): the job has \(checkpoints) checkpoint\(checkpoints == 1 ? "" : "s"), so at most \(checkpoints) "
+                    + "shard\(checkpoints == 1 ? "" : "s") (the split is by checkpoint)")
+        }
+        let target = Self.normalized(output, in: workingDirectory)
+        if let input = inputs.first(where: { Self.normalized($0, in: workingDirectory) == target }) {
+            throw OutputError(path: output, message: "is an input of the job (\(input)); the merge must not replace it")
+        }
+        try AtomicOutput.refuseReplacing(inputs, with: output)
     }
 
     /// An analyze command's arguments without what each shard sets itself: `-o`/`--output` with its value
@@ -106,6 +139,11 @@ public struct SlurmJob: Sendable {
             ("analyze.sbatch", analyze.joined(separator: "\n") + "\n"), ("merge.sbatch", merge.joined(separator: "\n") + "\n"),
             ("submit.sh", submit.joined(separator: "\n") + "\n")
         ]
+    }
+
+    /// An absolute, standardised path (`.` and `..` resolved lexically) for comparing paths that may not exist yet.
+    static func normalized(_ path: String, in directory: String) -> String {
+        URL(fileURLWithPath: path.hasPrefix("/") ? path : directory + "/" + path).standardizedFileURL.path
     }
 
     /// A string as one single-quoted shell word.

@@ -10,6 +10,8 @@ import PhantomModel
 public struct CellBenchmark: Sendable {
     public var channels = 32
     public var expansion = 2
+    /// GroupNorm groups G (dividing C and E·C).
+    public var groups = 2
     /// H = W for each entry.
     public var sizes = [8, 16]
     public var batch = 128
@@ -22,8 +24,36 @@ public struct CellBenchmark: Sendable {
         guard (1...512).contains(channels), (1...8).contains(expansion) else {
             throw ConfigurationError("channels must lie in 1…512 and expansion in 1…8")
         }
-        guard !sizes.isEmpty, sizes.allSatisfy({ (1...64).contains($0) }) else { throw ConfigurationError("sizes must lie in 1…64") }
-        guard (1...1024).contains(batch), repeats >= 1 else { throw ConfigurationError("batch must lie in 1…1024 and repeats ≥ 1") }
+        guard (1...16).contains(sizes.count), sizes.allSatisfy({ (1...64).contains($0) }) else {
+            throw ConfigurationError("sizes: 1…16 values, each in 1…64")
+        }
+        guard (1...1024).contains(batch), (1...1000).contains(repeats) else {
+            throw ConfigurationError("batch must lie in 1…1024 and repeats in 1…1000")
+        }
+        for side in sizes {
+            if let problem = geometry(side).problem(inputDimension: side * side, stateDimension: channels * side * side) {
+                throw ConfigurationError("bench cell at \(side)×\(side): \(problem)")
+            }
+            let bytes = Self.bytes(batch: batch, channels: channels, expansion: expansion, side: side)
+            guard bytes <= Double(Self.memoryBudget) else {
+                throw ConfigurationError(
+                    "bench cell at C = \(channels), E = \(expansion), \(side)×\(side), B = \(batch) needs about "
+                        + "\(String(format: "%.1f", bytes / Double(1 << 30))) GiB, more than \(Self.memoryBudget >> 30) GiB; lower a size")
+            }
+        }
+    }
+
+    /// The most memory one size may use: 4 GiB.
+    public static let memoryBudget = 4 << 30
+
+    /// The memory of one size, in bytes: the batch's states, inputs and cotangents, and the linearization's im2col
+    /// patches (9·C and 9·E·C rows per position) and activations (a few E·C and C per position), per sample.
+    static func bytes(batch: Int, channels c: Int, expansion e: Int, side: Int) -> Double {
+        8 * Double(batch) * Double(side * side) * (20 * Double(e * c) + 24 * Double(c))
+    }
+
+    func geometry(_ side: Int) -> MDEQCell.Geometry {
+        MDEQCell.Geometry(channels: channels, inChannels: 1, height: side, width: side, expansion: expansion, groups: groups)
     }
 
     public struct Row: Sendable {
@@ -45,9 +75,7 @@ public struct CellBenchmark: Sendable {
         let a = Matrix(rows: n, columns: n, elements: (0..<(n * n)).map { _ in rng.nextGaussian() })
         let gemm = Stopwatch.median(repeats: repeats) { _ = BLAS.gemm(a, a) }
         let rows = sizes.map { side -> Row in
-            let g = MDEQCell.Geometry(
-                channels: channels, inChannels: 1, height: side, width: side, expansion: expansion,
-                groups: 2)
+            let g = geometry(side)
             var cell = MDEQCell(g)
             cell.parameters = (0..<cell.layout.count).map { _ in 0.1 * rng.nextGaussian() }
             let d = g.stateDimension

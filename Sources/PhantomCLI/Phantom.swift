@@ -39,6 +39,7 @@ extension Phantom {
         // Untrusted HDF5 inputs are read by a child process first: libhdf5 can crash on a corrupted file.
         HDF5File.isolation = HDF5File.Isolation(executable: Executable.path) { ["check-hdf5", $0] }
         do {
+            _ = try Parallel.slurmCPUs(in: ProcessInfo.processInfo.environment)  // refused at once when malformed
             var command = try parseAsRoot()
             // Under Slurm, BLAS uses the CPUs the task was given (not OPENBLAS_*: the library call).
             if let cpus = Parallel.slurmCPUs { try BLASInfo.withThreads(cpus) { try command.run() } } else { try command.run() }

@@ -118,14 +118,59 @@ public enum AtomicOutput {
         }
     }
 
+    /// Creates `path` and the folders above it that are missing, or checks the existing one.
+    /// - Throws: ``OutputError`` naming the path when a part of it is not a folder (a file, a pipe), cannot be
+    ///   created (a read-only parent: the system's reason), or the folder is not writable.
+    public static func createFolder(_ path: String) throws(OutputError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            var info = stat()
+            if stat(prefix, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR else {
+                    throw OutputError(path: path, message: "cannot create the folder: \(prefix) exists and is not a folder")
+                }
+                continue
+            }
+            guard mkdir(prefix, 0o777) == 0 || errno == EEXIST else {
+                throw OutputError(path: path, message: "cannot create the folder \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard access(path, W_OK | X_OK) == 0 else { throw OutputError(path: path, message: "the folder is not writable") }
+    }
+
+    /// Creates a hidden staging folder `.<prefix>-<pid>-<random>` in `folder`, registered for removal (with what
+    /// it holds) on a signal; ``discardFolder(_:)`` removes it.
+    public static func temporaryFolder(in folder: String, prefix: String) throws(OutputError) -> String {
+        let path = folder + "/.\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        Pending.shared.addFolder(path)
+        guard mkdir(path, 0o700) == 0 else {
+            Pending.shared.removeFolder(path)
+            throw OutputError(path: folder, message: "cannot create a staging folder in it: \(String(cString: strerror(errno)))")
+        }
+        return path
+    }
+
+    /// Removes a staging folder and what it holds.
+    public static func discardFolder(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+        Pending.shared.removeFolder(path)
+    }
+
+    /// A child process to kill (SIGKILL) if a signal ends this one before the child is done; ``childFinished(_:)``
+    /// forgets it.
+    public static func childStarted(_ pid: Int32) { Pending.shared.addChild(pid) }
+    public static func childFinished(_ pid: Int32) { Pending.shared.removeChild(pid) }
+
     /// Removes an unfinished temporary file.
     public static func discard(_ temporary: String) {
         unlink(temporary)
         Pending.shared.remove(temporary)
     }
 
-    /// On SIGINT, SIGTERM and SIGHUP: remove every unfinished temporary file, then exit with 128 + the signal's
-    /// number, as a shell reports a process killed by it. Call once, early, from a program's entry point.
+    /// On SIGINT, SIGTERM and SIGHUP: kill the registered child processes, remove every unfinished temporary file
+    /// and staging folder, then exit with 128 + the signal's number, as a shell reports a process killed by it.
+    /// Call once, early, from a program's entry point.
     public static func removeTemporariesOnSignals() {
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
@@ -142,20 +187,29 @@ public enum AtomicOutput {
     }
 }
 
-/// The temporary files being written, so that a signal can remove them.
+/// The temporary files and staging folders being written and the child processes running, so that a signal can
+/// remove and end them.
 private final class Pending: @unchecked Sendable {
     static let shared = Pending()
     private let lock = NSLock()
     private var paths: Set<String> = []
+    private var folders: Set<String> = []
+    private var children: Set<Int32> = []
     private var sources: [any DispatchSourceSignal] = []
 
     func add(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
     func remove(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
+    func addFolder(_ path: String) { lock.lock(); folders.insert(path); lock.unlock() }
+    func removeFolder(_ path: String) { lock.lock(); folders.remove(path); lock.unlock() }
+    func addChild(_ pid: Int32) { lock.lock(); children.insert(pid); lock.unlock() }
+    func removeChild(_ pid: Int32) { lock.lock(); children.remove(pid); lock.unlock() }
     func keep(_ source: any DispatchSourceSignal) { lock.lock(); sources.append(source); lock.unlock() }
     func removeAll() {
         lock.lock()
+        for pid in children where pid > 0 { kill(pid, SIGKILL) }
         for path in paths { unlink(path) }
-        paths.removeAll()
+        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
+        (paths, folders, children) = ([], [], [])
         lock.unlock()
     }
 }

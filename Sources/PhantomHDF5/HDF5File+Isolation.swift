@@ -26,17 +26,40 @@ extension HDF5File {
     /// Exit status of a traversal that found an error it could report (sysexits' EX_DATAERR).
     public static let traversalRefused: Int32 = 65
 
-    /// Opens a snapshot and reads everything in it (the child's side of ``isolation``).
+    /// The most objects (groups, datasets and attributes) a traversal visits, and the most elements it reads in
+    /// all: a file of this tool holds at most a few hundred objects, and never-written (lazily allocated) datasets
+    /// cost nothing on disk but their fill values in memory, so both are bounded before the walk goes on.
+    public static let maximumObjects = 1 << 16
+    public static let maximumTraversalElements = InputLimits.maximumArrayElements
+
+    /// Opens a snapshot and reads everything in it (the child's side of ``isolation``), within ``maximumObjects``
+    /// and ``maximumTraversalElements``.
     public static func traverse(_ snapshot: FileSnapshot) throws {
         let file = try open(snapshot, isolated: false)
+        var objects = 0, elements = 0
+        func visit(_ count: Int, _ object: String) throws(HDF5Error) {
+            objects += count
+            guard objects <= maximumObjects else {
+                throw Location(file: snapshot.path, object: object).error("holds more than \(maximumObjects) objects")
+            }
+        }
         func walk(_ group: HDF5Group) throws {
-            for name in try group.attributeNames() { _ = try group.attribute(name) }
+            let attributes = try group.attributeNames()
+            try visit(1 + attributes.count, group.path)
+            for name in attributes { _ = try group.attribute(name) }
             for child in try group.children() {
                 switch child.kind {
                 case .group: try walk(try group.group(child.name))
                 case .dataset:
-                    for name in try group.attributeNames(of: child.name) { _ = try group.attribute(name, of: child.name) }
+                    let attributes = try group.attributeNames(of: child.name)
+                    try visit(1 + attributes.count, child.name)
+                    for name in attributes { _ = try group.attribute(name, of: child.name) }
                     let info = try group.datasetInfo(child.name)
+                    elements += InputLimits.count(info.shape) ?? Int.max / 2
+                    guard elements <= maximumTraversalElements else {
+                        throw Location(file: snapshot.path, object: child.name).error(
+                            "its datasets declare more than \(maximumTraversalElements) elements in all")
+                    }
                     if info.elementType.isFloatingPoint {
                         _ = try group.readDoubles(child.name)
                     } else if info.elementType == .int64 || info.elementType == .int32 {
@@ -62,6 +85,10 @@ extension HDF5File {
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = input
         do { try process.run() } catch { throw here.error("cannot start the isolated reader (\(isolation.executable)): \(error)") }
+        // A signal that ends this process kills the child too (and the child ends itself if this process dies).
+        let pid = process.processIdentifier
+        AtomicOutput.childStarted(pid)
+        defer { AtomicOutput.childFinished(pid) }
         // Feed stdin and drain stderr concurrently, so that neither pipe can block the other side.
         let bytes = Data(snapshot.bytes)
         let writer = Thread {

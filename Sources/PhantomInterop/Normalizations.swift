@@ -81,9 +81,11 @@ enum Normalizations {
             separator: ", ")
     }
 
-    /// The weight with axis `dim` first and the others flattened: [shape[dim], rest] (row-major).
+    /// The weight with axis `dim` first and the others flattened: [shape[dim], rest] (row-major). `dim` must be an
+    /// axis of `t` (callers check the rank first).
     static func matrix(_ t: SafetensorsTensor, dim: Int) -> Matrix {
         let shape = t.shape
+        precondition(shape.indices.contains(dim), "Normalizations.matrix: axis \(dim) of a rank-\(shape.count) tensor")
         let rows = shape[dim], columns = t.values.count / max(rows, 1)
         var out = Matrix(zeros: rows, columns)
         var index = [Int](repeating: 0, count: shape.count)
@@ -143,6 +145,10 @@ enum Normalizations {
     ) throws -> SafetensorsTensor {
         // The kept axis: where g is not 1 (g of v's rank with 1 elsewhere); none for a scalar g; the first
         // without g (TorchDEQ's WeightNorm without a learned scale, as for Linear and Conv).
+        // A weight is a tensor of rank ≥ 1: a scalar v has no axis to normalise along.
+        guard !v.shape.isEmpty else {
+            throw fail("weight norm of '\(base)': weight_v is a scalar (shape []), expected a weight of rank ≥ 1")
+        }
         var dim: Int? = 0
         var scale: [Double]
         if let g {

@@ -2,9 +2,24 @@ import Foundation
 
 /// Work split over the machine's cores.
 public enum Parallel {
-    /// CPUs Slurm gave this task (`SLURM_CPUS_PER_TASK`, 1…4096), when set.
-    public static let slurmCPUs: Int? = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"]
-        .flatMap { Int($0) }.flatMap { (1...4096).contains($0) ? $0 : nil }
+    /// The threads this process uses under Slurm: `SLURM_CPUS_PER_TASK`, at most the machine's active cores (a
+    /// task cannot use more cores than the node has; OpenBLAS at 64+ threads under an address-space limit has been
+    /// seen to deadlock); nil when the variable is unset or invalid (``slurmCPUs(in:cores:)`` says why — the
+    /// command checks it at start).
+    public static let slurmCPUs: Int? = try? slurmCPUs(in: ProcessInfo.processInfo.environment) ?? nil
+
+    /// `SLURM_CPUS_PER_TASK` from `environment`, clamped to `cores`.
+    /// - Throws: ``ConfigurationError`` when it is set but not a whole number in 1…2²⁰.
+    public static func slurmCPUs(
+        in environment: [String: String], cores: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws(ConfigurationError) -> Int? {
+        guard let text = environment["SLURM_CPUS_PER_TASK"] else { return nil }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), (1...(1 << 20)).contains(value) else {
+            throw ConfigurationError(
+                "the environment variable SLURM_CPUS_PER_TASK is '\(text.prefix(40))', expected a whole number of CPUs ≥ 1")
+        }
+        return min(value, max(cores, 1))
+    }
 
     /// Workers used by ``map(_:_:)``: the active cores, at most Slurm's CPUs per task.
     public static let workerCount: Int = min(ProcessInfo.processInfo.activeProcessorCount, slurmCPUs ?? Int.max)

@@ -50,6 +50,9 @@ public struct Checkpoint: Sendable {
 
     /// Writes the checkpoint atomically (float64 tensors). Refuses an existing file unless `overwrite`.
     public func save(to path: String, overwrite: Bool = false) throws {
+        if let problem = ModelShape(of: model).limitProblem {
+            throw OutputError(path: path, message: "refusing to write a checkpoint this tool could not read back: \(problem)")
+        }
         try HDF5File.write(to: path, overwrite: overwrite) { file in
             let root = file.root
             try root.setAttribute("format", .string(Self.format))

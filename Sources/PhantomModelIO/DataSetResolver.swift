@@ -38,6 +38,16 @@ public enum DataSetResolver {
     ///   - reference: a path or a bundled name.
     ///   - near: the checkpoint that named the data set, if any (its folder is searched too).
     /// - Throws: ``InputError`` naming the reference and where it was looked for.
+    /// Runs `body`, which resolves and reads the data that the `dataset` attribute of `checkpoint` names; its error
+    /// is repeated with the checkpoint and the attribute it came from (the resolved path alone does not say why that
+    /// file was read).
+    public static func named<T>(by checkpoint: String, _ reference: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            throw InputError(
+                path: checkpoint, message: "attribute 'dataset' = '\(reference.prefix(200))' (pass --data to use another file): \(error)")
+        }
+    }
+
     public static func resolve(_ reference: String, near checkpoint: String? = nil) throws -> String {
         let folder = checkpoint.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         let isName = !reference.contains("/") && !reference.hasSuffix(".h5")

@@ -80,18 +80,9 @@ public struct PlotRun: Sendable {
         to folder: String, formats: [Terminal.Format], overwrite: Bool,
         report: (ResultsFigures.Outcome, [String]) -> Void
     ) throws {
-        if !FileManager.default.fileExists(atPath: folder) {
-            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                throw InputError("\(folder): cannot create the folder")
-            }
-        } else if !RunFolder.isFolder(folder) {
-            throw InputError("\(folder): exists and is not a folder")
-        }
-        let staging = folder + "/.plot-staging-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) } catch {
-            throw InputError("\(folder): cannot create a staging folder in it (is it writable?)")
-        }
-        defer { try? FileManager.default.removeItem(atPath: staging) }
+        try AtomicOutput.createFolder(folder)
+        let staging = try AtomicOutput.temporaryFolder(in: folder, prefix: "plot-staging")
+        defer { AtomicOutput.discardFolder(staging) }
 
         let stager = FigureWriter(folder: staging, formats: formats.map(\.rawValue), overwrite: false)
         let target = FigureWriter(folder: folder, formats: formats.map(\.rawValue), overwrite: overwrite)

@@ -129,6 +129,11 @@ public struct ResultsData: Sendable {
             guard steps.count == epochs.count, seriesIndices.count == epochs.count else {
                 throw fail("/axes/step or /axes/series_index does not match /axes/epoch")
             }
+            // The axes are bounded before anything loops over them: a figure visits λ × k per estimator.
+            try ResultsSchema.checkAxes(ks: ks, lambdas: lambdas, series: epochs.count, sampleRows: sampleRows, fail)
+            guard seriesIndices.allSatisfy({ (0..<ResultsSchema.maximumSeries).contains($0) }) else {
+                throw fail("/axes/series_index holds a position outside 0…\(ResultsSchema.maximumSeries - 1)")
+            }
             var attributes: [String: String] = [:]
             for name in try root.attributeNames() where !["format", "version", "estimators", "estimator_axes"].contains(name) {
                 if case .string(let value) = try root.attribute(name) { attributes[name] = value }
@@ -181,7 +186,12 @@ public struct ResultsData: Sendable {
                 path: path, ks: ks, lambdas: lambdas, estimators: estimators, estimatorAxes: axes, epochs: epochs,
                 steps: steps, series: series, seriesIndices: seriesIndices, sampleRows: sampleRows, attributes: attributes,
                 samples: try read(SampleArray.self), cells: try read(CellArray.self), batch: try read(BatchArray.self))
-            if root.kind(of: "axes/threshold") == .dataset { data.thresholds = try root.readDoubles("axes/threshold", rank: 1).values }
+            if root.kind(of: "axes/threshold") == .dataset {
+                data.thresholds = try root.readDoubles("axes/threshold", rank: 1).values
+                guard data.thresholds.count <= AnalysisConfiguration.maximumLambdas, data.thresholds.allSatisfy(\.isFinite) else {
+                    throw fail("/axes/threshold must hold at most \(AnalysisConfiguration.maximumLambdas) finite values")
+                }
+            }
             data.frontier = try read(FrontierArray.self)
             // Every array must have the shape its axes promise, so that no figure indexes out of range.
             let extents = data.extents
@@ -197,6 +207,12 @@ public struct ResultsData: Sendable {
             try check(data.cells)
             try check(data.batch)
             try check(data.frontier)
+            guard data.sampleCount >= 1 else {
+                throw fail("holds no samples (/cells/cosine and /samples/forward_residual are empty or missing)")
+            }
+            guard sampleRows.isEmpty || sampleRows.count == data.sampleCount else {
+                throw fail("/axes/sample has \(sampleRows.count) rows, the arrays \(data.sampleCount) samples")
+            }
             return data
         }
     }

@@ -1,4 +1,5 @@
 import PhantomAnalysis
+import PhantomFileSystem
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
@@ -26,6 +27,30 @@ public enum ResultsSchema {
     public static let version: Int64 = 2
     /// The versions this build reads.
     public static let readableVersions: Set<Int64> = [1, 2]
+    /// The longest series (checkpoints) a results file or a job may have.
+    public static let maximumSeries = 100_000
+
+    /// The checks a reader applies to the axes before anything is indexed by them: k ascending and distinct in
+    /// 1…``AnalysisConfiguration/maximumK``, 1…``AnalysisConfiguration/maximumLambdas`` values of λ in (0, 1],
+    /// 1…``maximumSeries`` checkpoints and sample rows that are data rows (≥ 0, below 2²⁴).
+    static func checkAxes(
+        ks: [Int], lambdas: [Double], series: Int, sampleRows: [Int], _ fail: (String) -> InputError
+    ) throws(InputError) {
+        guard (1...AnalysisConfiguration.maximumK).contains(ks.count),
+            ks.allSatisfy({ (1...AnalysisConfiguration.maximumK).contains($0) }), zip(ks, ks.dropFirst()).allSatisfy({ $0 < $1 })
+        else {
+            throw fail("/axes/k must hold 1…\(AnalysisConfiguration.maximumK) ascending values in 1…\(AnalysisConfiguration.maximumK)")
+        }
+        guard (1...AnalysisConfiguration.maximumLambdas).contains(lambdas.count), lambdas.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+            throw fail("/axes/lambda must hold 1…\(AnalysisConfiguration.maximumLambdas) values in (0, 1]")
+        }
+        guard (1...maximumSeries).contains(series) else {
+            throw fail("/axes/epoch has \(series) checkpoints; a results file holds 1…\(maximumSeries)")
+        }
+        guard sampleRows.allSatisfy({ (0..<InputLimits.maximumSamples).contains($0) }) else {
+            throw fail("/axes/sample holds a row outside 0…\(InputLimits.maximumSamples - 1)")
+        }
+    }
 
     public enum Axis: String, Sendable {
         case series, estimator, lambda, k, sample, threshold

@@ -81,6 +81,8 @@ public enum Safetensors {
             throw fail("the header is not valid JSON")
         }
         guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
+        // JSONSerialization keeps the last of two equal keys; a header that names a tensor twice is ambiguous.
+        if let key = duplicateKey(bytes[8..<headerEnd]) { throw fail("the header names '\(key)' twice in one object") }
         let dataLength = bytes.count - headerEnd
 
         var metadata: [String: String] = [:]
@@ -239,5 +241,36 @@ public enum Safetensors {
         var m = UInt16(mantissa.rounded(.toNearestOrEven)), exponent = UInt16(e + 15)
         if m == 1024 { m = 0; exponent += 1 }
         return sign | exponent << 10 | m
+    }
+}
+
+extension Safetensors {
+    /// The first key that occurs twice in one object of a JSON text that has already parsed (so every string is
+    /// terminated), compared after unescaping (`"a"` and `"\u0061"` are one key); nil when there is none.
+    static func duplicateKey(_ json: ArraySlice<UInt8>) -> String? {
+        var stack: [(object: Bool, keys: Set<String>, expectKey: Bool)] = []
+        var i = json.startIndex
+        while i < json.endIndex {
+            switch json[i] {
+            case UInt8(ascii: "{"): stack.append((true, [], true))
+            case UInt8(ascii: "["): stack.append((false, [], false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","): if let top = stack.last, top.object { stack[stack.count - 1].expectKey = true }
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < json.endIndex, json[j] != UInt8(ascii: "\"") { j += json[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                guard j < json.endIndex else { return nil }
+                if let top = stack.last, top.object, top.expectKey {
+                    let token = Data(json[i...j])
+                    let key = (try? JSONSerialization.jsonObject(with: token, options: .fragmentsAllowed)) as? String ?? ""
+                    if !stack[stack.count - 1].keys.insert(key).inserted { return key }
+                    stack[stack.count - 1].expectKey = false
+                }
+                i = j
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 }

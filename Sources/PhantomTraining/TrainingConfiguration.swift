@@ -1,3 +1,4 @@
+import PhantomFileSystem
 import PhantomGradients
 import PhantomLinearAlgebra
 import PhantomModel
@@ -130,7 +131,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
             channels: channels, inChannels: image![0], height: image![1], width: image![2],
             expansion: expansion, groups: groups)
         if let problem = g.problem(inputDimension: g.inputDimension, stateDimension: g.stateDimension) { throw ConfigurationError(problem) }
-        guard g.stateDimension <= 1 << 20 else { throw ConfigurationError("d = C·H·W = \(g.stateDimension) is too large") }
+        guard g.stateDimension <= InputLimits.maximumDimension else {
+            throw ConfigurationError(
+                "d = C·H·W = \(g.stateDimension) is above \(InputLimits.maximumDimension), the largest d a checkpoint may hold")
+        }
         return g
     }
 

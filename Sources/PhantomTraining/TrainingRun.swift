@@ -39,8 +39,10 @@ public struct TrainingRun {
         if configuration.cell == .mdeq { _ = try configuration.mdeqGeometry(for: loaded.train) }
         // --force removes the folder's checkpoints: never the data file itself.
         for checkpoint in RunFolder.checkpoints(in: folder) { try AtomicOutput.refuseReplacing([loaded.path], with: checkpoint) }
-        try prepare(folder: folder, force: force)
         let model = Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
+        // Checked before the folder is touched: the checkpoints must be ones the readers accept.
+        if let problem = ModelShape(of: model).limitProblem { throw ConfigurationError("the model is too large to checkpoint: \(problem)") }
+        try prepare(folder: folder, force: force)
         let run = TrainingRun(
             folder: folder, configuration: configuration, data: data, dataPath: loaded.path, train: loaded.train,
             test: loaded.test, classes: loaded.classes, model: model, optimizer: configuration.makeOptimizer(for: model),
@@ -59,7 +61,7 @@ public struct TrainingRun {
             configuration.epochs = epochs
         }
         let data = checkpoint.dataset ?? TrainingConfiguration.defaultData
-        let loaded = try RunData(data)
+        let loaded = try DataSetResolver.named(by: last, data) { try RunData(data) }
         let model = checkpoint.model
         try loaded.train.checkInputs(model.inputDimension, image: model.cell.inputImageShape, path: loaded.path, model: "the run's model")
         try DataSet.checkTargets(loaded.targets, outputs: model.outputDimension, path: loaded.path)
@@ -117,23 +119,53 @@ public struct TrainingRun {
         }
     }
 
-    /// Creates the folder, or refuses one holding another run's checkpoints unless `force` (which removes them).
+    /// Creates the folder, or refuses one holding another run's checkpoints unless `force`, which removes them —
+    /// only them: every `epoch-NNNN.h5` entry must be a regular file this command wrote (``ownCheckpointProblem(_:)``),
+    /// or nothing is removed and the error says which entry is not and why. Nothing else in the folder is touched.
     static func prepare(folder: String, force: Bool) throws {
         if FileManager.default.fileExists(atPath: folder) {
-            guard RunFolder.isFolder(folder) else { throw InputError("\(folder): exists and is not a folder") }
+            guard RunFolder.isFolder(folder) else { throw OutputError(path: folder, message: "exists and is not a folder") }
             let existing = RunFolder.checkpoints(in: folder)
             if !existing.isEmpty {
                 guard force else {
-                    throw InputError("\(folder): holds another run's checkpoints (\(existing.count)); resume it or start over with force")
+                    throw OutputError(
+                        path: folder, message: "holds another run's checkpoints (\(existing.count)); resume it (--resume) or start over",
+                        targetExists: true)
+                }
+                for path in existing {
+                    if let problem = ownCheckpointProblem(path) {
+                        throw OutputError(
+                            path: path, message: "\(problem); --force removes only checkpoints phantom train wrote, so nothing was removed")
+                    }
                 }
                 for path in existing { try FileManager.default.removeItem(atPath: path) }
             }
         } else {
-            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                throw InputError("\(folder): cannot create the folder (\(error.localizedDescription))")
-            }
+            try AtomicOutput.createFolder(folder)
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else { throw InputError("\(folder): the folder is not writable") }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw OutputError(path: folder, message: "the folder is not writable")
+        }
+    }
+
+    /// Why `path` is not a checkpoint of a training run (nil: it is one): it must be a regular file (not a link or a
+    /// folder), a phantom checkpoint whose `epoch` attribute is the one its name says, with the run settings
+    /// (`train_*` attributes) ``save(epoch:step:)`` writes.
+    static func ownCheckpointProblem(_ path: String) -> String? {
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return "is not a regular file" }
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        guard let epoch = Int(name.dropFirst("epoch-".count).dropLast(".h5".count)) else { return "is not named epoch-NNNN.h5" }
+        do {
+            let checkpoint = try Checkpoint.load(path)
+            guard checkpoint.epoch == epoch, checkpoint.metadata["train_epochs"] != nil, checkpoint.metadata["train_optimizer"] != nil
+            else {
+                return "is a checkpoint, but not one a training run wrote at epoch \(epoch) (no run settings)"
+            }
+            return nil
+        } catch {
+            return "is not a checkpoint phantom can read (\(error))"
+        }
     }
 
     /// Writes the checkpoint of `epoch`.

@@ -283,7 +283,7 @@ struct BadInputSweepTests {
         ),
         (
             ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"],
-            "the solver's iteration limit must be ≥ 1"
+            "the solver's iteration limit must lie in 1…"
         ),
         (["train", "--data", "{}/data.h5", "--epochs=-1", "-o", "{}/run"], "the number of epochs must be ≥ 0"),
         (["train", "--data", "{}/data.h5", "--batch", "0", "-o", "{}/run"], "the batch size must be at least 1"),

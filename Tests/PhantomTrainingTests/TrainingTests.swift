@@ -90,8 +90,8 @@ struct TrainingTests {
         try train(epochs: 3, into: folder + "/b")
         try train(epochs: 1, into: folder + "/c")
         try train(epochs: 3, into: folder + "/c", resumeFrom: folder + "/c/epoch-0001.h5")
-        // A used folder is refused unless forced; forcing starts over.
-        #expect(throws: InputError.self) {
+        // A used folder is refused unless forced (an output error: the target exists); forcing starts over.
+        #expect(throws: OutputError.self) {
             try TrainingRun.start(
                 try Self.configuration(UnrolledPhantomGradient.id, epochs: 1), data: dataPath, folder: folder + "/a", force: false)
         }

@@ -46,17 +46,20 @@ struct Analyze: ParsableCommand {
 
     func validate() throws { if let shard { _ = try Shard(parsing: shard) } }
 
-    func run() throws {
-        // Everything that can be checked is checked before the (long) analysis starts.
-        try AtomicOutput.checkTarget(output, overwrite: force)
+    /// The analysis these arguments ask for, every input loaded and checked (also what `phantom slurm` checks).
+    func analysis() throws -> AnalysisRun {
         var inputs = AnalysisRun.Inputs(
             checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
             prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
         inputs.renames = try safetensorsOptions.renames
-        let analysis = try AnalysisRun(
-            inputs,
-            configuration: try grid.configuration(), solver: try solverOptions.configuration())
-        try AtomicOutput.refuseReplacing(analysis.members.map(\.path) + [analysis.dataPath], with: output)
+        return try AnalysisRun(inputs, configuration: try grid.configuration(), solver: try solverOptions.configuration())
+    }
+
+    func run() throws {
+        // Everything that can be checked is checked before the (long) analysis starts.
+        try AtomicOutput.checkTarget(output, overwrite: force)
+        let analysis = try analysis()
+        try AtomicOutput.refuseReplacing(analysis.inputPaths, with: output)
         let progress = ProgressReporter(enabled: true)
         let count = analysis.members.count
         let labels = analysis.members.enumerated().map { "[\($0.offset + 1)/\(count)] \($0.element.path)" }

@@ -16,6 +16,7 @@ struct BenchCell: ParsableCommand {
     static let defaults = CellBenchmark()
     @Option(help: "Channels C.") var channels: Int = defaults.channels
     @Option(help: "Expansion E.") var expansion: Int = defaults.expansion
+    @Option(help: "GroupNorm groups G (dividing C and E·C).") var groups: Int = defaults.groups
     @Option(help: "Image sizes H = W, comma-separated.") var sizes: String = defaults.sizes.map(String.init).joined(separator: ",")
     @Option(help: "Batch size B.") var batch: Int = defaults.batch
     @Option(help: "Timed runs per figure (the median is reported).") var repeats: Int = defaults.repeats
@@ -23,7 +24,7 @@ struct BenchCell: ParsableCommand {
     var benchmark: CellBenchmark {
         get throws {
             var b = CellBenchmark()
-            (b.channels, b.expansion, b.batch, b.repeats) = (channels, expansion, batch, repeats)
+            (b.channels, b.expansion, b.groups, b.batch, b.repeats) = (channels, expansion, groups, batch, repeats)
             b.sizes = try CellBenchmark.sizes(parsing: sizes)
             return b
         }

@@ -17,6 +17,12 @@ struct CheckHDF5: ParsableCommand {
     @Argument(help: "The file's name (for messages); its bytes come on stdin.") var file: String
 
     func run() throws {
+        // The reader dies with its parent: it polls for a new parent (the parent gone, it is re-parented).
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(100_000) }
+            _exit(ExitStatus.software)
+        }
         do {
             let bytes = FileHandle.standardInput.readDataToEndOfFile()
             guard bytes.count <= InputLimits.maximumFileBytes else { throw InputError(path: file, message: "is too large") }

@@ -24,6 +24,7 @@ struct Merge: ParsableCommand {
         try AtomicOutput.checkTarget(output, overwrite: force)
         try AtomicOutput.refuseReplacing(shards, with: output)
         var (data, report) = try ResultsMerge.merge(shards, allowPartial: allowPartial)
+        try AtomicOutput.refuseReplacing(report.jobInputs, with: output)
         data.attributes["command"] = CommandLine.arguments.joined(separator: " ")
         data.attributes["created"] = ISO8601DateFormatter().string(from: Date())
         try ResultsFile.write(data, to: output, overwrite: force)

@@ -26,17 +26,20 @@ struct Slurm: ParsableCommand {
     @Flag(help: "Overwrite the scripts of an earlier job in FOLDER.") var force = false
     @Argument(parsing: .postTerminator, help: "The analyze command's arguments, after --.") var analyze: [String] = []
 
-    /// The analyze arguments without -o/--output and --force (``SlurmJob/shardArguments(_:)``), and the output they named.
-    func split() throws -> (arguments: [String], output: String) {
-        let parsed = try Analyze.parse(analyze)
+    /// The analyze command these arguments make, checked by its own parser (whose message an error repeats).
+    func parsed() throws -> Analyze {
+        let parsed: Analyze
+        do { parsed = try Analyze.parse(analyze) } catch {
+            throw ValidationError("the analyze arguments after --: \(Analyze.message(for: error))")
+        }
         guard parsed.shard == nil else { throw ValidationError("the analyze arguments must not contain --shard (phantom slurm adds it)") }
-        return (SlurmJob.shardArguments(analyze), parsed.output)
+        return parsed
     }
 
     func job() throws -> SlurmJob {
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
-        let (arguments, output) = try split()
+        let (arguments, output) = (SlurmJob.shardArguments(analyze), try parsed().output)
         var job = SlurmJob(
             phantom: phantom.map(absolute) ?? Executable.path, analyzeArguments: arguments, output: absolute(output),
             folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
@@ -52,7 +55,11 @@ struct Slurm: ParsableCommand {
     func run() throws {
         let job = try job()
         let scripts = try job.scripts()
-        try FileManager.default.createDirectory(atPath: job.folder + "/logs", withIntermediateDirectories: true)
+        // The analysis as a shard would load it: every input checked, at most one shard per checkpoint, and the
+        // merged file none of its inputs.
+        let analysis = try parsed().analysis()
+        try job.check(checkpoints: analysis.members.count, inputs: analysis.inputPaths)
+        try AtomicOutput.createFolder(job.folder + "/logs")
         for (name, text) in scripts {
             try AtomicOutput.write(Data(text.utf8), to: job.folder + "/" + name, overwrite: force)
         }

@@ -51,6 +51,12 @@ public struct FixedPointConfiguration: Sendable, Equatable {
     public static let trainingTolerance = 1e-6
     public static let trainingMaxIterations = 100
 
+    /// The largest iteration limit, and the largest memory of Anderson and Broyden, recorded iterates and Newton
+    /// steps: bounds on the work and on the per-sample traces (one residual per evaluation of f) before a solve
+    /// starts, so that no setting can overflow `3 · maxIterations` or outgrow memory.
+    public static let maximumIterations = 100_000
+    public static let maximumMemory = 1000
+
     public var method: FixedPointMethod
     public var stopping: StoppingCriterion
     public var maxIterations: Int
@@ -83,18 +89,22 @@ public struct FixedPointConfiguration: Sendable, Equatable {
         guard stopping.tolerance > 0, stopping.tolerance.isFinite else {
             throw ConfigurationError("the solver tolerance must be a positive number, got \(stopping.tolerance)")
         }
-        guard maxIterations >= 1 else { throw ConfigurationError("the solver's iteration limit must be ≥ 1, got \(maxIterations)") }
+        guard (1...Self.maximumIterations).contains(maxIterations) else {
+            throw ConfigurationError("the solver's iteration limit must lie in 1…\(Self.maximumIterations), got \(maxIterations)")
+        }
+        for (what, value, lower) in [
+            ("Anderson memory", andersonMemory, 1), ("Broyden memory", broydenMemory, 1), ("recorded iterates", recordedIterates, 0),
+            ("Newton steps", newtonSteps, 0)
+        ] where !(lower...Self.maximumMemory).contains(value) {
+            throw ConfigurationError("\(what) must lie in \(lower)…\(Self.maximumMemory), got \(value)")
+        }
         guard damping > 0, damping <= 1 else { throw ConfigurationError("damping must lie in (0, 1], got \(damping)") }
-        guard andersonMemory >= 1 else { throw ConfigurationError("Anderson memory must be ≥ 1, got \(andersonMemory)") }
         guard andersonMixing > 0, andersonMixing <= 1 else {
             throw ConfigurationError("Anderson mixing β must lie in (0, 1], got \(andersonMixing)")
         }
         guard andersonRegularization >= 0, andersonRegularization.isFinite else {
             throw ConfigurationError("Anderson regularisation must be ≥ 0, got \(andersonRegularization)")
         }
-        guard broydenMemory >= 1 else { throw ConfigurationError("Broyden memory must be ≥ 1, got \(broydenMemory)") }
-        guard recordedIterates >= 0 else { throw ConfigurationError("recorded iterates must be ≥ 0, got \(recordedIterates)") }
-        guard newtonSteps >= 0 else { throw ConfigurationError("Newton steps must be ≥ 0, got \(newtonSteps)") }
         guard denseNewtonLimit >= 0 else { throw ConfigurationError("the dense Newton limit must be ≥ 0, got \(denseNewtonLimit)") }
         self.method = method
         self.stopping = stopping

@@ -21,10 +21,11 @@ import PhantomLinearAlgebra
 ///    backtracking line search on the residual (steps t = 1, ½, … 2⁻¹¹). Newton converges to repelling fixed points too, so a sample
 ///    it finishes is checked: ρ(J) ≥ 1 there is reported as `.unstable`, never as converged.
 ///
-/// A forced method (`.anderson`, `.broyden`, `.fixedPoint`) runs alone, without fallback. A sample that does
-/// not converge gets a status that says why: `.nonFiniteIterate`, `.diverged` (residual 10⁴ × its best),
-/// `.stagnation` (no improvement during the last half of its iterations), `.unstable` or
-/// `.maximumIterationsReached`.
+/// A forced method (`.anderson`, `.broyden`, `.fixedPoint`) runs alone, without fallback, under the same stall rule:
+/// a sample whose best residual has not improved by 0.1 % in ``stallWindow`` iterations stops there (a stalled
+/// solve ends in `stallWindow` evaluations, not in `maxIterations`). A sample that does not converge gets a status
+/// that says why: `.nonFiniteIterate`, `.diverged` (residual 10⁴ × its best), `.stagnation` (it stalled, or did not
+/// improve during the last half of its iterations), `.unstable` or `.maximumIterationsReached`.
 ///
 /// Determinism: a GEMM's row results can depend on how many rows it has and on how OpenBLAS splits it over
 /// threads (measured here: odd row counts, and N = 513 at 2 threads, change the last bits). So f is evaluated in
@@ -126,6 +127,8 @@ private struct SolverRun {
     var restarted: [Bool]
     let initial: Matrix
     var unstable: [Bool]
+    /// Samples whose last method stopped on the stall rule (no method left to try).
+    var stalledOut: [Bool]
     var recent: [Matrix] = []
     var accelerator: Accelerator
 
@@ -156,6 +159,7 @@ private struct SolverRun {
         self.initial = initial
         restarted = active.map { _ in false }
         unstable = restarted
+        stalledOut = restarted
         accelerator = Accelerator(configuration: configuration, batch: b, dimension: d)
     }
 
@@ -237,13 +241,16 @@ private struct SolverRun {
                     continue
                 }
                 let diverging = residual > 1e4 * stageBest[i]
-                let stalled = c.method == .auto && sinceImprovement[i] >= FixedPointSolver.stallWindow
+                let stalled = sinceImprovement[i] >= FixedPointSolver.stallWindow
                 let exhausted = stageExhausted(i)
                 if diverging || stalled || exhausted {
                     // The next stage starts at the next evaluation. An Anderson stage that used up its iterations
                     // gets no restart: it goes on to the next method.
                     if exhausted, stages[i] == .anderson { restarted[i] = true }
-                    if !advance(i) { active[i] = false }
+                    if !advance(i) {
+                        active[i] = false
+                        if stalled, !diverging, !exhausted, c.method != .auto { stalledOut[i] = true }
+                    }
                     continue
                 }
                 let g = zip(value, state).map { $0 - $1 }
@@ -325,7 +332,7 @@ private struct SolverRun {
                     statuses[i] = .diverged
                 } else if sawNonFinite[i] {
                     statuses[i] = .nonFiniteIterate
-                } else if iterations[i] >= 4 && bestIteration[i] <= iterations[i] / 2 {
+                } else if stalledOut[i] || (iterations[i] >= 4 && bestIteration[i] <= iterations[i] / 2) {
                     statuses[i] = .stagnation
                 }
             }
