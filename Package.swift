@@ -80,7 +80,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "PhantomTestSupport", dependencies: ["PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
+        .target(name: "PhantomTestSupport", dependencies: ["PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
         .testTarget(
             name: "PhantomLinearAlgebraTests",
             dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")]
@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomCLI", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomResults", "PhantomTestSupport"]
+            dependencies: ["PhantomAnalysis", "PhantomBenchmarks", "PhantomCLI", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomSafetensors", "PhantomTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

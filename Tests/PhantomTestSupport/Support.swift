@@ -58,3 +58,30 @@ public func phantomExecutable() -> String {
     let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     return bundleFolder.appendingPathComponent("phantom").path
 }
+
+/// Runs `executable` like ``runProgram(_:_:in:)`` and also reports its peak resident memory (wait4's ru_maxrss,
+/// in bytes): for tests that state a memory bound. Output goes through files, so no pipe can block.
+public func runProgramMeasured(_ executable: String, _ arguments: [String]) throws -> (result: ProcessResult, peakBytes: Int) {
+    let folder = makeTemporaryFolder("phantom-measured")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let (outPath, errPath) = (folder + "/out", folder + "/err")
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw CocoaError(.fileReadUnknown) }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+    let code = signaled ? status & 0x7f : (status >> 8) & 0xff
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return (ProcessResult(status: code, stdout: out, stderr: err, crashed: signaled), Int(usage.ru_maxrss) * 1024)
+}
