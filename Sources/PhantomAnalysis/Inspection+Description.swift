@@ -4,6 +4,33 @@ import PhantomModel
 import PhantomModelIO
 
 extension Inspection {
+    /// The solved samples as a table (empty without data): per row the method, iterations, residuals, ‖J‖₂ and ρ(J)
+    /// at h*, the predicted class, the loss and the status, then how many forward solves did not converge.
+    public func sampleTable(solver: FixedPointConfiguration) -> [String] {
+        guard !samples.isEmpty else { return [] }
+        let widths = [8, 13, 12, 12, 12, 10, 10, 7, 12]
+        func row(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.count >= $1 ? $0 + " " : $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
+                + cells[cells.count - 1]
+        }
+        func format(_ x: Double) -> String { String(format: "%.2e", x) }
+        var lines = [
+            "", "fixed points (\(solver.method.rawValue), relative tolerance \(solver.stopping.tolerance)), J = ∂f/∂h at h*:",
+            row(["row", "method", "iterations", "residual", "last", "‖J‖₂", "ρ(J)", "class", "loss", "status"])
+        ]
+        for s in samples {
+            lines.append(
+                row([
+                    "\(s.row)", s.method.rawValue, "\(s.iterations)", format(s.residual), format(s.lastResidual),
+                    String(format: "%.4f", s.diagnostics.jacobianNorm), String(format: "%.4f", s.diagnostics.spectralRadius),
+                    "\(s.prediction)", s.loss.map { String(format: "%.6g", $0) } ?? "—", s.status.rawValue
+                ]))
+        }
+        let unconverged = samples.filter { !$0.status.isConverged }.count
+        if unconverged > 0 { lines.append("\(unconverged) of \(samples.count) forward solves did not converge") }
+        return lines
+    }
+
     /// The checkpoint as text lines: its path, the cell and its dimensions, the training it came from, every
     /// tensor with its shape, the metadata and the history arrays.
     public func describe() -> [String] {

@@ -26,11 +26,13 @@ public struct SlurmJob: Sendable {
     /// The jobs' working directory (relative paths in the analyze arguments resolve there).
     public var workingDirectory: String
 
+    /// Relative paths (the executable, the output, the folder) are taken in `workingDirectory` and written absolute.
     public init(phantom: String, analyzeArguments: [String], output: String, folder: String, shards: Int, workingDirectory: String) {
-        self.phantom = phantom
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : workingDirectory + "/" + path }
+        self.phantom = absolute(phantom)
         self.analyzeArguments = analyzeArguments
-        self.output = output
-        self.folder = folder
+        self.output = absolute(output)
+        self.folder = URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path
         self.shards = shards
         self.workingDirectory = workingDirectory
     }

@@ -1,7 +1,19 @@
 import Foundation
 import PhantomLinearAlgebra
 
-// The benchmarks' reports as text lines: `phantom bench` prints ``headline`` before a run and ``lines(_:)`` after it.
+/// One benchmark: settings checked by ``validate()``, a ``run()`` and its report as text — `phantom bench` prints
+/// ``headline`` before a run and ``lines(_:)`` after it.
+public protocol Benchmark: Sendable {
+    associatedtype Report
+    func validate() throws
+    func run() throws -> Report
+    var headline: String { get }
+    func lines(_ report: Report) -> [String]
+}
+
+extension GridBenchmark: Benchmark {}
+extension TrainingBenchmark: Benchmark {}
+extension CellBenchmark: Benchmark {}
 
 /// `s` padded with spaces to `width` characters (at least one space after it).
 func pad(_ s: String, _ width: Int) -> String {

@@ -49,8 +49,7 @@ extension Phantom {
                 exit(withError: error)  // --help, --version: printed to stdout, exit 0
             }
             if !(error is ExitCode) {
-                var message = Phantom.message(for: error)
-                    .split(whereSeparator: \.isNewline)
+                var message = (ExitStatus.fileErrorText(error) ?? Phantom.message(for: error)).split(whereSeparator: \.isNewline)
                     .map { $0.trimmingCharacters(in: .whitespaces) }
                     .filter { !$0.isEmpty }
                     .joined(separator: " ")
@@ -75,24 +74,28 @@ enum ExitStatus {
     /// An output could not be written: it exists, its folder is missing or read-only, the disk is full.
     static let ioError: Int32 = 74
 
+    /// A Foundation file error as a sentence naming the path and the system's reason (its own text says "(null)").
+    static func fileErrorText(_ error: any Error) -> String? {
+        guard let file = error as? CocoaError else { return nil }
+        let reason = (file.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "\(file.code)"
+        let verb = file.code.rawValue >= CocoaError.fileWriteUnknown.rawValue ? "cannot be written" : "cannot be read"
+        return "\(file.filePath ?? file.url?.path ?? "a file") \(verb): \(reason)"
+    }
+
     static func of(_ error: any Error, parserCode: Int32) -> Int32 {
         switch error {
         case is ValidationError, is ConfigurationError: return usage
         case is InputError, is HDF5Error, is SafetensorsError, is TrainingDiverged, is DecodingError: return dataError
         case is OutputError: return ioError
+        case let file as CocoaError where file.code.rawValue >= CocoaError.fileWriteUnknown.rawValue: return ioError
+        case is CocoaError: return dataError
         case let gnuplot as GnuplotError:
             if case .notInstalled = gnuplot { return unavailable }
             return software
         default:
             // ArgumentParser's own errors (unknown option, bad value) come as usage errors with its code.
-            return parserCode == 0 || parserCode == 1 ? (Phantom.isParserError(error) ? usage : software) : parserCode
+            let parsing = String(reflecting: type(of: error)).contains("ArgumentParser")
+            return parserCode == 0 || parserCode == 1 ? (parsing ? usage : software) : parserCode
         }
-    }
-}
-
-extension Phantom {
-    /// Whether ArgumentParser raised the error while parsing (not one of the commands' own).
-    static func isParserError(_ error: any Error) -> Bool {
-        String(reflecting: type(of: error)).contains("ArgumentParser")
     }
 }

@@ -38,6 +38,17 @@ public struct SafetensorsImporter: Sendable {
         self.prefix = prefix
     }
 
+    /// The `phantom.*` metadata keys the importer reads (and the exporter writes), for help texts: the shared ones,
+    /// then each cell's extra dimensions.
+    public static var metadataKeysDescription: String {
+        let shared = ["cell", "n_in", "d", "c", "dataset", "norm_eps", "norm_target", "norm_clip"].map { "phantom.\($0)" }
+            .joined(separator: ", ")
+        let cells = CellKind.allCases.filter { !ModelShape.extraDimensionNames($0).isEmpty }.map { kind in
+            "for \(kind.rawValue) " + ModelShape.extraDimensionNames(kind).map { "phantom.\($0)" }.joined(separator: ", ")
+        }
+        return ([shared] + cells).joined(separator: "; ")
+    }
+
     static let metadataKeys: Set<String> = Set(
         [
             "phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.dataset",

@@ -7,6 +7,24 @@ import PhantomModelIO
 
 /// One epoch's log line.
 public struct EpochRecord: Sendable, Equatable {
+    /// The column names of ``logLine``.
+    public static let logHeader = "epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged"
+
+    /// One line of the training log, in the columns of ``logHeader``; unconverged solves are spelled out.
+    public var logLine: String {
+        func pad(_ s: String, _ width: Int) -> String {
+            s.count >= width ? s + " " : s.padding(toLength: width, withPad: " ", startingAt: 0)
+        }
+        let warning =
+            unconvergedForward + unconvergedAdjoint > 0
+            ? "\(unconvergedForward) forward, \(unconvergedAdjoint) adjoint solves NOT converged" : "0"
+        let columns: [(String, Double, Int)] = [
+            ("%.4f", loss, 9), ("%.3f", trainAccuracy, 8), ("%.3f", testAccuracy, 8), ("%.1f", forwardIterations, 10),
+            ("%.3f", forwardSeconds, 9), ("%.3f", backwardSeconds, 9)
+        ]
+        return pad("\(epoch)", 8) + columns.map { pad(String(format: $0.0, $0.1), $0.2) }.joined() + warning
+    }
+
     public var epoch: Int
     public var loss: Double
     public var trainAccuracy: Double

@@ -29,6 +29,13 @@ public struct TrainingRun {
     public private(set) var optimizer: Optimizer
     public private(set) var history: [EpochRecord]
 
+    /// The training log's first line: the cell, the data and its split, the gradient, the optimiser and the epochs.
+    public var headline: String {
+        let c = configuration
+        return "training \(c.cell.rawValue) d = \(model.stateDimension) on \(dataPath) (\(train.count) train, \(test.count) test) with "
+            + "\(c.estimatorLabel), \(c.optimizer.rawValue) lr \(c.learningRate), epochs \(startEpoch + 1)…\(c.epochs)"
+    }
+
     /// The epoch the run continues after.
     public var startEpoch: Int { history.last?.epoch ?? 0 }
 

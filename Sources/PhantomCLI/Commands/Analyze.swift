@@ -19,30 +19,19 @@ struct Analyze: ParsableCommand {
             """
     )
 
-    @Argument(help: "Checkpoints (.h5, .safetensors), or run folders holding a series of them.")
-    var checkpoints: [String]
-
+    @Argument(help: "Checkpoints (.h5, .safetensors), or run folders holding a series of them.") var checkpoints: [String]
     @Option(help: "HDF5 data file (x, y, optional split), or a bundled name. Default: the data set named in the checkpoint.")
     var data: String?
-
     @Option(help: "How many samples to analyse (from the test split when the data has one).")
     var samples: Int = AnalysisRun.Inputs.defaultSamples
-
     @OptionGroup var grid: GridOptions
     @OptionGroup var solverOptions: SolverOptions
     @OptionGroup var safetensorsOptions: SafetensorsOptions
-
-    @Option(name: .shortAndLong, help: "The results file to write.")
-    var output: String = "results.h5"
-
+    @Option(name: .shortAndLong, help: "The results file to write.") var output: String = "results.h5"
     @Option(help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see merge and slurm).")
     var shard: String?
-
-    @Flag(help: "Print the summary as JSON.")
-    var json = false
-
-    @Flag(help: "Overwrite an existing results file.")
-    var force = false
+    @Flag(help: "Print the summary as JSON.") var json = false
+    @Flag(help: "Overwrite an existing results file.") var force = false
 
     func validate() throws { if let shard { _ = try Shard(parsing: shard) } }
 

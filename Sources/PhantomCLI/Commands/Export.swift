@@ -14,11 +14,9 @@ struct Export: ParsableCommand {
         abstract: "Write a checkpoint's tensors as a PyTorch state dict (safetensors), with the metadata phantom import reads back.",
         discussion: """
             Tensor names are the checkpoint's (injection.weight, cell.weight, head.bias, …), loadable with \
-            safetensors.torch.load_file and model.load_state_dict; __metadata__ carries phantom.cell, phantom.n_in, \
-            phantom.d, phantom.c, the cell's extra dimensions (resmlp: phantom.m; mdeq: phantom.channels, \
-            phantom.in_channels, phantom.height, phantom.width, phantom.expansion, phantom.groups), phantom.norm_eps \
-            (cells with a LayerNorm or GroupNorm) and phantom.dataset. A round trip \
-            phantom → PyTorch → phantom is exact in F64.
+            safetensors.torch.load_file and model.load_state_dict; __metadata__ carries the keys phantom import \
+            reads (\(SafetensorsImporter.metadataKeysDescription); norm_eps for cells with a LayerNorm or GroupNorm). \
+            A round trip phantom → PyTorch → phantom is exact in F64.
             """
     )
 

@@ -16,27 +16,20 @@ struct Import: ParsableCommand {
             then the first --rename that matches. \
             Weight norm and spectral norm (old hooks or torch.nn.utils.parametrizations, any dim, TorchDEQ's with or \
             without learn_scale) are folded into X.weight. The cell and dimensions come from __metadata__ \
-            (phantom.cell, phantom.n_in, phantom.d, phantom.c, phantom.m, phantom.dataset, phantom.norm_eps, \
-            phantom.norm_target, phantom.norm_clip; for mdeq phantom.channels, phantom.in_channels, phantom.height, \
-            phantom.width, phantom.expansion, phantom.groups), else --cell, else the tensor shapes. An mdeq file needs \
+            (\(SafetensorsImporter.metadataKeysDescription)), else --cell, else the tensor shapes. An mdeq file needs \
             phantom.groups (no tensor holds it) and, unless d/channels is a square, phantom.height and phantom.width. \
-            Missing and unused tensors \
-            are errors; pickled .pt/.pth files are refused, never unpickled.
+            Missing and unused tensors are errors; pickled .pt/.pth files are refused, never unpickled.
             """
     )
 
     @Argument(help: "A .safetensors file.") var input: String
     @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
-    @Option(help: "Cell kind when the file's metadata does not say: tanh, resmlp or mdeq.") var cell: CellKind?
-    @Option(help: "A prefix to strip from every tensor name (after the wrapper prefixes module., _orig_mod. and model.).")
-    var prefix: String?
-    @Option(help: "Rename tensors: OLD=NEW replaces a leading OLD with NEW (repeatable; after prefixes are stripped).")
-    var rename: [String] = []
+    @OptionGroup var safetensors: SafetensorsOptions
     @Flag(help: "Overwrite an existing checkpoint.") var force = false
 
     func run() throws {
-        var importer = SafetensorsImporter(cell: cell, prefix: prefix)
-        importer.renames = try SafetensorsImporter.renames(parsing: rename)
+        var importer = SafetensorsImporter(cell: safetensors.cell, prefix: safetensors.prefix)
+        importer.renames = try safetensors.renames
         let checkpoint = try importer.importCheckpoint(input)
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
@@ -47,15 +40,12 @@ struct Import: ParsableCommand {
     }
 }
 
-/// How `.safetensors` inputs of analyze and inspect are read when their metadata does not say.
+/// How `.safetensors` inputs of import, analyze and inspect are read when their metadata does not say.
 struct SafetensorsOptions: ParsableArguments {
-    @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind (tanh, resmlp or mdeq).")
-    var cell: CellKind?
-
+    @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind.") var cell: CellKind?
     @Option(help: "For .safetensors inputs: a prefix to strip from tensor names (after module., _orig_mod. and model.).")
     var prefix: String?
-
-    @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW (repeatable).")
+    @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW replaces a leading OLD with NEW (repeatable; after the prefixes).")
     var rename: [String] = []
 
     /// `--rename`'s pairs (``SafetensorsImporter/renames(parsing:)``).

@@ -17,15 +17,9 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "A phantom checkpoint (.h5) or a PyTorch state dict (.safetensors).")
-    var checkpoint: String
-
-    @Option(help: "An HDF5 data file with x [N, n_in]; solves the first --samples fixed points.")
-    var data: String?
-
-    @Option(help: "How many samples to solve with --data.")
-    var samples: Int = Inspection.defaultSamples
-
+    @Argument(help: "A phantom checkpoint (.h5) or a PyTorch state dict (.safetensors).") var checkpoint: String
+    @Option(help: "An HDF5 data file with x [N, n_in]; solves the first --samples fixed points.") var data: String?
+    @Option(help: "How many samples to solve with --data.") var samples: Int = Inspection.defaultSamples
     @OptionGroup var solverOptions: SolverOptions
     @OptionGroup var safetensorsOptions: SafetensorsOptions
 
@@ -35,29 +29,6 @@ struct Inspect: ParsableCommand {
             checkpoint, cell: safetensorsOptions.cell, prefix: safetensorsOptions.prefix,
             renames: try safetensorsOptions.renames, data: data,
             samples: samples, solver: try solverOptions.configuration())
-        for line in inspection.describe() { print(line) }
-        guard data != nil else { return }
-        print("")
-        print("fixed points (\(solverOptions.solver.rawValue), relative tolerance \(solverOptions.tolerance)), J = ∂f/∂h at h*:")
-        let widths = [8, 13, 12, 12, 12, 10, 10, 7, 12]
-        func row(_ cells: [String]) -> String { zip(cells, widths).map { pad($0, $1) }.joined() + cells[cells.count - 1] }
-        print(row(["row", "method", "iterations", "residual", "last", "‖J‖₂", "ρ(J)", "class", "loss", "status"]))
-        for sample in inspection.samples {
-            print(
-                row([
-                    "\(sample.row)", sample.method.rawValue, "\(sample.iterations)", format(sample.residual),
-                    format(sample.lastResidual),
-                    String(format: "%.4f", sample.diagnostics.jacobianNorm), String(format: "%.4f", sample.diagnostics.spectralRadius),
-                    "\(sample.prediction)", sample.loss.map { String(format: "%.6g", $0) } ?? "—", sample.status.rawValue
-                ]))
-        }
-        let unconverged = inspection.samples.filter { !$0.status.isConverged }.count
-        if unconverged > 0 { print("\(unconverged) of \(inspection.samples.count) forward solves did not converge") }
+        for line in inspection.describe() + inspection.sampleTable(solver: try solverOptions.configuration()) { print(line) }
     }
 }
-
-func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
-}
-
-func format(_ x: Double) -> String { String(format: "%.2e", x) }

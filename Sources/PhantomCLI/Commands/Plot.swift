@@ -16,25 +16,16 @@ struct Plot: ParsableCommand {
             """
     )
 
-    @Argument(help: "Results files (.h5) and/or run folders.")
-    var inputs: [String]
-
-    @Option(name: .shortAndLong, help: "Folder for the figures (created if missing).")
-    var output: String = "plots"
-
+    @Argument(help: "Results files (.h5) and/or run folders.") var inputs: [String]
+    @Option(name: .shortAndLong, help: "Folder for the figures (created if missing).") var output: String = "plots"
     @Option(
         help: "Formats, comma-separated: \(Terminal.Format.allCases.map(\.rawValue).joined(separator: ", ")).",
-        transform: { try FormatList(parsing: $0) })
-    var format = FormatList([.png])
-
-    @Option(name: .customLong("k"), help: "k of the along-training figure.")
-    var trainingK = PlotRun.defaultTrainingK
-
+        transform: { ListArgument<FormatSyntax>(try FormatSyntax.parse($0) ?? []) })
+    var format = ListArgument<FormatSyntax>([.png])
+    @Option(name: .customLong("k"), help: "k of the along-training figure.") var trainingK = PlotRun.defaultTrainingK
     @Option(name: .customLong("lambda"), help: "λ of the along-training figure (the nearest in the grid).")
     var trainingLambda = PlotRun.defaultTrainingLambda
-
-    @Flag(help: "Overwrite existing figures.")
-    var force = false
+    @Flag(help: "Overwrite existing figures.") var force = false
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give a results file or a run folder") }
@@ -60,12 +51,9 @@ struct Plot: ParsableCommand {
 
 extension Terminal.Format: ExpressibleByArgument {}
 
-/// `--format`'s comma-separated formats (``Terminal/formats(parsing:)``: each known, none twice).
-struct FormatList: ExpressibleByArgument, Sendable {
-    let values: [Terminal.Format]
-    init(_ values: [Terminal.Format]) { self.values = values }
-    init(parsing text: String) throws { values = try Terminal.formats(parsing: text) }
-    init?(argument: String) { try? self.init(parsing: argument) }
-    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
-    static var allValueStrings: [String] { Terminal.Format.allCases.map(\.rawValue) }
+/// `--format`'s formats (``Terminal/formats(parsing:)``: each known, none twice).
+enum FormatSyntax: ListSyntax {
+    static func parse(_ text: String) throws -> [Terminal.Format]? { try Terminal.formats(parsing: text) }
+    static func describe(_ values: [Terminal.Format]) -> String { values.map(\.rawValue).joined(separator: ",") }
+    static var names: [String] { Terminal.Format.allCases.map(\.rawValue) }
 }

@@ -37,12 +37,9 @@ struct Slurm: ParsableCommand {
     }
 
     func job() throws -> SlurmJob {
-        let cwd = FileManager.default.currentDirectoryPath
-        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
-        let (arguments, output) = (SlurmJob.shardArguments(analyze), try parsed().output)
         var job = SlurmJob(
-            phantom: phantom.map(absolute) ?? Executable.path, analyzeArguments: arguments, output: absolute(output),
-            folder: URL(fileURLWithPath: absolute(folder)).standardizedFileURL.path, shards: shards, workingDirectory: cwd)
+            phantom: phantom ?? Executable.path, analyzeArguments: SlurmJob.shardArguments(analyze), output: try parsed().output,
+            folder: folder, shards: shards, workingDirectory: FileManager.default.currentDirectoryPath)
         (job.cpusPerTask, job.time, job.memory, job.partition) = (cpusPerTask, time, mem, partition)
         return job
     }

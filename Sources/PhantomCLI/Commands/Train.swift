@@ -55,7 +55,6 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "The run folder.") var output: String
     @Flag(help: "Continue the run in OUTPUT from its last checkpoint.") var resume = false
     @Flag(help: "Start over in an OUTPUT folder that holds another run's checkpoints (they are removed).") var force = false
-
     var cellSettings: CellSettings {
         CellSettings(hidden: hidden, mlpWidth: mlpWidth, channels: channels, expansion: expansion, groups: groups, maxNorm: maxNorm)
     }
@@ -90,23 +89,9 @@ struct Train: ParsableCommand {
             resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)
             : try TrainingRun.start(try newConfiguration(), data: data, folder: output, force: force)
-        let c = run.configuration
-        print(
-            "training \(c.cell.rawValue) d = \(run.model.stateDimension) on \(run.dataPath) "
-                + "(\(run.train.count) train, \(run.test.count) test) with \(c.estimatorLabel), "
-                + "\(c.optimizer.rawValue) lr \(c.learningRate), epochs \(run.startEpoch + 1)…\(c.epochs)")
-        print("epoch   loss     train   test    fwd-iter  fwd-s    bwd-s    unconverged")
-        try run.train { record in
-            let warning =
-                record.unconvergedForward + record.unconvergedAdjoint > 0
-                ? "\(record.unconvergedForward) forward, \(record.unconvergedAdjoint) adjoint solves NOT converged" : "0"
-            let columns: [(String, Double, Int)] = [
-                ("%.4f", record.loss, 9), ("%.3f", record.trainAccuracy, 8),
-                ("%.3f", record.testAccuracy, 8),
-                ("%.1f", record.forwardIterations, 10), ("%.3f", record.forwardSeconds, 9), ("%.3f", record.backwardSeconds, 9)
-            ]
-            print(pad("\(record.epoch)", 8) + columns.map { pad(String(format: $0.0, $0.1), $0.2) }.joined() + warning)
-        }
+        print(run.headline)
+        print(EpochRecord.logHeader)
+        try run.train { print($0.logLine) }
         print("checkpoints in \(output)/")
     }
 }

@@ -3,41 +3,49 @@ import Foundation
 import PhantomAnalysis
 import PhantomGradients
 
-/// A list of k values: a range "1...20" or a comma-separated list "1,2,5" (``AnalysisConfiguration/ks(parsing:)``).
-struct KList: ExpressibleByArgument, Sendable {
-    let values: [Int]
+/// A comma-separated option value, parsed and described by the library (``ListSyntax``).
+struct ListArgument<Syntax: ListSyntax>: ExpressibleByArgument, Sendable {
+    let values: [Syntax.Element]
+    init(_ values: [Syntax.Element]) { self.values = values }
     init?(argument: String) {
-        guard let values = AnalysisConfiguration.ks(parsing: argument) else { return nil }
+        guard let values = try? Syntax.parse(argument) else { return nil }
         self.values = values
     }
-    init(_ values: [Int]) { self.values = values }
-    var defaultValueDescription: String {
-        values.count > 2 && values == Array(values[0]...values[values.count - 1])
-            ? "\(values[0])...\(values[values.count - 1])" : values.map(String.init).joined(separator: ",")
+    var defaultValueDescription: String { Syntax.describe(values) }
+    static var allValueStrings: [String] { Syntax.names }
+}
+
+/// How one kind of list is read and shown.
+protocol ListSyntax {
+    associatedtype Element: Sendable
+    static func parse(_ text: String) throws -> [Element]?
+    static func describe(_ values: [Element]) -> String
+    static var names: [String] { get }
+}
+
+extension ListSyntax {
+    static var names: [String] { [] }
+}
+
+/// k values: a range "1...20" or a list "1,2,5" (``AnalysisConfiguration/ks(parsing:)``).
+enum KSyntax: ListSyntax {
+    static func parse(_ text: String) -> [Int]? { AnalysisConfiguration.ks(parsing: text) }
+    static func describe(_ v: [Int]) -> String {
+        v.count > 2 && v == Array(v[0]...v[v.count - 1]) ? "\(v[0])...\(v[v.count - 1])" : v.map(String.init).joined(separator: ",")
     }
 }
 
-/// A comma-separated list of damping factors (``AnalysisConfiguration/lambdas(parsing:)``).
-struct DoubleList: ExpressibleByArgument, Sendable {
-    let values: [Double]
-    init?(argument: String) {
-        guard let values = AnalysisConfiguration.lambdas(parsing: argument) else { return nil }
-        self.values = values
-    }
-    init(_ values: [Double]) { self.values = values }
-    var defaultValueDescription: String { values.map { String(format: "%g", $0) }.joined(separator: ",") }
+/// Damping factors (``AnalysisConfiguration/lambdas(parsing:)``).
+enum LambdaSyntax: ListSyntax {
+    static func parse(_ text: String) -> [Double]? { AnalysisConfiguration.lambdas(parsing: text) }
+    static func describe(_ values: [Double]) -> String { values.map { String(format: "%g", $0) }.joined(separator: ",") }
 }
 
-/// A comma-separated list of estimator families (``AnalysisConfiguration/estimators(parsing:)``).
-struct EstimatorList: ExpressibleByArgument, Sendable {
-    let values: [EstimatorFamily]
-    init?(argument: String) {
-        guard let values = AnalysisConfiguration.estimators(parsing: argument) else { return nil }
-        self.values = values
-    }
-    init(_ values: [EstimatorFamily]) { self.values = values }
-    var defaultValueDescription: String { values.map(\.id.rawValue).joined(separator: ",") }
-    static var allValueStrings: [String] { Estimators.builtIn.map(\.id.rawValue) }
+/// Estimator families (``AnalysisConfiguration/estimators(parsing:)``).
+enum EstimatorSyntax: ListSyntax {
+    static func parse(_ text: String) -> [EstimatorFamily]? { AnalysisConfiguration.estimators(parsing: text) }
+    static func describe(_ values: [EstimatorFamily]) -> String { values.map(\.id.rawValue).joined(separator: ",") }
+    static var names: [String] { Estimators.builtIn.map(\.id.rawValue) }
 }
 
 extension AdjointMethod: ExpressibleByArgument {}
@@ -47,30 +55,21 @@ extension SpectraRoute: ExpressibleByArgument {}
 /// library's (``AnalysisConfiguration``).
 struct GridOptions: ParsableArguments {
     @Option(name: .customLong("k"), help: "Steps k: a range 1...20 or a list 1,2,5 (each in 1…\(AnalysisConfiguration.maximumK)).")
-    var ks: KList = KList(AnalysisConfiguration.defaultKs)
-
+    var ks = ListArgument<KSyntax>(AnalysisConfiguration.defaultKs)
     @Option(name: .customLong("lambda"), help: "Damping factors λ, comma-separated, each in (0, 1].")
-    var lambdas: DoubleList = DoubleList(AnalysisConfiguration.defaultLambdas)
-
+    var lambdas = ListArgument<LambdaSyntax>(AnalysisConfiguration.defaultLambdas)
     @Option(
         help: """
             Estimators to compare with the exact gradient, comma-separated: \
             \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).
             """)
-    var estimators: EstimatorList = EstimatorList(AnalysisConfiguration.defaultEstimators)
-
+    var estimators = ListArgument<EstimatorSyntax>(AnalysisConfiguration.defaultEstimators)
     @Option(help: "Adjoint solver of the exact gradient: auto (LU for d ≤ 512, else GMRES), lu, gmres, fixed-point.")
     var adjoint: AdjointMethod = .auto
-
     @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
     var adjointTolerance: Double = AnalysisConfiguration.defaultAdjointTolerance
-
-    @Option(
-        help: """
-            Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.
-            """)
+    @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
     var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
-
     @Option(
         help: """
             How many samples get the per-cell certificates (‖E‖, Theorem 1, ρ, ρ*, margin). Default: all when \
@@ -78,7 +77,6 @@ struct GridOptions: ParsableArguments {
             none on the matrix-free route (--spectra iterative), where certificates cost minutes per block of samples.
             """)
     var certifySamples: Int?
-
     @Option(
         help: """
             How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed: dense (d×d LAPACK, with the per-cell certificates), iterative \

@@ -8,12 +8,9 @@ extension FixedPointMethod: ExpressibleByArgument {}
 struct SolverOptions: ParsableArguments {
     @Option(help: "Forward solver for h* = f(h*, x): \(FixedPointMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var solver: FixedPointMethod = .auto
-
     @Option(help: "Stop a sample when ‖f(h) − h‖/(‖f(h)‖ + 1e-12) falls to this value.")
     var tolerance: Double = FixedPointConfiguration.analysisTolerance
-
-    @Option(help: "Most forward-solver iterations per batch.")
-    var maxIterations: Int = FixedPointConfiguration.analysisMaxIterations
+    @Option(help: "Most forward-solver iterations per batch.") var maxIterations: Int = FixedPointConfiguration.analysisMaxIterations
 
     func validate() throws { _ = try configuration() }
 
