@@ -148,6 +148,16 @@ public struct SlurmJob: Sendable {
         URL(fileURLWithPath: path.hasPrefix("/") ? path : directory + "/" + path).standardizedFileURL.path
     }
 
+    /// Creates the job folder and its logs folder and writes `scripts` into it, each atomically; returns their paths.
+    /// - Throws: ``OutputError`` naming the folder or script that cannot be written.
+    public func write(_ scripts: [(name: String, text: String)], overwrite: Bool) throws -> [String] {
+        try AtomicOutput.createFolder(folder + "/logs")
+        return try scripts.map { script in
+            try AtomicOutput.write(Data(script.text.utf8), to: folder + "/" + script.name, overwrite: overwrite)
+            return folder + "/" + script.name
+        }
+    }
+
     /// A string as one single-quoted shell word.
     public static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }
 }

@@ -61,19 +61,8 @@ extension Phantom {
     }
 }
 
-/// One exit status per class of failure (BSD sysexits), documented in the README.
-enum ExitStatus {
-    /// The command line was wrong: an unknown option or value, a setting out of range.
-    static let usage: Int32 = 64
-    /// An input could not be used: a missing, malformed, hostile or inconsistent file; a diverged training.
-    static let dataError: Int32 = HDF5File.traversalRefused  // 65, also what check-hdf5 exits with
-    /// A program the command needs is missing (gnuplot).
-    static let unavailable: Int32 = 69
-    /// A bug or an unexpected library failure.
-    static let software: Int32 = 70
-    /// An output could not be written: it exists, its folder is missing or read-only, the disk is full.
-    static let ioError: Int32 = 74
-
+/// Which exit status (``ExitStatus``) each class of error ends the command with.
+extension ExitStatus {
     /// A Foundation file error as a sentence naming the path and the system's reason (its own text says "(null)").
     static func fileErrorText(_ error: any Error) -> String? {
         guard let file = error as? CocoaError else { return nil }

@@ -24,7 +24,7 @@ extension HDF5File {
     nonisolated(unsafe) public static var isolation: Isolation?
 
     /// Exit status of a traversal that found an error it could report (sysexits' EX_DATAERR).
-    public static let traversalRefused: Int32 = 65
+    public static let traversalRefused: Int32 = ExitStatus.dataError
 
     /// The most objects (groups, datasets and attributes) a traversal visits, and the most elements it reads in
     /// all: a file of this tool holds at most a few hundred objects, and never-written (lazily allocated) datasets
@@ -71,6 +71,27 @@ extension HDF5File {
         }
         defer { file.closeQuietly() }
         try walk(file.root)
+    }
+
+    /// The child's side of ``isolation``: reads a file's bytes from stdin (at most ``InputLimits/maximumFileBytes``) and
+    /// traverses them; returns 0, or ``traversalRefused`` after one line on stderr ("phantom: NAME: what is wrong").
+    /// The child dies with its parent: it polls for a new parent (a child whose parent is gone is re-parented) and
+    /// exits at once.
+    public static func runIsolatedReader(name: String) -> Int32 {
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(100_000) }
+            _exit(ExitStatus.software)
+        }
+        do {
+            let bytes = FileHandle.standardInput.readDataToEndOfFile()
+            guard bytes.count <= InputLimits.maximumFileBytes else { throw InputError(path: name, message: "is too large") }
+            try traverse(FileSnapshot(path: name, bytes: [UInt8](bytes)))
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("phantom: \(error)\n".utf8))
+            return traversalRefused
+        }
     }
 
     /// Runs the traversal of the snapshot's bytes (sent on stdin) in a child process.

@@ -193,3 +193,13 @@ extension ResultsFile {
         }
     }
 }
+
+extension AnalysisRun {
+    /// Writes the run's results: its series with its sample rows and positions, and its attributes
+    /// (``resultAttributes(command:toolVersion:created:)``).
+    public func write(_ series: [SeriesEntry], to path: String, overwrite: Bool, command: String, toolVersion: String) throws {
+        try ResultsFile.write(
+            series, sampleIndices: samples.rows, seriesIndices: selected, to: path, overwrite: overwrite,
+            attributes: resultAttributes(command: command, toolVersion: toolVersion))
+    }
+}

@@ -16,13 +16,19 @@ import PhantomHDF5
 /// `missing_shards`. With every shard present the checkpoints' hashes, in series order, must hash to the
 /// checkpoint part too.
 public enum ResultsMerge {
-    public struct Report: Sendable {
+    public struct Report: Sendable, CustomStringConvertible {
         public let shards: Int
         public let present: [Int]
         public let missing: [Int]
         public let checkpoints: Int
         /// The files the job read (checkpoints and data, as the shards record them): a merge must not replace them.
         public let jobInputs: [String]
+
+        /// "2 of 3 shards (4 checkpoints); missing: 2/3".
+        public var description: String {
+            "\(present.count) of \(shards) shards (\(checkpoints) checkpoint\(checkpoints == 1 ? "" : "s"))"
+                + (missing.isEmpty ? "" : "; missing: \(missing.map { "\($0)/\(shards)" }.joined(separator: ", "))")
+        }
     }
 
     /// The merged results (not yet written) and what went into them.

@@ -121,6 +121,14 @@ extension TrainingConfiguration {
             groups: groups)
     }
 
+    /// The options given with `--resume` that it refuses (a resumed run keeps its own settings; only --epochs may change):
+    /// cell settings, a data set other than the default, shared settings other than the defaults, and --force.
+    public func resumeConflicts(_ cell: CellSettings, data: String, force: Bool) throws -> [String] {
+        try cell.given.map(\.optionName) + (data != Self.defaultData ? ["--data"] : [])
+            + sharedSettingsChanged(from: TrainingConfiguration())
+            + (force ? ["--force"] : [])
+    }
+
     /// The shared settings (not the cell's, not the epochs) in which this configuration differs from `other`,
     /// named by their options — what `--resume`, which continues with a run's own settings, refuses.
     public func sharedSettingsChanged(from other: TrainingConfiguration) -> [String] {

@@ -28,18 +28,18 @@ struct Analyze: ParsableCommand {
     @OptionGroup var solverOptions: SolverOptions
     @OptionGroup var safetensorsOptions: SafetensorsOptions
     @Option(name: .shortAndLong, help: "The results file to write.") var output: String = "results.h5"
-    @Option(help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see merge and slurm).")
-    var shard: String?
+    @Option(
+        help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see merge and slurm).",
+        transform: { try Shard(parsing: $0) })
+    var shard: Shard?
     @Flag(help: "Print the summary as JSON.") var json = false
     @Flag(help: "Overwrite an existing results file.") var force = false
-
-    func validate() throws { if let shard { _ = try Shard(parsing: shard) } }
 
     /// The analysis these arguments ask for, every input loaded and checked (also what `phantom slurm` checks).
     func analysis() throws -> AnalysisRun {
         var inputs = AnalysisRun.Inputs(
             checkpoints: checkpoints, data: data, samples: samples, cell: safetensorsOptions.cell,
-            prefix: safetensorsOptions.prefix, shard: try shard.map { try Shard(parsing: $0) })
+            prefix: safetensorsOptions.prefix, shard: shard)
         inputs.renames = try safetensorsOptions.renames
         return try AnalysisRun(inputs, configuration: try grid.configuration(), solver: try solverOptions.configuration())
     }
@@ -49,18 +49,15 @@ struct Analyze: ParsableCommand {
         try AtomicOutput.checkTarget(output, overwrite: force)
         let analysis = try analysis()
         try AtomicOutput.refuseReplacing(analysis.inputPaths, with: output)
-        let progress = ProgressReporter(enabled: true)
+        let progress = ProgressReporter()
         let count = analysis.members.count
         let labels = analysis.members.enumerated().map { "[\($0.offset + 1)/\(count)] \($0.element.path)" }
         let series = try analysis.run(
             progress: { index, stage, done, total in
                 progress.update(labels[index] + " " + stage.rawValue, done, total)
             }, finished: { progress.finish(labels[$0]) })
-        try ResultsFile.write(
-            series, sampleIndices: analysis.samples.rows, seriesIndices: analysis.selected, to: output, overwrite: force,
-            attributes: analysis.resultAttributes(
-                command: CommandLine.arguments.joined(separator: " "),
-                toolVersion: Phantom.version))
+        try analysis.write(
+            series, to: output, overwrite: force, command: CommandLine.arguments.joined(separator: " "), toolVersion: Phantom.version)
         let summary = AnalysisSummary(series: series, output: output)
         print(json ? try summary.json() : summary.text())
     }

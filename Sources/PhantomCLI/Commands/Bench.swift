@@ -53,7 +53,6 @@ struct BenchGrid: BenchmarkCommand {
         (b.lambdaCount, b.repeats, b.directCells) = (lambdas, repeats, directCells)
         return b
     }
-
 }
 
 /// `phantom bench train`: the paper's speed claim, measured — exact vs UPG backward passes in training.
@@ -81,7 +80,6 @@ struct BenchTrain: BenchmarkCommand {
         (b.batch, b.adjointTolerance, b.seed) = (batch, adjointTolerance, seed)
         return b
     }
-
 }
 
 /// `phantom bench cell`: the mdeq cell's batched state VJP against dgemm.
@@ -110,5 +108,4 @@ struct BenchCell: BenchmarkCommand {
             return b
         }
     }
-
 }

@@ -17,19 +17,7 @@ struct CheckHDF5: ParsableCommand {
     @Argument(help: "The file's name (for messages); its bytes come on stdin.") var file: String
 
     func run() throws {
-        // The reader dies with its parent: it polls for a new parent (the parent gone, it is re-parented).
-        let parent = getppid()
-        Thread.detachNewThread {
-            while getppid() == parent { usleep(100_000) }
-            _exit(ExitStatus.software)
-        }
-        do {
-            let bytes = FileHandle.standardInput.readDataToEndOfFile()
-            guard bytes.count <= InputLimits.maximumFileBytes else { throw InputError(path: file, message: "is too large") }
-            try HDF5File.traverse(FileSnapshot(path: file, bytes: [UInt8](bytes)))
-        } catch {
-            FileHandle.standardError.write(Data("phantom: \(error)\n".utf8))
-            throw ExitCode(HDF5File.traversalRefused)
-        }
+        let status = HDF5File.runIsolatedReader(name: file)
+        if status != 0 { throw ExitCode(status) }
     }
 }

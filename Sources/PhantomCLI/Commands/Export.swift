@@ -25,9 +25,7 @@ struct Export: ParsableCommand {
     @Option(help: "Element type: F64 or F32.") var dtype: SafetensorsDType = .f64
     @Flag(help: "Overwrite an existing file.") var force = false
 
-    func validate() throws {
-        guard dtype == .f64 || dtype == .f32 else { throw ValidationError("--dtype: F64 or F32") }
-    }
+    func validate() throws { guard dtype == .f64 || dtype == .f32 else { throw ValidationError("--dtype: F64 or F32") } }
 
     func run() throws {
         let loaded = try ModelFile.load(checkpoint)

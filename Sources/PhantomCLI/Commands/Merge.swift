@@ -28,9 +28,6 @@ struct Merge: ParsableCommand {
         data.attributes["command"] = CommandLine.arguments.joined(separator: " ")
         data.attributes["created"] = ISO8601DateFormatter().string(from: Date())
         try ResultsFile.write(data, to: output, overwrite: force)
-        let checkpoints = "\(report.checkpoints) checkpoint\(report.checkpoints == 1 ? "" : "s")"
-        print(
-            "merged \(report.present.count) of \(report.shards) shards (\(checkpoints)) into \(output)"
-                + (report.missing.isEmpty ? "" : "; missing: \(report.missing.map { "\($0)/\(report.shards)" }.joined(separator: ", "))"))
+        print("merged \(report) into \(output)")
     }
 }

@@ -49,8 +49,6 @@ struct Plot: ParsableCommand {
     }
 }
 
-extension Terminal.Format: ExpressibleByArgument {}
-
 /// `--format`'s formats (``Terminal/formats(parsing:)``: each known, none twice).
 enum FormatSyntax: ListSyntax {
     static func parse(_ text: String) throws -> [Terminal.Format]? { try Terminal.formats(parsing: text) }

@@ -56,11 +56,7 @@ struct Slurm: ParsableCommand {
         // merged file none of its inputs.
         let analysis = try parsed().analysis()
         try job.check(checkpoints: analysis.members.count, inputs: analysis.inputPaths)
-        try AtomicOutput.createFolder(job.folder + "/logs")
-        for (name, text) in scripts {
-            try AtomicOutput.write(Data(text.utf8), to: job.folder + "/" + name, overwrite: force)
-        }
-        print("wrote \(scripts.map { job.folder + "/" + $0.name }.joined(separator: ", "))")
+        print("wrote \(try job.write(scripts, overwrite: force).joined(separator: ", "))")
         print("submit with: bash \(job.folder)/submit.sh")
     }
 }

@@ -61,15 +61,10 @@ struct Train: ParsableCommand {
 
     /// The library's checks: a resumed run takes no setting but --epochs; a new one only settings its cell takes, in range.
     func validate() throws {
-        if resume {
-            let given =
-                cellSettings.given.map(\.optionName) + (data != Defaults.defaultData ? ["--data"] : [])
-                + (try newConfiguration(CellSettings()).sharedSettingsChanged(from: TrainingConfiguration())) + (force ? ["--force"] : [])
-            if let first = given.first {
-                throw ValidationError("--resume continues with the run's own settings; drop \(first) (only --epochs may change)")
-            }
-        } else {
-            _ = try newConfiguration()
+        guard resume else { _ = try newConfiguration(); return }
+        let given = try newConfiguration(CellSettings()).resumeConflicts(cellSettings, data: data, force: force)
+        if let first = given.first {
+            throw ValidationError("--resume continues with the run's own settings; drop \(first) (only --epochs may change)")
         }
     }
 

@@ -15,17 +15,14 @@ struct ListArgument<Syntax: ListSyntax>: ExpressibleByArgument, Sendable {
     static var allValueStrings: [String] { Syntax.names }
 }
 
-/// How one kind of list is read and shown.
+/// How one kind of list is read (by the library's parser) and shown, and its known names (none for numbers).
 protocol ListSyntax {
     associatedtype Element: Sendable
     static func parse(_ text: String) throws -> [Element]?
     static func describe(_ values: [Element]) -> String
     static var names: [String] { get }
 }
-
-extension ListSyntax {
-    static var names: [String] { [] }
-}
+extension ListSyntax { static var names: [String] { [] } }
 
 /// k values: a range "1...20" or a list "1,2,5" (``AnalysisConfiguration/ks(parsing:)``).
 enum KSyntax: ListSyntax {

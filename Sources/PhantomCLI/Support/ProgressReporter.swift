@@ -6,11 +6,8 @@ final class ProgressReporter: @unchecked Sendable {
     private let terminal = isatty(STDERR_FILENO) == 1
     private var lastQuarter = -1
     private var lastLabel = ""
-    let enabled: Bool
-    init(enabled: Bool) { self.enabled = enabled }
 
     func update(_ label: String, _ done: Int, _ total: Int) {
-        guard enabled else { return }
         lock.lock(); defer { lock.unlock() }
         if terminal {
             let width = 30, filled = done * width / max(total, 1)
@@ -27,7 +24,6 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func finish(_ label: String) {
-        guard enabled else { return }
         lock.lock(); defer { lock.unlock() }
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         lastQuarter = -1
