@@ -28,49 +28,54 @@ extension HDF5File {
 
     /// The most objects (groups, datasets and attributes) a traversal visits, and the most elements it reads in
     /// all: a file of this tool holds at most a few hundred objects, and never-written (lazily allocated) datasets
-    /// cost nothing on disk but their fill values in memory, so both are bounded before the walk goes on.
-    public static let maximumObjects = 1 << 16
+    /// cost nothing on disk but their fill values in memory. Both are counted over the structure first, before any
+    /// dataset is read.
+    public static let maximumObjects = 1 << 14
     public static let maximumTraversalElements = InputLimits.maximumArrayElements
 
-    /// Opens a snapshot and reads everything in it (the child's side of ``isolation``), within ``maximumObjects``
-    /// and ``maximumTraversalElements``.
+    /// Opens a snapshot and reads everything in it (the child's side of ``isolation``): first the structure, within
+    /// ``maximumObjects`` and ``maximumTraversalElements``, then every attribute and dataset.
     public static func traverse(_ snapshot: FileSnapshot) throws {
         let file = try open(snapshot, isolated: false)
+        defer { file.closeQuietly() }
         var objects = 0, elements = 0
-        func visit(_ count: Int, _ object: String) throws(HDF5Error) {
-            objects += count
+        var groups: [HDF5Group] = [], datasets: [(group: HDF5Group, name: String, info: DatasetInfo)] = []
+        func count(_ n: Int, _ object: String) throws(HDF5Error) {
+            objects += n
             guard objects <= maximumObjects else {
                 throw Location(file: snapshot.path, object: object).error("holds more than \(maximumObjects) objects")
             }
         }
         func walk(_ group: HDF5Group) throws {
-            let attributes = try group.attributeNames()
-            try visit(1 + attributes.count, group.path)
-            for name in attributes { _ = try group.attribute(name) }
+            groups.append(group)
+            try count(1 + group.attributeNames().count, group.path)
             for child in try group.children() {
+                try count(1, child.name)
                 switch child.kind {
                 case .group: try walk(try group.group(child.name))
                 case .dataset:
-                    let attributes = try group.attributeNames(of: child.name)
-                    try visit(1 + attributes.count, child.name)
-                    for name in attributes { _ = try group.attribute(name, of: child.name) }
+                    try count(group.attributeNames(of: child.name).count, child.name)
                     let info = try group.datasetInfo(child.name)
                     elements += InputLimits.count(info.shape) ?? Int.max / 2
                     guard elements <= maximumTraversalElements else {
                         throw Location(file: snapshot.path, object: child.name).error(
                             "its datasets declare more than \(maximumTraversalElements) elements in all")
                     }
-                    if info.elementType.isFloatingPoint {
-                        _ = try group.readDoubles(child.name)
-                    } else if info.elementType == .int64 || info.elementType == .int32 {
-                        _ = try group.readIntegers(child.name)
-                    }
+                    datasets.append((group, child.name, info))
                 case .other: break
                 }
             }
         }
-        defer { file.closeQuietly() }
         try walk(file.root)
+        for group in groups { for name in try group.attributeNames() { _ = try group.attribute(name) } }
+        for (group, name, info) in datasets {
+            for attribute in try group.attributeNames(of: name) { _ = try group.attribute(attribute, of: name) }
+            if info.elementType.isFloatingPoint {
+                _ = try group.readDoubles(name)
+            } else if info.elementType == .int64 || info.elementType == .int32 {
+                _ = try group.readIntegers(name)
+            }
+        }
     }
 
     /// The child's side of ``isolation``: reads a file's bytes from stdin (at most ``InputLimits/maximumFileBytes``) and

@@ -83,7 +83,9 @@ public final class DenseRoute: CertificationRoute {
         case .stateSpace(let p):
             return [neumann(p.dense(jacobian: facts.jacobian, sample: facts.sample))]
         case .unrolled(let k, let lambda):
-            // One λ's unroll at a time (the driver goes λ by λ): an unroll of d replicated rows is large.
+            // One λ's unroll at a time (the driver goes λ by λ): an unroll of d replicated rows is large, so the
+            // previous λ's is released before the next one is built (holding both doubled the route's peak).
+            if unrolls[lambda] == nil { unrolls = [:] }
             let unroll = unrolls[lambda] ?? UnrolledResidual.Dense(route: self, damping: lambda, maxSteps: ks.last ?? k)
             unrolls = [lambda: unroll]
             return [unroll.certificate(steps: k)]
