@@ -46,10 +46,12 @@ public struct CellBenchmark: Sendable {
     /// The most memory one size may use: 4 GiB.
     public static let memoryBudget = 4 << 30
 
-    /// The memory of one size, in bytes: the batch's states, inputs and cotangents, and the linearization's im2col
-    /// patches (9·C and 9·E·C rows per position) and activations (a few E·C and C per position), per sample.
+    /// The memory of one size, in bytes: per sample and position, the linearization's im2col patches (9·E·C rows for
+    /// conv2, 9·C for conv1), the transposed convolutions' column buffers and the activations, fitted to the peaks
+    /// measured here (34 values per E·C and 14 per C; C = 512, E = 8, 64×64, B = 1: 4.5 GB measured, 4.8 GB modelled;
+    /// C = 2, E = 1, 64×64, B = 1024: 3.0 GB measured, 3.2 GB modelled).
     static func bytes(batch: Int, channels c: Int, expansion e: Int, side: Int) -> Double {
-        8 * Double(batch) * Double(side * side) * (20 * Double(e * c) + 24 * Double(c))
+        8 * Double(batch) * Double(side * side) * (34 * Double(e * c) + 14 * Double(c))
     }
 
     func geometry(_ side: Int) -> MDEQCell.Geometry {

@@ -18,18 +18,25 @@ public struct FileSnapshot: Sendable {
             throw InputError(
                 path: path, message: "is \(info.st_size) bytes, more than the \(InputLimits.maximumFileBytes) an input may have")
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw InputError(path: path, message: "cannot be read (permission denied?)")
-        }
-        defer { try? handle.close() }
-        let data: Data
-        do { data = try handle.readToEnd() ?? Data() } catch {
-            throw InputError(path: path, message: "cannot be read: \(error.localizedDescription)")
+        // POSIX reads, so that a failure names the system's reason; at most one byte past the ceiling is read (a
+        // file whose size stat does not tell, such as /proc's, cannot grow memory without bound).
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw InputError(path: path, message: "cannot be opened: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var data = [UInt8]()
+        data.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while data.count <= InputLimits.maximumFileBytes {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw InputError(path: path, message: "cannot be read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            data += chunk[0..<n]
         }
         guard data.count <= InputLimits.maximumFileBytes else {
             throw InputError(path: path, message: "grew beyond \(InputLimits.maximumFileBytes) bytes while read")
         }
-        self.init(path: path, bytes: [UInt8](data))
+        self.init(path: path, bytes: data)
     }
 
     /// Bytes already in memory (e.g. received on stdin), labelled `path`.

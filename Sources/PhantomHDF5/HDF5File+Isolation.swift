@@ -31,14 +31,19 @@ extension HDF5File {
     /// cost nothing on disk but their fill values in memory. Both are counted over the structure first, before any
     /// dataset is read.
     public static let maximumObjects = 1 << 14
-    public static let maximumTraversalElements = InputLimits.maximumArrayElements
+    /// At most 16 elements per byte of the file (gzip of constant arrays reaches that; stored float64 is 1/8),
+    /// at least 2²⁴ and at most ``InputLimits/maximumArrayElements``: a few KB cannot make the reader fill gigabytes.
+    public static func maximumTraversalElements(fileBytes: Int) -> Int {
+        min(InputLimits.maximumArrayElements, max(1 << 24, 16 * fileBytes))
+    }
 
     /// Opens a snapshot and reads everything in it (the child's side of ``isolation``): first the structure, within
-    /// ``maximumObjects`` and ``maximumTraversalElements``, then every attribute and dataset.
+    /// ``maximumObjects`` and ``maximumTraversalElements(fileBytes:)``, then every attribute and dataset.
     public static func traverse(_ snapshot: FileSnapshot) throws {
         let file = try open(snapshot, isolated: false)
         defer { file.closeQuietly() }
         var objects = 0, elements = 0
+        let budget = maximumTraversalElements(fileBytes: snapshot.bytes.count)
         var groups: [HDF5Group] = [], datasets: [(group: HDF5Group, name: String, info: DatasetInfo)] = []
         func count(_ n: Int, _ object: String) throws(HDF5Error) {
             objects += n
@@ -57,9 +62,9 @@ extension HDF5File {
                     try count(group.attributeNames(of: child.name).count, child.name)
                     let info = try group.datasetInfo(child.name)
                     elements += InputLimits.count(info.shape) ?? Int.max / 2
-                    guard elements <= maximumTraversalElements else {
+                    guard elements <= budget else {
                         throw Location(file: snapshot.path, object: child.name).error(
-                            "its datasets declare more than \(maximumTraversalElements) elements in all")
+                            "its datasets declare more than \(budget) elements in all (\(snapshot.bytes.count) bytes of file)")
                     }
                     datasets.append((group, child.name, info))
                 case .other: break

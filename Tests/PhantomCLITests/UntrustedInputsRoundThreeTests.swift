@@ -163,6 +163,13 @@ struct UntrustedInputsRoundThreeTests {
         let inspect = try runProgramMeasured(phantom, ["inspect", lazy])
         expectRefused(inspect.result, 65, "elements in all", "lazily allocated datasets")
         #expect(Date().timeIntervalSince(started) < 30)
+        // A group of more links than a group may hold (listing 100,000 took minutes): refused at its size.
+        let wide = makeTemporaryFolder() + "/wide.h5"
+        try HDF5File.write(to: wide) { file in
+            let group = try file.root.createGroup("wide")
+            for i in 0...HDF5Group.maximumChildren { _ = try group.createGroup("g\(i)") }
+        }
+        expectRefused(try runProgram(phantom, ["inspect", wide]), 65, "a group may hold", "a group of 4097 links")
         // A shard claiming a series of 10^12 checkpoints.
         let folder = makeTemporaryFolder()
         var tree = try HDF5Tree(reading: RoundThreeFixture.folder + "/s1.h5")
