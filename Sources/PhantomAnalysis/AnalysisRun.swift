@@ -1,6 +1,7 @@
 import Foundation
 import PhantomFileSystem
 import PhantomGradients
+import PhantomHDF5
 import PhantomInterop
 import PhantomLinearAlgebra
 import PhantomModel
@@ -104,6 +105,9 @@ public struct AnalysisRun: Sendable {
             guard !series.isEmpty else { throw InputError("\(argument): the folder holds no run checkpoints (epoch-NNNN.h5)") }
             members += series
         }
+        guard members.count <= Self.maximumSeries else {
+            throw InputError("the job has \(members.count) checkpoints; a results file holds at most \(Self.maximumSeries)")
+        }
         let first = members[0]
         // One series, one model shape: the results file records one cell, and every checkpoint is compared with
         // the same samples.
@@ -164,6 +168,10 @@ public struct AnalysisRun: Sendable {
             path: path, sha256: snapshot.sha256,
             checkpoint: try ModelFile.load(snapshot, cell: inputs.cell, prefix: inputs.prefix, renames: inputs.renames))
     }
+
+    /// The most checkpoints a job may have: its results file holds one `series/<t>` group per checkpoint, and a group
+    /// holds at most ``HDF5Group/maximumChildren`` links — so the reader can read back whatever an analysis writes.
+    public static let maximumSeries = HDF5Group.maximumChildren
 
     /// Every file the analysis reads: its checkpoints and its data file (an output must be none of them).
     public var inputPaths: [String] { members.map(\.path) + [dataPath] }

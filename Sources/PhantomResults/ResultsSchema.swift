@@ -27,8 +27,9 @@ public enum ResultsSchema {
     public static let version: Int64 = 2
     /// The versions this build reads.
     public static let readableVersions: Set<Int64> = [1, 2]
-    /// The longest series (checkpoints) a results file or a job may have.
-    public static let maximumSeries = 100_000
+    /// The longest series (checkpoints) a results file or a job may have: ``AnalysisRun/maximumSeries`` (each
+    /// checkpoint is a `series/<t>` group, and a group holds at most ``HDF5Group/maximumChildren`` links).
+    public static let maximumSeries = AnalysisRun.maximumSeries
 
     /// The checks a reader applies to the axes before anything is indexed by them: k ascending and distinct in
     /// 1…``AnalysisConfiguration/maximumK``, 1…``AnalysisConfiguration/maximumLambdas`` values of λ in (0, 1],
