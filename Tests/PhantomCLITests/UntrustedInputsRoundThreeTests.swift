@@ -49,6 +49,16 @@ struct UntrustedInputsRoundThreeTests {
         }
     }
 
+    /// The CLI refuses what the library refused: exit 65 with one line, no crash, `output` not written; its peak RSS.
+    func refusedByCLI(_ arguments: [String], output: String, _ label: String) throws -> Int {
+        let cli = try runProgramMeasured(phantom, arguments + [output])
+        #expect(
+            !cli.result.crashed && cli.result.status == 65 && cli.result.stderr.split(separator: "\n").count == 1,
+            "\(label): \(cli.result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        return cli.peakBytes
+    }
+
     @Test("values that used to trap are refused: a scalar weight_v, results with no samples, huge limits, odd channels")
     func crashesBecomeErrors() throws {
         let folder = makeTemporaryFolder()
@@ -288,14 +298,7 @@ struct UntrustedInputsRoundThreeTests {
             } catch {
                 refused += 1
                 #expect(!"\(error)".contains("\n"), "mutant \(i): \(error)")
-                if i % 8 == 0 {
-                    let cli = try runProgramMeasured(phantom, ["plot", path, "-o", folder + "/p\(i)"])
-                    #expect(
-                        !cli.result.crashed && cli.result.status == 65 && cli.result.stderr.split(separator: "\n").count == 1,
-                        "mutant \(i): \(cli.result.stderr)")
-                    #expect(!FileManager.default.fileExists(atPath: folder + "/p\(i)"))
-                    peak = max(peak, cli.peakBytes)
-                }
+                if i % 8 == 0 { peak = max(peak, try refusedByCLI(["plot", path, "-o"], output: folder + "/p\(i)", "mutant \(i)")) }
             }
         }
         print("results mutants: \(refused) of 320 refused, \(drawn) figures computed from the rest; CLI peak \(peak >> 20) MB")
@@ -327,12 +330,7 @@ struct UntrustedInputsRoundThreeTests {
                 refused += 1
                 #expect(!"\(error)".contains("\n"), "mutant \(i): \(error)")
                 if i % 8 == 0 {
-                    let cli = try runProgramMeasured(phantom, ["merge"] + paths + ["-o", folder + "/m\(i).h5"])
-                    #expect(
-                        !cli.result.crashed && cli.result.status == 65 && cli.result.stderr.split(separator: "\n").count == 1,
-                        "mutant \(i): \(cli.result.stderr)")
-                    #expect(!FileManager.default.fileExists(atPath: folder + "/m\(i).h5"))
-                    peak = max(peak, cli.peakBytes)
+                    peak = max(peak, try refusedByCLI(["merge"] + paths + ["-o"], output: folder + "/m\(i).h5", "mutant \(i)"))
                 }
             }
         }
