@@ -5,12 +5,12 @@ import PackageDescription
 let package = Package(
     name: "phantom",
     products: [
-        .executable(name: "phantom", targets: ["PhantomCLI"]),
+        .executable(name: "phantom", targets: ["PhantomCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0")
     ],
     targets: [
         // MARK: C libraries — each imported by exactly one Swift module.
@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "PhantomHDF5", dependencies: ["CHDF5", "PhantomFileSystem"]),
 
         // MARK: I/O — safetensors files (PyTorch checkpoints).
-        .target(name: "PhantomSafetensors"),
+        .target(name: "PhantomSafetensors", dependencies: ["PhantomFileSystem"]),
 
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
         .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg", .product(name: "Numerics", package: "swift-numerics")]),
@@ -48,39 +48,61 @@ let package = Package(
         .target(name: "PhantomGradients", dependencies: ["PhantomModel", "PhantomLinearAlgebra"]),
 
         // MARK: Interoperability: PyTorch checkpoints (safetensors) → phantom checkpoints.
-        .target(name: "PhantomInterop", dependencies: ["PhantomFileSystem", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        .target(
+            name: "PhantomInterop",
+            dependencies: [
+                "PhantomFileSystem", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"
+            ]),
 
         // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
-        .target(name: "PhantomAnalysis", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomModel",
-                                                        "PhantomModelIO", "PhantomLinearAlgebra",
-                                                        .product(name: "Numerics", package: "swift-numerics")]),
+        .target(
+            name: "PhantomAnalysis",
+            dependencies: [
+                "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomModel",
+                "PhantomModelIO", "PhantomLinearAlgebra",
+                .product(name: "Numerics", package: "swift-numerics")
+            ]),
 
         // MARK: Training with a selectable gradient estimator: the training run and its folder.
-        .target(name: "PhantomTraining", dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]),
+        .target(
+            name: "PhantomTraining",
+            dependencies: ["PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"]
+        ),
 
         // MARK: Results I/O: the analysis results file (HDF5).
         .target(name: "PhantomResults", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomHDF5", "PhantomLinearAlgebra"]),
 
         // MARK: Figures through a gnuplot pipe.
-        .target(name: "PhantomPlots", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",
-                                                     "PhantomResults", "PhantomTraining"]),
+        .target(
+            name: "PhantomPlots",
+            dependencies: [
+                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomModel", "PhantomModelIO",
+                "PhantomResults", "PhantomTraining"
+            ]),
 
         // MARK: Benchmarks (`phantom bench`): timing the engines and training, reported as medians and ratios.
-        .target(name: "PhantomBenchmarks", dependencies: ["PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel",
-                                                          "PhantomModelIO", "PhantomTraining"]),
+        .target(
+            name: "PhantomBenchmarks",
+            dependencies: [
+                "PhantomAnalysis", "PhantomFileSystem", "PhantomGradients", "PhantomLinearAlgebra", "PhantomModel",
+                "PhantomModelIO", "PhantomTraining"
+            ]),
 
         // MARK: The `phantom` command.
         .executableTarget(
             name: "PhantomCLI",
             dependencies: [
-                "PhantomAnalysis", "PhantomBenchmarks", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra",
+                "PhantomAnalysis", "PhantomBenchmarks", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop",
+                "PhantomLinearAlgebra",
                 "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomSafetensors", "PhantomTraining",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
 
         // MARK: Tests
-        .target(name: "PhantomTestSupport", dependencies: ["PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"], path: "Tests/PhantomTestSupport"),
+        .target(
+            name: "PhantomTestSupport", dependencies: ["PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra"],
+            path: "Tests/PhantomTestSupport"),
         .testTarget(
             name: "PhantomLinearAlgebraTests",
             dependencies: ["PhantomLinearAlgebra", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")]
@@ -99,27 +121,41 @@ let package = Package(
         ),
         .testTarget(
             name: "PhantomAnalysisTests",
-            dependencies: ["PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomResults",
-                           "PhantomPlots", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")]
+            dependencies: [
+                "PhantomAnalysis", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomResults",
+                "PhantomPlots", "PhantomTestSupport", .product(name: "Numerics", package: "swift-numerics")
+            ]
         ),
         .testTarget(
             name: "PhantomTrainingTests",
-            dependencies: ["PhantomTraining", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO", "PhantomTestSupport"]
+            dependencies: [
+                "PhantomTraining", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomModel", "PhantomModelIO",
+                "PhantomTestSupport"
+            ]
         ),
         .testTarget(
             name: "PhantomInteropTests",
-            dependencies: ["PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomFileSystem", "PhantomTestSupport"]
+            dependencies: [
+                "PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomFileSystem",
+                "PhantomTestSupport"
+            ]
         ),
         .testTarget(
             name: "PhantomPlotsTests",
-            dependencies: ["PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomResults",
-                           "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"],
+            dependencies: [
+                "PhantomPlots", "PhantomAnalysis", "PhantomGradients", "PhantomModel", "PhantomModelIO", "PhantomResults",
+                "PhantomTraining", "PhantomLinearAlgebra", "PhantomTestSupport"
+            ],
             exclude: ["Golden"]
         ),
         .testTarget(
             name: "PhantomCLITests",
-            dependencies: ["PhantomAnalysis", "PhantomBenchmarks", "PhantomCLI", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomSafetensors", "PhantomTestSupport"]
-        ),
+            dependencies: [
+                "PhantomAnalysis", "PhantomBenchmarks", "PhantomCLI", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5",
+                "PhantomInterop", "PhantomLinearAlgebra", "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults",
+                "PhantomSafetensors", "PhantomTestSupport"
+            ]
+        )
     ],
     swiftLanguageModes: [.v6]
 )

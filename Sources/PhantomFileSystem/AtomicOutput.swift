@@ -12,7 +12,7 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
         self.message = message
         self.targetExists = targetExists
     }
-    public var description: String { "\(path): \(message)" }
+    public var description: String { "\(path): \(message)".escapingControlCharacters }
 
     static func exists(_ path: String) -> OutputError {
         OutputError(path: path, message: "already exists; refusing to overwrite it", targetExists: true)

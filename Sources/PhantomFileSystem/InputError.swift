@@ -16,5 +16,28 @@ public struct InputError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
-    public var description: String { path.map { "\($0): \(message)" } ?? message }
+    /// One line: control characters in the path or the message (which may quote a file's strings) are escaped.
+    public var description: String { (path.map { "\($0): \(message)" } ?? message).escapingControlCharacters }
+}
+
+extension String {
+    /// The text with line breaks and other control characters written as escapes (`\n`, `\u{1B}`), so that a string
+    /// read from a file and quoted in an error message keeps the message on one line and cannot drive a terminal.
+    public var escapingControlCharacters: String {
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format && scalar.value < 0x2000 {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
 }

@@ -33,6 +33,6 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         if let operation {
             line += " (HDF5 \(operation)" + (stack.isEmpty ? ")" : ": \(stack))")
         }
-        return line
+        return line.escapingControlCharacters
     }
 }

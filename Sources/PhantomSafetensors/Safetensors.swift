@@ -1,11 +1,12 @@
 import Foundation
+import PhantomFileSystem
 
 /// A safetensors file that is not what it claims: every problem is named, and nothing is read out of bounds.
 public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
     public init(path: String, message: String) { self.path = path; self.message = message }
-    public var description: String { "\(path): \(message)" }
+    public var description: String { "\(path): \(message)".escapingControlCharacters }
 }
 
 /// The element types a safetensors tensor may have here; all are converted to Double.
