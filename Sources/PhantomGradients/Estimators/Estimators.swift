@@ -10,7 +10,8 @@ public enum Estimators {
         NeumannPhantomGradient.family,
         JacobianFreeGradient.family,
         NeumannRBP.family,
-        DampedJacobianFreeGradient.family
+        DampedJacobianFreeGradient.family,
+        FixedPointAdjoint.family
     ]
 
     /// The analysis default: UPG, NPG and JFB.
