@@ -72,4 +72,42 @@ struct TruncatedAdjointTests {
             }
         }
     }
+
+    @Test(
+        "GMRES adjoint: budget 1 is α·JFB with GMRES's one-step α; a large budget is exact", arguments: GradientFixtures.ModelCase.allCases)
+    func gmresLimits(modelCase: GradientFixtures.ModelCase) throws {
+        let problem = GradientFixtures.problem(modelCase.model)
+        let jfb = try #require(JacobianFreeGradient().estimate(problem, perSample: true).perSample)
+        let one = try #require(try GMRESAdjoint(steps: 1, damping: 1).estimate(problem, perSample: true).perSample)
+        for i in 0..<problem.batchSize {
+            let g = problem.cotangents.row(i)
+            let jt = problem.linearization.jacobian(sample: i).transposed
+            let ag = zip(g, jt * g).map { $0 - $1 }  // (I − Jᵀ) g
+            let alpha = BLAS.dot(ag, g) / BLAS.dot(ag, ag)
+            #expect(relativeError(one.row(i), jfb.row(i).map { alpha * $0 }) <= 1e-12, "sample \(i)")
+        }
+        let exact = GradientFixtures.exact(problem).batchMean
+        let long = try GMRESAdjoint(steps: 200, damping: 1).estimate(problem, perSample: false)
+        #expect(relativeError(long.batchMean, exact) <= 1e-5, "\(relativeError(long.batchMean, exact))")
+    }
+
+    @Test("GMRES adjoint: the factored grid measurement equals direct per-sample comparisons")
+    func gmresMeasurement() throws {
+        let problem = GradientFixtures.problem(GradientFixtures.mdeqModel())
+        let exact = GradientFixtures.exact(problem)
+        let ks = [1, 3, 8]
+        let measurement = GridMeasurement(problem: problem, exact: exact, grams: [], ks: ks, lambdas: [1])
+        let grid = try GMRESAdjoint.measure(measurement)
+        for (kk, k) in ks.enumerated() {
+            let estimate = try GMRESAdjoint(steps: k, damping: 1).estimate(problem, perSample: true)
+            #expect(
+                abs(try #require(grid.batch)[0][kk].cosine - GradientMetrics.compare(estimate.batchMean, exact.batchMean).cosine) <= 1e-12)
+            for i in 0..<problem.batchSize {
+                let direct = GradientMetrics.compare(try #require(estimate.perSample).row(i), try #require(exact.perSample).row(i))
+                #expect(abs(grid.perSample[i][0][kk].cosine - direct.cosine) <= 1e-10, "k \(k), sample \(i)")
+                #expect(abs(grid.perSample[i][0][kk].relativeError - direct.relativeError) <= 1e-8, "k \(k), sample \(i)")
+                #expect(abs(grid.perSample[i][0][kk].normRatio - direct.normRatio) <= 1e-10, "k \(k), sample \(i)")
+            }
+        }
+    }
 }

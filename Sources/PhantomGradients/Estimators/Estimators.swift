@@ -11,7 +11,8 @@ public enum Estimators {
         JacobianFreeGradient.family,
         NeumannRBP.family,
         DampedJacobianFreeGradient.family,
-        FixedPointAdjoint.family
+        FixedPointAdjoint.family,
+        GMRESAdjoint.family
     ]
 
     /// The analysis default: UPG, NPG and JFB.
