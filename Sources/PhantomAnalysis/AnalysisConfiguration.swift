@@ -83,25 +83,22 @@ public struct AnalysisConfiguration: Sendable {
     public func spectraRoute(stateDimension d: Int, samples: Int) throws(ConfigurationError) -> SpectraRoute {
         let bytes = SpectraRoute.denseBytes(
             stateDimension: d, samples: samples, maxK: maxK, lambdas: lambdas.count, workers: Parallel.workerCount)
-        let fits = bytes <= Double(SpectraRoute.denseMemoryBudget)
-        switch spectra {
-        case .iterative: return .iterative
-        case .auto: return d <= SpectraRoute.denseLimit && fits ? .dense : .iterative
-        case .dense:
-            guard fits else {
-                throw ConfigurationError(
-                    "--spectra dense at d = \(d) with \(samples) samples and k up to \(maxK) needs about "
-                        + "\(String(format: "%.1f", bytes / Double(1 << 30))) GiB of d×d matrices, more than the dense route's "
-                        + "\(SpectraRoute.denseMemoryBudget >> 30) GiB; use --spectra iterative (or auto)")
-            }
-            return .dense
+        let resolved = spectra.resolved(stateDimension: d)
+        guard resolved == .dense, bytes > Double(SpectraRoute.denseMemoryBudget) else { return resolved }
+        guard spectra == .auto else {
+            throw ConfigurationError(
+                "--spectra dense at d = \(d) with \(samples) samples and k up to \(maxK) needs about "
+                    + "\(String(format: "%.1f", bytes / Double(1 << 30))) GiB of d×d matrices, more than the dense route's "
+                    + "\(SpectraRoute.denseMemoryBudget >> 30) GiB; use --spectra iterative (or auto)")
         }
+        return .iterative
     }
 
-    /// How many of `batch` samples of state dimension d are certified. On the matrix-free route none unless
-    /// `certificateSamples` asks (its certificates cost minutes per block of samples at d ≥ 1,000).
-    public func certifiedCount(batch: Int, stateDimension d: Int) -> Int {
-        if certificateSamples == nil, (try? spectraRoute(stateDimension: d, samples: batch)) ?? .iterative == .iterative { return 0 }
+    /// How many of `batch` samples of state dimension d are certified on `route` (``spectraRoute(stateDimension:samples:)``).
+    /// On the matrix-free route none unless `certificateSamples` asks (its certificates cost minutes per block of samples
+    /// at d ≥ 1,000).
+    public func certifiedCount(batch: Int, stateDimension d: Int, route: SpectraRoute) -> Int {
+        if certificateSamples == nil, route == .iterative { return 0 }
         return min(batch, certificateSamples ?? (d <= Self.certifyAllUpToDimension ? batch : Self.defaultCertifiedAboveLimit))
     }
 }

@@ -31,7 +31,7 @@ public struct JobFingerprint: Sendable, Equatable {
     }
 
     /// SHA-256 of ``text`` (the attribute `job_fingerprint`).
-    public var fingerprint: String { SHA256.hex(Array(text.utf8)) }
+    public var fingerprint: String { Self.hash(text) }
 
     /// Parses ``text``; nil unless it is exactly the header and the five named 64-digit hashes.
     public init?(parsing text: String) {

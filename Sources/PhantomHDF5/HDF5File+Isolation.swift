@@ -44,7 +44,8 @@ extension HDF5File {
         defer { file.closeQuietly() }
         var objects = 0, elements = 0
         let budget = maximumTraversalElements(fileBytes: snapshot.bytes.count)
-        var groups: [HDF5Group] = [], datasets: [(group: HDF5Group, name: String, info: DatasetInfo)] = []
+        var groups: [(group: HDF5Group, attributes: [String])] = []
+        var datasets: [(group: HDF5Group, name: String, info: DatasetInfo, attributes: [String])] = []
         func count(_ n: Int, _ object: String) throws(HDF5Error) {
             objects += n
             guard objects <= maximumObjects else {
@@ -52,29 +53,31 @@ extension HDF5File {
             }
         }
         func walk(_ group: HDF5Group) throws {
-            groups.append(group)
-            try count(1 + group.attributeNames().count, group.path)
+            let attributes = try group.attributeNames()
+            try count(1 + attributes.count, group.path)
+            groups.append((group, attributes))
             for child in try group.children() {
                 try count(1, child.name)
                 switch child.kind {
                 case .group: try walk(try group.group(child.name))
                 case .dataset:
-                    try count(group.attributeNames(of: child.name).count, child.name)
+                    let attributes = try group.attributeNames(of: child.name)
+                    try count(attributes.count, child.name)
                     let info = try group.datasetInfo(child.name)
                     elements += InputLimits.count(info.shape) ?? Int.max / 2
                     guard elements <= budget else {
                         throw Location(file: snapshot.path, object: child.name).error(
                             "its datasets declare more than \(budget) elements in all (\(snapshot.bytes.count) bytes of file)")
                     }
-                    datasets.append((group, child.name, info))
+                    datasets.append((group, child.name, info, attributes))
                 case .other: break
                 }
             }
         }
         try walk(file.root)
-        for group in groups { for name in try group.attributeNames() { _ = try group.attribute(name) } }
-        for (group, name, info) in datasets {
-            for attribute in try group.attributeNames(of: name) { _ = try group.attribute(attribute, of: name) }
+        for (group, attributes) in groups { for name in attributes { _ = try group.attribute(name) } }
+        for (group, name, info, attributes) in datasets {
+            for attribute in attributes { _ = try group.attribute(attribute, of: name) }
             if info.elementType.isFloatingPoint {
                 _ = try group.readDoubles(name)
             } else if info.elementType == .int64 || info.elementType == .int32 {

@@ -10,10 +10,14 @@ public enum RunFolder {
     public static func checkpointName(epoch: Int) -> String { String(format: "epoch-%04d.h5", epoch) }
 
     /// Whether `name` (a file name, no folder) is a checkpoint of a run: `epoch-` + digits + `.h5`.
-    public static func isCheckpointName(_ name: String) -> Bool {
-        guard name.hasPrefix("epoch-"), name.hasSuffix(".h5") else { return false }
+    public static func isCheckpointName(_ name: String) -> Bool { epoch(ofCheckpointName: name) != nil }
+
+    /// The epoch a checkpoint name says (`epoch-0030.h5` → 30), or nil for a name that is not one.
+    public static func epoch(ofCheckpointName name: String) -> Int? {
+        guard name.hasPrefix("epoch-"), name.hasSuffix(".h5") else { return nil }
         let digits = name.dropFirst("epoch-".count).dropLast(".h5".count)
-        return !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        return Int(digits)
     }
 
     /// The checkpoints in `folder`, ordered by name (= by epoch); empty when the folder cannot be read.

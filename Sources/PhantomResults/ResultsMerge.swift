@@ -156,9 +156,10 @@ public enum ResultsMerge {
     /// The same arrays as the first shard: every group's names and the estimator axes and thresholds (with equal
     /// axes the shapes are then equal, as the reader checked each array against its axes).
     static func checkSameArrays(_ data: ResultsData, path: String, as first: ResultsData, firstPath: String) throws {
-        func names<A: ResultsArray>(_ arrays: [A: HDF5Array<Double>]) -> Set<String> { Set(arrays.keys.map(\.path)) }
-        let own = names(data.samples).union(names(data.cells)).union(names(data.batch)).union(names(data.frontier))
-        let theirs = names(first.samples).union(names(first.cells)).union(names(first.batch)).union(names(first.frontier))
+        func names(_ d: ResultsData) -> Set<String> {
+            Set(d.samples.keys.map(\.path) + d.cells.keys.map(\.path) + d.batch.keys.map(\.path) + d.frontier.keys.map(\.path))
+        }
+        let own = names(data), theirs = names(first)
         if let extra = own.subtracting(theirs).sorted().first ?? theirs.subtracting(own).sorted().first {
             throw InputError(
                 path: path,

@@ -263,7 +263,10 @@ extension Safetensors {
                 guard j < json.endIndex else { return nil }
                 if let top = stack.last, top.object, top.expectKey {
                     let token = Data(json[i...j])
-                    let key = (try? JSONSerialization.jsonObject(with: token, options: .fragmentsAllowed)) as? String ?? ""
+                    // The header parsed, so the token decodes; were it not to, its raw bytes still name the key.
+                    let key =
+                        (try? JSONSerialization.jsonObject(with: token, options: .fragmentsAllowed)) as? String
+                        ?? String(decoding: token, as: UTF8.self)
                     if !stack[stack.count - 1].keys.insert(key).inserted { return key }
                     stack[stack.count - 1].expectKey = false
                 }

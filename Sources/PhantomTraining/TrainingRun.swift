@@ -130,29 +130,21 @@ public struct TrainingRun {
     /// only them: every `epoch-NNNN.h5` entry must be a regular file this command wrote (``ownCheckpointProblem(_:)``),
     /// or nothing is removed and the error says which entry is not and why. Nothing else in the folder is touched.
     static func prepare(folder: String, force: Bool) throws {
-        if FileManager.default.fileExists(atPath: folder) {
-            guard RunFolder.isFolder(folder) else { throw OutputError(path: folder, message: "exists and is not a folder") }
-            let existing = RunFolder.checkpoints(in: folder)
-            if !existing.isEmpty {
-                guard force else {
-                    throw OutputError(
-                        path: folder, message: "holds another run's checkpoints (\(existing.count)); resume it (--resume) or start over",
-                        targetExists: true)
-                }
-                for path in existing {
-                    if let problem = ownCheckpointProblem(path) {
-                        throw OutputError(
-                            path: path, message: "\(problem); --force removes only checkpoints phantom train wrote, so nothing was removed")
-                    }
-                }
-                for path in existing { try FileManager.default.removeItem(atPath: path) }
+        try AtomicOutput.createFolder(folder)  // or checks that the existing one is a writable folder
+        let existing = RunFolder.checkpoints(in: folder)
+        guard !existing.isEmpty else { return }
+        guard force else {
+            throw OutputError(
+                path: folder, message: "holds another run's checkpoints (\(existing.count)); resume it (--resume) or start over",
+                targetExists: true)
+        }
+        for path in existing {
+            if let problem = ownCheckpointProblem(path) {
+                throw OutputError(
+                    path: path, message: "\(problem); --force removes only checkpoints phantom train wrote, so nothing was removed")
             }
-        } else {
-            try AtomicOutput.createFolder(folder)
         }
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw OutputError(path: folder, message: "the folder is not writable")
-        }
+        for path in existing { try FileManager.default.removeItem(atPath: path) }
     }
 
     /// Why `path` is not a checkpoint of a training run (nil: it is one): it must be a regular file (not a link or a
@@ -162,7 +154,7 @@ public struct TrainingRun {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return "is not a regular file" }
         let name = URL(fileURLWithPath: path).lastPathComponent
-        guard let epoch = Int(name.dropFirst("epoch-".count).dropLast(".h5".count)) else { return "is not named epoch-NNNN.h5" }
+        guard let epoch = RunFolder.epoch(ofCheckpointName: name) else { return "is not named epoch-NNNN.h5" }
         do {
             let checkpoint = try Checkpoint.load(path)
             guard checkpoint.epoch == epoch, checkpoint.metadata["train_epochs"] != nil, checkpoint.metadata["train_optimizer"] != nil

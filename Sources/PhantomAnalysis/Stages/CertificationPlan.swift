@@ -10,7 +10,7 @@ import PhantomModel
 /// - The batch as one stacked system: ``StackedRoute``, when the route is dense, `stackedLimit` > 0, every sample is
 ///   sound (both solves converged, ρ(J) < 1), B·d ≤ `stackedLimit` and p ≥ B·d.
 ///
-/// Only the first `certified` samples are certified (``AnalysisConfiguration/certifiedCount(batch:stateDimension:)``).
+/// Only the first `certified` samples are certified (``AnalysisConfiguration/certifiedCount(batch:stateDimension:route:)``).
 public struct CertificationPlan: Sendable, Equatable {
     public enum PerSample: Sendable, Equatable { case dense, matrixFree }
     public let perSample: PerSample
@@ -26,7 +26,7 @@ public struct CertificationPlan: Sendable, Equatable {
     /// The rule above.
     public init(configuration c: AnalysisConfiguration, problem: GradientProblem, route: SpectraRoute, sound: Bool) {
         perSample = route == .dense ? .dense : .matrixFree
-        certified = c.certifiedCount(batch: problem.batchSize, stateDimension: problem.stateDimension)
+        certified = c.certifiedCount(batch: problem.batchSize, stateDimension: problem.stateDimension, route: route)
         stacked = route == .dense && c.stackedLimit > 0 && sound && StackedRoute.applies(problem, limit: c.stackedLimit)
     }
 }
