@@ -9,11 +9,10 @@ struct Accelerator {
     /// Anderson: per sample, the last m + 1 iterates and residuals.
     private var historyX: [[[Double]]]
     private var historyG: [[[Double]]]
-    /// Broyden: per sample, the previous iterate and residual and the rank-one pairs (u, w) of
-    /// H = −I + Σ u wᵀ ≈ (∂g/∂h)⁻¹.
+    /// Broyden: per sample, the previous iterate and residual and the estimate H = −I + Σ u wᵀ ≈ (∂g/∂h)⁻¹.
     private var previousX: [[Double]?]
     private var previousG: [[Double]?]
-    private var pairs: [[(u: [Double], w: [Double])]]
+    private(set) var inverses: [BroydenInverse]
 
     init(configuration: FixedPointConfiguration, batch: Int, dimension: Int) {
         self.configuration = configuration
@@ -23,7 +22,7 @@ struct Accelerator {
         historyG = Array(repeating: [], count: batch)
         previousX = Array(repeating: nil, count: batch)
         previousG = Array(repeating: nil, count: batch)
-        pairs = Array(repeating: [], count: batch)
+        inverses = Array(repeating: BroydenInverse(dimension: dimension), count: batch)
     }
 
     /// The next iterate of sample i from x and g = f(x) − x under `stage`'s update rule.
@@ -44,7 +43,7 @@ struct Accelerator {
         historyG[i] = []
         previousX[i] = nil
         previousG[i] = nil
-        pairs[i] = []
+        inverses[i].reset()
     }
 
     /// Anderson type II: γ = argmin ‖g_k − ΔG γ‖² + λ‖γ‖², x⁺ = x_k + β g_k − (ΔX + β ΔG) γ.
@@ -87,33 +86,17 @@ struct Accelerator {
         return next
     }
 
-    /// Broyden's "good" update of H ≈ (∂g/∂h)⁻¹ from H₀ = −I, then the quasi-Newton step x⁺ = x − H g.
+    /// Broyden's "good" update of H ≈ (∂g/∂h)⁻¹ from H₀ = −I (``BroydenInverse``), then the quasi-Newton step
+    /// x⁺ = x − H g. When the memory is full, H restarts from −I (``BroydenInverse/update(dx:dg:memory:)``).
     private mutating func broyden(_ i: Int, _ x: [Double], _ g: [Double]) -> [Double] {
         if let px = previousX[i], let pg = previousG[i] {
             let dx = zip(x, px).map { $0 - $1 }
             let dg = zip(g, pg).map { $0 - $1 }
-            let hdg = applyH(i, dg, transposed: false)
-            let denominator = BLAS.dot(dx, hdg)
-            if abs(denominator) > 1e-300, denominator.isFinite {
-                if pairs[i].count >= configuration.broydenMemory { pairs[i].removeAll() }  // restart from −I
-                var u = zip(dx, hdg).map { $0 - $1 }
-                BLAS.scal(1 / denominator, &u)
-                let w = applyH(i, dx, transposed: true)
-                pairs[i].append((u, w))
-            }
+            inverses[i].update(dx: dx, dg: dg, memory: configuration.broydenMemory)
         }
         previousX[i] = x
         previousG[i] = g
-        let step = applyH(i, g, transposed: false)
+        let step = inverses[i].apply(g)
         return zip(x, step).map { $0 - $1 }
-    }
-
-    /// H v (or Hᵀ v) with H = −I + Σ u wᵀ.
-    private func applyH(_ i: Int, _ v: [Double], transposed: Bool) -> [Double] {
-        var out = v.map { -$0 }
-        for pair in pairs[i] {
-            if transposed { BLAS.axpy(BLAS.dot(pair.u, v), pair.w, &out) } else { BLAS.axpy(BLAS.dot(pair.w, v), pair.u, &out) }
-        }
-        return out
     }
 }

@@ -13,6 +13,11 @@ public enum StoppingCriterion: Sendable, Equatable {
         }
     }
 
+    public var isRelative: Bool {
+        if case .relative = self { return true }
+        return false
+    }
+
     /// The residual this criterion measures, from ‖f(h) − h‖ and ‖f(h)‖.
     public func residual(absolute: Double, valueNorm: Double) -> Double {
         switch self {
@@ -141,6 +146,9 @@ public struct FixedPointSolution: Sendable {
     /// The last ``FixedPointConfiguration/recordedIterates`` batch inputs H_t to f, oldest first (rows of
     /// samples that had already converged stay at their frozen iterate).
     public var recentIterates: [Matrix] = []
+    /// Per sample, the Broyden estimate H ≈ (∂g/∂h)⁻¹ that proposed its best iterate, when a Broyden stage produced
+    /// it (``BroydenInverse``; SHINE's history, its pairs up to the best iterate); nil otherwise.
+    public var broydenInverses: [BroydenInverse?] = []
 
     public var converged: [Bool] { statuses.map(\.isConverged) }
     /// Each sample's residual after its last evaluation of f (its best is ``residuals``).

@@ -131,6 +131,10 @@ private struct SolverRun {
     var stalledOut: [Bool]
     var recent: [Matrix] = []
     var accelerator: Accelerator
+    /// Per sample, Broyden's inverse estimate that proposed the best iterate (nil unless a Broyden stage did).
+    var bestInverse: [BroydenInverse?]
+    /// Set during the Newton polish, whose iterates no Broyden estimate proposed.
+    var polishing = false
 
     init(configuration: FixedPointConfiguration, initial: Matrix) {
         c = configuration
@@ -161,6 +165,7 @@ private struct SolverRun {
         unstable = restarted
         stalledOut = restarted
         accelerator = Accelerator(configuration: configuration, batch: b, dimension: d)
+        bestInverse = [BroydenInverse?](repeating: nil, count: b)
     }
 
     /// Records f at one sample's current iterate; returns the residual.
@@ -187,6 +192,7 @@ private struct SolverRun {
             bestAbsolute[i] = absolute
             bestIteration[i] = iterations[i]
             best.setRow(i, state)
+            bestInverse[i] = stages[i] == .broyden && !polishing ? accelerator.inverses[i] : nil
         }
         return residual
     }
@@ -261,6 +267,7 @@ private struct SolverRun {
 
     /// Newton polish of the samples the iterative stages left above tolerance.
     mutating func polish(_ map: @Sendable (Matrix, [Int]) -> Matrix, _ linearize: @Sendable (Matrix, [Int]) -> any CellLinearization) {
+        polishing = true
         for _ in 0..<c.newtonSteps {
             let rows = (0..<b).filter { bestResidual[$0] > c.stopping.tolerance && bestResidual[$0].isFinite }
             if rows.isEmpty { break }
@@ -342,6 +349,7 @@ private struct SolverRun {
             iterations: iterations, statuses: statuses, traces: traces,
             functionEvaluations: evaluations, methods: stages)
         solution.recentIterates = recent
+        solution.broydenInverses = bestInverse
         return solution
     }
 }
