@@ -36,6 +36,8 @@ public struct AnalysisConfiguration: Sendable {
     public let stackedLimit: Int
     /// How σ(M), ‖J‖₂, ρ(J) and ρ(B) are computed (``SpectraRoute``).
     public let spectra: SpectraRoute
+    /// The families' settings beyond (k, λ): SHINE's fallback, the truncated adjoints' stopping rule.
+    public let estimatorSettings: EstimatorSettings
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid, no or repeated estimators, or a
     ///   negative count.
@@ -43,7 +45,7 @@ public struct AnalysisConfiguration: Sendable {
         ks: [Int] = defaultKs, lambdas: [Double] = defaultLambdas, estimators: [EstimatorFamily] = defaultEstimators,
         adjoint: AdjointSolver, certificateSamples: Int? = nil, columnBudget: Int = 4_000_000,
         preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit,
-        spectra: SpectraRoute = .auto
+        spectra: SpectraRoute = .auto, estimatorSettings: EstimatorSettings = .standard
     ) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         if let bad = ks.first(where: { $0 < 1 }) { throw ConfigurationError("every k must be at least 1, got \(bad)") }
@@ -71,6 +73,20 @@ public struct AnalysisConfiguration: Sendable {
         self.preferColumnRoute = preferColumnRoute
         self.stackedLimit = stackedLimit
         self.spectra = spectra
+        self.estimatorSettings = estimatorSettings
+    }
+
+    /// Some family needs every sample's Broyden history (SHINE).
+    public var needsBroydenHistory: Bool { estimators.contains { $0.type.needsBroydenHistory } }
+
+    /// The forward solver suits the families: SHINE needs a Broyden history, which `--solver anderson` and
+    /// `--solver fixed-point` never build (`auto` and `broyden` do, with a Broyden re-solve where another method won).
+    /// - Throws: ``ConfigurationError`` naming the solver.
+    public func check(solver: FixedPointConfiguration) throws(ConfigurationError) {
+        guard needsBroydenHistory, solver.method == .anderson || solver.method == .fixedPoint else { return }
+        throw ConfigurationError(
+            "shine needs the forward Broyden solve's history; --solver \(solver.method.rawValue) builds none "
+                + "(use --solver broyden, or auto: samples another method finished get a Broyden re-solve)")
     }
 
     public var maxK: Int { ks.last ?? 1 }

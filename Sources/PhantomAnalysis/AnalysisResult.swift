@@ -72,6 +72,32 @@ public struct MetricGrids: Sendable {
     }
 }
 
+/// Each sample's backward pass in every cell (``BackwardRecord``): VJPs used, the residual its own stopping rule
+/// measured (NaN for families that do not iterate) and how it ended (a ``BackwardStatus`` index).
+public struct BackwardGrids: Sendable {
+    public var vjps: CellGrid
+    public var residual: CellGrid
+    public var status: CellGrid
+
+    init(estimators: Int, lambdas: Int, ks: Int, samples: Int) {
+        let grid = CellGrid(estimators: estimators, lambdas: lambdas, ks: ks, samples: samples)
+        (vjps, residual, status) = (grid, grid, grid)
+    }
+
+    mutating func store(_ table: [[BackwardRecord]], estimator e: Int, sample s: Int) {
+        vjps.store(table, estimator: e, sample: s, \.vjps)
+        residual.store(table, estimator: e, sample: s, \.residual)
+        status.store(table, estimator: e, sample: s) { Double(BackwardStatus.allCases.firstIndex(of: $0.status)!) }
+    }
+
+    /// How many samples of estimator `e` ended with `status` in its largest-k cell (the first λ): SHINE's histories,
+    /// fallbacks and missing histories, or how many truncated adjoints met their tolerance within the largest budget.
+    public func count(_ status: BackwardStatus, estimator e: Int) -> Int {
+        let code = Double(BackwardStatus.allCases.firstIndex(of: status)!), k = self.status.ks - 1
+        return (0..<self.status.samples).filter { self.status[e, 0, k, $0] == code }.count
+    }
+}
+
 /// Theorem 1 and its certificates in every cell (flags as 1/0, NaN where not computed).
 public struct CertificateGrids: Sendable {
     public var errorNorm: CellGrid
@@ -139,6 +165,8 @@ public struct AnalysisResult: Sendable {
     public var certificates: CertificateGrids
     /// The batch-mean gradient, estimator × λ × k (sample axis of length 1).
     public var batch: MetricGrids
+    /// Each sample's backward pass (cost, residual, outcome), estimator × λ × k × sample.
+    public var backward: BackwardGrids
     /// The batch as one stacked system (nil when B·d is above the limit or p < B·d).
     public var stacked: StackedCertificates?
     /// ‖∂L/∂head‖ of the batch-mean loss, which no estimator changes.

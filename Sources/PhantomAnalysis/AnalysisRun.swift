@@ -89,6 +89,7 @@ public struct AnalysisRun: Sendable {
     public init(_ inputs: Inputs, configuration: AnalysisConfiguration, solver: FixedPointConfiguration) throws {
         guard !inputs.checkpoints.isEmpty else { throw InputError("give at least one checkpoint") }
         guard inputs.samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(inputs.samples)") }
+        try configuration.check(solver: solver)
         var members: [Member] = []
         for argument in inputs.checkpoints {
             guard FileManager.default.fileExists(atPath: argument) else { throw InputError("\(argument): no such file or folder") }
@@ -208,6 +209,11 @@ public struct AnalysisRun: Sendable {
             "job_series": "\(members.count)"
         ]
         if let shard { attributes["shard"] = shard.description }
+        let s = configuration.estimatorSettings, ids = Set(configuration.estimators.map(\.id))
+        if ids.contains(SHINEGradient.id) { attributes["shine_fallback"] = "\(s.shineFallback)" }
+        if !ids.isDisjoint(with: [FixedPointAdjoint.id, GMRESAdjoint.id]) {
+            attributes["truncated_stop"] = "\(s.truncatedStopMode) \(s.truncatedStop.tolerance)"
+        }
         return attributes
     }
 
@@ -235,6 +241,8 @@ public struct AnalysisRun: Sendable {
             "solver \(f.method.rawValue) \(stopping) \(f.maxIterations) \(bits(f.damping)) \(f.andersonMemory) \(bits(f.andersonMixing)) "
                 + "\(bits(f.andersonRegularization)) \(f.broydenMemory) \(f.newtonSteps) \(f.denseNewtonLimit)")
         lines.append("import \(importOptions)")
+        // Only settings that differ from the defaults, so that a default job's fingerprint is what it was before they existed.
+        if c.estimatorSettings != .standard { lines += c.estimatorSettings.lines }
         return JobFingerprint(
             grid: JobFingerprint.grid(ks: c.ks, lambdas: c.lambdas), estimators: JobFingerprint.estimators(c.estimators.map(\.id)),
             rows: JobFingerprint.rows(samples.rows), checkpoints: JobFingerprint.checkpoints(members.map(\.sha256)),

@@ -56,6 +56,10 @@ extension AnalysisSummary {
                         lines.append("    " + pad(String(format: "%.2f", lambda), 7) + row(e.medianCosine[l]))
                     }
                 }
+                if !e.backward.isEmpty {
+                    let counts = BackwardStatus.allCases.compactMap { s in e.backward[s.rawValue].map { "\($0) \(s.rawValue)" } }
+                    lines.append("    samples at the largest k: " + counts.joined(separator: ", "))
+                }
                 if e.theorem1 == nil && e.rhoStarBelowOne == nil {
                     lines.append("    certificates not computed (no certified sample, or a residual operator beyond the column budget)")
                 } else {

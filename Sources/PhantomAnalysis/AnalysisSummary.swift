@@ -57,6 +57,9 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let ascentMarginNonNegative: Double?
         /// Per threshold of ``Frontier/thresholds``: the cheapest cell reaching it (nil: none does).
         public let frontier: [FrontierEntry]
+        /// How the samples' backward passes ended in the largest-k cell (``BackwardStatus``), for families whose passes
+        /// differ per sample (SHINE's histories and fallbacks, the truncated adjoints' convergence); empty for the others.
+        public let backward: [String: Int]
     }
     public struct FrontierEntry: Encodable, Sendable {
         public let threshold: Double
@@ -111,7 +114,12 @@ public struct AnalysisSummary: Encodable, Sendable {
                                 FrontierEntry.Cell(
                                     k: $0.k, lambda: $0.lambda, medianCosine: $0.medianCosine, cost: $0.cost, costRatio: $0.costRatio)
                             })
-                    })
+                    },
+                    backward: Dictionary(
+                        uniqueKeysWithValues: BackwardStatus.allCases.filter { $0 != .fixed }.compactMap { status in
+                            let n = r.backward.count(status, estimator: e)
+                            return n > 0 ? (status.rawValue, n) : nil
+                        }))
             }
             let stacked = r.stacked.map { s -> StackedSummary in
                 let c = s.certificates

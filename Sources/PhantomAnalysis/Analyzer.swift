@@ -52,11 +52,12 @@ public struct Analyzer: Sendable {
             func report(_ stage: Stage) -> (@Sendable (Int, Int) -> Void)? {
                 progress.map { report in { @Sendable done, total in report(stage, done, total) } }
             }
-            let problem = ForwardSolveStage(solver: solver).run(model: model, inputs: inputs, targets: targets)
+            let problem = ForwardSolveStage(solver: solver, broydenHistories: c.needsBroydenHistory).run(
+                model: model, inputs: inputs, targets: targets)
             let exact = ExactGradientStage(adjoint: c.adjoint).run(problem)
             let route = try c.spectraRoute(stateDimension: problem.stateDimension, samples: problem.batchSize)
             let measured = try MeasurementStage(
-                ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route,
+                ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route, settings: c.estimatorSettings,
                 progress: report(.measuring)
             ).run(problem, exact: exact)
             var spectra = SpectraStage(route: route, ks: c.ks, lambdas: c.lambdas, solver: denseSolver, progress: report(.spectra))

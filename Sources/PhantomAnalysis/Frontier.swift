@@ -6,7 +6,9 @@ import PhantomGradients
 ///
 /// Cost is counted in VJPs through f (one backward step through the cell, in the state and the parameters
 /// together, as autograd does): UPG(k, λ), NPG(k, λ) and RBP with k terms cost k (UPG also runs k forward steps),
-/// JFB and damped JFB 1. The exact gradient's cost is what a fixed-point adjoint (the Neumann series, TorchDEQ's
+/// JFB, damped JFB and SHINE 1 (SHINE adds its low-rank product, 2·rank·d multiply-adds), the truncated adjoints
+/// the iterations they used + 1 — per sample (``BackwardRecord/vjps``), the cell's cost being the median over the
+/// reliable samples, rounded up. The exact gradient's cost is what a fixed-point adjoint (the Neumann series, TorchDEQ's
 /// default backward) needs to reach the analysis's adjoint tolerance τ at the sample's ρ(J):
 /// ⌈ln τ / ln ρ(J)⌉ + 1 VJPs, the median over the reliable samples. Among the cells that reach the threshold the
 /// cheapest is chosen, ties going to the higher median cosine.
@@ -24,9 +26,6 @@ public enum Frontier {
     /// The median cosine thresholds reported.
     public static let thresholds = [0.99, 0.999]
 
-    /// VJPs of one estimator cell.
-    public static func cost(axes: EstimatorAxes, k: Int) -> Int { axes.dependsOnK ? k : 1 }
-
     /// The exact gradient's cost in VJPs (NaN when no reliable sample has ρ(J) < 1).
     public static func exactCost(_ r: AnalysisResult, tolerance: Double) -> Double {
         let reliable = r.reliable
@@ -42,11 +41,14 @@ public enum Frontier {
     static func cheapest(_ r: AnalysisResult, estimator e: Int, medians: [[Double]], threshold: Double, exactCost: Double) -> FrontierCell?
     {
         var best: FrontierCell?
+        let reliable = r.reliable
         for (l, lambda) in r.lambdas.enumerated() {
             for (kk, k) in r.ks.enumerated() {
                 let median = medians[l][kk]
                 guard median >= threshold else { continue }
-                let cost = cost(axes: r.estimatorAxes[e], k: k)
+                let vjps = Quantile.median(zip(r.backward.vjps.samplesOf(e: e, l: l, k: kk), reliable).filter { $1 }.map(\.0))
+                guard vjps.isFinite else { continue }
+                let cost = Int(vjps.rounded(.up))
                 let cell = FrontierCell(k: k, lambda: lambda, medianCosine: median, cost: cost, costRatio: Double(cost) / exactCost)
                 if let b = best, (b.cost, -b.medianCosine) <= (cell.cost, -cell.medianCosine) { continue }
                 best = cell

@@ -63,14 +63,6 @@ extension Phantom {
 
 /// Which exit status (``ExitStatus``) each class of error ends the command with.
 extension ExitStatus {
-    /// A Foundation file error as a sentence naming the path and the system's reason (its own text says "(null)").
-    static func fileErrorText(_ error: any Error) -> String? {
-        guard let file = error as? CocoaError else { return nil }
-        let reason = (file.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "\(file.code)"
-        let verb = file.code.rawValue >= CocoaError.fileWriteUnknown.rawValue ? "cannot be written" : "cannot be read"
-        return "\(file.filePath ?? file.url?.path ?? "a file") \(verb): \(reason)"
-    }
-
     static func of(_ error: any Error, parserCode: Int32) -> Int32 {
         switch error {
         case is ValidationError, is ConfigurationError: return usage

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One exit status per class of failure (BSD sysexits), documented in the README: what a front end exits with, and
 /// what the isolated HDF5 reader (a child process) reports to its parent.
 public enum ExitStatus {
@@ -11,4 +13,12 @@ public enum ExitStatus {
     public static let software: Int32 = 70
     /// An output could not be written: it exists, its folder is missing or read-only, the disk is full.
     public static let ioError: Int32 = 74
+
+    /// A Foundation file error as a sentence naming the path and the system's reason (its own text says "(null)").
+    public static func fileErrorText(_ error: any Error) -> String? {
+        guard let file = error as? CocoaError else { return nil }
+        let reason = (file.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "\(file.code)"
+        let verb = file.code.rawValue >= CocoaError.fileWriteUnknown.rawValue ? "cannot be written" : "cannot be read"
+        return "\(file.filePath ?? file.url?.path ?? "a file") \(verb): \(reason)"
+    }
 }

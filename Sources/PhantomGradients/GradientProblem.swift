@@ -22,6 +22,9 @@ public struct GradientProblem: Sendable {
     public let losses: [Double]
     /// ∂L/∂(head.weight, head.bias) for the batch-mean loss; no estimator changes it.
     public let headGradient: [Double]
+    /// Every sample's Broyden inverse estimate at h*, for families that need one (SHINE); nil until attached
+    /// (``attachBroydenHistories(solver:)``).
+    public var broydenHistories: BroydenHistories?
 
     /// h*, B×d.
     public var states: Matrix { forward.states }
@@ -48,6 +51,12 @@ public struct GradientProblem: Sendable {
         self.cotangents = cotangents
         self.losses = losses
         self.headGradient = head
+    }
+
+    /// Attaches every sample's Broyden history (``ImplicitModel/broydenHistories(inputs:forward:solver:)``: the forward
+    /// solve's own, or a Broyden re-solve's with `solver`'s settings).
+    public mutating func attachBroydenHistories(solver: FixedPointConfiguration) {
+        broydenHistories = model.broydenHistories(inputs: inputs, forward: forward, solver: solver)
     }
 
     /// Per-sample cotangents g_i = ∂ℓ_i/∂h_i, per-sample losses and the batch-mean head gradient at `states`.

@@ -195,6 +195,10 @@ public enum CellArray: String, ResultsArray {
     /// The status of ‖E‖₂ (and of what follows from it: Theorem 1, ‖E‖ ≤ σ_min, ρ, the cosine bound), of ρ* and of the
     /// margin (codes: ``PhantomLinearAlgebra/ValueStatus/Code``; −1 for samples that are not certified).
     case errorNormStatus = "error_norm_status", rhoStarStatus = "rho_star_status", ascentMarginStatus = "ascent_margin_status"
+    /// Each sample's backward pass (``PhantomGradients/BackwardRecord``): VJPs through f it used, the residual its own
+    /// stopping rule measured (NaN for families that do not iterate), and how it ended (codes:
+    /// ``PhantomGradients/BackwardStatus``). Files written before SHINE and the truncated adjoints lack them.
+    case vjps, backwardResidual = "backward_residual", backwardStatus = "backward_status"
 
     public static let group = "cells"
     public var axes: [ResultsSchema.Axis] { [.series, .estimator, .lambda, .k, .sample] }
@@ -203,6 +207,7 @@ public enum CellArray: String, ResultsArray {
         case .innerSign: return .sign
         case .theorem1, .weakCondition: return .flag
         case .errorNormStatus, .rhoStarStatus, .ascentMarginStatus: return ResultsSchema.statusCodes
+        case .backwardStatus: return .code(BackwardStatus.allCases.map(\.rawValue))
         default: return .real
         }
     }
@@ -229,6 +234,9 @@ public enum CellArray: String, ResultsArray {
         case .errorNormStatus: return r.certificates.errorNormStatus
         case .rhoStarStatus: return r.certificates.rhoStarStatus
         case .ascentMarginStatus: return r.certificates.ascentMarginStatus
+        case .vjps: return r.backward.vjps
+        case .backwardResidual: return r.backward.residual
+        case .backwardStatus: return r.backward.status
         }
     }
 }

@@ -118,7 +118,7 @@ extension TrainingConfiguration {
             adjoint: adjoint, adjointTolerance: adjointTolerance, solver: solver, epochs: epochs,
             batchSize: batchSize, optimizer: optimizer, learningRate: learningRate, weightDecay: weightDecay,
             seed: seed, saveEvery: saveEvery, maxNorm: maxNorm, channels: channels, expansion: expansion,
-            groups: groups)
+            groups: groups, estimatorSettings: estimatorSettings, adjointBudget: adjointBudget)
     }
 
     /// The options given with `--resume` that it refuses (a resumed run keeps its own settings; only --epochs may change):
@@ -141,7 +141,10 @@ extension TrainingConfiguration {
             ("--batch", batchSize != other.batchSize), ("--optimizer", optimizer != other.optimizer),
             ("--lr", learningRate != other.learningRate),
             ("--weight-decay", weightDecay != other.weightDecay), ("--seed", seed != other.seed),
-            ("--save-every", saveEvery != other.saveEvery)
+            ("--save-every", saveEvery != other.saveEvery),
+            ("--shine-fallback", estimatorSettings.shineFallback != other.estimatorSettings.shineFallback),
+            ("--truncated-stop", estimatorSettings.truncatedStop != other.estimatorSettings.truncatedStop),
+            ("--adjoint-budget", adjointBudget != other.adjointBudget)
         ]
         return differs.filter(\.1).map(\.0)
     }

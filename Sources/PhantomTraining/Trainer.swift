@@ -125,6 +125,7 @@ public struct Trainer: Sendable {
         onEpoch: (EpochRecord, ImplicitModel, Optimizer) throws -> Void
     ) throws {
         let estimator = try configuration.gradientEstimator()
+        let needsHistory = configuration.needsBroydenHistory
         guard let targets = train.y else { throw ConfigurationError("the training data has no targets") }
         guard startEpoch < configuration.epochs else { return }
         for epoch in (startEpoch + 1)...configuration.epochs {
@@ -140,7 +141,8 @@ public struct Trainer: Sendable {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 let forward = model.solve(x, configuration.solver)
                 let t1 = DispatchTime.now().uptimeNanoseconds
-                let problem = GradientProblem(model: model, inputs: x, targets: y, forward: forward)
+                var problem = GradientProblem(model: model, inputs: x, targets: y, forward: forward)
+                if needsHistory { problem.attachBroydenHistories(solver: configuration.solver) }
                 let gradient = estimator.estimate(problem, perSample: false)
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 record.forwardSeconds += Double(t1 - t0) / 1e9

@@ -31,6 +31,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var channels: Int
     public var expansion: Int
     public var groups: Int
+    /// SHINE's fallback and the truncated adjoints' stopping rule.
+    public var estimatorSettings: EstimatorSettings
+    /// The truncated adjoints' budget (their k; TorchDEQ's `b_max_iter`, 40).
+    public var adjointBudget: Int
 
     // MARK: Defaults (the command line shows these)
 
@@ -65,7 +69,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         adjoint: AdjointMethod, adjointTolerance: Double, solver: FixedPointConfiguration, epochs: Int,
         batchSize: Int, optimizer: OptimizerKind, learningRate: Double, weightDecay: Double, seed: UInt64,
         saveEvery: Int, maxNorm: Double, channels: Int = defaultChannels, expansion: Int = defaultExpansion,
-        groups: Int = defaultGroups
+        groups: Int = defaultGroups, estimatorSettings: EstimatorSettings = .standard,
+        adjointBudget: Int = EstimatorSettings.defaultAdjointBudget
     ) throws(ConfigurationError) {
         if cell != .mdeq {
             guard hidden >= 1, hidden <= 4096 else {
@@ -92,7 +97,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard weightDecay >= 0, weightDecay.isFinite else { throw ConfigurationError("the weight decay must be ≥ 0, got \(weightDecay)") }
         guard saveEvery >= 1 else { throw ConfigurationError("the save interval (epochs) must be at least 1, got \(saveEvery)") }
         guard maxNorm >= 0, maxNorm.isFinite else { throw ConfigurationError("the max norm γ must be ≥ 0, got \(maxNorm)") }
-        if estimator != .exact { _ = try Estimators.family(estimator) }
+        guard (1...EstimatorSettings.maximumAdjointBudget).contains(adjointBudget) else {
+            throw ConfigurationError("--adjoint-budget must lie in 1…\(EstimatorSettings.maximumAdjointBudget), got \(adjointBudget)")
+        }
+        if estimator != .exact {
+            let family = try Estimators.family(estimator)
+            if family.type.needsBroydenHistory, solver.method == .anderson || solver.method == .fixedPoint {
+                throw ConfigurationError(
+                    "\(estimator) needs the forward Broyden solve's history; --solver \(solver.method.rawValue) builds none "
+                        + "(use --solver broyden, or auto: samples another method finished get a Broyden re-solve)")
+            }
+        }
         self.cell = cell
         self.hidden = hidden
         self.mlpWidth = mlpWidth
@@ -113,6 +128,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.channels = channels
         self.expansion = expansion
         self.groups = groups
+        self.estimatorSettings = estimatorSettings
+        self.adjointBudget = adjointBudget
     }
 
     /// The mdeq geometry for inputs of `data`: its images [C_in, H, W], or 1×s×s for flat inputs of s² features
@@ -141,7 +158,24 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// The estimator as a ``GradientEstimator``.
     public func gradientEstimator() throws -> any GradientEstimator {
         if estimator == .exact { return ExactGradient(solver: try AdjointSolver(method: adjoint, tolerance: adjointTolerance)) }
-        return try Estimators.family(estimator).estimator(steps: steps, damping: damping, training: true)
+        let family = try Estimators.family(estimator)
+        return try family.estimator(
+            steps: family.type.stepsAreBudget ? adjointBudget : steps, damping: damping, training: true, settings: estimatorSettings)
+    }
+
+    /// Sets the truncated adjoints' budget when given (nil: keep it).
+    /// - Throws: ``ConfigurationError`` when the estimator has no budget.
+    public mutating func setAdjointBudget(_ budget: Int?) throws(ConfigurationError) {
+        guard let budget else { return }
+        guard estimator != .exact, try Estimators.family(estimator).type.stepsAreBudget else {
+            throw ConfigurationError("--adjoint-budget applies to fp-adjoint and gmres-adjoint only")
+        }
+        adjointBudget = budget
+    }
+
+    /// The estimator needs every sample's Broyden history (SHINE).
+    public var needsBroydenHistory: Bool {
+        estimator != .exact && ((try? Estimators.family(estimator))?.type.needsBroydenHistory ?? false)
     }
 
     /// A label such as "UPG(5, 0.5)" for logs.

@@ -180,7 +180,11 @@ public struct TrainingRun {
             "train_epochs": .integer(Int64(c.epochs)), "train_batch": .integer(Int64(c.batchSize)),
             "train_optimizer": .string(c.optimizer.rawValue), "train_lr": .double(c.learningRate),
             "train_weight_decay": .double(c.weightDecay), "train_seed": .string(String(c.seed)),
-            "train_save_every": .integer(Int64(c.saveEvery)), "train_max_norm": .double(c.maxNorm)
+            "train_save_every": .integer(Int64(c.saveEvery)), "train_max_norm": .double(c.maxNorm),
+            "train_shine_fallback": .double(c.estimatorSettings.shineFallback),
+            "train_truncated_stop": .string(c.estimatorSettings.truncatedStopMode),
+            "train_truncated_tolerance": .double(c.estimatorSettings.truncatedStop.tolerance),
+            "train_adjoint_budget": .integer(Int64(c.adjointBudget))
         ]
         metadata["optimizer_steps"] = .integer(Int64(optimizer.steps))
         var state = ["first": HDF5Array(shape: [optimizer.first.count], values: optimizer.first)]
@@ -247,6 +251,18 @@ public struct TrainingRun {
         let solver = try FixedPointConfiguration(
             method: method, stopping: .relative(try double("train_tolerance")),
             maxIterations: try int("train_max_iterations"))
+        // Runs written before SHINE and the truncated adjoints lack their settings: the defaults, which they used.
+        let standard = EstimatorSettings.standard
+        guard
+            let stop = EstimatorSettings.truncatedStop(
+                mode: m["train_truncated_stop"] == nil ? standard.truncatedStopMode : try string("train_truncated_stop"),
+                tolerance: m["train_truncated_tolerance"] == nil
+                    ? standard.truncatedStop.tolerance : try double("train_truncated_tolerance"))
+        else { throw fail("attribute 'train_truncated_stop' is neither 'abs' nor 'rel'") }
+        let settings = try EstimatorSettings(
+            shineFallback: m["train_shine_fallback"] == nil ? standard.shineFallback : try double("train_shine_fallback"),
+            truncatedStop: stop)
+        let budget = m["train_adjoint_budget"] == nil ? EstimatorSettings.defaultAdjointBudget : try int("train_adjoint_budget")
         let configuration = try TrainingConfiguration(
             cell: checkpoint.model.cell.kind, hidden: checkpoint.model.stateDimension, mlpWidth: try int("train_mlp_width"),
             estimator: estimator, steps: try int("train_k"), damping: try double("train_lambda"), adjoint: adjoint,
@@ -256,7 +272,8 @@ public struct TrainingRun {
             maxNorm: try double("train_max_norm"),
             channels: (checkpoint.model.cell as? MDEQCell)?.geometry.channels ?? TrainingConfiguration.defaultChannels,
             expansion: (checkpoint.model.cell as? MDEQCell)?.geometry.expansion ?? TrainingConfiguration.defaultExpansion,
-            groups: (checkpoint.model.cell as? MDEQCell)?.geometry.groups ?? TrainingConfiguration.defaultGroups)
+            groups: (checkpoint.model.cell as? MDEQCell)?.geometry.groups ?? TrainingConfiguration.defaultGroups,
+            estimatorSettings: settings, adjointBudget: budget)
         var optimizer = configuration.makeOptimizer(for: checkpoint.model)
         optimizer.steps = try int("optimizer_steps")
         guard let first = checkpoint.optimizerState["first"]?.values, first.count == optimizer.first.count else {

@@ -7,4 +7,5 @@ extension EstimatorFamily {
     static let jfb = JacobianFreeGradient.family
     static let rbp = NeumannRBP.family
     static let jfbDamped = DampedJacobianFreeGradient.family
+    static let shine = SHINEGradient.family
 }

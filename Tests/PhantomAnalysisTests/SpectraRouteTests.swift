@@ -150,12 +150,12 @@ struct MatrixFreeCertificateTests {
     }
 
     @Test(
-        "‖E‖₂, Theorem 1, ρ, ρ* (tanh) and the ascent margin of NPG, RBP, JFB, damped JFB and UPG, and ‖B^k‖₂: matrix-free = dense",
+        "‖E‖₂, Theorem 1, ρ, ρ* (tanh) and the ascent margin of NPG, RBP, JFB, damped JFB, UPG and SHINE, and ‖B^k‖₂: matrix-free = dense",
         arguments: Case.allCases)
     func agree(c: Case) throws {
         func configuration(_ route: SpectraRoute) -> AnalysisConfiguration {
             try! AnalysisConfiguration(
-                ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped, .upg],
+                ks: [1, 3, 5], lambdas: [0.5, 1.0], estimators: [.npg, .rbp, .jfb, .jfbDamped, .upg, .shine],
                 adjoint: try! AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: 3,
                 stackedLimit: 0, spectra: route)
         }
@@ -163,9 +163,11 @@ struct MatrixFreeCertificateTests {
         let free = AnalysisFixtures.analyze(c.model, batch: 3, configuration: configuration(.iterative))
         // Nothing short of tolerance or broken down; ρ* is not computed on this route unless G is diagonal (tanh).
         #expect(free.failures.entries.allSatisfy { $0.code == .notComputed && $0.quantity == .rhoStar }, "\(free.failures.entries)")
-        #expect(free.failures.count(.rhoStar) == ([.tanh, .tanhSaturated].contains(c) ? 0 : 3 * 5 * 2 * 3))
+        #expect(free.failures.count(.rhoStar) == ([.tanh, .tanhSaturated].contains(c) ? 0 : 3 * 6 * 2 * 3))
+        // SHINE's histories: the Broyden re-solve of every sample (auto's Anderson finished them) reached h*.
+        #expect(free.backward.count(.resolveHistory, estimator: 5) + free.backward.count(.forwardHistory, estimator: 5) == 3)
         var compared = 0
-        for e in 0..<5 {
+        for e in 0..<6 {
             for l in 0..<2 {
                 for k in 0..<3 {
                     for s in 0..<3 {
@@ -191,7 +193,7 @@ struct MatrixFreeCertificateTests {
                 }
             }
         }
-        #expect(compared == 90)
+        #expect(compared == 108)
         if c == .tanhSaturated { #expect(free.spectra.contains { $0.sigmaMin == 0 }) }
         // ‖B^k‖₂ per sample, λ and k on both routes.
         for s in 0..<3 {

@@ -285,6 +285,46 @@ struct BadInputSweepTests {
             ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--max-iterations", "0", "-o", "{}/r.h5"],
             "the solver's iteration limit must lie in 1…"
         ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--estimators", "shine", "--shine-fallback=-1", "-o", "{}/r.h5"],
+            "--shine-fallback must be a number ≥ 0"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--estimators", "shine", "--shine-fallback", "nan", "-o", "{}/r.h5"],
+            "--shine-fallback must be a number ≥ 0"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--shine-fallback", "1.8", "-o", "{}/r.h5"],
+            "--shine-fallback applies to shine only"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--estimators", "upg,shine", "--solver", "anderson", "-o", "{}/r.h5"],
+            "shine needs the forward Broyden solve's history; --solver anderson builds none"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--estimators", "fp-adjoint", "--truncated-tolerance", "0", "-o", "{}/r.h5"],
+            "--truncated-tolerance must be a positive number"
+        ),
+        (
+            ["analyze", "{}/good.h5", "--data", "{}/data.h5", "--truncated-stop", "rel", "-o", "{}/r.h5"],
+            "--truncated-stop and --truncated-tolerance apply to fp-adjoint and gmres-adjoint only"
+        ),
+        (
+            ["train", "--data", "{}/data.h5", "--estimator", "fp-adjoint", "--adjoint-budget", "0", "-o", "{}/run"],
+            "--adjoint-budget must lie in 1…1000"
+        ),
+        (
+            ["train", "--data", "{}/data.h5", "--adjoint-budget", "40", "-o", "{}/run"],
+            "--adjoint-budget applies to fp-adjoint and gmres-adjoint only"
+        ),
+        (
+            ["train", "--data", "{}/data.h5", "--estimator", "shine", "--solver", "fixed-point", "-o", "{}/run"],
+            "shine needs the forward Broyden solve's history; --solver fixed-point builds none"
+        ),
+        (
+            ["train", "--data", "{}/data.h5", "--estimator", "shine", "--shine-fallback=-2", "-o", "{}/run"],
+            "--shine-fallback must be a number ≥ 0"
+        ),
         (["train", "--data", "{}/data.h5", "--epochs=-1", "-o", "{}/run"], "the number of epochs must be ≥ 0"),
         (["train", "--data", "{}/data.h5", "--batch", "0", "-o", "{}/run"], "the batch size must be at least 1"),
         (["train", "--data", "{}/data.h5", "--hidden", "0", "-o", "{}/run"], "hidden (the state dimension d) must lie in 1…4096"),

@@ -34,12 +34,23 @@ struct TruncatedAdjointTests {
                     for _ in 0..<t { v = jt * v }
                     residuals[i].append(BLAS.nrm2(v))
                 }
-                if residuals.map({ $0[t] }).max()! < FixedPointAdjoint.tolerance {
+                if residuals.map({ $0[t] }).max()! < EstimatorSettings.defaultTruncatedStop.tolerance {
                     stop = t
                     break
                 }
             }
             let estimate = try FixedPointAdjoint(steps: budget, damping: 1).estimate(problem, perSample: true)
+            // The measurement's records: the VJPs the batch ran (t + 1 iterations: t state VJPs and the parameter VJP)
+            // and each sample's lowest residual, converged when it is below τ.
+            let measurement = GridMeasurement(
+                problem: problem, exact: GradientFixtures.exact(problem), grams: [], ks: [budget], lambdas: [1])
+            let records = try #require(try FixedPointAdjoint.measure(measurement).backward)
+            for i in 0..<b {
+                let lowest = residuals[i][0...stop].min()!
+                #expect(records[i][0][0].vjps == Double(stop + 1), "budget \(budget)")
+                #expect(abs(records[i][0][0].residual - lowest) <= 1e-12 * max(lowest, 1e-300), "budget \(budget), sample \(i)")
+                #expect(records[i][0][0].status == (lowest < 1e-6 ? .converged : .budget))
+            }
             for i in 0..<b {
                 let chosen = residuals[i][0...stop].indices.min { residuals[i][$0] < residuals[i][$1] }!
                 let rbp = try NeumannRBP(terms: chosen + 1).estimate(problem, perSample: true)
@@ -108,6 +119,75 @@ struct TruncatedAdjointTests {
                 #expect(abs(grid.perSample[i][0][kk].relativeError - direct.relativeError) <= 1e-8, "k \(k), sample \(i)")
                 #expect(abs(grid.perSample[i][0][kk].normRatio - direct.normRatio) <= 1e-10, "k \(k), sample \(i)")
             }
+        }
+    }
+}
+
+@Suite("The truncated adjoints' stopping rules and records")
+struct TruncatedAdjointRecordTests {
+    @Test("GMRES adjoint: iterations and residuals recorded match a direct recomputation of ‖g − (I − Jᵀ)w‖, abs and rel")
+    func gmresRecords() throws {
+        let problem = GradientFixtures.problem(GradientFixtures.tanhModel(norm: 0.9))
+        let exact = GradientFixtures.exact(problem)
+        for stop in [StoppingCriterion.absolute(1e-6), .relative(1e-4)] {
+            let settings = try EstimatorSettings(truncatedStop: stop)
+            let ks = [1, 4, 40]
+            let grid = try GMRESAdjoint.measure(
+                GridMeasurement(problem: problem, exact: exact, grams: [], ks: ks, lambdas: [1], settings: settings))
+            let records = try #require(grid.backward)
+            for (kk, k) in ks.enumerated() {
+                let estimate = try GMRESAdjoint(steps: k, damping: 1, training: false, settings: settings).estimate(
+                    problem, perSample: false)
+                let w = try #require(estimate.stateCotangents)
+                for i in 0..<problem.batchSize {
+                    let g = problem.cotangents.row(i), jt = problem.linearization.jacobian(sample: i).transposed
+                    let r = BLAS.nrm2(zip(g, zip(w.row(i), jt * w.row(i)).map { $0 - $1 }).map { $0 - $1 })
+                    let expected = stop.isRelative ? r / BLAS.nrm2(g) : r
+                    let record = records[i][0][kk]
+                    // (round-off in forming (I − Jᵀ)w: ε‖g‖ in absolute terms)
+                    let floor = 1e-13 * (stop.isRelative ? 1 : BLAS.nrm2(g))
+                    #expect(abs(record.residual - expected) <= 1e-9 * expected + floor, "\(stop) k \(k) sample \(i)")
+                    #expect(record.vjps >= 2 && record.vjps <= Double(k + 1))
+                    #expect(record.status == (expected <= stop.tolerance * (1 + 1e-9) ? .converged : .budget), "\(stop) k \(k) sample \(i)")
+                }
+            }
+            // With a generous budget every sample meets the tolerance before it.
+            #expect(records.allSatisfy { $0[0][2].status == .converged && $0[0][2].vjps < 41 })
+        }
+    }
+
+    @Test("fp-adjoint with a relative stop: the batch stops when every ‖(Jᵀ)^t g‖/(‖f_t‖ + 1e-12) is below τ")
+    func relativeStop() throws {
+        let problem = GradientFixtures.problem(GradientFixtures.resmlpModel())
+        let settings = try EstimatorSettings(truncatedStop: .relative(1e-3))
+        let grid = try FixedPointAdjoint.measure(
+            GridMeasurement(
+                problem: problem, exact: GradientFixtures.exact(problem), grams: [], ks: [400], lambdas: [1], settings: settings))
+        let records = try #require(grid.backward).map { $0[0][0] }
+        let ran = Int(records[0].vjps)
+        // Direct: f_t and the relative residuals per t.
+        func relative(_ t: Int, _ i: Int) -> Double {
+            let jt = problem.linearization.jacobian(sample: i).transposed
+            var v = problem.cotangents.row(i), f = v
+            for _ in 0..<t {
+                v = jt * v
+                f = zip(f, v).map { $0 + $1 }
+            }
+            return BLAS.nrm2(v) / (BLAS.nrm2(f) + 1e-12)
+        }
+        #expect(ran < 400)
+        #expect((0..<problem.batchSize).allSatisfy { relative(ran - 1, $0) < 1e-3 })
+        #expect(!(0..<problem.batchSize).allSatisfy { relative(ran - 2, $0) < 1e-3 })
+        #expect(records.allSatisfy { $0.status == .converged })
+    }
+
+    @Test("bad settings are refused with the option's name")
+    func badSettings() {
+        for bad in [-1, Double.nan, .infinity] {
+            #expect(throws: ConfigurationError.self) { try EstimatorSettings(shineFallback: bad) }
+        }
+        for bad in [0, -1e-6, Double.nan] {
+            #expect(throws: ConfigurationError.self) { try EstimatorSettings(truncatedStop: .absolute(bad)) }
         }
     }
 }

@@ -31,7 +31,7 @@ struct FrontierTests {
                     for (kk, k) in result.ks.enumerated() {
                         let median = result.medianCosine(id, lambda: l, k: kk)
                         guard median >= threshold else { continue }
-                        let cost = Frontier.cost(axes: result.estimatorAxes[e], k: k)
+                        let cost = result.estimatorAxes[e].dependsOnK ? k : 1  // UPG, NPG: k VJPs; JFB: 1
                         if best == nil || cost < best!.cost || (cost == best!.cost && median > best!.median) { best = (cost, median) }
                     }
                 }

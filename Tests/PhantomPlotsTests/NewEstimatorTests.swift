@@ -90,7 +90,8 @@ struct NewEstimatorTests {
         for bad in ["", "UPG", "a b", "x'; system('ls')", "-upg", String(repeating: "a", count: 33), "jfb/../x"] {
             #expect(EstimatorID(rawValue: bad) == nil, "\(bad)")
         }
-        #expect(throws: ConfigurationError.self) { try Estimators.family(named: "shine") }
+        #expect(throws: ConfigurationError.self) { try Estimators.family(named: "broyden-adjoint") }
+        #expect(try Estimators.family(named: "shine").id == SHINEGradient.id)
         #expect(try Estimators.family(named: "jfb-damped").id == DampedJacobianFreeGradient.id)
     }
 }

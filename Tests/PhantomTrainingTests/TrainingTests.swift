@@ -17,7 +17,10 @@ struct TrainingTests {
     ) throws -> TrainingConfiguration {
         try TrainingConfiguration(
             cell: cell, hidden: hidden, mlpWidth: 2 * hidden, estimator: estimator, steps: 5, damping: 0.5, adjoint: .auto,
-            adjointTolerance: 1e-8, solver: try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-8), maxIterations: 200),
+            adjointTolerance: 1e-8,
+            // SHINE needs Broyden histories: auto (Anderson first) makes it re-solve by Broyden.
+            solver: try FixedPointConfiguration(
+                method: estimator == SHINEGradient.id ? .auto : .anderson, stopping: .relative(1e-8), maxIterations: 200),
             epochs: epochs, batchSize: batch, optimizer: .adam, learningRate: lr, weightDecay: 1e-4, seed: seed,
             saveEvery: 1, maxNorm: 0.95)
     }
@@ -71,12 +74,7 @@ struct TrainingTests {
         let data = SyntheticData.twoClass(count: 120, inputs: 4, seed: 3)
         let folder = makeTemporaryFolder()
         let dataPath = folder + "/two-class.h5"
-        try HDF5File.write(to: dataPath) { file in
-            try file.root.write("x", HDF5Array(shape: [data.count, data.x.columns], values: data.x.elements))
-            guard case .labels(let labels)? = data.y else { return }
-            try file.root.write("y", vector: labels.map { Int64($0) })
-            try file.root.write("split", vector: (data.split ?? []).map { Int64($0) })
-        }
+        try Self.write(data, to: dataPath)
         func train(epochs: Int, into run: String, resumeFrom: String? = nil) throws {
             var training =
                 resumeFrom != nil
@@ -107,6 +105,32 @@ struct TrainingTests {
                 #expect(o.history[name]?.values == column.values, "\(other): \(name)")
             }
         }
+    }
+
+    /// Writes a synthetic data set as an HDF5 data file.
+    static func write(_ data: DataSet, to dataPath: String) throws {
+        try HDF5File.write(to: dataPath) { file in
+            try file.root.write("x", HDF5Array(shape: [data.count, data.x.columns], values: data.x.elements))
+            guard case .labels(let labels)? = data.y else { return }
+            try file.root.write("y", vector: labels.map { Int64($0) })
+            try file.root.write("split", vector: (data.split ?? []).map { Int64($0) })
+        }
+    }
+
+    @Test("the estimators' settings and the adjoint budget are stored in every checkpoint and restored on resume")
+    func estimatorSettingsRoundTrip() throws {
+        let folder = makeTemporaryFolder()
+        try Self.write(SyntheticData.twoClass(count: 60, inputs: 4, seed: 5), to: folder + "/data.h5")
+        var c = try Self.configuration(FixedPointAdjoint.id, epochs: 1)
+        c.estimatorSettings = try EstimatorSettings(shineFallback: 1.8, truncatedStop: .relative(1e-4))
+        c.adjointBudget = 7
+        c = try c.validated()
+        #expect(try c.gradientEstimator().label == "FP-ADJOINT(7)")
+        var run = try TrainingRun.start(c, data: folder + "/data.h5", folder: folder + "/run", force: false)
+        try run.train { _ in }
+        let (restored, _, _) = try TrainingRun.restore(try Checkpoint.load(folder + "/run/epoch-0001.h5"), path: "epoch-0001.h5")
+        #expect(restored.estimatorSettings == c.estimatorSettings && restored.adjointBudget == 7)
+        #expect(restored == c)
     }
 }
 

@@ -21,6 +21,7 @@ public struct AssemblyStage: Sendable {
             forwardLastResidual: problem.forward.lastResiduals, adjointResidual: adjoint.relativeResiduals,
             adjointConverged: adjoint.converged, adjointMethod: adjoint.method.rawValue, loss: problem.losses,
             spectra: spectra.samples, metrics: measured.metrics, certificates: certification.certificates, batch: measured.batch,
+            backward: measured.backward,
             stacked: certification.stacked, headGradientNorm: BLAS.nrm2(problem.headGradient),
             exactGradientNorm: BLAS.nrm2(exact.estimate.batchMean), adjointTolerance: c.adjoint.tolerance)
         result.failures = certification.failures

@@ -17,6 +17,7 @@ public struct CertificationStage: Sendable {
     /// Largest d·p for which UPG may form its residual rows in R^p.
     public let columnBudget: Int
     public let preferColumnRoute: Bool
+    public let settings: EstimatorSettings
     public let dense: any DenseSpectralSolver
     public let krylov: any KrylovEigensolver
     /// Called with (done, in all): samples on the dense route, (block, family) steps on the matrix-free route.
@@ -29,6 +30,7 @@ public struct CertificationStage: Sendable {
         (self.plan, self.ks, self.lambdas, self.estimators) = (plan, c.ks, c.lambdas, c.estimators)
         (self.columnBudget, self.preferColumnRoute, self.dense, self.krylov, self.progress) =
             (c.columnBudget, c.preferColumnRoute, dense, krylov, progress)
+        settings = c.estimatorSettings
     }
 
     /// - Parameter spectra: the spectra stage's output; its ‖B^k‖₂ are filled in for the certified samples.
@@ -45,7 +47,7 @@ public struct CertificationStage: Sendable {
                 let route = DenseRoute(
                     problem: problem, facts: facts[s], ks: ks, lambdas: lambdas, solver: dense,
                     columnBudget: columnBudget, preferColumnRoute: preferColumnRoute)
-                return ([s], estimators.map { route.tables($0, ks: ks, lambdas: lambdas) }, [route.powerNorms()])
+                return ([s], estimators.map { route.tables($0, ks: ks, lambdas: lambdas, settings: settings) }, [route.powerNorms()])
             }
         case .matrixFree:
             let blocks = MatrixFreeRoute.blocks(plan.certified)
@@ -60,7 +62,7 @@ public struct CertificationStage: Sendable {
                     solver: krylov)
                 let tables = estimators.map { family in
                     defer { counter.increment() }
-                    return route.tables(family, ks: ks, lambdas: lambdas)
+                    return route.tables(family, ks: ks, lambdas: lambdas, settings: settings)
                 }
                 let norms = route.powerNorms()
                 counter.increment()
@@ -86,7 +88,7 @@ public struct CertificationStage: Sendable {
             let system = StackedRoute(problem: problem, ks: ks, lambdas: lambdas, solver: dense)
             var batch = CertificateGrids(estimators: e, lambdas: l, ks: k, samples: 1)
             for (index, family) in estimators.enumerated() {
-                let table = system.tables(family, ks: ks, lambdas: lambdas)[0]
+                let table = system.tables(family, ks: ks, lambdas: lambdas, settings: settings)[0]
                 batch.store(table, estimator: index, sample: 0)
                 failures.record(table, family: family, ks: ks, lambdas: lambdas, place: "the stacked batch", stacked: true)
             }

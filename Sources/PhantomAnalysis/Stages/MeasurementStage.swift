@@ -14,14 +14,16 @@ public struct MeasurementStage: Sendable {
     public let estimators: [EstimatorFamily]
     /// The resolved spectra route (``SpectraRoute/resolved(stateDimension:)``).
     public let route: SpectraRoute
+    public let settings: EstimatorSettings
     /// Called with (done, in all) by families whose measurement is long.
     public let progress: (@Sendable (Int, Int) -> Void)?
 
     public init(
         ks: [Int], lambdas: [Double], estimators: [EstimatorFamily], route: SpectraRoute,
-        progress: (@Sendable (Int, Int) -> Void)? = nil
+        settings: EstimatorSettings = .standard, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) {
         (self.ks, self.lambdas, self.estimators, self.route, self.progress) = (ks, lambdas, estimators, route, progress)
+        self.settings = settings
     }
 
     /// - Throws: an error of a family's measurement (none is expected for a valid configuration).
@@ -31,15 +33,18 @@ public struct MeasurementStage: Sendable {
         let (e, l, k) = (estimators.count, lambdas.count, ks.count)
         var metrics = MetricGrids(estimators: e, lambdas: l, ks: k, samples: b)
         var batch = MetricGrids(estimators: e, lambdas: l, ks: k, samples: 1)
+        var backward = BackwardGrids(estimators: e, lambdas: l, ks: k, samples: b)
         let measurement = GridMeasurement(
             problem: problem, exact: exact.estimate, grams: grams, ks: ks, lambdas: lambdas,
-            progress: progress)
+            progress: progress, settings: settings)
         for (index, family) in estimators.enumerated() {
             let grid = try family.type.measure(measurement)
             for s in 0..<b { metrics.store(grid.perSample[s], estimator: index, sample: s) }
             if let table = grid.batch { batch.store(table, estimator: index, sample: 0) }
+            let fixed = lambdas.map { _ in ks.map { BackwardRecord.fixed(axes: family.axes, k: $0) } }
+            for s in 0..<b { backward.store(grid.backward?[s] ?? fixed, estimator: index, sample: s) }
         }
-        return Measurements(metrics: metrics, batch: batch, grams: grams)
+        return Measurements(metrics: metrics, batch: batch, grams: grams, backward: backward)
     }
 }
 
@@ -49,4 +54,6 @@ public struct Measurements: Sendable {
     public let batch: MetricGrids
     /// G_i = M_i M_iᵀ per sample (dense route; empty on the matrix-free route).
     public let grams: [ParameterGram]
+    /// What each sample's backward pass used and reached, per cell.
+    public let backward: BackwardGrids
 }

@@ -20,10 +20,8 @@ struct Analyze: ParsableCommand {
     )
 
     @Argument(help: "Checkpoints (.h5, .safetensors), or run folders holding a series of them.") var checkpoints: [String]
-    @Option(help: "HDF5 data file (x, y, optional split), or a bundled name. Default: the data set named in the checkpoint.")
-    var data: String?
-    @Option(help: "How many samples to analyse (from the test split when the data has one).")
-    var samples: Int = AnalysisRun.Inputs.defaultSamples
+    @Option(help: "HDF5 data file (x, y, optional split) or a bundled name. Default: the checkpoint's data set.") var data: String?
+    @Option(help: "How many samples to analyse (from the test split if the data has one).") var samples = AnalysisRun.Inputs.defaultSamples
     @OptionGroup var grid: GridOptions
     @OptionGroup var solverOptions: SolverOptions
     @OptionGroup var safetensorsOptions: SafetensorsOptions

@@ -43,8 +43,7 @@ struct Import: ParsableCommand {
 /// How `.safetensors` inputs of import, analyze and inspect are read when their metadata does not say.
 struct SafetensorsOptions: ParsableArguments {
     @Option(help: "For .safetensors inputs without phantom.cell metadata: the cell kind.") var cell: CellKind?
-    @Option(help: "For .safetensors inputs: a prefix to strip from tensor names (after module., _orig_mod. and model.).")
-    var prefix: String?
+    @Option(help: "For .safetensors: a prefix to strip from tensor names (after module., _orig_mod. and model.).") var prefix: String?
     @Option(help: "For .safetensors inputs: rename tensors, OLD=NEW replaces a leading OLD with NEW (repeatable; after the prefixes).")
     var rename: [String] = []
 

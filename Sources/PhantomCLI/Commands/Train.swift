@@ -38,10 +38,11 @@ struct Train: ParsableCommand {
     @Option(help: "Gradient.") var estimator: EstimatorID = Defaults.defaultEstimator
     @Option(name: .customLong("k"), help: "Steps k of the phantom estimators.") var steps: Int = Defaults.defaultSteps
     @Option(name: .customLong("lambda"), help: "Damping λ of the phantom estimators, in (0, 1].") var damping = Defaults.defaultDamping
+    @Option(help: "Iteration budget of fp-adjoint and gmres-adjoint (TorchDEQ's b_max_iter). (default: 40)") var adjointBudget: Int?
+    @OptionGroup var estimatorOptions: EstimatorOptions
     @Option(help: "Adjoint solver of the exact gradient.") var adjoint: AdjointMethod = Defaults.defaultAdjoint
     @Option(help: "Adjoint relative tolerance.") var adjointTolerance: Double = Defaults.defaultAdjointTolerance
-    @Option(help: "Forward solver: auto is Anderson → Broyden → damped iteration → Newton.")
-    var solver: FixedPointMethod = Defaults.defaultSolver
+    @Option(help: "Forward solver: auto is Anderson → Broyden → damped iteration → Newton.") var solver = Defaults.defaultSolver
     @Option(help: "Forward relative tolerance.") var tolerance: Double = FixedPointConfiguration.trainingTolerance
     @Option(help: "Forward iteration limit.") var maxIterations: Int = FixedPointConfiguration.trainingMaxIterations
     @Option(help: "Epochs to train (with --resume: the new total; default there: the run's own). (default: \(Defaults.defaultEpochs))")
@@ -76,6 +77,8 @@ struct Train: ParsableCommand {
         (c.batchSize, c.optimizer, c.learningRate) = (batch, optimizer, lr)
         (c.weightDecay, c.seed, c.saveEvery) = (weightDecay, seed, saveEvery)
         if let epochs { c.epochs = epochs }
+        c.estimatorSettings = try estimatorOptions.settings(for: [estimator])
+        try c.setAdjointBudget(adjointBudget)
         return try c.validated()
     }
 

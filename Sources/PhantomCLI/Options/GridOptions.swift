@@ -55,16 +55,10 @@ struct GridOptions: ParsableArguments {
     var ks = ListArgument<KSyntax>(AnalysisConfiguration.defaultKs)
     @Option(name: .customLong("lambda"), help: "Damping factors λ, comma-separated, each in (0, 1].")
     var lambdas = ListArgument<LambdaSyntax>(AnalysisConfiguration.defaultLambdas)
-    @Option(
-        help: """
-            Estimators to compare with the exact gradient, comma-separated: \
-            \(Estimators.builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ")).
-            """)
+    @Option(help: ArgumentHelp("Estimators to compare with the exact gradient, comma-separated: \(Estimators.described)."))
     var estimators = ListArgument<EstimatorSyntax>(AnalysisConfiguration.defaultEstimators)
-    @Option(help: "Adjoint solver of the exact gradient: auto (LU for d ≤ 512, else GMRES), lu, gmres, fixed-point.")
-    var adjoint: AdjointMethod = .auto
-    @Option(help: "Relative residual the adjoint solve must reach for the gradient to count as exact.")
-    var adjointTolerance: Double = AnalysisConfiguration.defaultAdjointTolerance
+    @Option(help: "Exact gradient's adjoint solver: auto: LU for d ≤ 512, else GMRES.") var adjoint = AdjointMethod.auto
+    @Option(help: "Adjoint relative residual for an exact gradient.") var adjointTolerance = AnalysisConfiguration.defaultAdjointTolerance
     @Option(help: "Also analyse the batch as one stacked system when B·d is at most this and p ≥ B·d (0: never). Costs O((B·d)³) per cell.")
     var stackedLimit: Int = AnalysisConfiguration.defaultStackedLimit
     @Option(
@@ -80,6 +74,7 @@ struct GridOptions: ParsableArguments {
             (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).
             """)
     var spectra: SpectraRoute = .auto
+    @OptionGroup var estimatorOptions: EstimatorOptions
 
     func validate() throws { _ = try configuration() }
 
@@ -87,6 +82,7 @@ struct GridOptions: ParsableArguments {
         try AnalysisConfiguration(
             ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
             adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
-            certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra)
+            certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra,
+            estimatorSettings: try estimatorOptions.settings(for: estimators.values.map(\.id)))
     }
 }

@@ -10,6 +10,8 @@ import PhantomModel
 public protocol CertificationRoute: AnyObject {
     /// The samples the route certifies together (one certificate each per residual).
     var sampleCount: Int { get }
+    /// The analysed batch (the families' residuals may depend on it: ``GridEstimator/residual(k:lambda:problem:settings:)``).
+    var problem: GradientProblem { get }
     /// The certificates of one residual, one per sample, each value with its pedigree. `warmStart` carries an iterative
     /// route's extreme vectors from the previous cell of the same chain (``ResidualOperator/chain``) to the next.
     func certificates(of residual: ResidualOperator, warmStart: inout WarmStart?) -> [Certificate]
@@ -26,15 +28,19 @@ extension CertificationRoute {
     /// One family's certificates on the (λ, k) grid, per sample of the route: [sample][λ index][k index]. Each distinct
     /// residual is certified once (RBP's is the same for every λ, JFB's in every cell); cells along a chain warm-start
     /// from the previous one.
-    public func tables(_ family: EstimatorFamily, ks: [Int], lambdas: [Double]) -> [[[Certificate]]] {
+    public func tables(
+        _ family: EstimatorFamily, ks: [Int], lambdas: [Double], settings: EstimatorSettings = .standard
+    ) -> [[[Certificate]]] {
         var done: [ResidualOperator: [Certificate]] = [:]
         var warm: [ResidualOperator.Chain: WarmStart] = [:]
-        let none = Array(repeating: Certificate.notComputed("\(family.id) declares no residual operator"), count: sampleCount)
+        let none = Array(
+            repeating: Certificate.notComputed("\(family.id) gives no residual operator (none declared, or not for this batch)"),
+            count: sampleCount)
         var out = [[[Certificate]]](repeating: Array(repeating: [], count: lambdas.count), count: sampleCount)
         for (l, lambda) in lambdas.enumerated() {
             for k in ks {
                 let cell: [Certificate]
-                if let residual = family.type.residual(k: k, lambda: lambda) {
+                if let residual = family.type.residual(k: k, lambda: lambda, problem: problem, settings: settings) {
                     if let known = done[residual] {
                         cell = known
                     } else {

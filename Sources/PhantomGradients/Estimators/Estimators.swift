@@ -12,7 +12,8 @@ public enum Estimators {
         NeumannRBP.family,
         DampedJacobianFreeGradient.family,
         FixedPointAdjoint.family,
-        GMRESAdjoint.family
+        GMRESAdjoint.family,
+        SHINEGradient.family
     ]
 
     /// The analysis default: UPG, NPG and JFB.
@@ -37,6 +38,9 @@ public enum Estimators {
         }
         return try family(id)
     }
+
+    /// "upg (summary); npg (summary); …" for help texts.
+    public static var described: String { builtIn.map { "\($0.id) (\($0.summary))" }.joined(separator: "; ") }
 
     public static var knownNames: String { builtIn.map(\.id.rawValue).joined(separator: ", ") }
 }

@@ -6,36 +6,45 @@ import PhantomModel
 ///
 ///     w_0 = 0,   f_t = Jᵀ w_t + g = Σ_{s≤t} (Jᵀ)^s g,   r_t = ‖f_t − w_t‖₂ = ‖(Jᵀ)^t g‖₂,   w_{t+1} = f_t
 ///
-/// The batch stops after iteration t when its largest r_t is below τ (absolute, ``tolerance`` = 10⁻⁶), or after
-/// k iterations (the budget); each sample then returns the f_t of its lowest residual (TorchDEQ's
-/// `fixed_point_iter` with `b_max_iter = k`, `b_tol = 1e-6`, `b_stop_mode = 'abs'`, returning the lowest-residual
-/// iterate), and ĝ_i = M_iᵀ f_{t_i}. A sample's result is therefore RBP(t_i + 1) (``NeumannRBP``) with t_i ≤ k − 1
+/// The batch stops after iteration t when its largest r_t is below τ, or after k iterations (the budget); each sample
+/// then returns the f_t of its lowest residual, and ĝ_i = M_iᵀ f_{t_i}. The criterion is the truncated adjoints'
+/// (``EstimatorSettings/truncatedStop``): by default absolute with τ = 10⁻⁶ — TorchDEQ's `fixed_point_iter` with
+/// `b_max_iter = k`, `b_tol = 1e-6`, `b_stop_mode = 'abs'`, returning the lowest-residual iterate — or relative,
+/// r_t/(‖f_t‖₂ + 10⁻¹²). A sample's result is therefore RBP(t_i + 1) (``NeumannRBP``) with t_i ≤ k − 1
 /// chosen by the rule: budget 1 is JFB, and with a budget large enough ĝ is the exact gradient to within the
 /// tolerance whenever ρ(J) < 1. Because the stop is taken on the batch (as TorchDEQ does), a sample's iteration
 /// count depends on the batch it is in. The iteration count differs per sample, so no single residual operator
 /// describes a cell: its certificates are not computed.
 ///
+/// Per sample the record (``BackwardRecord``) holds the VJPs the batch ran (t state VJPs for t + 1 iterations, plus the
+/// parameter VJP: what each sample paid), the residual of the returned iterate and whether it met τ.
+///
 /// Complexity: at most k − 1 batched state VJPs and one parameter VJP.
 public struct FixedPointAdjoint: GridEstimator {
     public static let id = EstimatorID("fp-adjoint")
-    public static let summary = "truncated adjoint: fixed-point iteration w = Jᵀw + g, budget k, stop at 1e-6 absolute"
+    public static let summary = "truncated adjoint: fixed-point iteration w = Jᵀw + g, budget k, stop as --truncated-stop"
     public static let axes = EstimatorAxes.k
-    /// τ: the batch stops when its largest ‖f_t − w_t‖₂ is below this (TorchDEQ's `b_tol`, `b_stop_mode = 'abs'`).
-    public static let tolerance = 1e-6
+    public static var stepsAreBudget: Bool { true }
 
     /// The budget k (TorchDEQ's `b_max_iter`; its default is 40).
     public let budget: Int
+    /// When the batch stops (TorchDEQ's `b_tol` and `b_stop_mode`).
+    public let stop: StoppingCriterion
 
     /// λ is ignored: cell (k, λ) is the iteration with budget k.
     public init(steps k: Int, damping lambda: Double, training: Bool = false) throws(ConfigurationError) {
+        try self.init(steps: k, damping: lambda, training: training, settings: .standard)
+    }
+
+    public init(steps k: Int, damping lambda: Double, training: Bool, settings: EstimatorSettings) throws(ConfigurationError) {
         try checkSteps(k, lambda)
-        budget = k
+        (budget, stop) = (k, settings.truncatedStop)
     }
 
     public var label: String { "FP-ADJOINT(\(budget))" }
 
     public func estimate(_ problem: GradientProblem, perSample: Bool) -> GradientEstimate {
-        var run = Iteration(problem)
+        var run = Iteration(problem, stop: stop)
         for _ in 0..<budget where !run.stopped { run.step() }
         return GradientEstimate(stateCotangents: run.best, problem: problem, perSample: perSample)
     }
@@ -44,29 +53,35 @@ public struct FixedPointAdjoint: GridEstimator {
     /// samples' chosen iterates (one parameter VJP per budget).
     public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
         let rbp = try m.neumannGrid(lambdas: [1])
-        let exact = m.exact.batchMean
-        var run = Iteration(m.problem)
-        var terms: [[Int]] = []  // [k index][sample]
+        let exact = m.exact.batchMean, tau = m.settings.truncatedStop.tolerance
+        var run = Iteration(m.problem, stop: m.settings.truncatedStop)
+        var terms: [[Int]] = [], records: [[BackwardRecord]] = []  // [k index][sample]
         var batch: [GradientMetrics] = []
         for k in m.ks {
             while run.iterations < k && !run.stopped { run.step() }
             terms.append(run.bestTerms)
+            records.append(
+                run.bestResidual.map { r in
+                    BackwardRecord(vjps: Double(run.iterations), residual: r, status: r < tau ? .converged : .budget)
+                })
             let estimate = GradientEstimate(stateCotangents: run.best, problem: m.problem, perSample: false)
             batch.append(GradientMetrics.compare(estimate.batchMean, exact))
         }
         let perSample = (0..<m.batchSize).map { i in
             m.lambdas.map { _ in m.ks.indices.map { kk in rbp.perSample[i][0][terms[kk][i] - 1] } }
         }
-        return MeasuredGrid(perSample: perSample, batch: m.lambdas.map { _ in batch })
+        let backward = (0..<m.batchSize).map { i in m.lambdas.map { _ in m.ks.indices.map { records[$0][i] } } }
+        return MeasuredGrid(perSample: perSample, batch: m.lambdas.map { _ in batch }, backward: backward)
     }
 
     /// Its iteration count differs per sample: no residual operator describes a cell.
     public static func residual(k: Int, lambda: Double) -> ResidualOperator? { nil }
 
     /// The iteration's state: the current power v = (Jᵀ)^t g, partial sum f_t, and per sample the lowest residual
-    /// seen, its f and its number of terms.
+    /// seen (in the stopping criterion), its f and its number of terms.
     struct Iteration {
         let linearization: any CellLinearization
+        let stop: StoppingCriterion
         var power: Matrix
         var sum: Matrix
         var best: Matrix
@@ -75,8 +90,9 @@ public struct FixedPointAdjoint: GridEstimator {
         var iterations = 0
         var stopped = false
 
-        init(_ problem: GradientProblem) {
+        init(_ problem: GradientProblem, stop: StoppingCriterion) {
             linearization = problem.linearization
+            self.stop = stop
             power = problem.cotangents
             sum = problem.cotangents
             best = problem.cotangents
@@ -84,7 +100,8 @@ public struct FixedPointAdjoint: GridEstimator {
             bestTerms = [Int](repeating: 1, count: problem.batchSize)
         }
 
-        /// Iteration t = `iterations`: f_t is `sum`, its residual ‖(Jᵀ)^t g_i‖ per row of `power`.
+        /// Iteration t = `iterations`: f_t is `sum`, its residual ‖(Jᵀ)^t g_i‖ per row of `power` (relative:
+        /// divided by ‖f_t‖ + 10⁻¹²).
         mutating func step() {
             if iterations > 0 {
                 power = linearization.stateVJP(power)
@@ -92,7 +109,7 @@ public struct FixedPointAdjoint: GridEstimator {
             }
             var largest = 0.0
             for i in 0..<power.rows {
-                let r = BLAS.nrm2(power.row(i))
+                let r = stop.residual(absolute: BLAS.nrm2(power.row(i)), valueNorm: stop.isRelative ? BLAS.nrm2(sum.row(i)) : 0)
                 largest = max(largest, r.isNaN ? .infinity : r)
                 if r < bestResidual[i] {
                     (bestResidual[i], bestTerms[i]) = (r, iterations + 1)
@@ -100,7 +117,7 @@ public struct FixedPointAdjoint: GridEstimator {
                 }
             }
             iterations += 1
-            if largest < FixedPointAdjoint.tolerance { stopped = true }
+            if largest < stop.tolerance { stopped = true }
         }
     }
 }

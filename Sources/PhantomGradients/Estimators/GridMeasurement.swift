@@ -17,13 +17,16 @@ public final class GridMeasurement: @unchecked Sendable {
     public let lambdas: [Double]
     /// Called with (done, in all) by families whose measurement is long (UPG: one report per λ).
     public let progress: (@Sendable (Int, Int) -> Void)?
+    /// The families' settings beyond (k, λ) (SHINE's fallback, the truncated adjoints' stopping rule).
+    public let settings: EstimatorSettings
 
     private var krylovGrams: NPGKrylovGrams?
+    private var exactFactors: (factors: ParameterFactors, squared: [Double])?
     private var neumann: [[Double]: NPGGridResult] = [:]
 
     public init(
         problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
-        progress: (@Sendable (Int, Int) -> Void)? = nil
+        progress: (@Sendable (Int, Int) -> Void)? = nil, settings: EstimatorSettings = .standard
     ) {
         precondition(exact.stateCotangents != nil, "the exact gradient carries its adjoint solutions")
         self.problem = problem
@@ -32,6 +35,7 @@ public final class GridMeasurement: @unchecked Sendable {
         self.ks = ks
         self.lambdas = lambdas
         self.progress = progress
+        self.settings = settings
     }
 
     public var maxK: Int { ks.last ?? 1 }
@@ -56,5 +60,29 @@ public final class GridMeasurement: @unchecked Sendable {
         return MeasuredGrid(
             perSample: grid.perSample.map { sample in cells.map { row in row.map { sample[$0.0][$0.1] } } },
             batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } })
+    }
+
+    /// The metrics of ĝ_i = M_iᵀ w_i for state cotangents W (rows w_i): per sample ⟨ĝ, ∇⟩, ‖ĝ‖², ‖∇‖² and ‖ĝ − ∇‖² from
+    /// the parameter factors of W, W* and W − W* (``ParameterFactors``, never forming the B × p gradients), and the
+    /// batch mean's by one parameter VJP.
+    public func compare(stateCotangents w: Matrix) -> (perSample: [GradientMetrics], batch: GradientMetrics) {
+        let lin = problem.linearization, exactW = exact.stateCotangents!
+        let (exactFactors, exactSquared) =
+            self.exactFactors
+            ?? {
+                let f = lin.parameterFactors(exactW)
+                return (f, f.rowInnerProducts(f))
+            }()
+        self.exactFactors = (exactFactors, exactSquared)
+        var difference = w
+        BLAS.axpy(-1, exactW.elements, &difference.elements)
+        let f = lin.parameterFactors(w), e = lin.parameterFactors(difference)
+        let inner = f.rowInnerProducts(exactFactors), squared = f.rowInnerProducts(f), differences = e.rowInnerProducts(e)
+        let perSample = (0..<batchSize).map { i in
+            GradientMetrics.fromInnerProducts(
+                inner: inner[i], estimateSquared: squared[i], exactSquared: exactSquared[i], differenceSquared: differences[i])
+        }
+        let estimate = GradientEstimate(stateCotangents: w, problem: problem, perSample: false)
+        return (perSample, GradientMetrics.compare(estimate.batchMean, exact.batchMean))
     }
 }
