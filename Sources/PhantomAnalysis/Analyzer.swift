@@ -35,7 +35,14 @@ public struct Analyzer: Sendable {
         case certifying
     }
 
-    /// - Parameter progress: called with (stage, done, in all), from the analysing threads.
+    /// The six stages, in order (what ``analyze(model:inputs:targets:solver:progress:timing:)``'s timing hook is given).
+    public enum StageName: String, Sendable, CaseIterable {
+        case forward = "forward solve", exact = "exact gradient", measurement, spectra, certification, assembly
+    }
+
+    /// - Parameters:
+    ///   - progress: called with (stage, done, in all), from the analysing threads.
+    ///   - timing: called after each stage with its wall-clock seconds (benchmarks).
     /// - Throws: an error of a family's measurement (none is expected for a valid configuration); never for
     ///   a sample that fails to converge, which is flagged instead.
     ///
@@ -45,33 +52,51 @@ public struct Analyzer: Sendable {
     /// any thread count — which also lets shards run with other CPU counts than the unsharded run.
     public func analyze(
         model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
-        progress: (@Sendable (Stage, Int, Int) -> Void)? = nil
+        progress: (@Sendable (Stage, Int, Int) -> Void)? = nil, timing: ((StageName, Double) -> Void)? = nil
     ) throws -> AnalysisResult {
-        try BLASInfo.withThreads(1) {
+        func timed<T>(_ stage: StageName, _ body: () throws -> T) rethrows -> T {
+            guard let timing else { return try body() }
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { timing(stage, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            return try body()
+        }
+        return try BLASInfo.withThreads(1) {
             let c = configuration
             func report(_ stage: Stage) -> (@Sendable (Int, Int) -> Void)? {
                 progress.map { report in { @Sendable done, total in report(stage, done, total) } }
             }
-            let problem = ForwardSolveStage(solver: solver, broydenHistories: c.needsBroydenHistory).run(
-                model: model, inputs: inputs, targets: targets)
-            let exact = ExactGradientStage(adjoint: c.adjoint).run(problem)
+            let problem = timed(.forward) {
+                ForwardSolveStage(solver: solver, broydenHistories: c.needsBroydenHistory).run(
+                    model: model, inputs: inputs, targets: targets)
+            }
+            let exact = timed(.exact) { ExactGradientStage(adjoint: c.adjoint).run(problem) }
             let route = try c.spectraRoute(stateDimension: problem.stateDimension, samples: problem.batchSize)
-            let measured = try MeasurementStage(
-                ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route, settings: c.estimatorSettings,
-                progress: report(.measuring)
-            ).run(problem, exact: exact)
-            var spectra = SpectraStage(route: route, ks: c.ks, lambdas: c.lambdas, solver: denseSolver, progress: report(.spectra))
-                .run(problem, grams: measured.grams)
-            let plan = CertificationPlan(
-                configuration: c, problem: problem, route: route,
-                sound: AssemblyStage.sound(problem: problem, exact: exact, spectra: spectra))
-            let certification = CertificationStage(
-                plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver,
-                progress: report(.certifying)
-            ).run(problem, spectra: &spectra)
-            return AssemblyStage(configuration: c).run(
-                problem: problem, exact: exact, measured: measured, spectra: spectra,
-                plan: plan, certification: certification)
+            let measured = try timed(.measurement) {
+                try MeasurementStage(
+                    ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route, settings: c.estimatorSettings,
+                    progress: report(.measuring)
+                ).run(problem, exact: exact)
+            }
+            var spectra = timed(.spectra) {
+                SpectraStage(route: route, ks: c.ks, lambdas: c.lambdas, solver: denseSolver, progress: report(.spectra))
+                    .run(problem, grams: measured.grams)
+            }
+            let (plan, certification) = timed(.certification) {
+                let plan = CertificationPlan(
+                    configuration: c, problem: problem, route: route,
+                    sound: AssemblyStage.sound(problem: problem, exact: exact, spectra: spectra))
+                return (
+                    plan,
+                    CertificationStage(
+                        plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver, progress: report(.certifying)
+                    )
+                    .run(problem, spectra: &spectra)
+                )
+            }
+            return timed(.assembly) {
+                AssemblyStage(configuration: c).run(
+                    problem: problem, exact: exact, measured: measured, spectra: spectra, plan: plan, certification: certification)
+            }
         }
     }
 }

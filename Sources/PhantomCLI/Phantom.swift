@@ -16,11 +16,10 @@ struct Phantom: ParsableCommand {
         commandName: "phantom",
         abstract: "Measure how well phantom gradients (UPG, NPG) approximate the exact gradient of implicit models.",
         discussion: """
-            Implicit models (deep equilibrium models) define their output by a fixed point h* = f(h*, x; θ). \
-            The exact gradient needs a linear solve with (I − J); the phantom gradients of Geng et al. \
-            (NeurIPS 2021) replace it with k damped steps. phantom trains or loads such models, computes both \
-            gradients, measures the angle and norm error between them across k and λ, checks the paper's \
-            Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
+            Implicit models (deep equilibrium models) define their output by a fixed point h* = f(h*, x; θ). The exact gradient needs a \
+            linear solve with (I − J); the phantom gradients of Geng et al. (NeurIPS 2021) replace it with k damped steps. phantom \
+            trains or loads such models, computes both gradients, measures the angle and norm error between them across k and λ, checks \
+            the paper's Theorem 1 per sample, writes everything to HDF5 and renders the figures with gnuplot.
             """,
         version: version,
         subcommands: [

@@ -75,13 +75,17 @@ public struct AdjointSolver: Sendable {
         var failures = [SolverStatus?](repeating: nil, count: g.rows)
         switch resolved {
         case .lu, .auto:
-            for i in 0..<g.rows {
+            // One sample per task, over the cores (each sample's arithmetic is its own: the same results at any count).
+            let solved = Parallel.map(g.rows) { i -> [Double]? in
                 let iMinusJ = Matrix.identity(d) - linearization.jacobian(sample: i)
-                do {
-                    let lu = try LUFactorization(iMinusJ)
-                    w.setRow(i, lu.solve(g.row(i), transposed: true))
+                guard let lu = try? LUFactorization(iMinusJ) else { return nil }
+                return lu.solve(g.row(i), transposed: true)
+            }
+            for (i, row) in solved.enumerated() {
+                if let row {
+                    w.setRow(i, row)
                     iterations[i] = 1
-                } catch {
+                } else {
                     failures[i] = .inaccurate
                 }
             }

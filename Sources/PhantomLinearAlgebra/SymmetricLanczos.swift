@@ -34,16 +34,17 @@ public enum SymmetricLanczos {
         }
     }
 
-    /// One process of ``BatchedLanczos`` on a matrix-free operator.
+    /// One process of ``BatchedLanczos`` on a matrix-free operator; `needed` says which extreme must converge before it
+    /// stops (the other is reported with its own residual and flag).
     public static func extremes<Op: LinearOperator>(
         _ a: Op, tolerance: Double = 1e-10, floor: Double? = nil, maxSteps: Int = 300,
-        seed: UInt64 = 0x1a2c05
+        seed: UInt64 = 0x1a2c05, needed: BatchedLanczos.Needed = .both
     ) -> Result {
         let n = a.inputDimension
         precondition(n == a.outputDimension, "Lanczos needs a square operator")
         return BatchedLanczos.extremesWithVectors(
             rows: 1, dimension: n, tolerance: tolerance, floor: floor, maxSteps: maxSteps,
-            seed: seed, wantVectors: false
+            seed: seed, needed: needed, wantVectors: false
         ) { v in
             var y = [Double](repeating: 0, count: n)
             a.apply(v.elements, into: &y)

@@ -65,8 +65,9 @@ struct FailureReportTests {
 
     func analyze(
         dense: any DenseSpectralSolver = LAPACKSpectralSolver(), krylov: any KrylovEigensolver = StandardKrylovEigensolver(),
-        spectra: SpectraRoute = .dense, stackedLimit: Int = 0
+        spectra: SpectraRoute = .dense, stackedLimit: Int = 0, model: ImplicitModel? = nil
     ) throws -> AnalysisResult {
+        let model = model ?? self.model
         let configuration = try AnalysisConfiguration(
             ks: [1, 3], lambdas: [0.5, 1.0], estimators: [.upg, .npg, .jfb],
             adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11), certificateSamples: batch,
@@ -116,7 +117,9 @@ struct FailureReportTests {
 
     @Test("dense route: a failing dsyevd on G makes σ(M) and every certificate not computed, each counted, none claimed")
     func denseSigma() throws {
-        let r = try analyze(dense: FailingDenseSolver(failing: [.symmetricValues]))
+        // resmlp: its Gram has no closed form, so σ(M) comes from dsyevd (tanh's diagonal Gram gives it from its entries).
+        let r = try analyze(
+            dense: FailingDenseSolver(failing: [.symmetricValues]), model: AnalysisFixtures.resmlp(d: 6, n: 4, m: 8, seed: 2))
         #expect(r.spectra.allSatisfy { $0.sigmaMin.isNaN && !$0.sigmaMinConverged })
         #expect(r.failures.count(.sigmaMin) == batch && r.failures.count(.sigmaMax) == batch)
         expectFailed(r.certificates.errorNorm, r.certificates.errorNormStatus, .notComputed, estimators: [0, 1, 2])

@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 import PhantomAnalysis
 import PhantomGradients
 import PhantomLinearAlgebra
@@ -204,6 +205,46 @@ struct MatrixFreeCertificateTests {
                 }
             }
         }
+    }
+}
+
+@Suite("Dense route: dominant eigenvalues and ‖J‖₂ by Krylov where the FLOP model says it pays")
+struct DenseKrylovSpectraTests {
+    @Test("the FLOP model keeps LAPACK for small d and takes Krylov for large d")
+    func choice() {
+        #expect(AnalysisFlopModel.denseArnoldi(64) > AnalysisFlopModel.denseEigenvalues(64))
+        #expect(AnalysisFlopModel.denseArnoldi(128) < AnalysisFlopModel.denseEigenvalues(128))
+        #expect(AnalysisFlopModel.denseLanczosNorm(128) > AnalysisFlopModel.denseSingularValues(128))
+        #expect(AnalysisFlopModel.denseLanczosNorm(256) < AnalysisFlopModel.denseSingularValues(256))
+    }
+
+    @Test("d = 256: ρ(J), ρ(B) and ‖J‖₂ equal LAPACK's full spectrum and SVD to 1e-11, with their Ritz residuals stored")
+    func agreesWithLAPACK() throws {
+        let model = AnalysisFixtures.tanh(d: 256, n: 6, norm: 0.9, seed: 8)
+        let lambdas = [0.3, 0.7, 1.0]
+        let configuration = try AnalysisConfiguration(
+            ks: [1], lambdas: lambdas, estimators: [.jfb], adjoint: try AdjointSolver(method: .lu, tolerance: 1e-11),
+            certificateSamples: 0, stackedLimit: 0, spectra: .dense)
+        let r = AnalysisFixtures.analyze(model, batch: 3, configuration: configuration)
+        let (x, y) = AnalysisFixtures.inputs(model, batch: 3)
+        let problem = GradientProblem(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
+        var krylov = 0
+        for s in 0..<3 {
+            let j = problem.linearization.jacobian(sample: s)
+            let mu = try LAPACKSpectralSolver().eigenvalues(j)
+            let rho = mu.map(\.modulus).max()!, spectra = r.spectra[s]
+            #expect(abs(spectra.spectralRadius - rho) <= 1e-11 * rho, "sample \(s): \(spectra.spectralRadius) vs \(rho)")
+            for (l, lambda) in lambdas.enumerated() {
+                let damped = mu.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max()!
+                #expect(abs(spectra.dampedRadius[l] - damped) <= 1e-11 * damped, "sample \(s), λ \(lambda)")
+            }
+            let norm = try LAPACKSpectralSolver().spectralNorm(j)
+            #expect(abs(spectra.jacobianNorm - norm) <= 1e-11 * norm)
+            #expect(spectra.spectralRadiusStatus.isOK && spectra.jacobianNormStatus.isOK)
+            #expect(spectra.spectralRadiusResidual <= SampleSpectra.denseTolerance * rho)
+            if spectra.spectralRadiusResidual > 0 { krylov += 1 }
+        }
+        #expect(krylov == 3, "Krylov values carry their (non-zero) Ritz residuals")
     }
 }
 

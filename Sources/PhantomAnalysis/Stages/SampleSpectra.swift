@@ -49,44 +49,113 @@ public struct SampleSpectra: Sendable {
 
     static let notCertified = ValueStatus.notComputed("the sample is not certified")
 
-    /// Dense: ρ(J) and ρ(B) from the eigenvalues μ of J (those of B are 1 − λ(1 − μ)), ‖J‖₂ and σ(M) by LAPACK; ‖B^k‖₂
-    /// comes from the certification stage.
+    /// Dense: ρ(J) and ρ(B) by Arnoldi on the d×d J (``dominantEigenvalues(_:stateDimension:lambdas:tolerance:)``) where the
+    /// FLOP model says it is cheaper than the full spectrum's ≈ 10d³ (``AnalysisFlopModel/denseArnoldi(_:)``) and the
+    /// dominant Ritz pair and, for every λ, the pair giving ρ(B) meet ``denseTolerance``; else from every eigenvalue μ of J
+    /// by LAPACK (those of B are 1 − λ(1 − μ)). ‖J‖₂ likewise by Lanczos on JᵀJ where cheaper
+    /// (``AnalysisFlopModel/denseLanczosNorm(_:)``) and converged, else by LAPACK. σ(M) from ``DenseSample``. A Krylov value
+    /// records its Ritz residual, a LAPACK value 0. ‖B^k‖₂ comes from the certification stage.
     init(dense facts: DenseSample, lambdas: [Double], ks: Int, solver: any DenseSpectralSolver) {
         route = .dense
-        let eigenvalues: [Complex<Double>]
-        do throws(LinearAlgebraError) {
-            eigenvalues = try solver.eigenvalues(facts.jacobian)
-            spectralRadiusStatus = .ok
-        } catch {
-            eigenvalues = []
-            spectralRadiusStatus = .lapackFailure(error)
+        let d = facts.stateDimension
+        // Krylov where the FLOP model says it is cheaper than the full spectrum (d ≳ 80), LAPACK otherwise or as fallback.
+        if AnalysisFlopModel.denseArnoldi(d) < AnalysisFlopModel.denseEigenvalues(d),
+            let krylov = Self.dominantEigenvalues(facts.jacobian, stateDimension: d, lambdas: lambdas, tolerance: Self.denseTolerance),
+            krylov.status.isOK,
+            krylov.dampedConverged
+        {
+            (spectralRadius, dampedRadius) = (krylov.radius, krylov.damped)
+            (spectralRadiusResidual, spectralRadiusStatus) = (krylov.residual, .ok)
+        } else {
+            let eigenvalues: [Complex<Double>]
+            do throws(LinearAlgebraError) {
+                eigenvalues = try solver.eigenvalues(facts.jacobian)
+                spectralRadiusStatus = .ok
+            } catch {
+                eigenvalues = []
+                spectralRadiusStatus = .lapackFailure(error)
+            }
+            spectralRadius = eigenvalues.map(\.modulus).max() ?? .nan
+            dampedRadius = lambdas.map { lambda in
+                eigenvalues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
+            }
+            spectralRadiusResidual = 0
         }
         sigmaMin = facts.sigmaMin
         sigmaMax = facts.sigmaMax
         (sigmaMinStatus, sigmaMaxStatus) = (facts.sigmaStatus, facts.sigmaStatus)
-        do throws(LinearAlgebraError) {
-            jacobianNorm = try solver.spectralNorm(facts.jacobian)
-            jacobianNormStatus = .ok
-        } catch {
-            jacobianNorm = .nan
-            jacobianNormStatus = .lapackFailure(error)
-        }
-        spectralRadius = eigenvalues.map(\.modulus).max() ?? .nan
-        dampedRadius = lambdas.map { lambda in
-            eigenvalues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
+        let lanczos = AnalysisFlopModel.denseLanczosNorm(d) < AnalysisFlopModel.denseSingularValues(d)
+        if lanczos, case let norm = Self.normByLanczos(facts.jacobian, stateDimension: d, tolerance: Self.denseTolerance), norm.converged {
+            (jacobianNorm, jacobianNormResidual, jacobianNormStatus) = (max(norm.value, 0).squareRoot(), norm.residual, .ok)
+        } else {
+            do throws(LinearAlgebraError) {
+                jacobianNorm = try solver.spectralNorm(facts.jacobian)
+                jacobianNormStatus = .ok
+            } catch {
+                jacobianNorm = .nan
+                jacobianNormStatus = .lapackFailure(error)
+            }
+            jacobianNormResidual = 0
         }
         powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
         powerNormStatus = lambdas.map { _ in Array(repeating: Self.notCertified, count: ks) }
-        (sigmaMinResidual, sigmaMaxResidual, jacobianNormResidual, spectralRadiusResidual) = (0, 0, 0, 0)
+        (sigmaMinResidual, sigmaMaxResidual) = (0, 0)
+    }
+
+    /// ρ(J) by Arnoldi with 60, then 150, then 300 steps (at most d) until the dominant Ritz pair's residual is
+    /// ≤ ``iterativeTolerance``·ρ; ρ(B) per λ from the same Ritz values (B's are 1 − λ(1 − θ), with residual λ times θ's),
+    /// `dampedConverged` when the pair giving each ρ(B) meets the same relative tolerance. Nil for d = 0.
+    static func dominantEigenvalues<Op: LinearOperator>(
+        _ jacobian: Op, stateDimension d: Int, lambdas: [Double], tolerance: Double = iterativeTolerance
+    ) -> (radius: Double, residual: Double, status: ValueStatus, damped: [Double], dampedConverged: Bool)? {
+        guard d > 0 else { return nil }
+        var arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(60, d))
+        var dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
+        for steps in [150, 300] {
+            let done = dominant <= tolerance * max(arnoldi.spectralRadius, 1e-300)
+            if done || arnoldi.exact || !arnoldi.spectralRadius.isFinite || min(steps, d) <= arnoldi.steps { break }
+            arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(steps, d))
+            dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
+        }
+        let radius = arnoldi.spectralRadius
+        let status: ValueStatus =
+            !radius.isFinite ? .breakdown : dominant <= tolerance * max(radius, 1e-300) ? .ok : .notConverged(residual: dominant)
+        var converged = true
+        var residuals: [Int: Double] = [:]  // a Ritz pair's residual, computed once (most λ share the pair)
+        let damped = lambdas.map { lambda -> Double in
+            let moduli = arnoldi.ritzValues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }
+            guard let best = moduli.indices.max(by: { moduli[$0] < moduli[$1] }) else { return .nan }
+            if residuals[best] == nil { residuals[best] = best == arnoldi.dominantIndex ? dominant : arnoldi.residual(of: best) }
+            let r = lambda * residuals[best]!
+            if !(r <= tolerance * max(moduli[best], 1e-300)) { converged = false }
+            return moduli[best]
+        }
+        return (radius, dominant, status, damped, converged)
+    }
+
+    /// λ_max(JᵀJ) = ‖J‖₂² by Lanczos (one JVP and one VJP per step, at most min(d, 300) steps), stopping once the largest
+    /// Ritz value meets the tolerance (the smallest, σ_min(J)², is not needed and converges slowly).
+    static func normByLanczos<Op: LinearOperator>(_ jacobian: Op, stateDimension d: Int, tolerance: Double = iterativeTolerance)
+        -> RitzValue
+    {
+        let normalApply: ([Double], inout [Double]) -> Void = { x, y in
+            var jx = [Double](repeating: 0, count: d)
+            jacobian.apply(x, into: &jx)
+            jacobian.applyTranspose(jx, into: &y)
+        }
+        let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: normalApply, applyTranspose: normalApply)
+        return SymmetricLanczos.extremes(normal, tolerance: tolerance, maxSteps: min(d, 300), needed: .largest).largest
     }
 
     /// The iterative route's relative tolerance on Ritz residuals.
     public static let iterativeTolerance = 1e-8
+    /// The dense route's, where its Krylov values replace LAPACK's: near LAPACK's own accuracy (an eigenvalue's error is
+    /// its residual times its condition, so the dense route asks for far less than the iterative route's 10⁻⁸).
+    public static let denseTolerance = 1e-12
 
     /// Iterative: from sample `s`'s linearization alone, without a d×d matrix.
     ///
-    /// - ρ(J): Arnoldi with 60, then 150, then 300 steps (at most d) until the dominant Ritz pair's residual is
-    ///   ≤ tolerance·ρ; ρ(B) per λ from the same Ritz values (B's are 1 − λ(1 − θ), residual λ times θ's).
+    /// - ρ(J) and ρ(B): ``dominantEigenvalues(_:stateDimension:lambdas:)`` on J's products.
     /// - ‖J‖₂: Lanczos on JᵀJ (one JVP and one VJP per step).
     /// - σ_max(M), σ_min(M): from the closed-form diagonal Gram when the cell has one (tanh), else Lanczos on
     ///   G v = M(Mᵀv) (one parameter VJP and JVP per step); λ_min(G) at or below ``GramSpectrum/nullTolerance``·λ_max(G)
@@ -99,31 +168,12 @@ public struct SampleSpectra: Sendable {
         let tolerance = Self.iterativeTolerance
         let jacobian = one.stateJacobian(sample: 0)
 
-        var arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(60, d))
-        var dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
-        for steps in [150, 300] {
-            let done = dominant <= tolerance * max(arnoldi.spectralRadius, 1e-300)
-            if done || arnoldi.exact || !arnoldi.spectralRadius.isFinite || min(steps, d) <= arnoldi.steps { break }
-            arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(steps, d))
-            dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
-        }
-        spectralRadius = arnoldi.spectralRadius
-        spectralRadiusResidual = dominant
-        spectralRadiusStatus =
-            !spectralRadius.isFinite
-            ? .breakdown
-            : spectralRadiusResidual <= tolerance * max(spectralRadius, 1e-300) ? .ok : .notConverged(residual: spectralRadiusResidual)
-        dampedRadius = lambdas.map { lambda in
-            arnoldi.ritzValues.map { Complex(1 - lambda * (1 - $0.real), lambda * $0.imaginary).modulus }.max() ?? .nan
-        }
-
-        let normalApply: ([Double], inout [Double]) -> Void = { x, y in
-            var jx = [Double](repeating: 0, count: d)
-            jacobian.apply(x, into: &jx)
-            jacobian.applyTranspose(jx, into: &y)
-        }
-        let normal = FunctionOperator(inputDimension: d, outputDimension: d, apply: normalApply, applyTranspose: normalApply)
-        let jtj = SymmetricLanczos.extremes(normal, tolerance: tolerance, maxSteps: min(d, 300)).largest
+        let krylov = Self.dominantEigenvalues(jacobian, stateDimension: d, lambdas: lambdas)
+        spectralRadius = krylov?.radius ?? .nan
+        spectralRadiusResidual = krylov?.residual ?? .nan
+        spectralRadiusStatus = krylov?.status ?? .breakdown
+        dampedRadius = krylov?.damped ?? lambdas.map { _ in .nan }
+        let jtj = Self.normByLanczos(jacobian, stateDimension: d)
         jacobianNorm = jtj.value.isNaN ? .nan : max(jtj.value, 0).squareRoot()
         (jacobianNormResidual, jacobianNormStatus) = (jtj.residual, ValueStatus(jtj))
 

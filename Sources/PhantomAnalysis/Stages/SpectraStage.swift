@@ -29,7 +29,7 @@ public struct SpectraStage: Sendable {
             guard route == .dense else {
                 return (SampleSpectra(iterative: problem, sample: s, lambdas: lambdas, ks: ks.count), nil)
             }
-            let facts = DenseSample(problem: problem, sample: s, gram: grams[s].matrix, solver: solver)
+            let facts = DenseSample(problem: problem, sample: s, gram: grams[s], solver: solver)
             return (SampleSpectra(dense: facts, lambdas: lambdas, ks: ks.count, solver: solver), facts)
         }
         return Spectra(samples: perSample.map(\.0), dense: route == .dense ? perSample.map { $0.1! } : nil)

@@ -8,7 +8,7 @@ import PhantomModel
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the toolkit's performance (use a release build: swift build -c release).",
-        subcommands: [BenchGrid.self, BenchTrain.self, BenchCell.self]
+        subcommands: [BenchGrid.self, BenchTrain.self, BenchCell.self, BenchAnalysis.self]
     )
 }
 
@@ -32,9 +32,7 @@ extension BenchmarkCommand {
 struct BenchGrid: BenchmarkCommand {
     static let configuration = CommandConfiguration(
         commandName: "grid",
-        abstract: """
-            Time the NPG (k, λ) grid engine, one NPG(K, λ) pass, direct per-cell recomputation, and the batched VJP against dgemm.
-            """,
+        abstract: "Time the NPG (k, λ) grid engine, one NPG(K, λ) pass, direct per-cell recomputation, the batched VJP against dgemm.",
         discussion: "A random tanh cell with ‖W‖₂ = 0.9. Medians over --repeats runs after a warm-up."
     )
 
@@ -59,10 +57,7 @@ struct BenchGrid: BenchmarkCommand {
 struct BenchTrain: BenchmarkCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: """
-            Train the same model with the exact gradient (fixed-point and GMRES adjoints) and with UPG(5, 0.5); \
-            compare step times and accuracy.
-            """,
+        abstract: "Train one model with the exact gradient (fixed-point, GMRES adjoints) and UPG(5, 0.5); compare steps and accuracy.",
         discussion: "The exact gradient's fixed-point adjoint stops at relative residual --adjoint-tolerance, as TorchDEQ does (1e-6)."
     )
 
@@ -87,10 +82,7 @@ struct BenchCell: BenchmarkCommand {
     static let configuration = CommandConfiguration(
         commandName: "cell",
         abstract: "Time the batched state VJP of the mdeq cell (convolutions as im2col + GEMM) in GFLOP/s against dgemm.",
-        discussion: """
-            FLOPs are the two transposed convolutions' GEMMs; dgemm is a 512×512 product in the same run. \
-            Medians over --repeats runs after a warm-up.
-            """
+        discussion: "FLOPs: the two transposed convolutions' GEMMs; dgemm: a 512×512 product in the same run. Medians after a warm-up."
     )
 
     static let defaults = CellBenchmark()
@@ -108,4 +100,16 @@ struct BenchCell: BenchmarkCommand {
             return b
         }
     }
+}
+
+/// `phantom bench analysis`: the analysis of one checkpoint stage by stage, against the FLOP model and dgemm.
+struct BenchAnalysis: BenchmarkCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analysis", abstract: "Time each analysis stage (no certificates) against its FLOPs.")
+    @Argument(help: "The checkpoint.") var checkpoint: String
+    @Option(help: "Data file or bundled name (default: the checkpoint's).") var data: String?
+    @Option(help: "Samples.") var samples = AnalysisBenchmark().samples
+    @Option(help: "Estimators.") var estimators = ListArgument<EstimatorSyntax>(AnalysisBenchmark().estimators)
+    @Option(help: "Timed runs (the median is reported).") var repeats = AnalysisBenchmark().repeats
+    var benchmark: AnalysisBenchmark { AnalysisBenchmark(checkpoint, data, samples, estimators.values, repeats: repeats) }
 }

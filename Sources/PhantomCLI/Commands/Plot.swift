@@ -7,12 +7,11 @@ struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render the figures of results files (phantom analyze) or run folders (phantom train) with gnuplot.",
         discussion: """
-            From a results file: heatmaps of the median cosine over (k, λ) per estimator; cosine vs k per λ with \
-            the 10–90% band (UPG and NPG side by side); per-sample cosine histograms for k = 1…5 at λ = 0.5 and \
-            1.0; measured relative error vs the bound ‖E‖/σ_min and Theorem 1's certified fraction vs k; and, for \
-            a series of checkpoints, the cosine, ρ(J) and forward iterations along training. From run folders: \
-            loss, accuracy and forward/backward time per step. Each figure is written with NAME.gp and NAME.dat \
-            beside it, so `gnuplot NAME.gp` in the output folder re-renders it.
+            From a results file: heatmaps of the median cosine over (k, λ) per estimator; cosine vs k per λ with the 10–90% band (UPG \
+            and NPG side by side); per-sample cosine histograms for k = 1…5 at λ = 0.5 and 1.0; measured relative error vs the bound \
+            ‖E‖/σ_min and Theorem 1's certified fraction vs k; and, for a series of checkpoints, the cosine, ρ(J) and forward iterations \
+            along training. From run folders: loss, accuracy and forward/backward time per step. Each figure is written with NAME.gp and \
+            NAME.dat beside it, so `gnuplot NAME.gp` in the output folder re-renders it.
             """
     )
 

@@ -8,11 +8,10 @@ struct Slurm: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the Slurm scripts that run an analyze command as N shards and merge them.",
         discussion: """
-            Usage: phantom slurm --shards N [options] -- CHECKPOINT… [analyze options] -o results.h5. The analyze \
-            arguments are checked as phantom analyze would check them. Writes FOLDER/analyze.sbatch (a job array \
-            1-N, one shard each), FOLDER/merge.sbatch (phantom merge into the -o file) and FOLDER/submit.sh, which \
-            submits the array and the merge with --dependency=afterok. Run: bash FOLDER/submit.sh. Each task uses \
-            SLURM_CPUS_PER_TASK threads.
+            Usage: phantom slurm --shards N [options] -- CHECKPOINT… [analyze options] -o results.h5. The analyze arguments are checked \
+            as phantom analyze would check them. Writes FOLDER/analyze.sbatch (a job array 1-N, one shard each), FOLDER/merge.sbatch \
+            (phantom merge into the -o file) and FOLDER/submit.sh, which submits the array and the merge with --dependency=afterok. Run: \
+            bash FOLDER/submit.sh. Each task uses SLURM_CPUS_PER_TASK threads.
             """
     )
 

@@ -19,10 +19,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an implicit model with the exact gradient or a phantom estimator; save a checkpoint series.",
         discussion: """
-            Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the \
-            last one; every checkpoint holds the run's settings, its history and the optimiser's state. \
-            --resume continues from the folder's last checkpoint with the settings stored there (only --epochs \
-            may be raised). Deterministic for a seed and a thread count.
+            Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the last one; every \
+            checkpoint holds the run's settings, its history and the optimiser's state. --resume continues from the folder's last \
+            checkpoint with the settings stored there (only --epochs may be raised). Deterministic for a seed and a thread count.
             """
     )
 

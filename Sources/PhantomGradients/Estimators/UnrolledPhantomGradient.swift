@@ -130,19 +130,34 @@ public struct UnrolledPhantomGradient: GridEstimator {
 }
 
 extension UnrolledPhantomGradient {
-    /// Every UPG(k, λ): one unroll per λ (``UPGGrid``), reported per λ.
+    /// Every UPG(k, λ): one unroll per λ (``UPGGrid``), reported per λ. The λ are independent, so they run on the cores
+    /// in parallel when that many unrolls fit ``parallelMemoryBudget`` (each λ's arithmetic is the same either way: BLAS
+    /// is single-threaded in the analysis, so the results do not depend on it).
     public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
         var perSample = [[[GradientMetrics]]](repeating: [], count: m.batchSize)
         var batch: [[GradientMetrics]] = []
-        for (l, lambda) in m.lambdas.enumerated() {
-            m.progress?(l, m.lambdas.count)
-            let grid = try UPGGrid(maxSteps: m.maxK, lambdas: [lambda], steps: m.ks).evaluate(m.problem, exact: m.exact, perSample: true)
-            let samples = grid.perSample ?? []
+        let count = m.lambdas.count, workers = min(Parallel.workerCount, count)
+        let unrollBytes = 8 * 50 * Double(m.batchSize) * Double(m.problem.stateDimension) * Double(m.maxK)
+        let (problem, exact, ks, lambdas, maxK, progress) = (m.problem, m.exact, m.ks, m.lambdas, m.maxK, m.progress)
+        @Sendable func grid(_ l: Int) -> UPGGridResult {
+            progress?(l, count)
+            // The settings were checked with the analysis's grid (k ≥ 1, λ ∈ (0, 1]), so UPGGrid accepts them.
+            return try! UPGGrid(maxSteps: maxK, lambdas: [lambdas[l]], steps: ks).evaluate(problem, exact: exact, perSample: true)
+        }
+        let grids =
+            workers > 1 && Double(workers) * unrollBytes <= Double(parallelMemoryBudget)
+            ? Parallel.map(count) { grid($0) } : (0..<count).map { grid($0) }
+        for g in grids {
+            let samples = g.perSample ?? []
             for s in 0..<m.batchSize { perSample[s].append(samples[s][0]) }
-            batch.append(grid.batch[0])
+            batch.append(g.batch[0])
         }
         return MeasuredGrid(perSample: perSample, batch: batch)
     }
+
+    /// The most memory the parallel λ unrolls may take, modelled at 50 doubles per state entry and step (a conv cell's
+    /// linearization keeps its im2col patches): 2 GiB.
+    public static let parallelMemoryBudget = 2 << 30
 
     /// E from UPG's own unroll (``UnrolledResidual``): not a polynomial in one J.
     public static func residual(k: Int, lambda: Double) -> ResidualOperator? { .unrolled(steps: k, damping: lambda) }

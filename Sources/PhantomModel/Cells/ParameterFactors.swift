@@ -63,17 +63,28 @@ public struct ParameterFactors: Sendable {
 }
 
 extension Matrix {
-    /// ⟨row i of self, row i of other⟩ for every i.
+    /// ⟨row i of self, row i of other⟩ for every i, each summed in four interleaved partial sums (j mod 4) so that the
+    /// loop vectorises (one running sum is a chain of dependent additions: UPG's factored comparisons spent 12 % of an
+    /// analysis here); the order is fixed, so the result is too.
     public func rowDots(_ other: Matrix) -> [Double] {
         precondition(rows == other.rows && columns == other.columns, "rowDots: shape mismatch")
         var out = [Double](repeating: 0, count: rows)
+        let n = columns, body = n - n % 4
         elements.withUnsafeBufferPointer { a in
             other.elements.withUnsafeBufferPointer { b in
                 for i in 0..<rows {
-                    var s = 0.0
-                    let base = i * columns
-                    for j in 0..<columns { s += a[base + j] * b[base + j] }
-                    out[i] = s
+                    var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+                    let base = i * n
+                    var j = 0
+                    while j < body {
+                        s0 += a[base + j] * b[base + j]
+                        s1 += a[base + j + 1] * b[base + j + 1]
+                        s2 += a[base + j + 2] * b[base + j + 2]
+                        s3 += a[base + j + 3] * b[base + j + 3]
+                        j += 4
+                    }
+                    for r in body..<n { s0 += a[base + r] * b[base + r] }
+                    out[i] = (s0 + s1) + (s2 + s3)
                 }
             }
         }

@@ -166,19 +166,21 @@ public struct Conv2d: AffineLayer {
                 for t in 0..<k2 { flipped[(c * outChannels + o) * k2 + (k2 - 1 - t)] = weight[(o * inChannels + c) * k2 + t] }
             }
         }
-        let chunk = max(1, (1 << 19) / max(1, rowsOfPatches * hw))
+        let chunk = max(1, min(g.rows, (1 << 19) / max(1, rowsOfPatches * hw)))
         var patches = [Double](repeating: 0, count: rowsOfPatches * chunk * hw)
         var product = [Double](repeating: 0, count: inChannels * chunk * hw)
-        var start = 0
+        var start = 0, layout = chunk
         while start < g.rows {
             let n = min(chunk, g.rows - start)
-            // Π(g) of the chunk: (C_out·k²) × (n·H·W), zero where a window leaves the image.
+            // Π(g) of the chunk: (C_out·k²) × (n·H·W), zero where a window leaves the image. The runs write the same
+            // entries for every chunk of n samples, so the zeros stay in place; only a chunk of another n (the last)
+            // lays the patches out anew and is cleared first.
             patches.withUnsafeMutableBufferPointer { p in
-                p.update(repeating: 0)
+                if n != layout { p.update(repeating: 0); layout = n }
                 g.elements.withUnsafeBufferPointer { all in
                     let gp = UnsafeBufferPointer(rebasing: all[(start * outputWidth)..<((start + n) * outputWidth)])
                     forEachPatchRun(samples: n, channels: outChannels) { source, target, count in
-                        for q in 0..<count { p[target + q] = gp[source + q] }
+                        (p.baseAddress! + target).update(from: gp.baseAddress! + source, count: count)
                     }
                 }
             }
