@@ -79,14 +79,9 @@ public struct AnalysisConfiguration: Sendable {
     /// Some family needs every sample's Broyden history (SHINE).
     public var needsBroydenHistory: Bool { estimators.contains { $0.type.needsBroydenHistory } }
 
-    /// The forward solver suits the families: SHINE needs a Broyden history, which `--solver anderson` and
-    /// `--solver fixed-point` never build (`auto` and `broyden` do, with a Broyden re-solve where another method won).
-    /// - Throws: ``ConfigurationError`` naming the solver.
+    /// The forward solver suits every family (``EstimatorFamily/check(solver:)``).
     public func check(solver: FixedPointConfiguration) throws(ConfigurationError) {
-        guard needsBroydenHistory, solver.method == .anderson || solver.method == .fixedPoint else { return }
-        throw ConfigurationError(
-            "shine needs the forward Broyden solve's history; --solver \(solver.method.rawValue) builds none "
-                + "(use --solver broyden, or auto: samples another method finished get a Broyden re-solve)")
+        for family in estimators { try family.check(solver: solver.method) }
     }
 
     public var maxK: Int { ks.last ?? 1 }

@@ -212,7 +212,7 @@ public struct AnalysisRun: Sendable {
         let s = configuration.estimatorSettings, ids = Set(configuration.estimators.map(\.id))
         if ids.contains(SHINEGradient.id) { attributes["shine_fallback"] = "\(s.shineFallback)" }
         if !ids.isDisjoint(with: [FixedPointAdjoint.id, GMRESAdjoint.id]) {
-            attributes["truncated_stop"] = "\(s.truncatedStopMode) \(s.truncatedStop.tolerance)"
+            attributes["truncated_stop"] = "\(s.truncatedStopMode.rawValue) \(s.truncatedStop.tolerance)"
         }
         return attributes
     }

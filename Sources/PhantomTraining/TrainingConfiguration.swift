@@ -100,14 +100,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard (1...EstimatorSettings.maximumAdjointBudget).contains(adjointBudget) else {
             throw ConfigurationError("--adjoint-budget must lie in 1…\(EstimatorSettings.maximumAdjointBudget), got \(adjointBudget)")
         }
-        if estimator != .exact {
-            let family = try Estimators.family(estimator)
-            if family.type.needsBroydenHistory, solver.method == .anderson || solver.method == .fixedPoint {
-                throw ConfigurationError(
-                    "\(estimator) needs the forward Broyden solve's history; --solver \(solver.method.rawValue) builds none "
-                        + "(use --solver broyden, or auto: samples another method finished get a Broyden re-solve)")
-            }
-        }
+        if estimator != .exact { try Estimators.family(estimator).check(solver: solver.method) }
         self.cell = cell
         self.hidden = hidden
         self.mlpWidth = mlpWidth
@@ -175,6 +168,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
     /// The estimator needs every sample's Broyden history (SHINE).
     public var needsBroydenHistory: Bool {
+        // The estimator was checked when the configuration was built; an unknown one (unreachable) needs nothing.
         estimator != .exact && ((try? Estimators.family(estimator))?.type.needsBroydenHistory ?? false)
     }
 

@@ -182,7 +182,7 @@ public struct TrainingRun {
             "train_weight_decay": .double(c.weightDecay), "train_seed": .string(String(c.seed)),
             "train_save_every": .integer(Int64(c.saveEvery)), "train_max_norm": .double(c.maxNorm),
             "train_shine_fallback": .double(c.estimatorSettings.shineFallback),
-            "train_truncated_stop": .string(c.estimatorSettings.truncatedStopMode),
+            "train_truncated_stop": .string(c.estimatorSettings.truncatedStopMode.rawValue),
             "train_truncated_tolerance": .double(c.estimatorSettings.truncatedStop.tolerance),
             "train_adjoint_budget": .integer(Int64(c.adjointBudget))
         ]
@@ -254,14 +254,13 @@ public struct TrainingRun {
         // Runs written before SHINE and the truncated adjoints lack their settings: the defaults, which they used.
         let standard = EstimatorSettings.standard
         guard
-            let stop = EstimatorSettings.truncatedStop(
-                mode: m["train_truncated_stop"] == nil ? standard.truncatedStopMode : try string("train_truncated_stop"),
-                tolerance: m["train_truncated_tolerance"] == nil
-                    ? standard.truncatedStop.tolerance : try double("train_truncated_tolerance"))
+            let mode = m["train_truncated_stop"] == nil
+                ? standard.truncatedStopMode : EstimatorSettings.StopMode(rawValue: try string("train_truncated_stop"))
         else { throw fail("attribute 'train_truncated_stop' is neither 'abs' nor 'rel'") }
+        let tolerance = m["train_truncated_tolerance"] == nil ? standard.truncatedStop.tolerance : try double("train_truncated_tolerance")
         let settings = try EstimatorSettings(
             shineFallback: m["train_shine_fallback"] == nil ? standard.shineFallback : try double("train_shine_fallback"),
-            truncatedStop: stop)
+            truncatedStop: mode.criterion(tolerance))
         let budget = m["train_adjoint_budget"] == nil ? EstimatorSettings.defaultAdjointBudget : try int("train_adjoint_budget")
         let configuration = try TrainingConfiguration(
             cell: checkpoint.model.cell.kind, hidden: checkpoint.model.stateDimension, mlpWidth: try int("train_mlp_width"),

@@ -7,8 +7,6 @@ import PhantomModel
 public struct EstimatorSettings: Sendable, Equatable {
     /// SHINE's fallback is off by default, as in the authors' code (`fallback=False`).
     public static let defaultShineFallback = 0.0
-    /// The threshold of the authors' fallback (Ramzi et al., SHINE, 2022): JFB when ‖ŵ‖ > 1.8‖g‖.
-    public static let authorsShineFallback = 1.8
     /// TorchDEQ's backward stopping rule: absolute residual 10⁻⁶ (`b_tol = 1e-6`, `b_stop_mode = 'abs'`).
     public static let defaultTruncatedStop = StoppingCriterion.absolute(1e-6)
     /// TorchDEQ's backward budget (`b_max_iter = 40`): the truncated adjoints' budget in training.
@@ -16,7 +14,8 @@ public struct EstimatorSettings: Sendable, Equatable {
     /// The largest budget (the k grid's bound).
     public static let maximumAdjointBudget = 1000
 
-    /// SHINE's per-sample fallback: ŵ = g (JFB) when ‖ŵ‖ > `shineFallback`·‖g‖; 0 turns it off.
+    /// SHINE's per-sample fallback: ŵ = g (JFB) when ‖ŵ‖ > `shineFallback`·‖g‖; 0 turns it off (the authors' threshold,
+    /// Ramzi et al. 2022, is 1.8).
     public var shineFallback: Double
     /// When the truncated adjoints (`fp-adjoint`, `gmres-adjoint`) stop before their budget: absolute, or relative
     /// to ‖f_t‖ (fixed point) or ‖g‖ (GMRES).
@@ -39,7 +38,12 @@ public struct EstimatorSettings: Sendable, Equatable {
     public static let standard = try! EstimatorSettings()
 
     /// How the truncated adjoints' residual is measured: absolute, or relative.
-    public enum StopMode: String, Sendable, CaseIterable { case abs, rel }
+    public enum StopMode: String, Sendable, CaseIterable {
+        case abs, rel
+
+        /// The criterion of this mode at tolerance τ.
+        public func criterion(_ tolerance: Double) -> StoppingCriterion { self == .rel ? .relative(tolerance) : .absolute(tolerance) }
+    }
 
     /// The settings from the options given (nil: the default) for a job of families `ids`.
     /// - Throws: ``ConfigurationError`` for a setting out of range, or one given when no family of `ids` uses it.
@@ -50,33 +54,19 @@ public struct EstimatorSettings: Sendable, Equatable {
         if mode != nil || truncatedTolerance != nil, ids.allSatisfy({ ![FixedPointAdjoint.id, GMRESAdjoint.id].contains($0) }) {
             throw ConfigurationError("--truncated-stop and --truncated-tolerance apply to fp-adjoint and gmres-adjoint only")
         }
-        let tolerance = truncatedTolerance ?? Self.defaultTruncatedStop.tolerance
         try self.init(
             shineFallback: shineFallback ?? Self.defaultShineFallback,
-            truncatedStop: (mode ?? (Self.defaultTruncatedStop.isRelative ? .rel : .abs)) == .rel
-                ? .relative(tolerance) : .absolute(tolerance))
+            truncatedStop: (mode ?? Self.standard.truncatedStopMode).criterion(truncatedTolerance ?? Self.defaultTruncatedStop.tolerance))
     }
 
-    /// "abs" or "rel".
-    public var truncatedStopMode: String {
-        if case .relative = truncatedStop { return "rel" }
-        return "abs"
-    }
-
-    /// The criterion named by a mode ("abs", "rel") and a tolerance; nil for another mode.
-    public static func truncatedStop(mode: String, tolerance: Double) -> StoppingCriterion? {
-        switch mode {
-        case "abs": .absolute(tolerance)
-        case "rel": .relative(tolerance)
-        default: nil
-        }
-    }
+    /// The mode of ``truncatedStop``.
+    public var truncatedStopMode: StopMode { truncatedStop.isRelative ? .rel : .abs }
 
     /// The settings as lines of text, numbers by bit pattern (for job fingerprints).
     public var lines: [String] {
         [
             "shine_fallback \(String(shineFallback.bitPattern, radix: 16))",
-            "truncated_stop \(truncatedStopMode) \(String(truncatedStop.tolerance.bitPattern, radix: 16))"
+            "truncated_stop \(truncatedStopMode.rawValue) \(String(truncatedStop.tolerance.bitPattern, radix: 16))"
         ]
     }
 }

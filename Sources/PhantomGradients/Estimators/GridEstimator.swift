@@ -77,6 +77,16 @@ public struct EstimatorFamily: Sendable, Hashable, CustomStringConvertible {
     public static func == (a: Self, b: Self) -> Bool { a.id == b.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
+    /// The family suits a forward solver: one that needs a Broyden history (SHINE) cannot run after `anderson` or
+    /// `fixed-point`, which build none (`auto` and `broyden` do, with a Broyden re-solve where another method won).
+    /// - Throws: ``ConfigurationError`` naming the family and the solver.
+    public func check(solver method: FixedPointMethod) throws(ConfigurationError) {
+        guard type.needsBroydenHistory, method == .anderson || method == .fixedPoint else { return }
+        throw ConfigurationError(
+            "\(id) needs the forward Broyden solve's history; --solver \(method.rawValue) builds none "
+                + "(use --solver broyden, or auto: samples another method finished get a Broyden re-solve)")
+    }
+
     /// The estimator of one cell.
     public func estimator(
         steps k: Int, damping lambda: Double, training: Bool = false, settings: EstimatorSettings = .standard

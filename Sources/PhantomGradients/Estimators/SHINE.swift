@@ -63,17 +63,18 @@ public struct SHINEGradient: GridEstimator {
                 records.append(.missing)
                 continue
             }
-            let gi = g.row(i)
-            let estimate = h.apply(gi, transposed: true).map { -$0 }
-            if fallbackApplies(estimateNorm: BLAS.nrm2(estimate), cotangentNorm: BLAS.nrm2(gi), threshold: fallback) {
-                w.setRow(i, gi)
-                records.append(BackwardRecord(vjps: 1, status: .fallback))
-            } else {
-                w.setRow(i, estimate)
-                records.append(BackwardRecord(vjps: 1, status: histories.sources[i] == .forward ? .forwardHistory : .resolveHistory))
-            }
+            let (estimate, fellBack) = adjoint(h, cotangent: g.row(i), fallback: fallback)
+            w.setRow(i, estimate)
+            let status: BackwardStatus = fellBack ? .fallback : histories.sources[i] == .forward ? .forwardHistory : .resolveHistory
+            records.append(BackwardRecord(vjps: 1, status: status))
         }
         return (w, records)
+    }
+
+    /// One sample's ŵ = −Hᵀg, or g when the fallback applies (then `fellBack`).
+    static func adjoint(_ h: BroydenInverse, cotangent g: [Double], fallback c: Double) -> (w: [Double], fellBack: Bool) {
+        let estimate = h.apply(g, transposed: true).map { -$0 }
+        return fallbackApplies(estimateNorm: BLAS.nrm2(estimate), cotangentNorm: BLAS.nrm2(g), threshold: c) ? (g, true) : (estimate, false)
     }
 
     /// Per sample through the parameter factors; samples without a history are NaN, and so is the batch mean then.
@@ -104,19 +105,19 @@ public struct SHINEGradient: GridEstimator {
             guard let h else { return nil }
             inverses.append(h)
         }
-        let (_, records) = adjoints(problem, fallback: settings.shineFallback)
         return .stateSpace(
-            AnyStateSpaceOperator(
-                SHINEResidual(inverses: inverses, fallback: records.map { $0.status == .fallback }, threshold: settings.shineFallback)))
+            AnyStateSpaceOperator(SHINEResidual(inverses: inverses, cotangents: problem.cotangents, threshold: settings.shineFallback)))
     }
 }
 
 /// SHINE's P = I − (I − J)Aᵀ per sample, A = −Hᵀ (or I where the fallback applied): Aᵀv = −Hv, so
-/// P v = v + (I − J)(H v) and Pᵀ v = v + Hᵀ(v − Jᵀv); after a fallback P = J.
+/// P v = v + (I − J)(H v) and Pᵀ v = v + Hᵀ(v − Jᵀv); after a fallback P = J. The fallback is decided for the samples
+/// a route asks about, once per application (a route certifies a few samples of the batch; deciding for all of them
+/// in every cell would cost the whole batch's low-rank products per sample).
 struct SHINEResidual: StateSpaceOperator {
-    /// Per sample of the analysed batch.
+    /// Per sample of the analysed batch: H_i and g_i.
     let inverses: [BroydenInverse]
-    let fallback: [Bool]
+    let cotangents: Matrix
     let threshold: Double
 
     var chain: String? { nil }
@@ -125,13 +126,19 @@ struct SHINEResidual: StateSpaceOperator {
     func apply(_ v: Matrix, transposed: Bool, samples: [Int], products: any StateProducts) -> Matrix {
         // One sample for all rows (the dense routes apply P to the identity), or row r through samples[r].
         func sample(_ r: Int) -> Int { samples.count == 1 ? samples[0] : samples[r] }
+        var fallback: [Int: Bool] = [:]
+        if threshold > 0 {
+            for s in Set(samples) {
+                fallback[s] = SHINEGradient.adjoint(inverses[s], cotangent: cotangents.row(s), fallback: threshold).fellBack
+            }
+        }
         if transposed {
             // Pᵀv = v − A(v − Jᵀv), A u = −Hᵀu (or u).
             let u = v - products.vjp(v)
             var out = v
             for r in 0..<v.rows {
                 let s = sample(r), ur = u.row(r)
-                let au = fallback[s] ? ur : inverses[s].apply(ur, transposed: true).map { -$0 }
+                let au = fallback[s] == true ? ur : inverses[s].apply(ur, transposed: true).map { -$0 }
                 out.setRow(r, zip(v.row(r), au).map { $0 - $1 })
             }
             return out
@@ -140,7 +147,7 @@ struct SHINEResidual: StateSpaceOperator {
         var a = v
         for r in 0..<v.rows {
             let s = sample(r)
-            if !fallback[s] { a.setRow(r, inverses[s].apply(v.row(r)).map { -$0 }) }
+            if fallback[s] != true { a.setRow(r, inverses[s].apply(v.row(r)).map { -$0 }) }
         }
         return v - (a - products.jvp(a))
     }

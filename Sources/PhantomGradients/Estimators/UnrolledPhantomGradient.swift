@@ -139,14 +139,16 @@ extension UnrolledPhantomGradient {
         let count = m.lambdas.count, workers = min(Parallel.workerCount, count)
         let unrollBytes = 8 * 50 * Double(m.batchSize) * Double(m.problem.stateDimension) * Double(m.maxK)
         let (problem, exact, ks, lambdas, maxK, progress) = (m.problem, m.exact, m.ks, m.lambdas, m.maxK, m.progress)
-        @Sendable func grid(_ l: Int) -> UPGGridResult {
+        @Sendable func grid(_ l: Int) -> Result<UPGGridResult, ConfigurationError> {
             progress?(l, count)
-            // The settings were checked with the analysis's grid (k ≥ 1, λ ∈ (0, 1]), so UPGGrid accepts them.
-            return try! UPGGrid(maxSteps: maxK, lambdas: [lambdas[l]], steps: ks).evaluate(problem, exact: exact, perSample: true)
+            return Result { () throws(ConfigurationError) in
+                try UPGGrid(maxSteps: maxK, lambdas: [lambdas[l]], steps: ks).evaluate(problem, exact: exact, perSample: true)
+            }
         }
         let grids =
-            workers > 1 && Double(workers) * unrollBytes <= Double(parallelMemoryBudget)
-            ? Parallel.map(count) { grid($0) } : (0..<count).map { grid($0) }
+            try
+            (workers > 1 && Double(workers) * unrollBytes <= Double(parallelMemoryBudget)
+            ? Parallel.map(count) { grid($0) } : (0..<count).map { grid($0) }).map { try $0.get() }
         for g in grids {
             let samples = g.perSample ?? []
             for s in 0..<m.batchSize { perSample[s].append(samples[s][0]) }
