@@ -24,8 +24,7 @@ extension AnalysisSummary {
                         : (c.certifiedSamples < c.samples
                             ? "; certificates computed for the first \(c.certifiedSamples) samples (--certify-samples)" : "")
                             + (c.spectraRoute == "iterative"
-                                ? "; matrix-free route (--spectra iterative): certificates by Lanczos (ρ* only where M Mᵀ is diagonal, "
-                                    + "the tanh cell)"
+                                ? "; matrix-free route (--spectra iterative): certificates by Lanczos and LOBPCG"
                                 : ""))
             )
             for detail in c.unconvergedSpectraDetail { lines.append("  spectra not ok: \(detail)") }

@@ -170,3 +170,95 @@ struct WarmStartTests {
         }
     }
 }
+
+@Suite("Batched LOBPCG on a pencil: the largest λ_max(A, G) over the range of a singular G")
+struct GeneralizedLOBPCGTests {
+    /// Per row a pencil (A, G): G = V diag(g) Vᵀ with V a random orthogonal basis, g over a decade and `nullity`
+    /// zeros (singular G), and A = Π Ã Π with Ã = Q Qᵀ and Π the projector onto G's range, so that A vanishes on G's
+    /// null space — ρ*'s finite case. The expected value from LAPACK: λ_max(Λ_R^{-1/2} Rᵀ A R Λ_R^{-1/2}) on G's
+    /// eigenvectors R of non-null eigenvalues.
+    func pencils(rows b: Int, n: Int, nullity: Int, seed: UInt64) throws -> [(a: Matrix, g: Matrix, exact: Double)] {
+        var rng = SplitMix64(seed: seed)
+        return try (0..<b).map { _ in
+            var z = Matrix(zeros: n, n)
+            for i in 0..<n { for j in 0..<n { z[i, j] = rng.nextGaussian() } }
+            let v = try SymmetricEigen(z.symmetricPart).vectors!
+            let spectrum = (0..<n).map { $0 < nullity ? 0 : pow(10, -rng.nextUniform()) }
+            var scaled = v
+            for i in 0..<n { for j in 0..<n { scaled[i, j] *= spectrum[j] } }
+            let g = (scaled * v.transposed).symmetricPart
+            var q = Matrix(zeros: n, n)
+            for i in 0..<n { for j in 0..<n { q[i, j] = rng.nextGaussian() } }
+            var r = Matrix(zeros: n, n - nullity), rs = r
+            for c in 0..<(n - nullity) {
+                for i in 0..<n { (r[i, c], rs[i, c]) = (v[i, nullity + c], v[i, nullity + c] / spectrum[nullity + c].squareRoot()) }
+            }
+            let projector = r * r.transposed
+            let a = (projector * (q * q.transposed) * projector).symmetricPart
+            let exact = try SymmetricEigen((rs.transposed * a * rs).symmetricPart, computeVectors: false).values.last!
+            return (a, g, exact)
+        }
+    }
+
+    func run(_ p: [(a: Matrix, g: Matrix, exact: Double)], maxSteps: Int = 400)
+        -> (results: [RitzValue], vectors: Matrix, steps: [Int])
+    {
+        let b = p.count, n = p[0].a.rows
+        return BatchedLOBPCG.largestGeneralized(
+            rows: b, dimension: n, tolerance: 1e-8,
+            nullFloor: try! p.map { 1e-12 * (try SymmetricEigen($0.g, computeVectors: false).values.last!) }, maxSteps: maxSteps,
+            project: { $0 }, preconditioner: { $0 },
+            apply: { v in Matrix(rowArrays: (0..<b).map { p[$0].a * v.row($0) }) },
+            applyGram: { v in Matrix(rowArrays: (0..<b).map { p[$0].g * v.row($0) }) })
+    }
+
+    @Test("equals LAPACK's on the range of G, singular or not, with the true residual reported", arguments: [0, 7])
+    func agreesWithLAPACK(nullity: Int) throws {
+        let p = try pencils(rows: 4, n: 40, nullity: nullity, seed: 51 + UInt64(nullity))
+        let out = run(p)
+        for (i, pencil) in p.enumerated() {
+            let r = out.results[i]
+            // (unpreconditioned, its steps grow like √κ(G): here 10, so well within the 400 allowed)
+            #expect(r.converged, "row \(i): \(r) after \(out.steps[i]) steps")
+            #expect(abs(r.value - pencil.exact) <= 1e-8 * pencil.exact, "row \(i): \(r.value) vs \(pencil.exact)")
+            // The residual is ‖A x − μ G x‖ / ‖G x‖ of the returned vector.
+            let x = out.vectors.row(i)
+            let ax = pencil.a * x, gx = pencil.g * x
+            let residual = BLAS.nrm2(zip(ax, gx).map { $0 - r.value * $1 }) / BLAS.nrm2(gx)
+            #expect(abs(residual - r.residual) <= 1e-6 * residual + 1e-11 * r.value, "row \(i): \(residual) vs \(r.residual)")
+        }
+    }
+
+    @Test("too few steps: the value is reported with its residual, not converged; a non-finite operator fails its row")
+    func shortAndBroken() throws {
+        let p = try pencils(rows: 2, n: 40, nullity: 3, seed: 61)
+        let short = run(p, maxSteps: 2)
+        #expect(short.results.allSatisfy { !$0.converged && $0.residual > 0 && $0.value.isFinite })
+        let b = p.count, n = 40
+        let broken = BatchedLOBPCG.largestGeneralized(
+            rows: b, dimension: n, nullFloor: [1e-12, 1e-12], maxSteps: 400, project: { $0 }, preconditioner: { $0 },
+            apply: { v in Matrix(rowArrays: (0..<b).map { $0 == 0 ? [Double](repeating: .nan, count: n) : p[$0].a * v.row($0) }) },
+            applyGram: { v in Matrix(rowArrays: (0..<b).map { p[$0].g * v.row($0) }) })
+        #expect(broken.results[0].value.isNaN && !broken.results[0].converged)
+        #expect(broken.results[1].converged && abs(broken.results[1].value - p[1].exact) <= 1e-6 * p[1].exact)
+    }
+
+    @Test("a warm start at an interior eigenvector of the pencil does not end the run: the largest is still found")
+    func interiorWarmStart() throws {
+        let p = try pencils(rows: 1, n: 30, nullity: 4, seed: 71)
+        // An interior generalized eigenvector: G^{-1/2}-transform of an interior eigenvector of the reduced problem.
+        let (a, g) = (p[0].a, p[0].g)
+        let eigen = try SymmetricEigen(g)
+        let range = eigen.values.indices.filter { eigen.values[$0] > 1e-12 * eigen.values.last! }
+        var rs = Matrix(zeros: 30, range.count)
+        for (c, e) in range.enumerated() { for i in 0..<30 { rs[i, c] = eigen.vectors![i, e] / eigen.values[e].squareRoot() } }
+        let reduced = try SymmetricEigen((rs.transposed * a * rs).symmetricPart)
+        let interior = rs * reduced.vectors!.column(range.count / 2)
+        let out = BatchedLOBPCG.largestGeneralized(
+            rows: 1, dimension: 30, nullFloor: [1e-12 * eigen.values.last!], maxSteps: 400,
+            start: Matrix(rows: 1, columns: 30, elements: interior), project: { $0 }, preconditioner: { $0 },
+            apply: { v in Matrix(rowArrays: [a * v.row(0)]) }, applyGram: { v in Matrix(rowArrays: [g * v.row(0)]) })
+        #expect(out.results[0].converged && out.steps[0] > 0)
+        #expect(abs(out.results[0].value - p[0].exact) <= 1e-8 * p[0].exact, "\(out.results[0].value) vs \(p[0].exact)")
+    }
+}

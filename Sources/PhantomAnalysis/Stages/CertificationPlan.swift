@@ -6,7 +6,7 @@ import PhantomModel
 /// - Per-sample certificates (‖E‖₂, Theorem 1, ‖E‖ ≤ σ_min, ρ, the cosine bound, the margin) and ‖B^k‖₂: the spectra's
 ///   route — ``DenseRoute`` when it is dense (d ≤ ``SpectraRoute/denseLimit`` under `auto`), else ``MatrixFreeRoute`` in
 ///   blocks of ``MatrixFreeRoute/blockSize``.
-/// - ρ*: as above; on the matrix-free route only where M Mᵀ is diagonal in closed form (else reported not computed).
+/// - ρ*: as above; on the matrix-free route by Lanczos (diagonal M Mᵀ) or LOBPCG on the pencil (any other cell).
 /// - The batch as one stacked system: ``StackedRoute``, when the route is dense, `stackedLimit` > 0, every sample is
 ///   sound (both solves converged, ρ(J) < 1), B·d ≤ `stackedLimit` and p ≥ B·d.
 ///

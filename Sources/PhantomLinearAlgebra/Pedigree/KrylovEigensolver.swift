@@ -12,6 +12,12 @@ public protocol KrylovEigensolver: Sendable {
         rows: Int, dimension: Int, tolerance: Double, scale: [Double], maxSteps: Int, start: Matrix?,
         preconditioner: (Matrix) -> Matrix, apply: (Matrix) -> Matrix
     ) -> (results: [RitzValue], vectors: Matrix)
+    /// The largest eigenpair of the pencil (A, G) with G's null directions dropped, as
+    /// `BatchedLOBPCG.largestGeneralized` computes it.
+    func lobpcgLargestGeneralized(
+        rows: Int, dimension: Int, tolerance: Double, nullFloor: [Double], maxSteps: Int, start: Matrix?,
+        project: (Matrix) -> Matrix, apply: (Matrix) -> Matrix, applyGram: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix)
 }
 
 /// Lanczos with full reorthogonalisation and preconditioned LOBPCG, as implemented in this module.
@@ -34,6 +40,16 @@ public struct StandardKrylovEigensolver: KrylovEigensolver {
         let run = BatchedLOBPCG.smallest(
             rows: rows, dimension: dimension, tolerance: tolerance, scale: scale, maxSteps: maxSteps,
             start: start, preconditioner: preconditioner, apply: apply)
+        return (run.results, run.vectors)
+    }
+
+    public func lobpcgLargestGeneralized(
+        rows: Int, dimension: Int, tolerance: Double, nullFloor: [Double], maxSteps: Int, start: Matrix?,
+        project: (Matrix) -> Matrix, apply: (Matrix) -> Matrix, applyGram: (Matrix) -> Matrix
+    ) -> (results: [RitzValue], vectors: Matrix) {
+        let run = BatchedLOBPCG.largestGeneralized(
+            rows: rows, dimension: dimension, tolerance: tolerance, nullFloor: nullFloor, maxSteps: maxSteps,
+            start: start, project: project, preconditioner: project, apply: apply, applyGram: applyGram)
         return (run.results, run.vectors)
     }
 }

@@ -82,6 +82,11 @@ public protocol CellLinearization: Sendable {
     /// The diagonal of the Gram M_i M_iᵀ when the cell knows it to be diagonal in closed form (the tanh
     /// cell: D²(‖h‖² + ‖x‖² + 1)), else nil.
     func closedFormParameterGramDiagonal(sample i: Int) -> [Double]?
+    /// Sets of coordinates whose rows of M_i are equal by the cell's structure, so that e_j − e_j′ for j, j′ in one set
+    /// lies in the null space of G_i = M_i M_iᵀ (the mdeq cell: the positions of a channel where the ReLU before its
+    /// last GroupNorm is inactive, docs/Theory.md §8). Disjoint, each of two or more coordinates, in increasing order;
+    /// empty when the cell knows of none (its G may still be singular).
+    func structuralGramNullSets(sample i: Int) -> [[Int]]
     /// Σ_i M_iᵀ u_i for several cotangent batches U at once (cells may fuse them into one GEMM).
     func parameterVJPs(_ us: [Matrix]) -> [[Double]]
     /// Row i: M_iᵀ u_i, the per-sample parameter VJPs (B×p).
@@ -113,6 +118,8 @@ extension CellLinearization {
     }
 
     public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? { nil }
+
+    public func structuralGramNullSets(sample i: Int) -> [[Int]] { [] }
 
     public func parameterVJPs(_ us: [Matrix]) -> [[Double]] { us.map(parameterVJP) }
 

@@ -352,4 +352,24 @@ public struct LayerLinearization: CellLinearization {
         scale += biases
         return slope.row(i).map { $0 * $0 * scale }
     }
+
+    // MARK: Structural null space of the Gram
+
+    /// When f = GroupNorm(φ(z)) with φ element-wise and the norm's affine coefficients per channel: positions of one
+    /// channel where φ′ = 0 and φ's value is the same (a ReLU's inactive positions) receive the same perturbation from
+    /// every parameter and from h — upstream ones only through the group's mean and variance, the norm's own γ_c and
+    /// β_c through the common normalised value — so their rows of M_i are equal (docs/LayerDerivatives.md).
+    public func structuralGramNullSets(sample i: Int) -> [[Int]] {
+        guard case .map(let out, .node(let k)) = nodes[nodes.count - 1], let norm = composition.layers[out] as? GroupNorm,
+            case .map(let activation, _) = nodes[k], let slope = points[activation]?.slope
+        else { return [] }
+        let z = values[k], positions = norm.positions
+        var sets: [[Int]] = []
+        for c in 0..<norm.channels {
+            var byValue: [Double: [Int]] = [:]
+            for j in (c * positions)..<((c + 1) * positions) where slope[i, j] == 0 { byValue[z[i, j], default: []].append(j) }
+            sets += byValue.values.filter { $0.count >= 2 }.sorted { $0[0] < $1[0] }
+        }
+        return sets
+    }
 }

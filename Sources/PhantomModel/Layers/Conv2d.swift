@@ -262,4 +262,29 @@ public struct Conv2d: AffineLayer {
             }
         }
     }
+
+    /// y_i ← y_i + W_{δ,i} Π_i + δb_i per sample: one GEMM per sample on its columns of the batch's patches (no copy
+    /// of Π_i), the product formed apart and then added, as the default does (the same sums, bit for bit).
+    public func addParameterJVPRows(_ dthetas: Matrix, offset: Int, operand: Matrix, to y: inout Matrix) {
+        let kr = patchRows, hw = positions, columns = operand.columns, stride = dthetas.columns
+        var product = [Double](repeating: 0, count: outputWidth)
+        dthetas.elements.withUnsafeBufferPointer { dp in
+            operand.elements.withUnsafeBufferPointer { pp in
+                y.elements.withUnsafeMutableBufferPointer { yp in
+                    for i in 0..<y.rows {
+                        let base = i * stride + offset
+                        product.withUnsafeMutableBufferPointer { t in
+                            BLAS.gemm(
+                                m: outChannels, n: hw, k: kr, dp.baseAddress! + base, lda: kr, pp.baseAddress! + i * hw,
+                                ldb: columns, beta: 0, t.baseAddress!, ldc: hw)
+                            if hasBias {
+                                for c in 0..<outChannels { for q in 0..<hw { t[c * hw + q] += dp[base + weight.count + c] } }
+                            }
+                            for j in 0..<outputWidth { yp[i * outputWidth + j] += t[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -5,20 +5,21 @@ import PhantomModel
 /// Each residual gives two operators on rows (row i through sample i's): its error Gram v ↦ EᵀE v and
 /// v ↦ ½(S + Sᵀ)v with S = M𝒜(I − Jᵀ); then
 ///
-///     ‖E‖₂² = λ_max(EᵀE),   margin = λ_min(sym S) / σ_max²,   ρ*² = λ_max(EᵀE, G)  (G = M Mᵀ diagonal only),
+///     ‖E‖₂² = λ_max(EᵀE),   margin = λ_min(sym S) / σ_max²,   ρ*² = λ_max(EᵀE, G)  (G = M Mᵀ, over its range),
 ///
 /// each by a Krylov method (``KrylovEigensolver``: Lanczos, or LOBPCG preconditioned by G⁻¹ where G is diagonal; one
 /// process per sample, the samples' operators applied together as batched JVPs and VJPs) with its Ritz residual. The
 /// Neumann form E = −Mᵀ Pᵀ has EᵀE = P G Pᵀ and S = G(I − Pᵀ); UPG's operators come from its unroll
 /// (``UnrolledResidual/Rows``). A value whose residual misses the tolerance is stored as not computed with its status
-/// (``ValueStatus``), so that it can never count as certified. ρ* needs G^{-1/2}, so it is computed only where G is
-/// diagonal in closed form (tanh); for other cells (a generalized eigenproblem with a Gram that may be singular, as
-/// mdeq's is) its status says it was not computed on this route. σ_min and σ_max come from the iterative spectra.
+/// (``ValueStatus``), so that it can never count as certified. ρ*: by Lanczos on G^{-1/2}EᵀEG^{-1/2} where G is
+/// diagonal in closed form (tanh), else by LOBPCG on the pencil (EᵀE, G) with G's structural null space deflated
+/// (``Deflation``). σ_min and σ_max come from the iterative spectra.
 ///
 /// Derivations: docs/MatrixFreeCertificates.md.
 ///
 /// Cost per Neumann cell and Lanczos step: 2k batched state products and one or two Gram applications (closed form
-/// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p).
+/// for tanh, else per-sample parameter VJPs and JVPs of the batch, B × p); ρ*'s LOBPCG step on a general G adds one
+/// more Gram application.
 public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     /// When G is singular (σ_min = 0: λ_min(G) ≤ ``GramSpectrum/nullTolerance``·λ_max), λ_min(sym S) ≤
     /// nullTolerance·(1 + ‖P‖)·σ_max²; a margin above this bound (10⁻¹⁰, for ‖P‖ up to 99) is rejected.
@@ -181,9 +182,12 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             (margin, marginVector) = (run.results.map(\.smallest), run.smallest)
         }
         let error = errorRun.results
+        let errorMax = error.map(\.largest.value)
         let rhoStars =
-            diagonals == nil ? nil : rhoStar(errorGram: errorGram, errorMax: error.map(\.largest.value), start: previous?.rhoStar)
-        warmStart = WarmStart(error: errorRun.largest, margin: marginVector, rhoStar: rhoStars?.vectors)
+            diagonals == nil
+            ? pencilRhoStar(errorGram: errorGram, errorMax: errorMax, start: previous?.rhoStar)
+            : rhoStar(errorGram: errorGram, errorMax: errorMax, start: previous?.rhoStar)
+        warmStart = WarmStart(error: errorRun.largest, margin: marginVector, rhoStar: rhoStars.vectors)
         return (0..<b).map { i in
             let top = error[i].largest
             let (smin, smax) = (sigmaMin[i], sigmaMax[i])
@@ -193,11 +197,8 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
             if smin == 0, lowStatus.isOK, margin[i].value > Self.singularMarginBound * smax * smax {
                 lowStatus = .notConverged(residual: margin[i].residual)
             }
-            let rhoStar =
-                rhoStars.map { ($0.values[i], $0.status[i]) }
-                ?? (.nan, .notComputed("ρ* on the matrix-free route needs a diagonal M Mᵀ (the tanh cell)"))
             return Certificate(
-                errorNorm: (max(top.value, 0).squareRoot(), ValueStatus(top)), rhoStar: rhoStar,
+                errorNorm: (max(top.value, 0).squareRoot(), ValueStatus(top)), rhoStar: (rhoStars.values[i], rhoStars.status[i]),
                 margin: (margin[i].value, lowStatus), sigmaMin: smin, sigmaMax: smax)
         }
     }
@@ -207,7 +208,7 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     /// ``GramSpectrum/nullTolerance``·max g). As on the dense route, ρ* = ∞ when EᵀE is non-zero on the null
     /// coordinates (a second Lanczos, on the masked EᵀE, decides); a residual short of the tolerance is its status.
     private func rhoStar(errorGram: BatchOperator, errorMax: [Double], start: Matrix?)
-        -> (values: [Double], status: [ValueStatus], vectors: Matrix)
+        -> (values: [Double], status: [ValueStatus], vectors: Matrix?)
     {
         let d = problem.stateDimension, b = samples.count
         let (scale, null, hasNull) = rhoStarMasks!
@@ -242,6 +243,114 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         }
         return (values, status, run.largest)
     }
+
+    /// ρ* = √λ_max(EᵀE, G) per sample for a general G (docs/Theory.md §7.1, §8), by LOBPCG on the pencil
+    /// (``KrylovEigensolver/lobpcgLargestGeneralized(rows:dimension:tolerance:nullFloor:maxSteps:start:project:apply:applyGram:)``)
+    /// restricted to the complement of G's structural null space N (``Deflation``), directions whose G-quotient is at
+    /// or below ``GramSpectrum/nullTolerance``·σ_max² counted as null as on the dense route. As there, ρ* = ∞ when EᵀE
+    /// is non-zero on N (a Lanczos on the projected EᵀE decides). A sample whose G is singular beyond N, or whose
+    /// σ(M) is not available, is not computed, with the reason.
+    private func pencilRhoStar(errorGram: BatchOperator, errorMax: [Double], start: Matrix?)
+        -> (values: [Double], status: [ValueStatus], vectors: Matrix?)
+    {
+        let d = problem.stateDimension, b = samples.count
+        let deflation = self.deflation
+        let run = solver.lobpcgLargestGeneralized(
+            rows: b, dimension: d, tolerance: tolerance, nullFloor: sigmaMax.map { GramSpectrum.nullTolerance * $0 * $0 },
+            maxSteps: Self.pencilStepFactor * maxSteps, start: start, project: deflation.range,
+            apply: { v in deflation.range(errorGram(deflation.range(v))) },
+            applyGram: { v in deflation.range(self.gram(deflation.range(v))) })
+        let onNull =
+            deflation.hasNull
+            ? solver.lanczos(
+                rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
+                wantVectors: false
+            ) { v in deflation.null(errorGram(deflation.null(v))) }.results : nil
+        var values: [Double] = [], status: [ValueStatus] = []
+        for i in 0..<b {
+            if let reason = deflation.unavailable[i] { values.append(.nan); status.append(reason); continue }
+            if let onNull, !deflation.sets[i].isEmpty {
+                let n = onNull[i].largest
+                guard n.converged else { values.append(.nan); status.append(ValueStatus(n)); continue }
+                if n.value > GramSpectrum.nullTolerance * max(errorMax[i], 0) + 1e-300 {
+                    values.append(.infinity); status.append(.ok); continue
+                }
+            }
+            let top = run.results[i]
+            values.append(top.converged ? max(top.value, 0).squareRoot() : .nan)
+            status.append(ValueStatus(top))
+        }
+        return (values, status, run.vectors)
+    }
+
+    /// G's structural null space per certified sample (``CellLinearization/structuralGramNullSets(sample:)``) as
+    /// projectors on rows, and the samples where ρ* cannot be computed on this route. A sample with σ_min(M) > 0 needs no
+    /// deflation; one with σ_min = 0 needs its structural null space to be all of G's: λ_min of G on the complement
+    /// (Lanczos on v ↦ ΠGΠv + σ_max²(v − Πv), N moved to the top), less its residual, must exceed the null threshold.
+    struct Deflation {
+        /// Per sample: coordinate sets on which N's vectors are those summing to zero.
+        let sets: [[[Int]]]
+        /// Per sample: why ρ* is not computed (nil: it is).
+        let unavailable: [ValueStatus?]
+        var hasNull: Bool { sets.contains { !$0.isEmpty } }
+
+        /// Row i projected onto the complement of N: each set's entries replaced by their mean.
+        func range(_ v: Matrix) -> Matrix { project(v, keepMean: true) }
+        /// Row i projected onto N: each set's entries less their mean, 0 elsewhere.
+        func null(_ v: Matrix) -> Matrix { project(v, keepMean: false) }
+
+        private func project(_ v: Matrix, keepMean: Bool) -> Matrix {
+            var out = keepMean ? v : Matrix(zeros: v.rows, v.columns)
+            for (i, rowSets) in sets.enumerated() {
+                for set in rowSets {
+                    let mean = set.reduce(0.0) { $0 + v[i, $1] } / Double(set.count)
+                    for j in set { out[i, j] = keepMean ? mean : v[i, j] - mean }
+                }
+            }
+            return out
+        }
+    }
+
+    private lazy var deflation: Deflation = {
+        let b = samples.count
+        var sets = [[[Int]]](repeating: [], count: b)
+        var unavailable = [ValueStatus?](repeating: nil, count: b)
+        for i in 0..<b {
+            if !(sigmaMax[i] > 0) || sigmaMin[i].isNaN {
+                unavailable[i] = .notComputed(sigmaMax[i] == 0 ? "M = 0" : "σ(M) not available")
+            } else if sigmaMin[i] == 0 {
+                sets[i] = problem.linearization.structuralGramNullSets(sample: samples[i])
+                if sets[i].isEmpty { unavailable[i] = .notComputed(Self.unknownNullSpace) }
+            }
+        }
+        let partial = Deflation(sets: sets, unavailable: unavailable)
+        guard partial.hasNull else { return partial }
+        let top = sigmaMax.map { $0 * $0 }
+        let check = solver.lanczos(
+            rows: b, dimension: problem.stateDimension, tolerance: tolerance, maxSteps: maxSteps, start: nil,
+            needed: .smallest, wantVectors: false
+        ) { v in
+            var out = partial.range(self.gram(partial.range(v)))
+            let null = partial.null(v)
+            for i in 0..<v.rows { for j in 0..<v.columns { out[i, j] += top[i] * null[i, j] } }
+            return out
+        }.results
+        for i in 0..<b where !sets[i].isEmpty {
+            let low = check[i].smallest
+            if !low.converged {
+                unavailable[i] = ValueStatus(low)
+            } else if !(low.value - low.residual > GramSpectrum.nullTolerance * top[i]) {
+                unavailable[i] = .notComputed(Self.unknownNullSpace)
+            }
+        }
+        return Deflation(sets: sets, unavailable: unavailable)
+    }()
+
+    /// ρ*'s LOBPCG may take this many times `maxSteps`: without a preconditioner its steps grow like √κ of G on its range
+    /// (the reference mdeq, κ ≈ 200–1,100: 136–287 steps for JFB's ρ*).
+    static let pencilStepFactor = 3
+
+    static let unknownNullSpace = "M Mᵀ is singular beyond the null space the cell knows in closed form"
 
     /// ‖B^k‖₂ = √λ_max(B^k (B^k)ᵀ) per certified sample, λ and k (indexed [sample][λ][k]), by Lanczos warm-started
     /// along k, each with its pedigree.
