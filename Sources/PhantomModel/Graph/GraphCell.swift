@@ -1,0 +1,66 @@
+import PhantomLinearAlgebra
+
+/// A cell f(h, x; θ) given by a ``Graph``: θ is the graph's cell parameters, in order (docs/Graphs.md).
+///
+/// The parameters are kept as one matrix per tensor (one row each), so evaluations read them without copying θ.
+public struct GraphCell: Sendable {
+    public let graph: Graph
+    /// θ's tensors, in ``Graph/cellParameterIndices`` order, each 1 × count.
+    var tensors: [Matrix]
+
+    /// The cell with zero parameters, or the given θ (flat, in ``Graph/cellLayout`` order).
+    public init(graph: Graph, parameters: [Double]? = nil) {
+        self.graph = graph
+        tensors = graph.cellParameterIndices.map { Matrix(zeros: 1, graph.values[$0].count) }
+        if let parameters { self.parameters = parameters }
+    }
+
+    /// d.
+    public var stateDimension: Int { graph.stateDimension }
+    /// n_in.
+    public var inputDimension: Int { graph.inputDimension }
+    /// θ's tensors, in order.
+    public var layout: ParameterLayout { graph.cellLayout }
+
+    /// θ, flat, in ``layout`` order.
+    public var parameters: [Double] {
+        get { tensors.flatMap(\.elements) }
+        set {
+            var offset = 0
+            for k in tensors.indices {
+                let c = tensors[k].columns
+                precondition(offset + c <= newValue.count, "parameter vector has \(newValue.count) values")
+                tensors[k] = Matrix(rows: 1, columns: c, elements: Array(newValue[offset..<(offset + c)]))
+                offset += c
+            }
+            precondition(offset == newValue.count, "parameter vector has \(newValue.count) values, the cell needs \(offset)")
+        }
+    }
+
+    /// One named tensor's values.
+    public func tensor(_ name: String) -> [Double] {
+        guard let k = graph.cellParameterIndices.firstIndex(where: { graph.values[$0].name == name }) else {
+            preconditionFailure("no parameter \(name)")
+        }
+        return tensors[k].elements
+    }
+
+    /// Replaces one named tensor.
+    public mutating func setTensor(_ name: String, _ values: [Double]) {
+        guard let k = graph.cellParameterIndices.firstIndex(where: { graph.values[$0].name == name }) else {
+            preconditionFailure("no parameter \(name)")
+        }
+        precondition(values.count == tensors[k].columns, "\(name) needs \(tensors[k].columns) values")
+        tensors[k] = Matrix(rows: 1, columns: values.count, elements: values)
+    }
+
+    /// f(H, X) for a batch.
+    public func forward(state h: Matrix, input x: Matrix) -> Matrix {
+        graph.evaluateCell(parameters: tensors, state: h, input: x)
+    }
+
+    /// f, J and M at (H, X).
+    public func linearize(state h: Matrix, input x: Matrix) -> GraphLinearization {
+        GraphLinearization(graph: graph, parameters: tensors, state: h, input: x)
+    }
+}
