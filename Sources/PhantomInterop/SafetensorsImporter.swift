@@ -43,7 +43,7 @@ public struct SafetensorsImporter: Sendable {
     public static var metadataKeysDescription: String {
         let shared = ["cell", "n_in", "d", "c", "dataset", "norm_eps", "norm_target", "norm_clip"].map { "phantom.\($0)" }
             .joined(separator: ", ")
-        let cells = CellKind.allCases.filter { !ModelShape.extraDimensionNames($0).isEmpty }.map { kind in
+        let cells = CellKind.builtins.filter { !ModelShape.extraDimensionNames($0).isEmpty }.map { kind in
             "for \(kind.rawValue) " + ModelShape.extraDimensionNames(kind).map { "phantom.\($0)" }.joined(separator: ", ")
         }
         return ([shared] + cells).joined(separator: "; ")
@@ -54,7 +54,7 @@ public struct SafetensorsImporter: Sendable {
             "phantom.cell", "phantom.n_in", "phantom.d", "phantom.c", "phantom.dataset",
             "phantom.norm_target", "phantom.norm_clip", "phantom.norm_eps"
         ]
-            + CellKind.allCases.flatMap(ModelShape.extraDimensionNames).map { "phantom.\($0)" })
+            + CellKind.builtins.flatMap(ModelShape.extraDimensionNames).map { "phantom.\($0)" })
 
     /// The tensor that tells a cell kind apart when the metadata does not name one.
     static func signatureTensor(_ kind: CellKind) -> String {
@@ -62,6 +62,7 @@ public struct SafetensorsImporter: Sendable {
         case .tanh: "cell.weight"
         case .resmlp: "cell.linear1.weight"
         case .mdeq: "cell.conv1.weight"
+        case .graph: preconditionFailure("a graph cell has no signature tensor")
         }
     }
 
@@ -82,11 +83,11 @@ public struct SafetensorsImporter: Sendable {
 
         // The cell kind: metadata, option, or inferred.
         var kind: CellKind
-        let candidates = CellKind.allCases.filter { tensors[Self.signatureTensor($0)] != nil }
+        let candidates = CellKind.builtins.filter { tensors[Self.signatureTensor($0)] != nil }
         if let name = metadata["phantom.cell"] {
-            guard let k = CellKind(rawValue: name) else {
+            guard let k = CellKind.builtin(named: name) else {
                 throw fail(
-                    "metadata phantom.cell = '\(name)' is not a known cell (\(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    "metadata phantom.cell = '\(name)' is not a known cell (\(CellKind.builtins.map(\.rawValue).joined(separator: ", ")))")
             }
             kind = k
         } else if let cell {
@@ -94,7 +95,7 @@ public struct SafetensorsImporter: Sendable {
         } else {
             guard candidates.count == 1, let only = candidates.first else {
                 // Say, per cell kind, what it needs and what is missing, and what the file holds.
-                let perKind = CellKind.allCases.map { kind -> String in
+                let perKind = CellKind.builtins.map { kind -> String in
                     let names = ModelShape.tensorNames(kind)
                     let missing = names.filter { tensors[$0] == nil }
                     return "a \(kind.rawValue) cell needs \(names.joined(separator: ", "))"
@@ -111,6 +112,7 @@ public struct SafetensorsImporter: Sendable {
             }
             kind = only
         }
+        guard kind != .graph else { throw fail("a graph cell cannot be imported from safetensors (its graph is not in the file)") }
         if let cell, cell != kind {
             throw fail("the requested cell \(cell.rawValue) contradicts the file's metadata phantom.cell = \(kind.rawValue)")
         }
@@ -141,6 +143,7 @@ public struct SafetensorsImporter: Sendable {
             shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, hiddenWidth: m)
         case .mdeq:
             shape = try mdeqShape(metadata: metadata, classes: c, dimension: { try dimension($0, tensor: $1, axis: $2) }, fail)
+        case .graph: preconditionFailure("refused above")
         }
         let (n, d) = (shape.inputDimension, shape.stateDimension)
         let total = shape.parameterCount

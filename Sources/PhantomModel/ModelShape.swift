@@ -38,18 +38,23 @@ public struct ModelShape: Sendable, Equatable {
         case .tanh: []
         case .resmlp: ["m"]
         case .mdeq: MDEQCell.Geometry.names
+        case .graph: []
         }
     }
 
     /// What is inconsistent in these dimensions (nil: nothing): a missing extra dimension, or an mdeq geometry
     /// that does not fit n_in and d or whose groups do not divide the channels. Checked before ``specs``.
     public var problem: String? {
+        if kind == .graph { return Self.graphProblem }
         for name in Self.extraDimensionNames(kind) where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
         if kind == .mdeq, let g = MDEQCell.Geometry(extraDimensions) {
             return g.problem(inputDimension: inputDimension, stateDimension: stateDimension)
         }
         return nil
     }
+
+    /// Why a shape of kind `graph` is refused: its tensors follow from the graph, which a shape does not hold.
+    static let graphProblem = "cell 'graph': the tensors of a graph cell follow from its graph, which this file does not hold"
 
     /// A cell of this shape with zero weights (normalisations at γ = 1, β = 0). Precondition: ``problem`` is nil.
     public func cell(normEpsilon: Double? = nil) -> any ImplicitCell {
@@ -63,6 +68,7 @@ public struct ModelShape: Sendable, Equatable {
             return resmlp
         case .mdeq:
             return MDEQCell(MDEQCell.Geometry(extraDimensions)!, normEpsilon: normEpsilon ?? ResMLPCell.layerNormEpsilon)
+        case .graph: preconditionFailure(Self.graphProblem)
         }
     }
 
@@ -76,6 +82,7 @@ public struct ModelShape: Sendable, Equatable {
             case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
             case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
             case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
+            case .graph: preconditionFailure(Self.graphProblem)
             }
         return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
     }

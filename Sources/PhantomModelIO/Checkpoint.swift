@@ -16,7 +16,7 @@ public struct Checkpoint: Sendable {
     /// Root attributes the format defines; every other one is free-form metadata.
     static let reservedAttributes: Set<String> = Set(
         ["format", "version", "cell", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
-            + CellKind.allCases.flatMap(ModelShape.extraDimensionNames))
+            + CellKind.builtins.flatMap(ModelShape.extraDimensionNames))
 
     public var model: ImplicitModel
     /// A bundled data set name ("digits") or a path.
@@ -117,8 +117,8 @@ public struct Checkpoint: Sendable {
             guard root.hasAttribute("cell"), case .string(let cellName) = try root.attribute("cell") else {
                 throw fail("attribute 'cell' is missing or not a string")
             }
-            guard let kind = CellKind(rawValue: cellName) else {
-                throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            guard let kind = CellKind.builtin(named: cellName) else {
+                throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.builtins.map(\.rawValue).joined(separator: ", ")))")
             }
             func dimension(_ name: String, limit: Int = InputLimits.maximumDimension) throws -> Int {
                 guard root.hasAttribute(name) else { throw fail("attribute '\(name)' is missing") }

@@ -97,6 +97,7 @@ public struct Trainer: Sendable {
             c.injectionBias = uniform(1, d, fanIn: n).elements
             c.normWeight = [Double](repeating: 0.5, count: d)
             cell = c
+        case .graph: preconditionFailure("refused by TrainingConfiguration")
         case .mdeq:
             // The geometry was checked when the run started (TrainingRun.start).
             var c = MDEQCell(try! configuration.mdeqGeometry(for: train))

@@ -11,7 +11,7 @@ import Testing
 @Suite("Theorem 1 and its bounds hold cell by cell")
 struct BoundTests {
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
-        case tanh, tanhLarge, resmlp, mdeq
+        case tanh, tanhLarge, resmlp, mdeq, gated
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
@@ -22,6 +22,7 @@ struct BoundTests {
             case .tanh: return AnalysisFixtures.tanh()
             case .tanhLarge: return AnalysisFixtures.tanh(d: 10, n: 3, norm: 0.98, seed: 9)
             case .resmlp: return AnalysisFixtures.resmlp()
+            case .gated: return TestGraphs.gatedModel(d: 6, n: 4, seed: 7)
             }
         }
     }

@@ -12,7 +12,7 @@ import Testing
 @Suite("Spectra: the iterative route agrees with the dense one and reports its pedigree")
 struct SpectraRouteTests {
     enum Case: String, CaseIterable, Sendable, CustomStringConvertible {
-        case tanh32, tanh256, resmlp64, mdeq72
+        case tanh32, tanh256, resmlp64, mdeq72, gated48
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
@@ -22,6 +22,7 @@ struct SpectraRouteTests {
             case .mdeq72:
                 RandomModels.mdeq(
                     MDEQCell.Geometry(channels: 2, inChannels: 1, height: 6, width: 6, expansion: 2, groups: 1), c: 3, seed: 6)
+            case .gated48: TestGraphs.gatedModel(d: 48, n: 8, seed: 8)
             }
         }
     }

@@ -24,12 +24,15 @@ enum GradientFixtures {
 
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
         case tanh, resmlp, mdeq
+        /// Graph cells that are not built in (``TestGraphs``).
+        case gated
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
             case .tanh: tanhModel()
             case .resmlp: resmlpModel()
             case .mdeq: mdeqModel()
+            case .gated: TestGraphs.gatedModel()
             }
         }
     }

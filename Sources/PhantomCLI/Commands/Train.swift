@@ -5,7 +5,14 @@ import PhantomModel
 import PhantomModelIO
 import PhantomTraining
 
-extension CellKind: ExpressibleByArgument {}
+extension CellKind: ExpressibleByArgument {
+    /// The built-in kinds only: a graph cell is not named on the command line.
+    public init?(argument: String) {
+        guard let kind = CellKind.builtin(named: argument) else { return nil }
+        self = kind
+    }
+    public static var allValueStrings: [String] { builtins.map(\.rawValue) }
+}
 extension OptimizerKind: ExpressibleByArgument {}
 extension EstimatorID: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }

@@ -8,6 +8,14 @@ public enum CellKind: String, Sendable, CaseIterable, Codable {
     case resmlp
     /// MDEQ's BasicBlock at one resolution: f = gn3(relu(gn2(conv2(relu(gn1(conv1 h)))) + u) + h)), u = injection(x).
     case mdeq
+    /// A cell defined by its graph alone (``GraphCell``), not by one of the named constructors above.
+    case graph
+
+    /// The kinds a named constructor builds (what `--cell` offers and a safetensors import can recognise).
+    public static let builtins: [CellKind] = [.tanh, .resmlp, .mdeq]
+
+    /// The built-in kind of this name (nil for `graph` and unknown names).
+    public static func builtin(named name: String) -> CellKind? { builtins.first { $0.rawValue == name } }
 }
 
 /// An implicit layer's cell f(h, x; θ), acting on a batch.

@@ -59,8 +59,42 @@ public struct GraphCell: Sendable {
         graph.evaluateCell(parameters: tensors, state: h, input: x)
     }
 
-    /// f, J and M at (H, X).
-    public func linearize(state h: Matrix, input x: Matrix) -> GraphLinearization {
+    /// f, J and M at (H, X), as the concrete type.
+    public func graphLinearization(state h: Matrix, input x: Matrix) -> GraphLinearization {
         GraphLinearization(graph: graph, parameters: tensors, state: h, input: x)
     }
+}
+
+/// A cell whose math is a ``GraphCell``: everything but its kind and extra dimensions comes from the graph. The
+/// built-in cells (tanh, resmlp, mdeq) are graph-backed cells built by name.
+public protocol GraphBackedCell: ImplicitCell {
+    var graphCell: GraphCell { get set }
+}
+
+extension GraphBackedCell {
+    public var stateDimension: Int { graphCell.stateDimension }
+    public var inputDimension: Int { graphCell.inputDimension }
+    public var layout: ParameterLayout { graphCell.layout }
+    public var normalizationEpsilon: Double? { graphCell.normalizationEpsilon }
+    public var inputImageShape: [Int]? { graphCell.inputImageShape }
+    public var parameters: [Double] {
+        get { graphCell.parameters }
+        set { graphCell.parameters = newValue }
+    }
+    public func forward(state h: Matrix, input x: Matrix) -> Matrix { graphCell.forward(state: h, input: x) }
+    public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization { graphCell.linearize(state: h, input: x) }
+}
+
+extension GraphCell: ImplicitCell {
+    /// `graph`: a cell known by its graph alone (the built-ins wrap theirs in their own types).
+    public var kind: CellKind { .graph }
+    public var extraDimensions: [String: Int] { [:] }
+    /// The ε of the first normalisation node, if the graph has one (every op that has an ε names it `epsilon`).
+    public var normalizationEpsilon: Double? {
+        for node in graph.nodes { if case .float(let e) = node.op.attributes["epsilon"] { return e } }
+        return nil
+    }
+    /// [C_in, H, W] when x has rank 3 (an image), else nil.
+    public var inputImageShape: [Int]? { graph.input.shape.count == 3 ? graph.input.shape : nil }
+    public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization { graphLinearization(state: h, input: x) }
 }
