@@ -10,9 +10,15 @@ public struct ModelShape: Sendable, Equatable {
     public var inputDimension: Int, stateDimension: Int, outputDimension: Int
     /// The cell's extra dimensions, by checkpoint attribute name (``extraDimensionNames(_:)``).
     public var extraDimensions: [String: Int]
+    /// A `graph` cell's graph (nil for the built-in kinds, whose graphs follow from the dimensions).
+    public var graph: Graph?
 
-    public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, extraDimensions: [String: Int]) {
+    public init(
+        kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, extraDimensions: [String: Int],
+        graph: Graph? = nil
+    ) {
         (self.kind, inputDimension, stateDimension, outputDimension, self.extraDimensions) = (kind, n, d, c, extraDimensions)
+        self.graph = graph
     }
 
     /// A tanh or resmlp shape (m: the resmlp MLP's hidden width).
@@ -26,7 +32,8 @@ public struct ModelShape: Sendable, Equatable {
     public init(of model: ImplicitModel) {
         self.init(
             kind: model.cell.kind, inputDimension: model.inputDimension, stateDimension: model.stateDimension,
-            outputDimension: model.outputDimension, extraDimensions: model.cell.extraDimensions)
+            outputDimension: model.outputDimension, extraDimensions: model.cell.extraDimensions,
+            graph: (model.cell as? GraphCell)?.graph)
     }
 
     /// resmlp: m (0 otherwise).
@@ -45,7 +52,14 @@ public struct ModelShape: Sendable, Equatable {
     /// What is inconsistent in these dimensions (nil: nothing): a missing extra dimension, or an mdeq geometry
     /// that does not fit n_in and d or whose groups do not divide the channels. Checked before ``specs``.
     public var problem: String? {
-        if kind == .graph { return Self.graphProblem }
+        if kind == .graph {
+            guard let graph else { return Self.graphProblem }
+            if graph.stateDimension != stateDimension || graph.inputDimension != inputDimension {
+                return "the graph's h has \(graph.stateDimension) values and x \(graph.inputDimension), not d = \(stateDimension) "
+                    + "and n_in = \(inputDimension)"
+            }
+            return nil
+        }
         for name in Self.extraDimensionNames(kind) where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
         if kind == .mdeq, let g = MDEQCell.Geometry(extraDimensions) {
             return g.problem(inputDimension: inputDimension, stateDimension: stateDimension)
@@ -54,7 +68,7 @@ public struct ModelShape: Sendable, Equatable {
     }
 
     /// Why a shape of kind `graph` is refused: its tensors follow from the graph, which a shape does not hold.
-    static let graphProblem = "cell 'graph': the tensors of a graph cell follow from its graph, which this file does not hold"
+    static let graphProblem = "cell 'graph': the tensors of a graph cell follow from its graph, which is missing"
 
     /// A cell of this shape with zero weights (normalisations at γ = 1, β = 0). Precondition: ``problem`` is nil.
     public func cell(normEpsilon: Double? = nil) -> any ImplicitCell {
@@ -68,12 +82,12 @@ public struct ModelShape: Sendable, Equatable {
             return resmlp
         case .mdeq:
             return MDEQCell(MDEQCell.Geometry(extraDimensions)!, normEpsilon: normEpsilon ?? ResMLPCell.layerNormEpsilon)
-        case .graph: preconditionFailure(Self.graphProblem)
+        case .graph: return GraphCell(graph: graph!)
         }
     }
 
     /// Whether the cell has normalisation layers (and so an ε: `norm_eps`).
-    public var hasNormalization: Bool { kind != .tanh }
+    public var hasNormalization: Bool { kind == .resmlp || kind == .mdeq }
 
     /// The cell's tensors, then the head's: the checkpoint order. Computed without allocating any tensor.
     public var specs: [ParameterSpec] {
@@ -82,7 +96,7 @@ public struct ModelShape: Sendable, Equatable {
             case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
             case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
             case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
-            case .graph: preconditionFailure(Self.graphProblem)
+            case .graph: graph!.cellLayout
             }
         return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
     }

@@ -5,7 +5,8 @@ import PhantomModel
 
 /// A model on disk: the phantom checkpoint format (HDF5), version 1.
 ///
-/// Root attributes: `format` = "phantom-checkpoint", `version` = 1, `cell` ("tanh" | "resmlp"),
+/// Root attributes: `format` = "phantom-checkpoint", `version` = 1, `cell` ("tanh" | "resmlp" | "mdeq" | "graph"; a graph cell
+/// stores its graph in the string attribute `graph`, docs/Graphs.md),
 /// integer dimensions `n_in`, `d`, `c` and, for resmlp, `m` and optionally `norm_eps` (the LayerNorm's ε); optional
 /// `dataset`, `epoch`, `step`, `estimator`; any further attributes are kept as ``metadata``. Group `params`: one dataset per tensor,
 /// named as in PyTorch's state dict ("cell.weight", "head.bias", …), float64 or float32. Optional groups
@@ -15,7 +16,7 @@ public struct Checkpoint: Sendable {
     public static let version: Int64 = 1
     /// Root attributes the format defines; every other one is free-form metadata.
     static let reservedAttributes: Set<String> = Set(
-        ["format", "version", "cell", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
+        ["format", "version", "cell", "graph", "n_in", "d", "c", "dataset", "epoch", "step", "estimator", "norm_eps"]
             + CellKind.builtins.flatMap(ModelShape.extraDimensionNames))
 
     public var model: ImplicitModel
@@ -58,6 +59,7 @@ public struct Checkpoint: Sendable {
             try root.setAttribute("format", .string(Self.format))
             try root.setAttribute("version", .integer(Self.version))
             try root.setAttribute("cell", .string(model.cell.kind.rawValue))
+            if let graph = (model.cell as? GraphCell)?.graph { try root.setAttribute("graph", .string(graph.serialized())) }
             try root.setAttribute("n_in", .integer(Int64(model.inputDimension)))
             try root.setAttribute("d", .integer(Int64(model.stateDimension)))
             try root.setAttribute("c", .integer(Int64(model.outputDimension)))
@@ -117,8 +119,21 @@ public struct Checkpoint: Sendable {
             guard root.hasAttribute("cell"), case .string(let cellName) = try root.attribute("cell") else {
                 throw fail("attribute 'cell' is missing or not a string")
             }
-            guard let kind = CellKind.builtin(named: cellName) else {
-                throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.builtins.map(\.rawValue).joined(separator: ", ")))")
+            guard let kind = CellKind(rawValue: cellName) else {
+                throw fail("unknown cell kind '\(cellName)' (known: \(CellKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            var graph: Graph?
+            if kind == .graph {
+                guard root.hasAttribute("graph"), case .string(let text) = try root.attribute("graph") else {
+                    throw fail("attribute 'graph' is missing or not a string (a graph cell stores its graph there)")
+                }
+                do {
+                    graph = try Graph(serialized: text)
+                } catch {
+                    throw fail("attribute 'graph': \(error)")
+                }
+            } else if root.hasAttribute("graph") {
+                throw fail("attribute 'graph' is set, but the cell is \(kind.rawValue), not graph")
             }
             func dimension(_ name: String, limit: Int = InputLimits.maximumDimension) throws -> Int {
                 guard root.hasAttribute(name) else { throw fail("attribute '\(name)' is missing") }
@@ -133,7 +148,8 @@ public struct Checkpoint: Sendable {
             for name in ModelShape.extraDimensionNames(kind) { extra[name] = try dimension(name) }
             // The shapes the dimensions imply, checked against the file (and the size ceiling) before the model
             // or any tensor is allocated.
-            let shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, extraDimensions: extra)
+            let shape = ModelShape(
+                kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, extraDimensions: extra, graph: graph)
             if let problem = shape.problem { throw fail("the \(kind.rawValue) cell's attributes do not fit: \(problem)") }
             let specs = shape.specs, dimensions = shape.dimensions
             let total = shape.parameterCount

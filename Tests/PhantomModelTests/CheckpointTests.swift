@@ -67,7 +67,7 @@ struct CheckpointTests {
             ("missing tensor", "params/cell.weight: missing tensor"),
             ("wrong shape", "params/cell.weight: shape [4, 5], expected [5, 5] (n_in = 3, d = 5, c = 3)"),
             ("NaN weight", "params/cell.weight: contains NaN or infinity"),
-            ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp, mdeq)"),
+            ("unknown cell", "unknown cell kind 'lstm' (known: tanh, resmlp, mdeq, graph)"),
             ("unexpected tensor", "params/cell.extra: unexpected tensor for this cell"),
             ("wrong format", "not a phantom checkpoint (format is 'something-else', expected 'phantom-checkpoint')"),
             ("future version", "unsupported checkpoint version 2 (this tool reads version 1)"),

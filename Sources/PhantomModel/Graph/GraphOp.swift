@@ -22,6 +22,7 @@ public protocol GraphOp: Sendable {
 
 extension GraphOp {
     public var type: String { Self.type }
+
 }
 
 /// What an op knows of one input when it is bound.
