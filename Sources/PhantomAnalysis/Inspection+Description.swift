@@ -44,6 +44,7 @@ extension Inspection {
         if let s = c.step { training.append("step \(s)") }
         if let e = c.estimator { training.append("estimator \(e)") }
         if !training.isEmpty { lines.append("training    " + training.joined(separator: ", ")) }
+        if let graph = (m.cell as? GraphCell)?.graph ?? (m.cell as? any GraphBackedCell)?.graphCell.graph { lines += graph.describe() }
         lines.append("parameters  p = \(m.cell.layout.count) in the implicit layer, \(m.head.layout.count) in the head")
         for spec in m.cell.layout.specs + m.head.layout.specs {
             lines.append("  " + spec.name.padding(toLength: max(24, spec.name.count + 1), withPad: " ", startingAt: 0) + "\(spec.shape)")
