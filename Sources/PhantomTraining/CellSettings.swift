@@ -110,6 +110,20 @@ extension TrainingConfiguration {
             groups: settings.groups ?? Self.defaultGroups)
     }
 
+    /// A new run that starts from `model` (a checkpoint's): the cell kind and its settings are the model's, every shared
+    /// setting at its default. Set the other fields, then ``validated()``.
+    /// - Throws: ``ConfigurationError`` for a model whose dimensions are out of range.
+    public init(startingFrom model: ImplicitModel) throws(ConfigurationError) {
+        let mdeq = (model.cell as? MDEQCell)?.geometry
+        try self.init(
+            cell: model.cell.kind,
+            settings: model.cell.kind.settings.contains(.hidden) ? CellSettings(hidden: model.stateDimension) : CellSettings())
+        if model.cell.kind == .graph { hidden = model.stateDimension }
+        if let m = (model.cell as? ResMLPCell)?.hiddenWidth { mlpWidth = m }
+        if let mdeq { (channels, expansion, groups) = (mdeq.channels, mdeq.expansion, mdeq.groups) }
+        self = try validated()
+    }
+
     /// This configuration, checked as the memberwise initialiser checks it (after fields were set).
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
     public func validated() throws(ConfigurationError) -> TrainingConfiguration {

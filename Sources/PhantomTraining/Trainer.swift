@@ -97,7 +97,7 @@ public struct Trainer: Sendable {
             c.injectionBias = uniform(1, d, fanIn: n).elements
             c.normWeight = [Double](repeating: 0.5, count: d)
             cell = c
-        case .graph: preconditionFailure("refused by TrainingConfiguration")
+        case .graph: preconditionFailure("a graph cell's run starts from its model (TrainingRun.start(…, from:))")
         case .mdeq:
             // The geometry was checked when the run started (TrainingRun.start).
             var c = MDEQCell(try! configuration.mdeqGeometry(for: train))

@@ -72,8 +72,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
         groups: Int = defaultGroups, estimatorSettings: EstimatorSettings = .standard,
         adjointBudget: Int = EstimatorSettings.defaultAdjointBudget
     ) throws(ConfigurationError) {
-        guard cell != .graph else { throw ConfigurationError("cell graph: training starts from a built-in cell (tanh, resmlp, mdeq)") }
-        if cell != .mdeq {
+        if cell == .graph {
+            // A graph cell's d is its model's (``TrainingRun/start(_:data:folder:force:from:)``); any d a checkpoint holds.
+            guard hidden >= 1, hidden <= InputLimits.maximumDimension else {
+                throw ConfigurationError("the state dimension d must lie in 1…\(InputLimits.maximumDimension), got \(hidden)")
+            }
+        } else if cell != .mdeq {
             guard hidden >= 1, hidden <= 4096 else {
                 throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)")
             }

@@ -39,14 +39,32 @@ public struct TrainingRun {
     /// The epoch the run continues after.
     public var startEpoch: Int { history.last?.epoch ?? 0 }
 
-    /// A new run in `folder`.
-    /// - Throws: ``InputError`` for a folder that cannot be used, the data's errors, ``ConfigurationError``.
-    public static func start(_ configuration: TrainingConfiguration, data: String, folder: String, force: Bool) throws -> TrainingRun {
+    /// A new run in `folder`, from a freshly initialised model of the configuration's cell, or from `initial` (a
+    /// checkpoint's model: a graph cell's run always starts from one; the configuration then comes from
+    /// ``TrainingConfiguration/init(startingFrom:)``), read from the file `initialPath` (which --force never removes).
+    /// - Throws: ``InputError`` for a folder that cannot be used, the data's errors (inputs or classes that do not fit
+    ///   the initial model), ``ConfigurationError``.
+    public static func start(
+        _ configuration: TrainingConfiguration, data: String, folder: String, force: Bool, from initial: ImplicitModel? = nil,
+        initialPath: String? = nil
+    ) throws -> TrainingRun {
         let loaded = try RunData(data)
-        if configuration.cell == .mdeq { _ = try configuration.mdeqGeometry(for: loaded.train) }
-        // --force removes the folder's checkpoints: never the data file itself.
-        for checkpoint in RunFolder.checkpoints(in: folder) { try AtomicOutput.refuseReplacing([loaded.path], with: checkpoint) }
-        let model = Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
+        if configuration.cell == .graph && initial == nil {
+            throw ConfigurationError("a graph cell's run starts from a checkpoint that holds its graph (--from)")
+        }
+        if configuration.cell == .mdeq && initial == nil { _ = try configuration.mdeqGeometry(for: loaded.train) }
+        if let initial {
+            try loaded.train.checkInputs(
+                initial.inputDimension, image: initial.cell.inputImageShape, path: loaded.path, model: "the initial model")
+            try DataSet.checkTargets(loaded.targets, outputs: initial.outputDimension, path: loaded.path)
+        }
+        // --force removes the folder's checkpoints: never the data file or the initial model's file.
+        for checkpoint in RunFolder.checkpoints(in: folder) {
+            try AtomicOutput.refuseReplacing([loaded.path] + (initialPath.map { [$0] } ?? []), with: checkpoint)
+        }
+        let model =
+            initial
+            ?? Trainer(configuration: configuration, train: loaded.train, test: loaded.test, classes: loaded.classes).initialModel()
         // Checked before the folder is touched: the checkpoints must be ones the readers accept.
         if let problem = ModelShape(of: model).limitProblem { throw ConfigurationError("the model is too large to checkpoint: \(problem)") }
         try prepare(folder: folder, force: force)

@@ -28,11 +28,14 @@ struct Train: ParsableCommand {
         discussion: """
             Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the last one; every \
             checkpoint holds the run's settings, its history and the optimiser's state. --resume continues from the folder's last \
-            checkpoint with the settings stored there (only --epochs may be raised). Deterministic for a seed and a thread count.
+            checkpoint with the settings stored there (only --epochs may be raised). --from starts from a checkpoint's model \
+            instead of a fresh one: its cell (a graph cell's graph), dimensions and parameters. Deterministic for a seed and a \
+            thread count.
             """
     )
 
-    @Option(help: "Cell.") var cell: CellKind = Defaults.defaultCell
+    @Option(help: "Cell. (default: \(Defaults.defaultCell.rawValue))") var cell: CellKind?
+    @Option(help: "Start from this checkpoint's model (any cell, a graph cell too) instead of a fresh one.") var from: String?
     @Option(help: ArgumentHelp(CellSetting.hidden.help)) var hidden: Int?
     @Option(help: ArgumentHelp(CellSetting.mlpWidth.help)) var mlpWidth: Int?
     @Option(help: ArgumentHelp(CellSetting.channels.help)) var channels: Int?
@@ -68,6 +71,13 @@ struct Train: ParsableCommand {
 
     /// The library's checks: a resumed run takes no setting but --epochs; a new one only settings its cell takes, in range.
     func validate() throws {
+        if from != nil {
+            if resume { throw ValidationError("--from starts a new run; --resume continues one: give one of them") }
+            if let first = (cell.map { _ in "--cell" }) ?? cellSettings.given.first?.optionName {
+                throw ValidationError("--from takes the cell and its settings from the checkpoint; drop \(first)")
+            }
+            return
+        }
         guard resume else { _ = try newConfiguration(); return }
         let given = try newConfiguration(CellSettings()).resumeConflicts(cellSettings, data: data, force: force)
         if let first = given.first {
@@ -76,8 +86,10 @@ struct Train: ParsableCommand {
     }
 
     /// The configuration of a new run: the options over the library's defaults.
-    func newConfiguration(_ settings: CellSettings? = nil) throws -> TrainingConfiguration {
-        var c = try TrainingConfiguration(cell: cell, settings: settings ?? cellSettings)
+    func newConfiguration(_ settings: CellSettings? = nil, from model: ImplicitModel? = nil) throws -> TrainingConfiguration {
+        var c =
+            try model.map(TrainingConfiguration.init(startingFrom:))
+            ?? TrainingConfiguration(cell: cell ?? Defaults.defaultCell, settings: settings ?? cellSettings)
         (c.estimator, c.steps, c.damping, c.adjoint, c.adjointTolerance) = (estimator, steps, damping, adjoint, adjointTolerance)
         c.solver = try FixedPointConfiguration(method: solver, stopping: .relative(tolerance), maxIterations: maxIterations)
         (c.batchSize, c.optimizer, c.learningRate) = (batch, optimizer, lr)
@@ -89,10 +101,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        let initial = try from.map { try Checkpoint.load($0).model }
         var run =
             resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)
-            : try TrainingRun.start(try newConfiguration(), data: data, folder: output, force: force)
+            : try TrainingRun.start(try newConfiguration(from: initial), data: data, folder: output, force: force, from: initial, initialPath: from)
         print(run.headline)
         print(EpochRecord.logHeader)
         try run.train { print($0.logLine) }
