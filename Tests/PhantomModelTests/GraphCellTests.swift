@@ -29,6 +29,14 @@ func expectSameLinearization(_ a: any CellLinearization, _ b: any CellLinearizat
     close(a.jacobian(sample: 1).elements, b.jacobian(sample: 1).elements, "Jacobian")
     close(a.restricted(toSamples: [2, 0]).stateVJP(u.selectingRows([2, 0])).elements, b.restricted(toSamples: [2, 0]).stateVJP(u.selectingRows([2, 0])).elements, "restricted VJP")
     close(a.parameterGram(sample: 0).elements, b.parameterGram(sample: 0).elements, "Gram")
+    #expect((a.closedFormParameterGramDiagonal(sample: 2) == nil) == (b.closedFormParameterGramDiagonal(sample: 2) == nil), "\(label)")
+    if let x = a.closedFormParameterGramDiagonal(sample: 2), let y = b.closedFormParameterGramDiagonal(sample: 2) { close(x, y, "closed-form Gram") }
+    #expect((a.rowSeparableFactors(sample: 1) == nil) == (b.rowSeparableFactors(sample: 1) == nil), "\(label)")
+    if let x = a.rowSeparableFactors(sample: 1), let y = b.rowSeparableFactors(sample: 1) {
+        close(x.scale, y.scale, "separable scale")
+        close(x.features, y.features, "separable features")
+    }
+    #expect(a.structuralGramNullSets(sample: 0) == b.structuralGramNullSets(sample: 0), "\(label)")
 }
 
 @Suite("Graph cells")
@@ -44,5 +52,10 @@ struct GraphCellTests {
             graphCell.linearize(state: h, input: x), model.cell.linearize(state: h, input: x), samples: 4, p: model.cell.layout.count,
             tolerance: 1e-13, "tanh")
         #expect(relativeError(graphCell.forward(state: h, input: x).elements, model.cell.forward(state: h, input: x).elements) < 1e-15)
+        // The closed forms of a row-separable cell are found in the graph; a gated cell has none.
+        #expect(graphCell.linearize(state: h, input: x).closedFormParameterGramDiagonal(sample: 0) != nil)
+        #expect(graphCell.linearize(state: h, input: x).rowSeparableFactors(sample: 0) != nil)
+        let gated = TestGraphs.gatedModel(d: 7, n: 5).cell.linearize(state: h, input: x)
+        #expect(gated.closedFormParameterGramDiagonal(sample: 0) == nil && gated.rowSeparableFactors(sample: 0) == nil)
     }
 }

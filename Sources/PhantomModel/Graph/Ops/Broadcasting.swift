@@ -106,9 +106,13 @@ public enum BinaryPartial: Sendable {
 public protocol BinaryElementwiseOp: GraphOp {
     /// y = a ∘ b and ∂y/∂a, ∂y/∂b, element by element (a and b of the output's columns; rows 1 or B).
     func combine(_ a: Matrix, _ b: Matrix) -> (value: Matrix, da: BinaryPartial, db: BinaryPartial)
+    /// Whether y = a + b (the structure analysis looks through sums).
+    static var isSum: Bool { get }
 }
 
 extension BinaryElementwiseOp {
+    public static var isSum: Bool { false }
+
     public func bind(_ inputs: [OpInput]) throws(OpProblem) -> any BoundOp {
         try expectInputs(inputs, 2...2)
         return BoundBinary(
@@ -117,12 +121,14 @@ extension BinaryElementwiseOp {
     }
 }
 
-struct BoundBinary<Op: BinaryElementwiseOp>: BoundOp {
+struct BoundBinary<Op: BinaryElementwiseOp>: BoundOp, AdditiveBoundOp {
     let op: Op
     let broadcast: Broadcast
     let counts: [Int]
     let shared: [Bool]
     var outputShape: [Int] { broadcast.outputShape }
+    /// An Add whose operands have the output's shape.
+    var isPlainSum: Bool { Op.isSum && broadcast.indexA == nil && broadcast.indexB == nil }
 
     private func operands(_ inputs: [Matrix]) -> (Matrix, Matrix) {
         let r = max(inputs[0].rows, inputs[1].rows)

@@ -49,13 +49,16 @@ extension GraphOps {
     }
 }
 
-struct BoundGemm: BoundOp {
+struct BoundGemm: BoundOp, RowLinearBoundOp {
     let op: GraphOps.Gemm
     let k: Int, n: Int
     let outputShape: [Int]
     let shared: [Bool]
     /// The number of values in c (N, or 1 for one number broadcast).
     let cCount: Int
+
+    /// y_r = Σ_k W[r, k] a_k + c_r: row r reads row r of W and c_r alone.
+    var isRowLinear: Bool { op.transB && op.alpha == 1 && op.beta == 1 && !shared[0] && cCount == n && outputShape.count == 1 }
 
     /// α a·op(B) (+ β c).
     func product(_ a: Matrix, _ b: Matrix, _ c: Matrix?) -> Matrix {

@@ -1,0 +1,73 @@
+import PhantomLinearAlgebra
+
+/// An op whose output is the sum of its inputs (same shapes, no broadcasting): the structure analysis may look through it.
+protocol AdditiveBoundOp: BoundOp {
+    var isPlainSum: Bool { get }
+}
+
+/// An op y = W a + b per sample with W [N, K] and b [N] read row by row — output r reads row r of W and b_r only (a linear
+/// layer: Gemm with transB = 1, α = β = 1): the structure analysis may use it for row-separable cells.
+protocol RowLinearBoundOp: BoundOp {
+    /// Whether this instance has that form: input 0 the activation, input 1 the weight, input 2 (if any) the bias.
+    var isRowLinear: Bool { get }
+}
+
+/// What the structure of a graph cell gives the analysis in closed form (docs/Theory.md §3).
+extension GraphLinearization {
+    /// When f = φ(Σ_l W_l z_l + b_l) with φ element-wise, every z_l the state h or the input x, and every parameter a W_l
+    /// or b_l read by that linear node alone: row r of M_i is φ′_r · (z_l for W_l, 1 for b_l, in θ's order) on the
+    /// parameters row r reads. Returns the element-wise node's slope and the linear nodes; nil for other graphs.
+    private func separableStructure() -> (slope: Matrix, linear: [Int])? {
+        let graph = self.graph
+        guard let fNode = graph.nodeOutput.firstIndex(of: graph.fIndex), let point = points[fNode] as? ElementwiseOpPoint,
+            !point.shared
+        else { return nil }
+        var linear: [Int] = []
+        var pending = [graph.nodeInputs[fNode][0]]
+        while let v = pending.popLast() {
+            guard let n = graph.nodeOutput.firstIndex(of: v), graph.consumers[v].count == 1 else { return nil }
+            if let add = graph.bound[n] as? any AdditiveBoundOp, add.isPlainSum {
+                pending += graph.nodeInputs[n]
+            } else if let layer = graph.bound[n] as? any RowLinearBoundOp, layer.isRowLinear {
+                let inputs = graph.nodeInputs[n]
+                guard inputs[0] == 0 || inputs[0] == 1 else { return nil }
+                for p in inputs.dropFirst() where graph.values[p].role != .parameter || graph.consumers[p] != [n] { return nil }
+                linear.append(n)
+            } else {
+                return nil
+            }
+        }
+        let owned = Set(linear.flatMap { graph.nodeInputs[$0].dropFirst() })
+        guard graph.cellParameterIndices.allSatisfy(owned.contains) else { return nil }
+        return (point.slope, linear)
+    }
+
+    public func rowSeparableFactors(sample i: Int) -> (scale: [Double], features: [Double])? {
+        guard let (slope, linear) = separableStructure() else { return nil }
+        var features: [Double] = []
+        for p in graph.cellParameterIndices {
+            let n = linear.first { graph.nodeInputs[$0].dropFirst().contains(p) }!
+            if graph.nodeInputs[n][1] == p {
+                features += values[graph.nodeInputs[n][0]]!.row(i)
+            } else {
+                features.append(1)
+            }
+        }
+        return (slope.row(i), features)
+    }
+
+    /// M_i M_iᵀ = diag(φ′²)(Σ_l ‖z_l‖² + the number of biases) for a row-separable cell: the layers fed by h, then those
+    /// fed by x, then the biases.
+    public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? {
+        guard let (slope, linear) = separableStructure() else { return nil }
+        var scale = 0.0
+        for source in [0, 1] {
+            for n in linear where graph.nodeInputs[n][0] == source {
+                let z = values[source]!.row(i)
+                scale += BLAS.dot(z, z)
+            }
+        }
+        scale += Double(linear.filter { graph.nodeInputs[$0].count > 2 }.count)
+        return slope.row(i).map { $0 * $0 * scale }
+    }
+}
