@@ -58,4 +58,29 @@ struct GraphCellTests {
         let gated = TestGraphs.gatedModel(d: 7, n: 5).cell.linearize(state: h, input: x)
         #expect(gated.closedFormParameterGramDiagonal(sample: 0) == nil && gated.rowSeparableFactors(sample: 0) == nil)
     }
+
+    @Test("the resmlp and mdeq graphs equal the hand-composed cells product by product")
+    func resmlpAndMDEQGraphs() {
+        let resmlp = RandomModels.resmlp(d: 6, n: 4, m: 9, c: 3, normCenter: 0.7, seed: 4)
+        let g = MDEQCell.Geometry(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2)
+        let mdeq = RandomModels.mdeq(g, c: 3, seed: 5)
+        let cases: [(String, ImplicitModel, Graph)] = [
+            ("resmlp", resmlp, BuiltinGraphs.resmlp(stateDimension: 6, inputDimension: 4, hiddenWidth: 9, normEpsilon: 1e-5)),
+            ("mdeq", mdeq, BuiltinGraphs.mdeq(channels: 4, inChannels: 2, height: 3, width: 5, expansion: 2, groups: 2, normEpsilon: 1e-5)),
+        ]
+        for (label, model, graph) in cases {
+            let cell = GraphCell(graph: graph, parameters: model.cell.parameters)
+            #expect(cell.layout == model.cell.layout, "\(label)")
+            var rng = SplitMix64(seed: 6)
+            // Half the mdeq state negative, so that ReLUs are inactive and the structural null sets are not empty.
+            let h = gaussianMatrix(4, model.stateDimension, &rng), x = gaussianMatrix(4, model.inputDimension, &rng)
+            expectSameLinearization(
+                cell.linearize(state: h, input: x), model.cell.linearize(state: h, input: x), samples: 4, p: model.cell.layout.count,
+                tolerance: 1e-12, label)
+        }
+        var rng = SplitMix64(seed: 6)
+        let h = gaussianMatrix(2, g.stateDimension, &rng), x = gaussianMatrix(2, g.inputDimension, &rng)
+        let sets = GraphCell(graph: cases[1].2, parameters: mdeq.cell.parameters).linearize(state: h, input: x).structuralGramNullSets(sample: 0)
+        #expect(!sets.isEmpty && sets == mdeq.cell.linearize(state: h, input: x).structuralGramNullSets(sample: 0))
+    }
 }

@@ -32,4 +32,57 @@ public enum BuiltinGraphs {
                 node("f", GraphOps.Tanh(), ["z"]),
             ])
     }
+
+    /// The resmlp cell: a = relu(W₁h + b₁), s = (h + (W₂a + b₂)) + (Ux + b), f = LayerNorm_{γ,β}(relu(s)), ε the norm's
+    /// (θ: cell.linear1.weight [m, d], .bias [m], cell.linear2.weight [d, m], .bias [d], cell.norm.weight [d], .bias [d],
+    /// injection.weight [d, n_in], injection.bias [d]).
+    public static func resmlp(stateDimension d: Int, inputDimension n: Int, hiddenWidth m: Int, normEpsilon: Double) -> Graph {
+        build(
+            state: [d], input: [n],
+            parameters: [
+                ("cell.linear1.weight", [m, d]), ("cell.linear1.bias", [m]), ("cell.linear2.weight", [d, m]), ("cell.linear2.bias", [d]),
+                ("cell.norm.weight", [d]), ("cell.norm.bias", [d]), ("injection.weight", [d, n]), ("injection.bias", [d]),
+            ],
+            nodes: [
+                node("injection", GraphOps.Gemm(), ["x", "injection.weight", "injection.bias"]),
+                node("linear1", GraphOps.Gemm(), ["h", "cell.linear1.weight", "cell.linear1.bias"]),
+                node("a", GraphOps.Relu(), ["linear1"]),
+                node("linear2", GraphOps.Gemm(), ["a", "cell.linear2.weight", "cell.linear2.bias"]),
+                node("residual", GraphOps.Add(), ["h", "linear2"]),
+                node("s", GraphOps.Add(), ["residual", "injection"]),
+                node("r", GraphOps.Relu(), ["s"]),
+                node("f", GraphOps.LayerNormalization(axis: -1, epsilon: normEpsilon), ["r", "cell.norm.weight", "cell.norm.bias"]),
+            ])
+    }
+
+    /// MDEQ's BasicBlock at one resolution on h [C, H, W] and x [C_in, H, W]: u = injection(x) (3×3, bias),
+    /// f = gn3(relu(gn2(conv2(relu(gn1(conv1 h))) + u) + h)), conv1: C → E·C and conv2: E·C → C (3×3, padding 1, no bias),
+    /// GroupNorm with G groups and ε (θ in the checkpoint's order: injection.weight, injection.bias, cell.conv1.weight,
+    /// cell.gn1.weight, cell.gn1.bias, cell.conv2.weight, cell.gn2.weight, cell.gn2.bias, cell.gn3.weight, cell.gn3.bias).
+    public static func mdeq(
+        channels c: Int, inChannels ci: Int, height: Int, width: Int, expansion: Int, groups: Int, normEpsilon: Double
+    ) -> Graph {
+        let e = expansion * c
+        let conv = try! GraphOps.Conv(kernelShape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1])
+        func norm() -> GraphOps.GroupNormalization { GraphOps.GroupNormalization(numGroups: groups, epsilon: normEpsilon) }
+        return build(
+            state: [c, height, width], input: [ci, height, width],
+            parameters: [
+                ("injection.weight", [c, ci, 3, 3]), ("injection.bias", [c]), ("cell.conv1.weight", [e, c, 3, 3]),
+                ("cell.gn1.weight", [e]), ("cell.gn1.bias", [e]), ("cell.conv2.weight", [c, e, 3, 3]),
+                ("cell.gn2.weight", [c]), ("cell.gn2.bias", [c]), ("cell.gn3.weight", [c]), ("cell.gn3.bias", [c]),
+            ],
+            nodes: [
+                node("injection", conv, ["x", "injection.weight", "injection.bias"]),
+                node("conv1", conv, ["h", "cell.conv1.weight"]),
+                node("gn1", norm(), ["conv1", "cell.gn1.weight", "cell.gn1.bias"]),
+                node("relu1", GraphOps.Relu(), ["gn1"]),
+                node("conv2", conv, ["relu1", "cell.conv2.weight"]),
+                node("fused", GraphOps.Add(), ["conv2", "injection"]),
+                node("gn2", norm(), ["fused", "cell.gn2.weight", "cell.gn2.bias"]),
+                node("residual", GraphOps.Add(), ["gn2", "h"]),
+                node("relu2", GraphOps.Relu(), ["residual"]),
+                node("f", norm(), ["relu2", "cell.gn3.weight", "cell.gn3.bias"]),
+            ])
+    }
 }

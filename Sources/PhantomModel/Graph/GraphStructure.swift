@@ -12,6 +12,13 @@ protocol RowLinearBoundOp: BoundOp {
     var isRowLinear: Bool { get }
 }
 
+/// A normalisation whose affine map has one γ_c, β_c per channel of `positions` consecutive values and whose statistics
+/// are taken over segments of whole channels (GroupNorm, InstanceNorm): positions of a channel with equal inputs that no
+/// perturbation moves have equal rows of M (``GraphLinearization/structuralGramNullSets(sample:)``).
+protocol ChannelNormalizationBoundOp: BoundOp {
+    var channelLayout: (channels: Int, positions: Int)? { get }
+}
+
 /// What the structure of a graph cell gives the analysis in closed form (docs/Theory.md §3).
 extension GraphLinearization {
     /// When f = φ(Σ_l W_l z_l + b_l) with φ element-wise, every z_l the state h or the input x, and every parameter a W_l
@@ -54,6 +61,27 @@ extension GraphLinearization {
             }
         }
         return (slope.row(i), features)
+    }
+
+    /// When f = N(φ(z)) with N a per-channel normalisation (``ChannelNormalizationBoundOp``) and φ element-wise: the
+    /// positions of one channel where φ′ = 0 and φ's value is the same (a ReLU's inactive positions) receive the same
+    /// perturbation from every parameter and from h — upstream ones only through the segment's mean and variance, the
+    /// norm's own γ_c and β_c through the common normalised value — so their rows of M_i are equal
+    /// (docs/LayerDerivatives.md). Disjoint sets of two or more, each in increasing order, sorted by first position.
+    public func structuralGramNullSets(sample i: Int) -> [[Int]] {
+        guard let fNode = graph.nodeOutput.firstIndex(of: graph.fIndex),
+            let norm = graph.bound[fNode] as? any ChannelNormalizationBoundOp, let (channels, positions) = norm.channelLayout,
+            let k = graph.nodeOutput.firstIndex(of: graph.nodeInputs[fNode][0]),
+            let activation = points[k] as? ElementwiseOpPoint, !activation.shared, let z = values[graph.nodeOutput[k]]
+        else { return [] }
+        let slope = activation.slope
+        var sets: [[Int]] = []
+        for c in 0..<channels {
+            var byValue: [Double: [Int]] = [:]
+            for j in (c * positions)..<((c + 1) * positions) where slope[i, j] == 0 { byValue[z[i, j], default: []].append(j) }
+            sets += byValue.values.filter { $0.count >= 2 }.sorted { $0[0] < $1[0] }
+        }
+        return sets
     }
 
     /// M_i M_iᵀ = diag(φ′²)(Σ_l ‖z_l‖² + the number of biases) for a row-separable cell: the layers fed by h, then those

@@ -74,13 +74,16 @@ func acceptStashType(_ reader: inout AttributeReader) throws(OpProblem) {
 /// Inputs x (batched or shared), γ and β (shared, `coefficients` values each; β optional). The map's coefficients are
 /// γ and β repeated `tiles` times along the row (a LayerNormalization over trailing axes has one copy per leading
 /// index), each covering `normalization.repeats` consecutive values (the positions of a channel).
-struct BoundSegmentNorm: BoundOp {
+struct BoundSegmentNorm: BoundOp, ChannelNormalizationBoundOp {
     let outputShape: [Int]
     let normalization: SegmentNormalization
     let tiles: Int
     let coefficients: Int
     let xShared: Bool
     let hasBias: Bool
+
+    /// One γ_c, β_c per channel of `positions` consecutive values, the channels' statistics shared within a segment.
+    var channelLayout: (channels: Int, positions: Int)? { tiles == 1 ? (coefficients, normalization.repeats) : nil }
 
     /// A coefficient vector repeated `tiles` times.
     func tiled<C: Collection<Double>>(_ v: C) -> [Double] {

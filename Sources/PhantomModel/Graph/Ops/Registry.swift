@@ -2,7 +2,8 @@ extension GraphOps {
     /// Every op type the graph implements — the one list that knows them all (a stored graph names its ops by type).
     public static let all: [any GraphOp.Type] = [
         Add.self, Sub.self, Mul.self, Div.self, Neg.self, Relu.self, LeakyRelu.self, Tanh.self, Sigmoid.self, Softplus.self,
-        Gelu.self, Exp.self, Sqrt.self, MatMul.self, Gemm.self,
+        Gelu.self, Exp.self, Sqrt.self, MatMul.self, Gemm.self, Softmax.self, LayerNormalization.self, GroupNormalization.self,
+        InstanceNormalization.self, BatchNormalization.self, Conv.self,
     ]
 
     /// The type names, sorted.
