@@ -103,13 +103,13 @@ public struct Trainer: Sendable {
             var c = MDEQCell(try! configuration.mdeqGeometry(for: train))
             let g = c.geometry, e = g.expansion * g.channels
             func conv(_ name: String, _ cout: Int, _ cin: Int, scale: Double = 1) {
-                c.composition.setTensor(name, uniform(1, cout * cin * 9, fanIn: cin * 9).elements.map { scale * $0 })
+                c.graphCell.setTensor(name, uniform(1, cout * cin * 9, fanIn: cin * 9).elements.map { scale * $0 })
             }
             conv("injection.weight", g.channels, g.inChannels)
-            c.composition.setTensor("injection.bias", uniform(1, g.channels, fanIn: g.inChannels * 9).elements)
+            c.graphCell.setTensor("injection.bias", uniform(1, g.channels, fanIn: g.inChannels * 9).elements)
             conv("cell.conv1.weight", e, g.channels)
             conv("cell.conv2.weight", g.channels, e, scale: 0.3)
-            c.composition.setTensor("cell.gn3.weight", [Double](repeating: 0.5, count: g.channels))
+            c.graphCell.setTensor("cell.gn3.weight", [Double](repeating: 0.5, count: g.channels))
             cell = c
         }
         let dState = cell.stateDimension

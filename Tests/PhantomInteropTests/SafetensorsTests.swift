@@ -236,9 +236,9 @@ struct MDEQImportTests {
         let cell = try #require(imported.model.cell as? MDEQCell)
         #expect(cell.geometry == geometry)
         for (name, folded) in expected {
-            #expect(relativeError(cell.composition.tensor(name), folded) <= 1e-13, "\(name)")
+            #expect(relativeError(cell.graphCell.tensor(name), folded) <= 1e-13, "\(name)")
         }
-        #expect(cell.composition.tensor("cell.gn2.weight") == (model.cell as! MDEQCell).composition.tensor("cell.gn2.weight"))
+        #expect(cell.graphCell.tensor("cell.gn2.weight") == (model.cell as! MDEQCell).graphCell.tensor("cell.gn2.weight"))
     }
 
     @Test(

@@ -189,7 +189,7 @@ struct MDEQCheckpointTests {
         ])
     func geometryAttributes(name: String, value: Int64, message: String) throws {
         var cell = RandomModels.mdeq(geometry, c: 3, seed: 3).cell as! MDEQCell
-        cell.composition.normEpsilon = 1e-3
+        cell.normEpsilon = 1e-3
         let model = ImplicitModel(cell: cell, head: Fixtures.model(cell).head)
         let folder = makeTemporaryFolder()
         try Checkpoint(model: model).save(to: folder + "/good.h5")

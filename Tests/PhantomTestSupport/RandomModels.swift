@@ -59,7 +59,7 @@ extension RandomModels {
             } else {
                 values = (0..<spec.count).map { _ in 0.1 * rng.nextGaussian() }
             }
-            cell.composition.setTensor(spec.name, values)
+            cell.graphCell.setTensor(spec.name, values)
         }
         let d = g.stateDimension
         let head = gaussianMatrix(c, d, scale: 1 / Double(d).squareRoot(), &rng)

@@ -11,10 +11,12 @@ import PhantomLinearAlgebra
 /// `injection.bias` [C], `cell.conv1.weight` [E·C, C, 3, 3], `cell.gn1.weight`/`.bias` [E·C],
 /// `cell.conv2.weight` [C, E·C, 3, 3], `cell.gn2.weight`/`.bias` [C], `cell.gn3.weight`/`.bias` [C].
 ///
+/// The graph: ``BuiltinGraphs/mdeq(channels:inChannels:height:width:expansion:groups:normEpsilon:)``.
+///
 /// Complexity per sample: forward and each JVP/VJP 2·9·E·C²·H·W multiply-adds for the two convolutions (GEMMs on
 /// im2col patches) plus O(E·C·H·W) for the norms.
-public struct MDEQCell: ComposedCell {
-    public var composition: LayerComposition
+public struct MDEQCell: GraphBackedCell {
+    public var graphCell: GraphCell
     public var kind: CellKind { .mdeq }
     public let geometry: Geometry
 
@@ -66,31 +68,23 @@ public struct MDEQCell: ComposedCell {
     /// PyTorch's initialisation of the norms (γ = 1, β = 0), zero convolution weights.
     public init(_ g: Geometry, normEpsilon: Double = ResMLPCell.layerNormEpsilon) {
         geometry = g
-        let c = g.channels, e = g.expansion * g.channels, hw = g.height * g.width
-        func conv(_ name: String, _ cin: Int, _ cout: Int, bias: Bool) -> Conv2d {
-            Conv2d(name, inChannels: cin, outChannels: cout, kernel: 3, height: g.height, width: g.width, bias: bias)
+        graphCell = GraphCell(
+            graph: BuiltinGraphs.mdeq(
+                channels: g.channels, inChannels: g.inChannels, height: g.height, width: g.width, expansion: g.expansion,
+                groups: g.groups, normEpsilon: normEpsilon))
+        for (name, count) in [("cell.gn1.weight", g.expansion * g.channels), ("cell.gn2.weight", g.channels), ("cell.gn3.weight", g.channels)] {
+            graphCell.setTensor(name, [Double](repeating: 1, count: count))
         }
-        composition = LayerComposition(
-            layers: [
-                conv("injection", g.inChannels, c, bias: true),
-                conv("cell.conv1", c, e, bias: false),
-                GroupNorm("cell.gn1", groups: g.groups, channels: e, positions: hw, epsilon: normEpsilon),
-                conv("cell.conv2", e, c, bias: false),
-                GroupNorm("cell.gn2", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
-                GroupNorm("cell.gn3", groups: g.groups, channels: c, positions: hw, epsilon: normEpsilon),
-                ReLU("relu1", width: e * hw), ReLU("relu2", width: c * hw)
-            ],
-            nodes: [
-                .sum([.affine(layer: 1, of: .state)]),  // 0: conv1 h
-                .map(layer: 2, of: .node(0)),  // 1: gn1
-                .map(layer: 6, of: .node(1)),  // 2: relu
-                .sum([.affine(layer: 3, of: .node(2)), .affine(layer: 0, of: .input)]),  // 3: conv2(·) + u
-                .map(layer: 4, of: .node(3)),  // 4: gn2
-                .sum([.value(.node(4)), .value(.state)]),  // 5: + h
-                .map(layer: 7, of: .node(5)),  // 6: relu
-                .map(layer: 5, of: .node(6))
-            ],  // 7: gn3
-            stateDimension: g.stateDimension, inputDimension: g.inputDimension)
+    }
+
+    /// The GroupNorms' ε: an attribute of the graph's nodes, so setting it rebuilds the graph (the parameters are kept).
+    public var normEpsilon: Double {
+        get { graphCell.normalizationEpsilon! }
+        set {
+            let theta = graphCell.parameters
+            self = MDEQCell(geometry, normEpsilon: newValue)
+            graphCell.parameters = theta
+        }
     }
 
     /// The tensors of an mdeq cell of geometry g, computed without building it.

@@ -4,8 +4,8 @@ import PhantomLinearAlgebra
 ///
 ///     f(h, x) = tanh(W h + U x + b)
 ///
-/// with W = `cell.weight` [d, d], U = `injection.weight` [d, n_in], b = `injection.bias` [d]: the layers
-/// `injection` = Linear(n_in, d) and `cell` = Linear(d, d, bias: false), summed, then Tanh.
+/// with W = `cell.weight` [d, d], U = `injection.weight` [d, n_in], b = `injection.bias` [d]: the graph
+/// ``BuiltinGraphs/tanh(stateDimension:inputDimension:)``.
 ///
 /// Mathematical Properties: with z = W h + U x + b and D = diag(1 − f²),
 ///
@@ -13,8 +13,8 @@ import PhantomLinearAlgebra
 ///     M Mᵀ = D² (‖h‖² + ‖x‖² + 1)    (docs/Theory.md §3, closed form of the Gram of M)
 ///
 /// Complexity: forward two GEMMs (B×d×d and B×n_in×d); each JVP/VJP one or two GEMMs.
-public struct TanhCell: ComposedCell {
-    public var composition: LayerComposition
+public struct TanhCell: GraphBackedCell {
+    public var graphCell: GraphCell
     public var kind: CellKind { .tanh }
     public var extraDimensions: [String: Int] { [:] }
 
@@ -30,33 +30,27 @@ public struct TanhCell: ComposedCell {
 
     /// Zero parameters of the given dimensions.
     public init(stateDimension d: Int, inputDimension n: Int) {
-        composition = LayerComposition(
-            layers: [
-                Linear("injection", input: n, output: d), Linear("cell", input: d, output: d, bias: false),
-                Tanh("tanh", width: d)
-            ],
-            nodes: [.sum([.affine(layer: 0, of: .input), .affine(layer: 1, of: .state)]), .map(layer: 2, of: .node(0))],
-            stateDimension: d, inputDimension: n)
+        graphCell = GraphCell(graph: BuiltinGraphs.tanh(stateDimension: d, inputDimension: n))
     }
 
-    /// The tensors of a tanh cell, computed without building it (the composition's ``layout`` equals it).
+    /// The tensors of a tanh cell, computed without building it (the graph's ``GraphCell/layout`` equals it).
     public static func layout(stateDimension d: Int, inputDimension n: Int) -> ParameterLayout {
         ParameterLayout([("injection.weight", [d, n]), ("injection.bias", [d]), ("cell.weight", [d, d])])
     }
 
     /// U = injection.weight, d×n_in.
     public var injectionWeight: Matrix {
-        get { (composition.layers[0] as! Linear).weight }
-        set { var l = composition.layers[0] as! Linear; l.weight = newValue; composition.layers[0] = l }
+        get { Matrix(rows: stateDimension, columns: inputDimension, elements: graphCell.tensor("injection.weight")) }
+        set { graphCell.setTensor("injection.weight", newValue.elements) }
     }
     /// b = injection.bias, d.
     public var injectionBias: [Double] {
-        get { (composition.layers[0] as! Linear).bias }
-        set { var l = composition.layers[0] as! Linear; l.bias = newValue; composition.layers[0] = l }
+        get { graphCell.tensor("injection.bias") }
+        set { graphCell.setTensor("injection.bias", newValue) }
     }
     /// W = cell.weight, d×d.
     public var cellWeight: Matrix {
-        get { (composition.layers[1] as! Linear).weight }
-        set { var l = composition.layers[1] as! Linear; l.weight = newValue; composition.layers[1] = l }
+        get { Matrix(rows: stateDimension, columns: stateDimension, elements: graphCell.tensor("cell.weight")) }
+        set { graphCell.setTensor("cell.weight", newValue.elements) }
     }
 }
