@@ -48,25 +48,6 @@ public protocol ImplicitCell: Sendable {
     func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization
 }
 
-/// A cell defined by a ``LayerComposition``: everything but its kind and extra dimensions comes from the graph.
-public protocol ComposedCell: ImplicitCell {
-    var composition: LayerComposition { get set }
-}
-
-extension ComposedCell {
-    public var stateDimension: Int { composition.stateDimension }
-    public var inputDimension: Int { composition.inputDimension }
-    public var layout: ParameterLayout { composition.layout }
-    public var normalizationEpsilon: Double? { composition.normEpsilon }
-    public var inputImageShape: [Int]? { nil }
-    public var parameters: [Double] {
-        get { composition.parameters }
-        set { composition.parameters = newValue }
-    }
-    public func forward(state h: Matrix, input x: Matrix) -> Matrix { composition.forward(state: h, input: x) }
-    public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization { composition.linearize(state: h, input: x) }
-}
-
 /// The derivatives of f at one batch point (H, X). All products are batched: row i of the argument is
 /// the vector for sample i, and row i of the result belongs to sample i.
 public protocol CellLinearization: Sendable {

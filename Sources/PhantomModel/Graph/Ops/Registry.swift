@@ -3,7 +3,9 @@ extension GraphOps {
     public static let all: [any GraphOp.Type] = [
         Add.self, Sub.self, Mul.self, Div.self, Neg.self, Relu.self, LeakyRelu.self, Tanh.self, Sigmoid.self, Softplus.self,
         Gelu.self, Exp.self, Sqrt.self, MatMul.self, Gemm.self, Softmax.self, LayerNormalization.self, GroupNormalization.self,
-        InstanceNormalization.self, BatchNormalization.self, Conv.self,
+        InstanceNormalization.self, BatchNormalization.self, Conv.self, Identity.self, Reshape.self, Flatten.self, Squeeze.self,
+        Unsqueeze.self, Transpose.self, Concat.self, Slice.self, Pad.self, Resize.self, AveragePool.self, GlobalAveragePool.self,
+        MaxPool.self, ReduceSum.self, ReduceMean.self,
     ]
 
     /// The type names, sorted.
