@@ -22,7 +22,8 @@ struct GraphCommandTests {
         #expect(inspect.stdout.contains("cell        graph (n_in = 64, d = 8, c = 10)"))
         #expect(inspect.stdout.contains("graph       17 nodes; h [8], x [64]; d = 8, p = 1752 in 9 tensors"))
         #expect(inspect.stdout.contains("  keep = Sub(one, z) → [8]"))
-        #expect(inspect.stdout.contains("  uz   = Gemm(x, gate_z.U, gate_z.b) {alpha=1.0, beta=1.0, transA=0, transB=1} → [8], 520 parameters"))
+        #expect(
+            inspect.stdout.contains("  uz   = Gemm(x, gate_z.U, gate_z.b) {alpha=1.0, beta=1.0, transA=0, transB=1} → [8], 520 parameters"))
         let out = folder + "/results.h5"
         let analyze = try runProgram(
             phantom, ["analyze", checkpoint, "--samples", "6", "--k", "1,3", "--lambda", "0.5,1", "--certify-samples", "2", "-o", out])

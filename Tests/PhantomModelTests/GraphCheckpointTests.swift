@@ -50,7 +50,7 @@ struct GraphCheckpointTests {
         try HDF5File.write(to: path) { file in
             let attributes: [(String, HDF5AttributeValue)] = [
                 ("format", .string("phantom-checkpoint")), ("version", .integer(1)), ("cell", .string(cell)),
-                ("n_in", .integer(3)), ("d", .integer(4)), ("c", .integer(2)),
+                ("n_in", .integer(3)), ("d", .integer(4)), ("c", .integer(2))
             ]
             for (k, v) in attributes { try file.root.setAttribute(k, v) }
             if let text { try file.root.setAttribute("graph", .string(text)) }
@@ -70,14 +70,21 @@ struct GraphCheckpointTests {
         let good = try TestGraphs.gated(stateDimension: 4, inputDimension: 3).serialized()
         let cases: [(String?, String, String)] = [
             (String(good.prefix(good.count / 2)), "graph", "attribute 'graph': the stored graph is not valid JSON"),
-            (good.replacingOccurrences(of: "\"version\":1", with: "\"version\":2"), "graph",
-             "unsupported graph version 2 (this tool reads version 1)"),
+            (
+                good.replacingOccurrences(of: "\"version\":1", with: "\"version\":2"), "graph",
+                "unsupported graph version 2 (this tool reads version 1)"
+            ),
             (good.replacingOccurrences(of: "\"Sigmoid\"", with: "\"Swish\""), "graph", "unknown op type 'Swish' (supported: "),
             (good.replacingOccurrences(of: "\"format\":", with: "\"extra\":1,\"format\":"), "graph", "graph: unknown key 'extra'"),
-            (good.replacingOccurrences(of: "\"inputs\":[\"keep\",\"n\"]", with: "\"inputs\":[\"keep\",\"missing\"]"), "graph",
-             "node new reads missing, which no input"),
-            (try TestGraphs.gated(stateDimension: 5, inputDimension: 3).serialized(), "graph", "the graph's h has 5 values and x 3, not d = 4"),
-            (good.replacingOccurrences(of: "{\"int\":1}", with: "{\"int\":true}"), "tanh", "attribute 'graph' is set, but the cell is tanh"),
+            (
+                good.replacingOccurrences(of: "\"inputs\":[\"keep\",\"n\"]", with: "\"inputs\":[\"keep\",\"missing\"]"), "graph",
+                "node new reads missing, which no input"
+            ),
+            (
+                try TestGraphs.gated(stateDimension: 5, inputDimension: 3).serialized(), "graph",
+                "the graph's h has 5 values and x 3, not d = 4"
+            ),
+            (good.replacingOccurrences(of: "{\"int\":1}", with: "{\"int\":true}"), "tanh", "attribute 'graph' is set, but the cell is tanh")
         ]
         for (text, cell, expected) in cases {
             let path = try damaged(graph: text, cell: cell)

@@ -32,7 +32,7 @@ let elementwiseCases: [OpCase] = [
     OpCase("Mul by parameter", GraphOps.Mul(), [OpCheckInput([2, 3]), OpCheckInput([3], shared: true)]),
     OpCase("Mul parameters", GraphOps.Mul(), [OpCheckInput([4], shared: true), OpCheckInput([4], shared: true)]),
     OpCase("Div by activation", GraphOps.Div(), [OpCheckInput([3, 3]), OpCheckInput([3, 3], draw: positive)]),
-    OpCase("Div by constant", GraphOps.Div(), [OpCheckInput([4]), OpCheckInput([], shared: true, draw: positive)]),
+    OpCase("Div by constant", GraphOps.Div(), [OpCheckInput([4]), OpCheckInput([], shared: true, draw: positive)])
 ]
 
 let linearCases: [OpCase] = [
@@ -48,7 +48,7 @@ let linearCases: [OpCase] = [
         "Gemm scaled, B not transposed", GraphOps.Gemm(alpha: 0.5, beta: 2, transB: false),
         [OpCheckInput([1, 4]), OpCheckInput([4, 3], shared: true), OpCheckInput([1], shared: true)]),
     OpCase("Gemm without bias", GraphOps.Gemm(), [OpCheckInput([6]), OpCheckInput([2, 6], shared: true)]),
-    OpCase("Gemm activation weight", GraphOps.Gemm(), [OpCheckInput([3]), OpCheckInput([2, 3]), OpCheckInput([2])]),
+    OpCase("Gemm activation weight", GraphOps.Gemm(), [OpCheckInput([3]), OpCheckInput([2, 3]), OpCheckInput([2])])
 ]
 
 @Suite("Graph ops: derivatives through the op protocol")
@@ -77,7 +77,8 @@ struct GraphOpTests {
         var rng = SplitMix64(seed: 7)
         // Per sample: A [2, 3, 4] · B [4, 5] (B broadcast over the leading dimension).
         let a = gaussianMatrix(2, 24, &rng), b = gaussianMatrix(1, 20, &rng)
-        let y = try GraphOps.MatMul().bind([OpInput(shape: [2, 3, 4], shared: false), OpInput(shape: [4, 5], shared: true)]).evaluate([a, b])
+        let y = try GraphOps.MatMul().bind([OpInput(shape: [2, 3, 4], shared: false), OpInput(shape: [4, 5], shared: true)]).evaluate([a, b]
+        )
         #expect(y.rows == 2 && y.columns == 30)
         for s in 0..<2 {
             for l in 0..<2 {

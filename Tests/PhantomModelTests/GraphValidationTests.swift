@@ -20,7 +20,10 @@ struct GraphValidationTests {
     func valid() throws {
         // Given out of order: f reads z, z reads h.
         let g = try Self.graph(
-            nodes: [Self.node("f", GraphOps.Tanh(), ["z"]), Self.node("z", GraphOps.Gemm(), ["h", "W"]), Self.node("logits", GraphOps.Gemm(), ["h", "V"])],
+            nodes: [
+                Self.node("f", GraphOps.Tanh(), ["z"]), Self.node("z", GraphOps.Gemm(), ["h", "W"]),
+                Self.node("logits", GraphOps.Gemm(), ["h", "V"])
+            ],
             parameters: [("W", [3, 3]), ("V", [4, 3])], logits: "logits")
         #expect(g.nodes.map(\.name) == ["z", "f", "logits"])
         #expect(g.cellLayout.names == ["W"])
@@ -34,10 +37,14 @@ struct GraphValidationTests {
             #expect(throws: expected) { try build() }
         }
         refused(.cycle(nodes: ["a", "b"])) {
-            try Self.graph(nodes: [Self.node("a", GraphOps.Tanh(), ["b"]), Self.node("b", GraphOps.Gemm(), ["a", "W"]), Self.node("f", GraphOps.Tanh(), ["h"])])
+            try Self.graph(nodes: [
+                Self.node("a", GraphOps.Tanh(), ["b"]), Self.node("b", GraphOps.Gemm(), ["a", "W"]), Self.node("f", GraphOps.Tanh(), ["h"])
+            ])
         }
         refused(.cycle(nodes: ["f"])) { try Self.graph(nodes: [Self.node("f", GraphOps.Add(), ["f", "h"])], parameters: []) }
-        refused(.undefinedValue(node: "f", value: "y")) { try Self.graph(nodes: [Self.node("f", GraphOps.Add(), ["h", "y"])], parameters: []) }
+        refused(.undefinedValue(node: "f", value: "y")) {
+            try Self.graph(nodes: [Self.node("f", GraphOps.Add(), ["h", "y"])], parameters: [])
+        }
         refused(.op(node: "z", type: "Gemm", problem: OpProblem("A [2] and B [3, 3] (transB = 1) do not fit"))) {
             try Self.graph(nodes: [Self.node("z", GraphOps.Gemm(), ["x", "W"]), Self.node("f", GraphOps.Tanh(), ["z"])])
         }
@@ -65,13 +72,20 @@ struct GraphValidationTests {
         refused(.duplicateName("h")) { try Self.graph(nodes: [Self.node("h", GraphOps.Tanh(), ["x"])], parameters: []) }
         refused(.duplicateName("z")) {
             try Self.graph(
-                nodes: [Self.node("z", GraphOps.Tanh(), ["h"]), Self.node("z", GraphOps.Tanh(), ["h"], name: "other"), Self.node("f", GraphOps.Tanh(), ["z"])],
+                nodes: [
+                    Self.node("z", GraphOps.Tanh(), ["h"]), Self.node("z", GraphOps.Tanh(), ["h"], name: "other"),
+                    Self.node("f", GraphOps.Tanh(), ["z"])
+                ],
                 parameters: [])
         }
         refused(.missingOutput("f")) { try Self.graph(nodes: [Self.node("g", GraphOps.Tanh(), ["h"])], parameters: []) }
-        refused(.missingOutput("logits")) { try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [], logits: "logits") }
+        refused(.missingOutput("logits")) {
+            try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [], logits: "logits")
+        }
         refused(.badName("a b")) { try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"], name: "a b")], parameters: []) }
-        refused(.badShape(value: "W", shape: [3, 0])) { try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [("W", [3, 0])]) }
+        refused(.badShape(value: "W", shape: [3, 0])) {
+            try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [("W", [3, 0])])
+        }
         refused(.tooLarge("value W of shape [65536, 65536]")) {
             try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [("W", [65536, 65536])])
         }

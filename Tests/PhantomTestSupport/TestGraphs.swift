@@ -39,7 +39,7 @@ public enum TestGraphs {
             node("rh", GraphOps.Mul(), ["r", "h"]), node("wn", GraphOps.Gemm(), ["rh", "gate_n.W"]),
             node("an", GraphOps.Add(), ["wn", "un"]), node("n", GraphOps.Tanh(), ["an"]),
             node("keep", GraphOps.Sub(), ["one", "z"]), node("new", GraphOps.Mul(), ["keep", "n"]),
-            node("old", GraphOps.Mul(), ["z", "h"]), node("f", GraphOps.Add(), ["new", "old"]),
+            node("old", GraphOps.Mul(), ["z", "h"]), node("f", GraphOps.Add(), ["new", "old"])
         ]
         return try Graph(
             state: ("h", [d]), input: ("x", [n]), parameters: parameters, constants: [("one", [], [1])], nodes: nodes)

@@ -21,7 +21,9 @@ struct GraphTrainingTests {
         return try c.validated()
     }
 
-    @Test("one epoch lowers the loss of a gated graph cell, for every estimator", arguments: [EstimatorID.exact] + Estimators.builtIn.map(\.id))
+    @Test(
+        "one epoch lowers the loss of a gated graph cell, for every estimator",
+        arguments: [EstimatorID.exact] + Estimators.builtIn.map(\.id))
     func oneEpochLowersLoss(estimator: EstimatorID) throws {
         let data = SyntheticData.twoClass(count: 200, inputs: 5, seed: 1)
         let train = data.part(0), test = data.part(1)
@@ -47,7 +49,9 @@ struct GraphTrainingTests {
         let initial = try Checkpoint.load(folder + "/gated.h5").model
         let c = try Self.configuration(UnrolledPhantomGradient.id, model: initial, epochs: 2)
         // A graph run needs its model.
-        #expect(throws: ConfigurationError.self) { try TrainingRun.start(c, data: folder + "/data.h5", folder: folder + "/none", force: false) }
+        #expect(throws: ConfigurationError.self) {
+            try TrainingRun.start(c, data: folder + "/data.h5", folder: folder + "/none", force: false)
+        }
         var straight = try TrainingRun.start(c, data: folder + "/data.h5", folder: folder + "/a", force: false, from: initial)
         try straight.train { _ in }
         var first = try TrainingRun.start(

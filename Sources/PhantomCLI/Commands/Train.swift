@@ -105,7 +105,8 @@ struct Train: ParsableCommand {
         var run =
             resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)
-            : try TrainingRun.start(try newConfiguration(from: initial), data: data, folder: output, force: force, from: initial, initialPath: from)
+            : try TrainingRun.start(
+                try newConfiguration(from: initial), data: data, folder: output, force: force, from: initial, initialPath: from)
         print(run.headline)
         print(EpochRecord.logHeader)
         try run.train { print($0.logLine) }

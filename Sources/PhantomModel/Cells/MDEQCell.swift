@@ -72,7 +72,9 @@ public struct MDEQCell: GraphBackedCell {
             graph: BuiltinGraphs.mdeq(
                 channels: g.channels, inChannels: g.inChannels, height: g.height, width: g.width, expansion: g.expansion,
                 groups: g.groups, normEpsilon: normEpsilon))
-        for (name, count) in [("cell.gn1.weight", g.expansion * g.channels), ("cell.gn2.weight", g.channels), ("cell.gn3.weight", g.channels)] {
+        for (name, count) in [
+            ("cell.gn1.weight", g.expansion * g.channels), ("cell.gn2.weight", g.channels), ("cell.gn3.weight", g.channels)
+        ] {
             graphCell.setTensor(name, [Double](repeating: 1, count: count))
         }
     }

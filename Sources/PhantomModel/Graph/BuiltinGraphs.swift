@@ -29,7 +29,7 @@ public enum BuiltinGraphs {
                 node("injection", GraphOps.Gemm(), ["x", "injection.weight", "injection.bias"]),
                 node("cell", GraphOps.Gemm(), ["h", "cell.weight"]),
                 node("z", GraphOps.Add(), ["injection", "cell"]),
-                node("f", GraphOps.Tanh(), ["z"]),
+                node("f", GraphOps.Tanh(), ["z"])
             ])
     }
 
@@ -41,7 +41,7 @@ public enum BuiltinGraphs {
             state: [d], input: [n],
             parameters: [
                 ("cell.linear1.weight", [m, d]), ("cell.linear1.bias", [m]), ("cell.linear2.weight", [d, m]), ("cell.linear2.bias", [d]),
-                ("cell.norm.weight", [d]), ("cell.norm.bias", [d]), ("injection.weight", [d, n]), ("injection.bias", [d]),
+                ("cell.norm.weight", [d]), ("cell.norm.bias", [d]), ("injection.weight", [d, n]), ("injection.bias", [d])
             ],
             nodes: [
                 node("injection", GraphOps.Gemm(), ["x", "injection.weight", "injection.bias"]),
@@ -51,7 +51,7 @@ public enum BuiltinGraphs {
                 node("residual", GraphOps.Add(), ["h", "linear2"]),
                 node("s", GraphOps.Add(), ["residual", "injection"]),
                 node("r", GraphOps.Relu(), ["s"]),
-                node("f", GraphOps.LayerNormalization(axis: -1, epsilon: normEpsilon), ["r", "cell.norm.weight", "cell.norm.bias"]),
+                node("f", GraphOps.LayerNormalization(axis: -1, epsilon: normEpsilon), ["r", "cell.norm.weight", "cell.norm.bias"])
             ])
     }
 
@@ -70,7 +70,7 @@ public enum BuiltinGraphs {
             parameters: [
                 ("injection.weight", [c, ci, 3, 3]), ("injection.bias", [c]), ("cell.conv1.weight", [e, c, 3, 3]),
                 ("cell.gn1.weight", [e]), ("cell.gn1.bias", [e]), ("cell.conv2.weight", [c, e, 3, 3]),
-                ("cell.gn2.weight", [c]), ("cell.gn2.bias", [c]), ("cell.gn3.weight", [c]), ("cell.gn3.bias", [c]),
+                ("cell.gn2.weight", [c]), ("cell.gn2.bias", [c]), ("cell.gn3.weight", [c]), ("cell.gn3.bias", [c])
             ],
             nodes: [
                 node("injection", conv, ["x", "injection.weight", "injection.bias"]),
@@ -82,7 +82,7 @@ public enum BuiltinGraphs {
                 node("gn2", norm(), ["fused", "cell.gn2.weight", "cell.gn2.bias"]),
                 node("residual", GraphOps.Add(), ["gn2", "h"]),
                 node("relu2", GraphOps.Relu(), ["residual"]),
-                node("f", norm(), ["relu2", "cell.gn3.weight", "cell.gn3.bias"]),
+                node("f", norm(), ["relu2", "cell.gn3.weight", "cell.gn3.bias"])
             ])
     }
 }

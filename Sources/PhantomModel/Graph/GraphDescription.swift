@@ -12,7 +12,8 @@ extension Graph {
         for (n, node) in nodes.enumerated() {
             let attributes = node.op.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             let reads = nodeInputs[n].filter { values[$0].role == .parameter }.reduce(0) { $0 + values[$1].count }
-            var line = "  " + node.output.padding(toLength: max(width, node.output.count), withPad: " ", startingAt: 0)
+            var line =
+                "  " + node.output.padding(toLength: max(width, node.output.count), withPad: " ", startingAt: 0)
                 + " = \(node.op.type)(\(node.inputs.joined(separator: ", ")))"
             if !attributes.isEmpty { line += " {" + attributes.joined(separator: ", ") + "}" }
             line += " → \(shapeText(values[nodeOutput[n]].shape))"

@@ -71,7 +71,9 @@ public struct GraphLinearization: CellLinearization {
         for p in graph.cellParameterIndices {
             let c = graph.values[p].count
             var m = Matrix(zeros: rows, c)
-            for r in 0..<rows { m.elements.replaceSubrange((r * c)..<((r + 1) * c), with: theta[(r * stride + offset)..<(r * stride + offset + c)]) }
+            for r in 0..<rows {
+                m.elements.replaceSubrange((r * c)..<((r + 1) * c), with: theta[(r * stride + offset)..<(r * stride + offset + c)])
+            }
             out.append(m)
             offset += c
         }

@@ -44,7 +44,7 @@ extension Graph {
         let document: [String: Any] = [
             "format": Self.serializationFormat, "version": Self.serializationVersion, "state": shaped(state), "input": shaped(input),
             "parameters": parameters, "constants": constants, "nodes": nodes, "output": values[fIndex].name,
-            "logits": logitsIndex.map { values[$0].name } ?? NSNull(),
+            "logits": logitsIndex.map { values[$0].name } ?? NSNull()
         ]
         let data = try! JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
@@ -65,7 +65,9 @@ extension Graph {
         }
         var reader = try JSONObjectReader(object, "graph")
         let format = try reader.string("format")
-        guard format == Self.serializationFormat else { throw GraphSerializationError("graph format is '\(format)', not '\(Self.serializationFormat)'") }
+        guard format == Self.serializationFormat else {
+            throw GraphSerializationError("graph format is '\(format)', not '\(Self.serializationFormat)'")
+        }
         let version = try reader.int("version")
         guard version == Self.serializationVersion else {
             throw GraphSerializationError("unsupported graph version \(version) (this tool reads version \(Self.serializationVersion))")
@@ -122,7 +124,11 @@ extension Graph {
         let output = try reader.string("output")
         let logitsValue = try reader.value("logits")
         let logits: String?
-        if logitsValue is NSNull { logits = nil } else if let s = logitsValue as? String { logits = s } else {
+        if logitsValue is NSNull {
+            logits = nil
+        } else if let s = logitsValue as? String {
+            logits = s
+        } else {
             throw GraphSerializationError("graph.logits: not a name or null")
         }
         try reader.finish()
@@ -198,7 +204,13 @@ struct JSONObjectReader {
     /// A float written as a string (or, leniently, a JSON number), finite.
     static func double(_ any: Any, _ what: String) throws -> Double {
         let value: Double?
-        if let s = any as? String { value = Double(s) } else if !isBoolean(any), let n = any as? NSNumber { value = n.doubleValue } else { value = nil }
+        if let s = any as? String {
+            value = Double(s)
+        } else if !isBoolean(any), let n = any as? NSNumber {
+            value = n.doubleValue
+        } else {
+            value = nil
+        }
         guard let value, value.isFinite else { throw GraphSerializationError("\(what): not a finite number") }
         return value
     }

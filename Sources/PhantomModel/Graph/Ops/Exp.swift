@@ -7,7 +7,11 @@ extension GraphOps {
         public static let type = "Exp"
         public init() {}
         public func valueAndSlope(_ input: Matrix) -> (value: Matrix, slope: Matrix) {
-            input.mapWithSlope { z in { let y = Foundation.exp(z); return (y, y) }() }
+            input.mapWithSlope { z in
+                {
+                    let y = Foundation.exp(z); return (y, y)
+                }()
+            }
         }
     }
 }

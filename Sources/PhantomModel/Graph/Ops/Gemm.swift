@@ -40,7 +40,9 @@ extension GraphOps {
             guard k == kb else { throw OpProblem("A \(shapeText(a)) and B \(shapeText(b)) (transB = \(transB ? 1 : 0)) do not fit") }
             if inputs.count == 3 {
                 let c = inputs[2].shape
-                guard c.reduce(1, *) == 1 || c == [n] || c == [1, n] else { throw OpProblem("C \(shapeText(c)) is not [\(n)] or one number") }
+                guard c.reduce(1, *) == 1 || c == [n] || c == [1, n] else {
+                    throw OpProblem("C \(shapeText(c)) is not [\(n)] or one number")
+                }
             }
             return BoundGemm(
                 op: self, k: k, n: n, outputShape: a.count == 1 ? [n] : [1, n], shared: inputs.map(\.shared),

@@ -75,13 +75,15 @@ struct MatMulPoint: OpPoint {
         if wanted[0] {
             // Ā = G·Bᵀ, accumulated into A's blocks.
             var ca = Matrix(zeros: bound.shared[0] && sumShared ? 1 : max(g.rows, b.rows), bound.blocksA * m * k)
-            batchedGemm(gBlocks, BlockOperand(matrix: b, rows: k, columns: n, transposed: true, lead: bound.leadB), into: &ca, outLead: bound.leadA)
+            batchedGemm(
+                gBlocks, BlockOperand(matrix: b, rows: k, columns: n, transposed: true, lead: bound.leadB), into: &ca, outLead: bound.leadA)
             result[0] = ca
         }
         if wanted[1] {
             // B̄ = Aᵀ·G, accumulated into B's blocks.
             var cb = Matrix(zeros: bound.shared[1] && sumShared ? 1 : max(g.rows, a.rows), bound.blocksB * k * n)
-            batchedGemm(BlockOperand(matrix: a, rows: m, columns: k, transposed: true, lead: bound.leadA), gBlocks, into: &cb, outLead: bound.leadB)
+            batchedGemm(
+                BlockOperand(matrix: a, rows: m, columns: k, transposed: true, lead: bound.leadA), gBlocks, into: &cb, outLead: bound.leadB)
             result[1] = cb
         }
         return result

@@ -5,7 +5,7 @@ extension GraphOps {
         Gelu.self, Exp.self, Sqrt.self, MatMul.self, Gemm.self, Softmax.self, LayerNormalization.self, GroupNormalization.self,
         InstanceNormalization.self, BatchNormalization.self, Conv.self, Identity.self, Reshape.self, Flatten.self, Squeeze.self,
         Unsqueeze.self, Transpose.self, Concat.self, Slice.self, Pad.self, Resize.self, AveragePool.self, GlobalAveragePool.self,
-        MaxPool.self, ReduceSum.self, ReduceMean.self,
+        MaxPool.self, ReduceSum.self, ReduceMean.self
     ]
 
     /// The type names, sorted.

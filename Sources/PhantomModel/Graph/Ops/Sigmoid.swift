@@ -7,7 +7,11 @@ extension GraphOps {
         public static let type = "Sigmoid"
         public init() {}
         public func valueAndSlope(_ input: Matrix) -> (value: Matrix, slope: Matrix) {
-            input.mapWithSlope { z in { let y = 1 / (1 + Foundation.exp(-z)); return (y, y * (1 - y)) }() }
+            input.mapWithSlope { z in
+                {
+                    let y = 1 / (1 + Foundation.exp(-z)); return (y, y * (1 - y))
+                }()
+            }
         }
     }
 }

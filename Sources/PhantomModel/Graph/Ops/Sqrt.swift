@@ -7,7 +7,11 @@ extension GraphOps {
         public static let type = "Sqrt"
         public init() {}
         public func valueAndSlope(_ input: Matrix) -> (value: Matrix, slope: Matrix) {
-            input.mapWithSlope { z in { let y = z.squareRoot(); return (y, 0.5 / y) }() }
+            input.mapWithSlope { z in
+                {
+                    let y = z.squareRoot(); return (y, 0.5 / y)
+                }()
+            }
         }
     }
 }
