@@ -21,18 +21,25 @@ protocol ChannelNormalizationBoundOp: BoundOp {
 
 /// What the structure of a graph cell gives the analysis in closed form (docs/Theory.md §3).
 extension GraphLinearization {
-    /// When f = φ(Σ_l W_l z_l + b_l) with φ element-wise, every z_l the state h or the input x, and every parameter a W_l
-    /// or b_l read by that linear node alone: row r of M_i is φ′_r · (z_l for W_l, 1 for b_l, in θ's order) on the
-    /// parameters row r reads. Returns the element-wise node's slope and the linear nodes; nil for other graphs.
-    private func separableStructure() -> (slope: Matrix, linear: [Int])? {
+    /// When f = φ(Σ_l W_l z_l + Σ b) with φ element-wise, every z_l the state h or the input x, every W_l read by its linear
+    /// node alone, and every bias b read by that node or added to the sum: row r of M_i is φ′_r · (z_l for W_l, 1 for b, in
+    /// θ's order) on the parameters row r reads. Returns the element-wise node's slope, the linear nodes and the biases
+    /// added to the sum; nil for other graphs.
+    private func separableStructure() -> (slope: Matrix, linear: [Int], biases: Set<Int>)? {
         let graph = self.graph
         guard let fNode = graph.nodeOutput.firstIndex(of: graph.fIndex), let point = points[fNode] as? ElementwiseOpPoint,
             !point.shared
         else { return nil }
-        var linear: [Int] = []
+        var linear: [Int] = [], biases = Set<Int>()
         var pending = [graph.nodeInputs[fNode][0]]
         while let v = pending.popLast() {
-            guard let n = graph.nodeOutput.firstIndex(of: v), graph.consumers[v].count == 1 else { return nil }
+            guard graph.consumers[v].count == 1 else { return nil }
+            if graph.values[v].role == .parameter {
+                guard graph.values[v].shape == graph.values[graph.fIndex].shape else { return nil }
+                biases.insert(v)
+                continue
+            }
+            guard let n = graph.nodeOutput.firstIndex(of: v) else { return nil }
             if let add = graph.bound[n] as? any AdditiveBoundOp, add.isPlainSum {
                 pending += graph.nodeInputs[n]
             } else if let layer = graph.bound[n] as? any RowLinearBoundOp, layer.isRowLinear {
@@ -44,17 +51,16 @@ extension GraphLinearization {
                 return nil
             }
         }
-        let owned = Set(linear.flatMap { graph.nodeInputs[$0].dropFirst() })
+        let owned = Set(linear.flatMap { graph.nodeInputs[$0].dropFirst() }).union(biases)
         guard graph.cellParameterIndices.allSatisfy(owned.contains) else { return nil }
-        return (point.slope, linear)
+        return (point.slope, linear, biases)
     }
 
     public func rowSeparableFactors(sample i: Int) -> (scale: [Double], features: [Double])? {
-        guard let (slope, linear) = separableStructure() else { return nil }
+        guard let (slope, linear, _) = separableStructure() else { return nil }
         var features: [Double] = []
         for p in graph.cellParameterIndices {
-            let n = linear.first { graph.nodeInputs[$0].dropFirst().contains(p) }!
-            if graph.nodeInputs[n][1] == p {
+            if let n = linear.first(where: { graph.nodeInputs[$0][1] == p }) {
                 features += values[graph.nodeInputs[n][0]]!.row(i)
             } else {
                 features.append(1)
@@ -87,7 +93,7 @@ extension GraphLinearization {
     /// M_i M_iᵀ = diag(φ′²)(Σ_l ‖z_l‖² + the number of biases) for a row-separable cell: the layers fed by h, then those
     /// fed by x, then the biases.
     public func closedFormParameterGramDiagonal(sample i: Int) -> [Double]? {
-        guard let (slope, linear) = separableStructure() else { return nil }
+        guard let (slope, linear, biases) = separableStructure() else { return nil }
         var scale = 0.0
         for source in [0, 1] {
             for n in linear where graph.nodeInputs[n][0] == source {
@@ -95,7 +101,7 @@ extension GraphLinearization {
                 scale += BLAS.dot(z, z)
             }
         }
-        scale += Double(linear.filter { graph.nodeInputs[$0].count > 2 }.count)
+        scale += Double(linear.filter { graph.nodeInputs[$0].count > 2 }.count + biases.count)
         return slope.row(i).map { $0 * $0 * scale }
     }
 }
