@@ -11,7 +11,7 @@ import Testing
 @Suite("Theorem 1 and its bounds hold cell by cell")
 struct BoundTests {
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
-        case tanh, tanhLarge, resmlp, mdeq, gated
+        case tanh, tanhLarge, resmlp, mdeq, gated, attention, monotone, twoResolution
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
@@ -23,6 +23,9 @@ struct BoundTests {
             case .tanhLarge: return AnalysisFixtures.tanh(d: 10, n: 3, norm: 0.98, seed: 9)
             case .resmlp: return AnalysisFixtures.resmlp()
             case .gated: return TestGraphs.gatedModel(d: 6, n: 4, seed: 7)
+            case .attention: return TestGraphs.attentionModel(inputs: 4, seed: 9)
+            case .monotone: return TestGraphs.monotoneModel(d: 6, n: 4, seed: 10)
+            case .twoResolution: return TestGraphs.twoResolutionModel(seed: 11)
             }
         }
     }

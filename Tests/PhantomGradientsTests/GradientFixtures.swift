@@ -25,7 +25,7 @@ enum GradientFixtures {
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
         case tanh, resmlp, mdeq
         /// Graph cells that are not built in (``TestGraphs``).
-        case gated
+        case gated, attention, monotone, twoResolution
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
@@ -33,6 +33,9 @@ enum GradientFixtures {
             case .resmlp: resmlpModel()
             case .mdeq: mdeqModel()
             case .gated: TestGraphs.gatedModel()
+            case .attention: TestGraphs.attentionModel()
+            case .monotone: TestGraphs.monotoneModel()
+            case .twoResolution: TestGraphs.twoResolutionModel()
             }
         }
     }

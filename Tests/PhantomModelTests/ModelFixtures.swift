@@ -52,6 +52,8 @@ enum Fixtures {
     /// The cells the toolkit ships, small (mdeq on odd sizes: C_in ≠ C, H ≠ W).
     enum CellCase: String, CaseIterable, CustomTestStringConvertible, Sendable {
         case tanh, resmlp, mdeq
+        /// Graph cells that are not built in (``TestGraphs``).
+        case gated, attention, monotone, twoResolution
         var testDescription: String { rawValue }
         func make() -> any ImplicitCell {
             switch self {
@@ -62,6 +64,10 @@ enum Fixtures {
                     MDEQCell.Geometry(channels: 4, inChannels: 3, height: 3, width: 4, expansion: 2, groups: 2),
                     c: 2, scale: 1, gain: 1, seed: 5
                 ).cell
+            case .gated: return TestGraphs.gatedModel(d: 5, n: 3).cell
+            case .attention: return TestGraphs.attentionModel().cell
+            case .monotone: return TestGraphs.monotoneModel(d: 5, n: 3).cell
+            case .twoResolution: return TestGraphs.twoResolutionModel().cell
             }
         }
     }
