@@ -28,9 +28,10 @@ public struct ImplicitModel: Sendable {
     public func solve(_ x: Matrix, _ configuration: FixedPointConfiguration) -> FixedPointSolution {
         let cell = self.cell
         @Sendable func inputs(_ rows: [Int]) -> Matrix { x.selectingRows(rows) }
+        let map = cell.fixedPointMap(input: x)
         return FixedPointSolver(configuration).solve(
             initial: Matrix(zeros: x.rows, stateDimension),
-            map: { h, rows in cell.forward(state: h, input: inputs(rows)) },
+            map: map,
             linearize: { h, rows in cell.linearize(state: h, input: inputs(rows)) })
     }
 }

@@ -46,6 +46,16 @@ public protocol ImplicitCell: Sendable {
 
     /// Everything needed for derivatives at (H, X): f's value and its Jacobian products.
     func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization
+
+    /// h ↦ f(h, x) for the samples `rows` of the batch X, for a forward solve: what depends on x and θ only (the
+    /// injection) may be evaluated once here and reused by every iteration. Equal to ``forward(state:input:)``, bit for bit.
+    func fixedPointMap(input x: Matrix) -> @Sendable (_ h: Matrix, _ rows: [Int]) -> Matrix
+}
+
+extension ImplicitCell {
+    public func fixedPointMap(input x: Matrix) -> @Sendable (_ h: Matrix, _ rows: [Int]) -> Matrix {
+        { [self] h, rows in forward(state: h, input: x.selectingRows(rows)) }
+    }
 }
 
 /// The derivatives of f at one batch point (H, X). All products are batched: row i of the argument is

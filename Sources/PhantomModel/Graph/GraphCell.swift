@@ -59,6 +59,33 @@ public struct GraphCell: Sendable {
         graph.evaluateCell(parameters: tensors, state: h, input: x)
     }
 
+    /// h ↦ f(h, x) for samples `rows` of X: every node that does not depend on h (the injection, and subgraphs of
+    /// parameters only) is evaluated once for the whole batch and reused while a call asks for every sample; a call for a
+    /// subset evaluates the whole cell on it, as ``forward(state:input:)`` does. Either way the same operations on the
+    /// same operands as ``forward(state:input:)`` — a GEMM on a subset of rows need not equal those rows of the batch's
+    /// GEMM to the last bit, so the batch's injection is not sliced — and so the same bits.
+    public func fixedPointMap(input x: Matrix) -> @Sendable (_ h: Matrix, _ rows: [Int]) -> Matrix {
+        let graph = self.graph, tensors = self.tensors
+        var fixed = graph.initialValues(parameters: tensors, state: Matrix(zeros: x.rows, graph.stateDimension), input: x)
+        var hNodes: [Int] = []
+        for n in graph.cellNodes {
+            let out = graph.nodeOutput[n]
+            if graph.dependsOnState[out] {
+                hNodes.append(n)
+            } else {
+                fixed[out] = graph.bound[n].evaluate(graph.nodeInputs[n].map { fixed[$0]! })
+            }
+        }
+        let cached = fixed, stateNodes = hNodes, all = Array(0..<x.rows)
+        return { h, rows in
+            guard rows == all else { return graph.evaluateCell(parameters: tensors, state: h, input: x.selectingRows(rows)) }
+            var values = cached
+            values[0] = h
+            for n in stateNodes { values[graph.nodeOutput[n]] = graph.bound[n].evaluate(graph.nodeInputs[n].map { values[$0]! }) }
+            return values[graph.fIndex]!.expandingRows(to: h.rows)
+        }
+    }
+
     /// f, J and M at (H, X), as the concrete type.
     public func graphLinearization(state h: Matrix, input x: Matrix) -> GraphLinearization {
         GraphLinearization(graph: graph, parameters: tensors, state: h, input: x)
@@ -82,6 +109,7 @@ extension GraphBackedCell {
         set { graphCell.parameters = newValue }
     }
     public func forward(state h: Matrix, input x: Matrix) -> Matrix { graphCell.forward(state: h, input: x) }
+    public func fixedPointMap(input x: Matrix) -> @Sendable (_ h: Matrix, _ rows: [Int]) -> Matrix { graphCell.fixedPointMap(input: x) }
     public func linearize(state h: Matrix, input x: Matrix) -> any CellLinearization { graphCell.linearize(state: h, input: x) }
 }
 
