@@ -63,7 +63,7 @@ public enum TestGraphs {
         let parameters: [(name: String, shape: [Int])] = [
             ("in.U", [n, w]), ("in.b", [w]), ("ln1.weight", [w]), ("ln1.bias", [w]), ("attn.q", [w, w]), ("attn.k", [w, w]),
             ("attn.v", [w, w]), ("attn.o", [w, w]), ("ln2.weight", [w]), ("ln2.bias", [w]), ("mlp.w1", [w, m]), ("mlp.b1", [m]),
-            ("mlp.w2", [m, w]), ("ln3.weight", [w]), ("ln3.bias", [w]),
+            ("mlp.w2", [m, w]), ("ln3.weight", [w]), ("ln3.bias", [w])
         ]
         let nodes = [
             node("xu", GraphOps.MatMul(), ["x", "in.U"]), node("u", GraphOps.Add(), ["xu", "in.b"]), node("z", GraphOps.Add(), ["h", "u"]),
@@ -74,8 +74,9 @@ public enum TestGraphs {
             node("weights", GraphOps.Softmax(axis: -1), ["scaled"]), node("mixed", GraphOps.MatMul(), ["weights", "v"]),
             node("attended", GraphOps.MatMul(), ["mixed", "attn.o"]), node("r", GraphOps.Add(), ["z", "attended"]),
             node("y2", GraphOps.LayerNormalization(), ["r", "ln2.weight", "ln2.bias"]), node("m1", GraphOps.MatMul(), ["y2", "mlp.w1"]),
-            node("m1b", GraphOps.Add(), ["m1", "mlp.b1"]), node("g", GraphOps.Gelu(), ["m1b"]), node("m2", GraphOps.MatMul(), ["g", "mlp.w2"]),
-            node("out", GraphOps.Add(), ["r", "m2"]), node("f", GraphOps.LayerNormalization(), ["out", "ln3.weight", "ln3.bias"]),
+            node("m1b", GraphOps.Add(), ["m1", "mlp.b1"]), node("g", GraphOps.Gelu(), ["m1b"]),
+            node("m2", GraphOps.MatMul(), ["g", "mlp.w2"]),
+            node("out", GraphOps.Add(), ["r", "m2"]), node("f", GraphOps.LayerNormalization(), ["out", "ln3.weight", "ln3.bias"])
         ]
         return try Graph(
             state: ("h", [t, w]), input: ("x", [t, n]), parameters: parameters,
@@ -83,11 +84,12 @@ public enum TestGraphs {
     }
 
     /// The attention block with small weights and the last LayerNorm's gain about 0.4 (so that ρ(J) < 1).
-    public static func attentionModel(tokens t: Int = 3, width w: Int = 4, inputs n: Int = 2, c: Int = 3, seed: UInt64 = 6) -> ImplicitModel {
+    public static func attentionModel(tokens t: Int = 3, width w: Int = 4, inputs n: Int = 2, c: Int = 3, seed: UInt64 = 6) -> ImplicitModel
+    {
         model(
             try! attention(tokens: t, width: w, inputs: n, hidden: 2 * w), classes: c, seed: seed,
-            center: { $0 == "ln3.weight" ? 0.4 : $0.hasSuffix(".weight") ? 1 : 0 }
-        ) { name, _ in name.hasPrefix("ln") ? 0.05 : name.hasPrefix("in.") ? 0.8 : 0.3 }
+            center: { $0 == "ln3.weight" ? 0.4 : $0.hasSuffix(".weight") ? 1 : 0 },
+            scale: { name, _ in name.hasPrefix("ln") ? 0.05 : name.hasPrefix("in.") ? 0.8 : 0.3 })
     }
 
     /// A monotone-operator DEQ cell (Winston & Kolter): f = relu(W h + U x + b) with the weight built inside the cell from
@@ -99,7 +101,7 @@ public enum TestGraphs {
             node("at", GraphOps.Transpose(), ["A"]), node("ata", GraphOps.MatMul(), ["at", "A"]), node("bt", GraphOps.Transpose(), ["B"]),
             node("w1", GraphOps.Sub(), ["shifted_identity", "ata"]), node("w2", GraphOps.Add(), ["w1", "B"]),
             node("W", GraphOps.Sub(), ["w2", "bt"]), node("wh", GraphOps.MatMul(), ["W", "h"]),
-            node("ux", GraphOps.Gemm(), ["x", "U", "b"]), node("z", GraphOps.Add(), ["wh", "ux"]), node("f", GraphOps.Relu(), ["z"]),
+            node("ux", GraphOps.Gemm(), ["x", "U", "b"]), node("z", GraphOps.Add(), ["wh", "ux"]), node("f", GraphOps.Relu(), ["z"])
         ]
         return try Graph(
             state: ("h", [d]), input: ("x", [n]), parameters: [("A", [d, d]), ("B", [d, d]), ("U", [d, n]), ("b", [d])],
@@ -123,7 +125,7 @@ public enum TestGraphs {
         let down = try GraphOps.Conv(kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1])
         let conv1 = try GraphOps.Conv(kernelShape: [1, 1])
         var parameters: [(name: String, shape: [Int])] = [
-            ("b1.inject", [c, ci, 3, 3]), ("b1.inject_bias", [c]), ("b2.inject", [c, ci, 3, 3]), ("b2.inject_bias", [c]),
+            ("b1.inject", [c, ci, 3, 3]), ("b1.inject_bias", [c]), ("b2.inject", [c, ci, 3, 3]), ("b2.inject_bias", [c])
         ]
         for b in ["b1", "b2"] { parameters += [("\(b).conv", [c, c, 3, 3]), ("\(b).gn.weight", [c]), ("\(b).gn.bias", [c])] }
         parameters += [("fuse.up", [c, c, 1, 1]), ("fuse.down", [c, c, 3, 3])]
@@ -146,7 +148,7 @@ public enum TestGraphs {
             node("o1", GraphOps.GroupNormalization(numGroups: 1), ["fused1", "b1.out.weight", "b1.out.bias"]),
             node("o2", GraphOps.GroupNormalization(numGroups: 1), ["fused2", "b2.out.weight", "b2.out.bias"]),
             node("f1", GraphOps.Flatten(), ["o1"]), node("f2", GraphOps.Flatten(), ["o2"]),
-            node("f", GraphOps.Concat(axis: 0), ["f1", "f2"]),
+            node("f", GraphOps.Concat(axis: 0), ["f1", "f2"])
         ]
         return try Graph(state: ("h", [d1 + d2]), input: ("x", [ci, s, s]), parameters: parameters, nodes: nodes)
     }
@@ -155,7 +157,7 @@ public enum TestGraphs {
     public static func twoResolutionModel(channels c: Int = 2, size s: Int = 4, classes: Int = 3, seed: UInt64 = 8) -> ImplicitModel {
         model(
             try! twoResolution(channels: c, inChannels: 1, size: s), classes: classes, seed: seed,
-            center: { $0.hasSuffix(".out.weight") ? 0.3 : $0.hasSuffix("gn.weight") ? 1 : 0 }
-        ) { name, _ in name.hasSuffix("weight") || name.hasSuffix("bias") ? 0.05 : 0.3 }
+            center: { $0.hasSuffix(".out.weight") ? 0.3 : $0.hasSuffix("gn.weight") ? 1 : 0 },
+            scale: { name, _ in name.hasSuffix("weight") || name.hasSuffix("bias") ? 0.05 : 0.3 })
     }
 }
