@@ -112,6 +112,20 @@ public enum OpChecks {
             report.factors = max(report.factors, difference(materialized, dense))
         }
         guard !allShared else { return report }
+        // 3a. A shared input's tangent with one row per sample (a per-sample δθ_i, the Gram's parameter JVP rows): row i
+        // of the JVP is the JVP of row i's tangent alone.
+        for k in inputs.indices where inputs[k].shared {
+            let rowsTangent = gaussian(samples, inputs[k].count, &rng)
+            var perSample = [Matrix?](repeating: nil, count: inputs.count)
+            perSample[k] = rowsTangent
+            let together = point.jvp(perSample) ?? Matrix(zeros: samples, outCount)
+            for i in 0..<samples {
+                perSample[k] = rowsTangent.selectingRows([i])
+                let one = point.jvp(perSample) ?? Matrix(zeros: 1, outCount)
+                report.batching = max(
+                    report.batching, difference(together.selectingRows([i]), one.expandingRows(to: samples).selectingRows([i])))
+            }
+        }
         // 3. Batched = per sample, and the point's restriction = the point of one sample.
         for i in 0..<samples {
             let xi = zip(inputs, x).map { $0.shared ? $1 : $1.selectingRows([i]) }
