@@ -1,13 +1,10 @@
 import PhantomLinearAlgebra
 
-/// One PyTorch module inside a cell: its tensors carry the module's state-dict names ("cell.conv1.weight").
-///
-/// A cell (``LayerComposition``) is a small graph of layers. There are two kinds, and the graph only knows
-/// these two protocols, never a concrete layer:
-/// - ``AffineLayer``: y = A_W z + b, linear in its input z and in its weight W (Linear, Conv2d). Affine layers
-///   appear as terms of a sum node, so residual adds and the injection add fuse into one accumulation.
-/// - ``MapLayer``: any other map y = φ(z; θ) (tanh, ReLU, LayerNorm, GroupNorm), with a ``MapPoint`` that
-///   holds what its derivatives at z need.
+/// A kernel with PyTorch's module semantics and state-dict names ("cell.conv1.weight"), which the graph's ops compute
+/// with (docs/Graphs.md): the convolution (`Conv`, stride 1, padding k/2) and the normalisations. Two kinds:
+/// - ``AffineLayer``: y = A_W z + b, linear in its input z and in its weight W (Conv2d).
+/// - ``MapLayer``: any other map y = φ(z; θ) (LayerNorm, GroupNorm), with a ``MapPoint`` that holds what its
+///   derivatives at z need.
 ///
 /// Every product is batched: a batch is a B×width ``Matrix``, one sample per row, each sample flattened in
 /// PyTorch's order (NCHW for images). Derivations: docs/LayerDerivatives.md.
@@ -30,7 +27,7 @@ extension Layer {
 
 /// A layer y = A_W z + b whose output is linear in its input z and in its weight W (bias optional).
 ///
-/// The products read an *operand*, a form of z prepared once per point (z itself for Linear, the im2col patches
+/// The products read an *operand*, a form of z prepared once per point (the im2col patches
 /// for Conv2d), so a perturbation of W at a fixed point does not prepare z again.
 public protocol AffineLayer: Layer {
     /// Whether the layer has a bias b (the last tensor).
@@ -59,16 +56,12 @@ public protocol AffineLayer: Layer {
     /// Per-sample parameter JVPs: y_i ← y_i + A_{δW_i} z_i + δb_i, with row i of `dthetas` holding sample i's
     /// flat (weight, bias) perturbation in columns offset..<offset+parameterCount (default: one sample at a time).
     func addParameterJVPRows(_ dthetas: Matrix, offset: Int, operand: Matrix, to y: inout Matrix)
-    /// For a layer whose output row r depends only on the parameters of row r (Linear): the features φ with
-    /// ∂y_r/∂θ_row r = φᵀ for sample i (the input row, then 1 for the bias). Nil for other layers.
-    func rowFeatures(operand: Matrix, sample i: Int) -> [Double]?
 }
 
 extension AffineLayer {
     public func parameterVJPs(_ gs: [Matrix], operand: Matrix) -> [[Double]] {
         gs.map { parameterVJP($0, operand: operand) }
     }
-    public func rowFeatures(operand: Matrix, sample i: Int) -> [Double]? { nil }
 
     public func parameterFactor(_ g: Matrix, operand: Matrix) -> ParameterFactors.Part {
         var rows = Matrix(zeros: g.rows, parameterCount)
