@@ -56,16 +56,6 @@ public struct SafetensorsImporter: Sendable {
         ]
             + CellKind.builtins.flatMap(ModelShape.extraDimensionNames).map { "phantom.\($0)" })
 
-    /// The tensor that tells a cell kind apart when the metadata does not name one.
-    static func signatureTensor(_ kind: CellKind) -> String {
-        switch kind {
-        case .tanh: "cell.weight"
-        case .resmlp: "cell.linear1.weight"
-        case .mdeq: "cell.conv1.weight"
-        case .graph: preconditionFailure("a graph cell has no signature tensor")
-        }
-    }
-
     public func importCheckpoint(_ path: String) throws -> Checkpoint {
         try importCheckpoint(FileSnapshot(path))
     }
@@ -83,7 +73,7 @@ public struct SafetensorsImporter: Sendable {
 
         // The cell kind: metadata, option, or inferred.
         var kind: CellKind
-        let candidates = CellKind.builtins.filter { tensors[Self.signatureTensor($0)] != nil }
+        let candidates = CellKind.builtins.filter { tensors[$0.builtin!.signatureTensor] != nil }
         if let name = metadata["phantom.cell"] {
             guard let k = CellKind.builtin(named: name) else {
                 throw fail(
@@ -133,18 +123,16 @@ public struct SafetensorsImporter: Sendable {
             }
             return value
         }
-        let shape: ModelShape
         let c = try dimension("c", tensor: "head.weight", axis: 0)
-        switch kind {
-        case .tanh, .resmlp:
-            let d = try dimension("d", tensor: "injection.weight", axis: 0)
-            let n = try dimension("n_in", tensor: "injection.weight", axis: 1)
-            let m = kind == .resmlp ? try dimension("m", tensor: "cell.linear1.weight", axis: 0) : 0
-            shape = ModelShape(kind: kind, inputDimension: n, stateDimension: d, outputDimension: c, hiddenWidth: m)
-        case .mdeq:
-            shape = try mdeqShape(metadata: metadata, classes: c, dimension: { try dimension($0, tensor: $1, axis: $2) }, fail)
-        case .graph: preconditionFailure("refused above")
+        func declared(_ key: String) throws -> Int? {
+            guard let text = metadata["phantom.\(key)"] else { return nil }
+            guard let value = Int(text), (1...InputLimits.maximumDimension).contains(value) else {
+                throw fail("metadata phantom.\(key) = '\(text)' is not an integer in 1…\(InputLimits.maximumDimension)")
+            }
+            return value
         }
+        let shape = try kind.builtin!.stateDictShape(
+            classes: c, metadata: metadata, dimension: { try dimension($0, tensor: $1, axis: $2) }, declared: declared, fail: fail)
         let (n, d) = (shape.inputDimension, shape.stateDimension)
         let total = shape.parameterCount
         guard total <= InputLimits.maximumModelParameters else {
@@ -237,55 +225,4 @@ public struct SafetensorsImporter: Sendable {
 }
 
 extension SafetensorsImporter {
-    /// The mdeq shape: C and C_in from `injection.weight` [C, C_in, 3, 3], E·C from `cell.conv1.weight`, d from
-    /// `head.weight` [c, d]; H and W from `phantom.height`/`phantom.width` (or H = W = √(d/C) when d/C is a
-    /// square); G from `phantom.groups`, which no tensor holds. Every value is checked against its metadata.
-    func mdeqShape(
-        metadata: [String: String], classes c: Int,
-        dimension: (String, String, Int) throws -> Int, _ fail: (String) -> SafetensorsError
-    ) throws -> ModelShape {
-        let channels = try dimension("channels", "injection.weight", 0)
-        let inChannels = try dimension("in_channels", "injection.weight", 1)
-        let d = try dimension("d", "head.weight", 1)
-        let wide = try dimension("expansion·channels", "cell.conv1.weight", 0)
-        guard wide % channels == 0 else {
-            throw fail(
-                "tensor 'cell.conv1.weight' has \(wide) output channels, not a multiple of channels = \(channels) (from 'injection.weight')"
-            )
-        }
-        func declared(_ key: String) throws -> Int? {
-            guard let text = metadata["phantom.\(key)"] else { return nil }
-            guard let value = Int(text), (1...InputLimits.maximumDimension).contains(value) else {
-                throw fail("metadata phantom.\(key) = '\(text)' is not an integer in 1…\(InputLimits.maximumDimension)")
-            }
-            return value
-        }
-        if let e = try declared("expansion"), e * channels != wide {
-            throw fail("metadata phantom.expansion = \(e) does not match tensor 'cell.conv1.weight' (\(wide) = E·\(channels) channels)")
-        }
-        guard d % channels == 0 else { throw fail("tensor 'head.weight' has d = \(d) columns, not a multiple of channels = \(channels)") }
-        var height = try declared("height"), width = try declared("width")
-        if height == nil || width == nil {
-            let area = d / channels, side = Int(Double(area).squareRoot().rounded())
-            guard side * side == area else {
-                throw fail("metadata phantom.height and phantom.width are missing and d/channels = \(area) is not a square; set them")
-            }
-            height = height ?? side
-            width = width ?? side
-        }
-        guard let groups = try declared("groups") else {
-            throw fail("metadata phantom.groups is missing (GroupNorm's group count is in no tensor); set it")
-        }
-        let shape = ModelShape(
-            kind: .mdeq, inputDimension: inChannels * height! * width!, stateDimension: d, outputDimension: c,
-            extraDimensions: [
-                "channels": channels, "in_channels": inChannels, "height": height!, "width": width!,
-                "expansion": wide / channels, "groups": groups
-            ])
-        if let problem = shape.problem { throw fail("the mdeq cell does not fit: \(problem)") }
-        if let text = metadata["phantom.n_in"], Int(text) != shape.inputDimension {
-            throw fail("metadata phantom.n_in = \(text) does not match in_channels·height·width = \(shape.inputDimension)")
-        }
-        return shape
-    }
 }

@@ -25,7 +25,7 @@ public struct ModelShape: Sendable, Equatable {
     public init(kind: CellKind, inputDimension n: Int, stateDimension d: Int, outputDimension c: Int, hiddenWidth m: Int = 0) {
         self.init(
             kind: kind, inputDimension: n, stateDimension: d, outputDimension: c,
-            extraDimensions: kind == .resmlp ? ["m": m] : [:])
+            extraDimensions: ModelShape.extraDimensionNames(kind).contains("m") ? ["m": m] : [:])
     }
 
     /// The shape of a model.
@@ -40,19 +40,13 @@ public struct ModelShape: Sendable, Equatable {
     public var hiddenWidth: Int { extraDimensions["m"] ?? 0 }
 
     /// The extra integer dimensions a cell kind declares (checkpoint attributes; `phantom.<name>` metadata).
-    public static func extraDimensionNames(_ kind: CellKind) -> [String] {
-        switch kind {
-        case .tanh: []
-        case .resmlp: ["m"]
-        case .mdeq: MDEQCell.Geometry.names
-        case .graph: []
-        }
-    }
+    public static func extraDimensionNames(_ kind: CellKind) -> [String] { kind.builtin?.extraDimensionNames ?? [] }
 
-    /// What is inconsistent in these dimensions (nil: nothing): a missing extra dimension, or an mdeq geometry
-    /// that does not fit n_in and d or whose groups do not divide the channels. Checked before ``specs``.
+    /// What is inconsistent in these dimensions (nil: nothing): a missing extra dimension, dimensions the kind refuses
+    /// (an mdeq geometry that does not fit n_in and d), or a graph whose h and x do not have d and n_in values. Checked
+    /// before ``specs``.
     public var problem: String? {
-        if kind == .graph {
+        guard let builtin = kind.builtin else {
             guard let graph else { return Self.graphProblem }
             if graph.stateDimension != stateDimension || graph.inputDimension != inputDimension {
                 return "the graph's h has \(graph.stateDimension) values and x \(graph.inputDimension), not d = \(stateDimension) "
@@ -60,11 +54,8 @@ public struct ModelShape: Sendable, Equatable {
             }
             return nil
         }
-        for name in Self.extraDimensionNames(kind) where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
-        if kind == .mdeq, let g = MDEQCell.Geometry(extraDimensions) {
-            return g.problem(inputDimension: inputDimension, stateDimension: stateDimension)
-        }
-        return nil
+        for name in builtin.extraDimensionNames where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
+        return builtin.problem(self)
     }
 
     /// Why a shape of kind `graph` is refused: its tensors follow from the graph, which a shape does not hold.
@@ -73,31 +64,16 @@ public struct ModelShape: Sendable, Equatable {
     /// A cell of this shape with zero weights (normalisations at γ = 1, β = 0). Precondition: ``problem`` is nil.
     public func cell(normEpsilon: Double? = nil) -> any ImplicitCell {
         precondition(problem == nil, problem ?? "")
-        switch kind {
-        case .tanh:
-            return TanhCell(stateDimension: stateDimension, inputDimension: inputDimension)
-        case .resmlp:
-            var resmlp = ResMLPCell(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
-            if let normEpsilon { resmlp.normEpsilon = normEpsilon }
-            return resmlp
-        case .mdeq:
-            return MDEQCell(MDEQCell.Geometry(extraDimensions)!, normEpsilon: normEpsilon ?? ResMLPCell.layerNormEpsilon)
-        case .graph: return GraphCell(graph: graph!)
-        }
+        guard let builtin = kind.builtin else { return GraphCell(graph: graph!) }
+        return builtin.init(shape: self, normEpsilon: normEpsilon)
     }
 
     /// Whether the cell has normalisation layers (and so an ε: `norm_eps`).
-    public var hasNormalization: Bool { kind == .resmlp || kind == .mdeq }
+    public var hasNormalization: Bool { kind.builtin?.hasNormalization ?? false }
 
     /// The cell's tensors, then the head's: the checkpoint order. Computed without allocating any tensor.
     public var specs: [ParameterSpec] {
-        let cell: ParameterLayout =
-            switch kind {
-            case .tanh: TanhCell.layout(stateDimension: stateDimension, inputDimension: inputDimension)
-            case .resmlp: ResMLPCell.layout(stateDimension: stateDimension, inputDimension: inputDimension, hiddenWidth: hiddenWidth)
-            case .mdeq: MDEQCell.layout(MDEQCell.Geometry(extraDimensions)!)
-            case .graph: graph!.cellLayout
-            }
+        let cell = kind.builtin?.layout(self) ?? graph!.cellLayout
         return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
     }
 

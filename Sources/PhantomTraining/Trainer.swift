@@ -80,38 +80,11 @@ public struct Trainer: Sendable {
             let bound = 1 / Double(fanIn).squareRoot()
             return Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in bound * (2 * rng.nextUniform() - 1) })
         }
-        let d = configuration.hidden, n = train.x.columns, m = configuration.mlpWidth
-        var cell: any ImplicitCell
-        switch configuration.cell {
-        case .tanh:
-            var w = uniform(d, d, fanIn: d)
-            BLAS.scal(0.5 / max((try? w.spectralNorm()) ?? 1, 1e-12), &w.elements)
-            cell = TanhCell(injectionWeight: uniform(d, n, fanIn: n), injectionBias: uniform(1, d, fanIn: n).elements, cellWeight: w)
-        case .resmlp:
-            var c = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
-            c.linear1Weight = uniform(m, d, fanIn: d)
-            c.linear1Bias = uniform(1, m, fanIn: d).elements
-            c.linear2Weight = 0.3 * uniform(d, m, fanIn: m)
-            c.linear2Bias = uniform(1, d, fanIn: m).elements
-            c.injectionWeight = uniform(d, n, fanIn: n)
-            c.injectionBias = uniform(1, d, fanIn: n).elements
-            c.normWeight = [Double](repeating: 0.5, count: d)
-            cell = c
-        case .graph: preconditionFailure("a graph cell's run starts from its model (TrainingRun.start(…, from:))")
-        case .mdeq:
-            // The geometry was checked when the run started (TrainingRun.start).
-            var c = MDEQCell(try! configuration.mdeqGeometry(for: train))
-            let g = c.geometry, e = g.expansion * g.channels
-            func conv(_ name: String, _ cout: Int, _ cin: Int, scale: Double = 1) {
-                c.graphCell.setTensor(name, uniform(1, cout * cin * 9, fanIn: cin * 9).elements.map { scale * $0 })
-            }
-            conv("injection.weight", g.channels, g.inChannels)
-            c.graphCell.setTensor("injection.bias", uniform(1, g.channels, fanIn: g.inChannels * 9).elements)
-            conv("cell.conv1.weight", e, g.channels)
-            conv("cell.conv2.weight", g.channels, e, scale: 0.3)
-            c.graphCell.setTensor("cell.gn3.weight", [Double](repeating: 0.5, count: g.channels))
-            cell = c
+        guard let builtin = configuration.cell.builtin else {
+            preconditionFailure("a graph cell's run starts from its model (TrainingRun.start(…, from:))")
         }
+        // The shape was checked when the run started (TrainingRun.start).
+        let cell = builtin.initialized(try! configuration.modelShape(for: train, classes: classes)) { uniform($0, $1, fanIn: $2) }
         let dState = cell.stateDimension
         return ImplicitModel(
             cell: cell,

@@ -72,16 +72,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
         groups: Int = defaultGroups, estimatorSettings: EstimatorSettings = .standard,
         adjointBudget: Int = EstimatorSettings.defaultAdjointBudget
     ) throws(ConfigurationError) {
-        if cell == .graph {
+        if cell.builtin == nil {
             // A graph cell's d is its model's (``TrainingRun/start(_:data:folder:force:from:)``); any d a checkpoint holds.
             guard hidden >= 1, hidden <= InputLimits.maximumDimension else {
                 throw ConfigurationError("the state dimension d must lie in 1…\(InputLimits.maximumDimension), got \(hidden)")
             }
-        } else if cell != .mdeq {
+        } else if cell.settings.contains(.hidden) {
             guard hidden >= 1, hidden <= 4096 else {
                 throw ConfigurationError("hidden (the state dimension d) must lie in 1…4096, got \(hidden)")
             }
-        } else {
+        }
+        if cell.settings.contains(.channels) {
             guard channels >= 1, channels <= 1024 else { throw ConfigurationError("the channels C must lie in 1…1024, got \(channels)") }
             guard expansion >= 1, expansion <= 16 else { throw ConfigurationError("the expansion E must lie in 1…16, got \(expansion)") }
             guard groups >= 1, channels % groups == 0 else {
@@ -128,6 +129,21 @@ public struct TrainingConfiguration: Sendable, Equatable {
         self.groups = groups
         self.estimatorSettings = estimatorSettings
         self.adjointBudget = adjointBudget
+    }
+
+    /// The shape of a new run's model for `data` with `classes` outputs: d from `hidden` (with m for a cell that takes it),
+    /// or, for a cell whose state is an image (it takes `--channels`), the geometry the data's images and the settings give.
+    /// - Throws: ``ConfigurationError`` when the data does not fit the cell.
+    public func modelShape(for data: DataSet, classes: Int) throws(ConfigurationError) -> ModelShape {
+        if cell.settings.contains(.channels) {
+            let g = try mdeqGeometry(for: data)
+            return ModelShape(
+                kind: cell, inputDimension: g.inputDimension, stateDimension: g.stateDimension, outputDimension: classes,
+                extraDimensions: Dictionary(uniqueKeysWithValues: zip(MDEQCell.Geometry.names, g.values)))
+        }
+        return ModelShape(
+            kind: cell, inputDimension: data.x.columns, stateDimension: hidden, outputDimension: classes,
+            extraDimensions: cell.settings.contains(.mlpWidth) ? ["m": mlpWidth] : [:])
     }
 
     /// The mdeq geometry for inputs of `data`: its images [C_in, H, W], or 1×s×s for flat inputs of s² features

@@ -49,10 +49,12 @@ public struct TrainingRun {
         initialPath: String? = nil
     ) throws -> TrainingRun {
         let loaded = try RunData(data)
-        if configuration.cell == .graph && initial == nil {
-            throw ConfigurationError("a graph cell's run starts from a checkpoint that holds its graph (--from)")
+        if initial == nil {
+            guard configuration.cell.builtin != nil else {
+                throw ConfigurationError("a graph cell's run starts from a checkpoint that holds its graph (--from)")
+            }
+            _ = try configuration.modelShape(for: loaded.train, classes: loaded.classes)
         }
-        if configuration.cell == .mdeq && initial == nil { _ = try configuration.mdeqGeometry(for: loaded.train) }
         if let initial {
             try loaded.train.checkInputs(
                 initial.inputDimension, image: initial.cell.inputImageShape, path: loaded.path, model: "the initial model")

@@ -15,7 +15,7 @@ import PhantomLinearAlgebra
 ///
 /// Complexity per sample: forward and each JVP/VJP 2·9·E·C²·H·W multiply-adds for the two convolutions (GEMMs on
 /// im2col patches) plus O(E·C·H·W) for the norms.
-public struct MDEQCell: GraphBackedCell {
+public struct MDEQCell: BuiltinCell {
     public var graphCell: GraphCell
     public var kind: CellKind { .mdeq }
     public let geometry: Geometry
@@ -87,6 +87,79 @@ public struct MDEQCell: GraphBackedCell {
             self = MDEQCell(geometry, normEpsilon: newValue)
             graphCell.parameters = theta
         }
+    }
+
+    public static let extraDimensionNames = Geometry.names
+    public static let hasNormalization = true
+    public static let signatureTensor = "cell.conv1.weight"
+    /// The geometry's problem: all positive, G dividing C and E·C, C·H·W = d, C_in·H·W = n_in.
+    public static func problem(_ shape: ModelShape) -> String? {
+        Geometry(shape.extraDimensions)?.problem(inputDimension: shape.inputDimension, stateDimension: shape.stateDimension)
+    }
+    public static func layout(_ shape: ModelShape) -> ParameterLayout { layout(Geometry(shape.extraDimensions)!) }
+    public init(shape: ModelShape, normEpsilon: Double?) {
+        self.init(Geometry(shape.extraDimensions)!, normEpsilon: normEpsilon ?? ResMLPCell.layerNormEpsilon)
+    }
+
+    /// C and C_in from `injection.weight` [C, C_in, 3, 3], E·C from `cell.conv1.weight`, d from `head.weight` [c, d]; H and
+    /// W from `phantom.height`/`phantom.width` (or H = W = √(d/C) when d/C is a square); G from `phantom.groups`, which no
+    /// tensor holds. Every value is checked against its metadata.
+    public static func stateDictShape(
+        classes c: Int, metadata: [String: String], dimension: (String, String, Int) throws -> Int,
+        declared: (String) throws -> Int?, fail: (String) -> any Error
+    ) throws -> ModelShape {
+        let channels = try dimension("channels", "injection.weight", 0)
+        let inChannels = try dimension("in_channels", "injection.weight", 1)
+        let d = try dimension("d", "head.weight", 1)
+        let wide = try dimension("expansion·channels", "cell.conv1.weight", 0)
+        guard wide % channels == 0 else {
+            throw fail(
+                "tensor 'cell.conv1.weight' has \(wide) output channels, not a multiple of channels = \(channels) (from 'injection.weight')"
+            )
+        }
+        if let e = try declared("expansion"), e * channels != wide {
+            throw fail("metadata phantom.expansion = \(e) does not match tensor 'cell.conv1.weight' (\(wide) = E·\(channels) channels)")
+        }
+        guard d % channels == 0 else { throw fail("tensor 'head.weight' has d = \(d) columns, not a multiple of channels = \(channels)") }
+        var height = try declared("height"), width = try declared("width")
+        if height == nil || width == nil {
+            let area = d / channels, side = Int(Double(area).squareRoot().rounded())
+            guard side * side == area else {
+                throw fail("metadata phantom.height and phantom.width are missing and d/channels = \(area) is not a square; set them")
+            }
+            height = height ?? side
+            width = width ?? side
+        }
+        guard let groups = try declared("groups") else {
+            throw fail("metadata phantom.groups is missing (GroupNorm's group count is in no tensor); set it")
+        }
+        let shape = ModelShape(
+            kind: .mdeq, inputDimension: inChannels * height! * width!, stateDimension: d, outputDimension: c,
+            extraDimensions: [
+                "channels": channels, "in_channels": inChannels, "height": height!, "width": width!,
+                "expansion": wide / channels, "groups": groups
+            ])
+        if let problem = shape.problem { throw fail("the mdeq cell does not fit: \(problem)") }
+        if let text = metadata["phantom.n_in"], Int(text) != shape.inputDimension {
+            throw fail("metadata phantom.n_in = \(text) does not match in_channels·height·width = \(shape.inputDimension)")
+        }
+        return shape
+    }
+
+    /// PyTorch's initialisation of the convolutions, conv2 scaled by 0.3 and gn3's γ = 0.5, so that the first fixed
+    /// points are easy to find.
+    public static func initialized(_ shape: ModelShape, uniform: (Int, Int, Int) -> Matrix) -> MDEQCell {
+        var c = MDEQCell(Geometry(shape.extraDimensions)!)
+        let g = c.geometry, e = g.expansion * g.channels
+        func conv(_ name: String, _ cout: Int, _ cin: Int, scale: Double = 1) {
+            c.graphCell.setTensor(name, uniform(1, cout * cin * 9, cin * 9).elements.map { scale * $0 })
+        }
+        conv("injection.weight", g.channels, g.inChannels)
+        c.graphCell.setTensor("injection.bias", uniform(1, g.channels, g.inChannels * 9).elements)
+        conv("cell.conv1.weight", e, g.channels)
+        conv("cell.conv2.weight", g.channels, e, scale: 0.3)
+        c.graphCell.setTensor("cell.gn3.weight", [Double](repeating: 0.5, count: g.channels))
+        return c
     }
 
     /// The tensors of an mdeq cell of geometry g, computed without building it.

@@ -14,7 +14,7 @@ import PhantomLinearAlgebra
 /// relu′(0) = 0, as in PyTorch.
 ///
 /// Complexity: forward three GEMMs; JVP/VJP in the state two or three GEMMs.
-public struct ResMLPCell: GraphBackedCell {
+public struct ResMLPCell: BuiltinCell {
     /// PyTorch's LayerNorm default ε.
     public static let layerNormEpsilon = 1e-5
 
@@ -32,6 +32,44 @@ public struct ResMLPCell: GraphBackedCell {
         hiddenWidth = m
         graphCell = GraphCell(graph: BuiltinGraphs.resmlp(stateDimension: d, inputDimension: n, hiddenWidth: m, normEpsilon: normEpsilon))
         graphCell.setTensor("cell.norm.weight", [Double](repeating: 1, count: d))
+    }
+
+    public static let extraDimensionNames = ["m"]
+    public static let hasNormalization = true
+    public static let signatureTensor = "cell.linear1.weight"
+    public static func problem(_ shape: ModelShape) -> String? { nil }
+    public static func layout(_ shape: ModelShape) -> ParameterLayout {
+        layout(stateDimension: shape.stateDimension, inputDimension: shape.inputDimension, hiddenWidth: shape.hiddenWidth)
+    }
+    public init(shape: ModelShape, normEpsilon: Double?) {
+        self.init(
+            stateDimension: shape.stateDimension, inputDimension: shape.inputDimension, hiddenWidth: shape.hiddenWidth,
+            normEpsilon: normEpsilon ?? Self.layerNormEpsilon)
+    }
+
+    /// d and n_in from `injection.weight` [d, n_in], m from `cell.linear1.weight` [m, d].
+    public static func stateDictShape(
+        classes c: Int, metadata: [String: String], dimension: (String, String, Int) throws -> Int,
+        declared: (String) throws -> Int?, fail: (String) -> any Error
+    ) throws -> ModelShape {
+        let d = try dimension("d", "injection.weight", 0), n = try dimension("n_in", "injection.weight", 1)
+        let m = try dimension("m", "cell.linear1.weight", 0)
+        return ModelShape(kind: .resmlp, inputDimension: n, stateDimension: d, outputDimension: c, extraDimensions: ["m": m])
+    }
+
+    /// PyTorch's initialisation, with the second layer scaled by 0.3 and the LayerNorm gain γ = 0.5 (ρ(J) ≈ 0.5 instead
+    /// of ≈ 0.96 with γ = 1).
+    public static func initialized(_ shape: ModelShape, uniform: (Int, Int, Int) -> Matrix) -> ResMLPCell {
+        let d = shape.stateDimension, n = shape.inputDimension, m = shape.hiddenWidth
+        var c = ResMLPCell(stateDimension: d, inputDimension: n, hiddenWidth: m)
+        c.linear1Weight = uniform(m, d, d)
+        c.linear1Bias = uniform(1, m, d).elements
+        c.linear2Weight = 0.3 * uniform(d, m, m)
+        c.linear2Bias = uniform(1, d, m).elements
+        c.injectionWeight = uniform(d, n, n)
+        c.injectionBias = uniform(1, d, n).elements
+        c.normWeight = [Double](repeating: 0.5, count: d)
+        return c
     }
 
     /// The tensors of a resmlp cell, computed without building it (the graph's ``GraphCell/layout`` equals it).

@@ -13,7 +13,7 @@ import PhantomLinearAlgebra
 ///     M Mᵀ = D² (‖h‖² + ‖x‖² + 1)    (docs/Theory.md §3, closed form of the Gram of M)
 ///
 /// Complexity: forward two GEMMs (B×d×d and B×n_in×d); each JVP/VJP one or two GEMMs.
-public struct TanhCell: GraphBackedCell {
+public struct TanhCell: BuiltinCell {
     public var graphCell: GraphCell
     public var kind: CellKind { .tanh }
     public var extraDimensions: [String: Int] { [:] }
@@ -31,6 +31,34 @@ public struct TanhCell: GraphBackedCell {
     /// Zero parameters of the given dimensions.
     public init(stateDimension d: Int, inputDimension n: Int) {
         graphCell = GraphCell(graph: BuiltinGraphs.tanh(stateDimension: d, inputDimension: n))
+    }
+
+    public static let extraDimensionNames: [String] = []
+    public static let hasNormalization = false
+    public static let signatureTensor = "cell.weight"
+    public static func problem(_ shape: ModelShape) -> String? { nil }
+    public static func layout(_ shape: ModelShape) -> ParameterLayout {
+        layout(stateDimension: shape.stateDimension, inputDimension: shape.inputDimension)
+    }
+    public init(shape: ModelShape, normEpsilon: Double?) {
+        self.init(stateDimension: shape.stateDimension, inputDimension: shape.inputDimension)
+    }
+
+    /// d and n_in from `injection.weight` [d, n_in].
+    public static func stateDictShape(
+        classes c: Int, metadata: [String: String], dimension: (String, String, Int) throws -> Int,
+        declared: (String) throws -> Int?, fail: (String) -> any Error
+    ) throws -> ModelShape {
+        let d = try dimension("d", "injection.weight", 0), n = try dimension("n_in", "injection.weight", 1)
+        return ModelShape(kind: .tanh, inputDimension: n, stateDimension: d, outputDimension: c, extraDimensions: [:])
+    }
+
+    /// W drawn and scaled to ‖W‖₂ = 0.5 (ρ(J) ≤ 0.5 at the start), then U and b.
+    public static func initialized(_ shape: ModelShape, uniform: (Int, Int, Int) -> Matrix) -> TanhCell {
+        let d = shape.stateDimension, n = shape.inputDimension
+        var w = uniform(d, d, d)
+        BLAS.scal(0.5 / max((try? w.spectralNorm()) ?? 1, 1e-12), &w.elements)
+        return TanhCell(injectionWeight: uniform(d, n, n), injectionBias: uniform(1, d, n).elements, cellWeight: w)
     }
 
     /// The tensors of a tanh cell, computed without building it (the graph's ``GraphCell/layout`` equals it).
