@@ -63,17 +63,20 @@ extension Matrix {
         return Matrix(rows: rows, columns: index.count, elements: out)
     }
 
-    /// The adjoint of ``gatheringColumns(_:)``: column index[j] of the result accumulates column j of self.
-    func scatteringColumns(_ index: [Int]?, count: Int) -> Matrix {
-        guard let index else { return self }
-        var out = [Double](repeating: 0, count: rows * count)
+    /// The adjoint of ``gatheringColumns(_:)``: column index[j] of the result accumulates column j of self; with
+    /// `sumRows`, every row into one, in one running sum per column over (row, j) in order — the order a convolution's
+    /// bias gradient sums in (``Conv2d``), so a bias added after a sum has the same gradient to the last bit.
+    func scatteringColumns(_ index: [Int]?, count: Int, sumRows: Bool = false) -> Matrix {
+        guard let index else { return sumRows ? rowSum : self }
+        let outRows = sumRows ? 1 : rows
+        var out = [Double](repeating: 0, count: outRows * count)
         elements.withUnsafeBufferPointer { e in
             for r in 0..<rows {
-                let base = r * columns, to = r * count
+                let base = r * columns, to = sumRows ? 0 : r * count
                 for (j, i) in index.enumerated() { out[to + i] += e[base + j] }
             }
         }
-        return Matrix(rows: rows, columns: count, elements: out)
+        return Matrix(rows: outRows, columns: count, elements: out)
     }
 
     /// Selects rows of a batch, leaving a one-row (shared) matrix as it is.
@@ -168,8 +171,8 @@ struct BinaryPoint<Op: BinaryElementwiseOp>: OpPoint {
     func vjp(_ g: Matrix, wanted: [Bool], sumShared: Bool) -> [Matrix?] {
         (0..<2).map { k in
             guard wanted[k] else { return nil }
-            let c = partials[k].times(g).scatteringColumns(indices[k], count: bound.counts[k])
-            return finishCotangent(c, shared: bound.shared[k], sumShared: sumShared)
+            let sum = bound.shared[k] && sumShared
+            return partials[k].times(g).scatteringColumns(indices[k], count: bound.counts[k], sumRows: sum)
         }
     }
 
