@@ -7,7 +7,9 @@ public struct ImplicitModel: Sendable {
     public var head: OutputHead
 
     public init(cell: any ImplicitCell, head: OutputHead) {
-        precondition(head.weight.columns == cell.stateDimension, "head.weight must have d columns")
+        precondition(
+            head.graphHead.map { $0.graph.stateDimension == cell.stateDimension } ?? (head.weight.columns == cell.stateDimension),
+            "the head must read d values")
         self.cell = cell
         self.head = head
     }

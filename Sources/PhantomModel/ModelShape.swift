@@ -52,6 +52,9 @@ public struct ModelShape: Sendable, Equatable {
                 return "the graph's h has \(graph.stateDimension) values and x \(graph.inputDimension), not d = \(stateDimension) "
                     + "and n_in = \(inputDimension)"
             }
+            if let logits = graph.logitsIndex, graph.values[logits].count != outputDimension {
+                return "the graph's logits have \(graph.values[logits].count) values, not c = \(outputDimension)"
+            }
             return nil
         }
         for name in builtin.extraDimensionNames where extraDimensions[name] == nil { return "dimension '\(name)' is missing" }
@@ -74,7 +77,13 @@ public struct ModelShape: Sendable, Equatable {
     /// The cell's tensors, then the head's: the checkpoint order. Computed without allocating any tensor.
     public var specs: [ParameterSpec] {
         let cell = kind.builtin?.layout(self) ?? graph!.cellLayout
-        return cell.specs + OutputHead.layout(classes: outputDimension, stateDimension: stateDimension).specs
+        return cell.specs + headLayout.specs
+    }
+
+    /// The head's tensors: a graph's head parameters when its graph has `logits`, else head.weight and head.bias.
+    var headLayout: ParameterLayout {
+        if let graph, graph.logitsIndex != nil { return graph.headLayout }
+        return OutputHead.layout(classes: outputDimension, stateDimension: stateDimension)
     }
 
     /// p of cell and head together.
@@ -90,7 +99,9 @@ public struct ModelShape: Sendable, Equatable {
     /// `normEpsilon` is the normalisation layers' ε (nil: the default).
     public func model(tensors: [String: [Double]], normEpsilon: Double? = nil) -> ImplicitModel {
         var cell = cell(normEpsilon: normEpsilon)
-        var head = OutputHead(classes: outputDimension, stateDimension: stateDimension)
+        var head =
+            graph.flatMap { $0.logitsIndex == nil ? nil : OutputHead(graph: GraphHead(graph: $0)) }
+            ?? OutputHead(classes: outputDimension, stateDimension: stateDimension)
         cell.parameters = cell.layout.specs.flatMap { tensors[$0.name] ?? [Double](repeating: 0, count: $0.count) }
         head.parameters = head.layout.specs.flatMap { tensors[$0.name] ?? [Double](repeating: 0, count: $0.count) }
         return ImplicitModel(cell: cell, head: head)

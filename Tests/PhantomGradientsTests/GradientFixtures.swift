@@ -25,7 +25,7 @@ enum GradientFixtures {
     enum ModelCase: String, CaseIterable, Sendable, CustomStringConvertible {
         case tanh, resmlp, mdeq
         /// Graph cells that are not built in (``TestGraphs``).
-        case gated, attention, monotone, twoResolution
+        case gated, attention, monotone, twoResolution, gatedWithHead
         var description: String { rawValue }
         var model: ImplicitModel {
             switch self {
@@ -36,6 +36,7 @@ enum GradientFixtures {
             case .attention: TestGraphs.attentionModel()
             case .monotone: TestGraphs.monotoneModel()
             case .twoResolution: TestGraphs.twoResolutionModel()
+            case .gatedWithHead: TestGraphs.gatedWithHeadModel()
             }
         }
     }

@@ -94,4 +94,40 @@ struct GraphCheckpointTests {
             #expect(!error.description.contains("\n"))
         }
     }
+
+    @Test("a graph's own head: its backward equals finite differences, and it travels through a checkpoint")
+    func graphHead() throws {
+        let model = TestGraphs.gatedWithHeadModel(d: 5, n: 3, c: 4, seed: 3)
+        let head = try #require(model.head.graphHead)
+        #expect(model.head.outputDimension == 4 && model.head.layout.names == ["head.P", "head.p", "head.V", "head.v"])
+        var rng = SplitMix64(seed: 2)
+        let h = gaussianMatrix(3, 5, &rng), g = gaussianMatrix(3, 4, &rng)
+        let (dh, dtheta) = head.backward(state: h, logitGradient: g)
+        func value(_ m: ImplicitModel, _ h: Matrix) -> Double { BLAS.dot(m.head.logits(h).elements, g.elements) }
+        let step = 1e-6
+        var fdState: [Double] = []
+        for j in 0..<h.elements.count {
+            var plus = h, minus = h
+            plus.elements[j] += step
+            minus.elements[j] -= step
+            fdState.append((value(model, plus) - value(model, minus)) / (2 * step))
+        }
+        #expect(relativeError(dh.elements, fdState) < 1e-8)
+        let theta = model.head.parameters
+        var fdTheta: [Double] = []
+        for k in theta.indices {
+            var plus = model, minus = model
+            plus.head.parameters[k] += step
+            minus.head.parameters[k] -= step
+            fdTheta.append((value(plus, h) - value(minus, h)) / (2 * step))
+        }
+        #expect(relativeError(dtheta, fdTheta) < 1e-8)
+        _ = theta
+        let path = makeTemporaryFolder() + "/headed.h5"
+        try Checkpoint(model: model).save(to: path)
+        let loaded = try Checkpoint.load(path)
+        #expect(loaded.model.head == model.head)
+        #expect(loaded.model.head.logits(h) == model.head.logits(h))
+        #expect(loaded.model.allSpecs.map(\.name).suffix(4) == ["head.P", "head.p", "head.V", "head.v"])
+    }
 }

@@ -160,4 +160,35 @@ public enum TestGraphs {
             center: { $0.hasSuffix(".out.weight") ? 0.3 : $0.hasSuffix("gn.weight") ? 1 : 0 },
             scale: { name, _ in name.hasSuffix("weight") || name.hasSuffix("bias") ? 0.05 : 0.3 })
     }
+
+    /// The gated cell with its own nonlinear head in the graph: logits = V tanh(P h + p) + v (head parameters P [m, d],
+    /// p [m], V [c, m], v [c]).
+    public static func gatedWithHead(stateDimension d: Int, inputDimension n: Int, hidden m: Int, classes c: Int) throws -> Graph {
+        let cell = try gated(stateDimension: d, inputDimension: n)
+        let nodes =
+            cell.nodes + [
+                node("head_hidden", GraphOps.Gemm(), ["h", "head.P", "head.p"]), node("head_act", GraphOps.Tanh(), ["head_hidden"]),
+                node("logits", GraphOps.Gemm(), ["head_act", "head.V", "head.v"])
+            ]
+        let parameters =
+            cell.cellLayout.specs.map { (name: $0.name, shape: $0.shape) }
+            + [("head.P", [m, d]), ("head.p", [m]), ("head.V", [c, m]), ("head.v", [c])]
+        return try Graph(
+            state: ("h", [d]), input: ("x", [n]), parameters: parameters, constants: [("one", [], [1])], nodes: nodes, logits: "logits")
+    }
+
+    /// The gated cell with a graph head; its model's head is the graph's (``GraphHead``).
+    public static func gatedWithHeadModel(d: Int = 6, n: Int = 3, c: Int = 3, seed: UInt64 = 12) -> ImplicitModel {
+        let graph = try! gatedWithHead(stateDimension: d, inputDimension: n, hidden: 5, classes: c)
+        var rng = SplitMix64(seed: seed)
+        var cell = GraphCell(graph: graph)
+        cell.parameters = cell.layout.specs.flatMap { spec in
+            let s =
+                spec.name.hasSuffix(".W") ? 0.4 / Double(d).squareRoot() : spec.name.hasSuffix(".U") ? 0.5 / Double(n).squareRoot() : 0.1
+            return (0..<spec.count).map { _ in s * rng.nextGaussian() }
+        }
+        var head = GraphHead(graph: graph)
+        head.parameters = head.layout.specs.flatMap { spec in (0..<spec.count).map { _ in 0.7 * rng.nextGaussian() } }
+        return ImplicitModel(cell: cell, head: OutputHead(graph: head))
+    }
 }

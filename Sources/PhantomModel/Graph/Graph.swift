@@ -48,6 +48,7 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     case parameterSharedByCellAndHead(String)
     case unusedParameter(String)
     case headDependsOnInput(String)
+    case logitsShape(output: String, shape: [Int])
     case tooLarge(String)
 
     public var description: String {
@@ -65,6 +66,8 @@ public enum GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         case .parameterSharedByCellAndHead(let p): "parameter \(p) is used by both the cell (f) and the head (logits)"
         case .unusedParameter(let p): "parameter \(p) is used by neither f nor logits"
         case .headDependsOnInput(let v): "the head (logits) depends on the input \(v); it may read only h and its own parameters"
+        case .logitsShape(let o, let s):
+            "output \(o) has shape \(shapeText(s)); the head's output is one row of c class scores ([c] or [1, c])"
         case .tooLarge(let what): "\(what) is larger than the toolkit accepts"
         }
     }
@@ -235,6 +238,8 @@ public struct Graph: Sendable {
             guard let l = index[logits] else { throw .missingOutput(logits) }
             head = ancestry(l)
             logitsIndex = l
+            let shape = values[l].shape
+            guard shape.count == 1 || (shape.count == 2 && shape[0] == 1) else { throw .logitsShape(output: logits, shape: shape) }
             if head.leaves.contains(1) { throw .headDependsOnInput(input.name) }
         }
         var cellParameters: [Int] = [], headParameters: [Int] = []

@@ -1,15 +1,18 @@
 import Foundation
 import PhantomLinearAlgebra
 
-/// The output head on the fixed point: logits = head.weight · h* + head.bias.
+/// The output head on the fixed point: logits = head.weight · h* + head.bias, or a graph's head (``GraphHead``: the
+/// subgraph from h to the graph's `logits`).
 ///
 /// head.weight is [c, d], head.bias is [c]. No gradient estimator changes the head's gradient (it does
 /// not go through the implicit layer); analyses report it separately.
 public struct OutputHead: Sendable, Equatable {
-    /// head.weight, c×d.
+    /// head.weight, c×d (0×0 for a graph's head).
     public var weight: Matrix
-    /// head.bias, c.
+    /// head.bias, c (empty for a graph's head).
     public var bias: [Double]
+    /// A graph's head, which replaces the linear map when set.
+    public private(set) var graphHead: GraphHead?
 
     public init(weight: Matrix, bias: [Double]) {
         precondition(weight.rows == bias.count, "OutputHead: weight \(weight.rows)×\(weight.columns), bias \(bias.count)")
@@ -17,22 +20,33 @@ public struct OutputHead: Sendable, Equatable {
         self.bias = bias
     }
 
+    /// The head of a graph.
+    public init(graph: GraphHead) {
+        weight = Matrix(zeros: 0, 0)
+        bias = []
+        graphHead = graph
+    }
+
     public init(classes c: Int, stateDimension d: Int) {
         self.init(weight: Matrix(zeros: c, d), bias: [Double](repeating: 0, count: c))
     }
 
     /// c.
-    public var outputDimension: Int { weight.rows }
+    public var outputDimension: Int { graphHead?.outputDimension ?? weight.rows }
 
     public static func layout(classes c: Int, stateDimension d: Int) -> ParameterLayout {
         ParameterLayout([("head.weight", [c, d]), ("head.bias", [c])])
     }
 
-    public var layout: ParameterLayout { Self.layout(classes: weight.rows, stateDimension: weight.columns) }
+    public var layout: ParameterLayout { graphHead?.layout ?? Self.layout(classes: weight.rows, stateDimension: weight.columns) }
 
     public var parameters: [Double] {
-        get { weight.elements + bias }
+        get { graphHead?.parameters ?? (weight.elements + bias) }
         set {
+            if graphHead != nil {
+                graphHead!.parameters = newValue
+                return
+            }
             let parts = layout.split(newValue)
             weight.elements = Array(parts[0].values)
             bias = Array(parts[1].values)
@@ -41,6 +55,7 @@ public struct OutputHead: Sendable, Equatable {
 
     /// Logits, B×c.
     public func logits(_ h: Matrix) -> Matrix {
+        if let graphHead { return graphHead.logits(h) }
         var z = BLAS.gemm(h, weight, transposeB: true)
         z.addToEachRow(bias)
         return z
@@ -48,7 +63,8 @@ public struct OutputHead: Sendable, Equatable {
 
     /// Backpropagates ∂L/∂logits: returns ∂L/∂h (B×d) and ∂L/∂(head.weight, head.bias).
     public func backward(state h: Matrix, logitGradient g: Matrix) -> (state: Matrix, parameters: [Double]) {
-        (BLAS.gemm(g, weight), BLAS.gemm(g, transposeA: true, h).elements + g.columnSums)
+        if let graphHead { return graphHead.backward(state: h, logitGradient: g) }
+        return (BLAS.gemm(g, weight), BLAS.gemm(g, transposeA: true, h).elements + g.columnSums)
     }
 }
 
