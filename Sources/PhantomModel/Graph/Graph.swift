@@ -107,6 +107,8 @@ public struct Graph: Sendable {
     public let headParameterIndices: [Int]
     /// Per value: the nodes that read it (with repetition when a node reads it twice).
     let consumers: [[Int]]
+    /// A linear layer's weight → its bias, whose factored gradients form one part (``biasCompanions``).
+    let factorBiases: [Int: Int]
 
     static let maxElements = 1 << 28
 
@@ -269,6 +271,9 @@ public struct Graph: Sendable {
         self.cellParameterIndices = cellParameters
         self.headParameterIndices = headParameters
         self.consumers = consumers
+        self.factorBiases = Graph.biasCompanions(
+            values: values, nodeInputs: nodeInputs, nodeOutput: nodeOutput, bound: bound, consumers: consumers,
+            cellParameters: cellParameters)
     }
 
     public var state: GraphValue { values[0] }

@@ -167,16 +167,34 @@ public struct GraphLinearization: CellLinearization {
         return out
     }
 
+    /// Row i: M_iᵀ u_i by parameter, in θ's order — a linear layer's weight and the bias that follows it as one part
+    /// (δ ⊗ z, δ); the other parameters' dense rows, consecutive parameters of one node (a normalisation's γ and β) in
+    /// one part, as a layer's parameters always were (docs/FactoredGradients.md).
     public func parameterFactors(_ u: Matrix) -> ParameterFactors {
         precondition(u.rows == samples, "per-sample parameter VJPs need one cotangent per sample")
         let (cot, factors) = pullBack(u, .parameters(sum: false, factoring: true))
         var parts: [ParameterFactors.Part] = []
-        for v in graph.cellParameterIndices {
+        var merged = Set<Int>()
+        var denseReader: Int?
+        for v in graph.cellParameterIndices where !merged.contains(v) {
             if let part = factors[v] {
+                denseReader = nil
+                if case .outer(let delta, let input, false) = part, let b = graph.factorBiases[v] {
+                    parts.append(.outer(delta: delta, input: input, bias: true))
+                    merged.insert(b)
+                    continue
+                }
                 parts.append(part)
-            } else {
-                parts.append(.dense(cot[v]?.expandingRows(to: u.rows) ?? Matrix(zeros: u.rows, graph.values[v].count)))
+                continue
             }
+            let rows = cot[v]?.expandingRows(to: u.rows) ?? Matrix(zeros: u.rows, graph.values[v].count)
+            let reader = graph.consumers[v].count == 1 ? graph.consumers[v][0] : nil
+            if let reader, reader == denseReader, case .dense(let previous) = parts.last {
+                parts[parts.count - 1] = .dense(previous.appendingColumns(rows))
+            } else {
+                parts.append(.dense(rows))
+            }
+            denseReader = reader
         }
         return ParameterFactors(parts: parts)
     }
@@ -217,5 +235,19 @@ extension Graph {
         var values = initialValues(parameters: parameters, state: h, input: x)
         for n in cellNodes { values[nodeOutput[n]] = bound[n].evaluate(nodeInputs[n].map { values[$0]! }) }
         return values[fIndex]!.expandingRows(to: h.rows)
+    }
+}
+
+extension Matrix {
+    /// [self | other], row by row.
+    func appendingColumns(_ other: Matrix) -> Matrix {
+        precondition(rows == other.rows, "appendingColumns: \(rows) and \(other.rows) rows")
+        var out = [Double]()
+        out.reserveCapacity(rows * (columns + other.columns))
+        for r in 0..<rows {
+            out += elements[(r * columns)..<((r + 1) * columns)]
+            out += other.elements[(r * other.columns)..<((r + 1) * other.columns)]
+        }
+        return Matrix(rows: rows, columns: columns + other.columns, elements: out)
     }
 }

@@ -105,3 +105,42 @@ extension GraphLinearization {
         return slope.row(i).map { $0 * $0 * scale }
     }
 }
+
+extension Graph {
+    /// For a linear layer's weight W (a row-linear node y = W a + …, whose factored gradient is δ ⊗ a with δ the
+    /// cotangent at y), the bias b that comes right after W in θ and whose per-sample gradient is δ itself, bit for bit:
+    /// the node's own bias, or a parameter added to y through a chain of plain sums (each passes its cotangent on
+    /// unchanged). Their factors then form one part, (δ·δ′)(a·a′ + 1), as a linear layer with a bias has
+    /// (docs/FactoredGradients.md). Keyed by W's value index.
+    static func biasCompanions(
+        values: [GraphValue], nodeInputs: [[Int]], nodeOutput: [Int], bound: [any BoundOp], consumers: [[Int]], cellParameters: [Int]
+    ) -> [Int: Int] {
+        let position = Dictionary(uniqueKeysWithValues: cellParameters.enumerated().map { ($1, $0) })
+        func adjacent(_ w: Int, _ b: Int) -> Bool {
+            guard let i = position[w], let j = position[b] else { return false }
+            return j == i + 1 && values[b].role == .parameter
+        }
+        var companions: [Int: Int] = [:]
+        for n in nodeOutput.indices {
+            guard let layer = bound[n] as? any RowLinearBoundOp, layer.isRowLinear else { continue }
+            let inputs = nodeInputs[n], w = inputs[1]
+            guard values[w].role == .parameter, consumers[w] == [n] else { continue }
+            if inputs.count > 2 {
+                if adjacent(w, inputs[2]) && consumers[inputs[2]] == [n] { companions[w] = inputs[2] }
+                continue
+            }
+            var v = nodeOutput[n]
+            while consumers[v].count == 1, let m = consumers[v].first, let add = bound[m] as? any AdditiveBoundOp, add.isPlainSum,
+                nodeInputs[m].filter({ $0 == v }).count == 1
+            {
+                let other = nodeInputs[m].first { $0 != v }!
+                if adjacent(w, other) && consumers[other] == [m] {
+                    companions[w] = other
+                    break
+                }
+                v = nodeOutput[m]
+            }
+        }
+        return companions
+    }
+}
