@@ -89,6 +89,11 @@ struct GraphValidationTests {
         refused(.tooLarge("value W of shape [65536, 65536]")) {
             try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [("W", [65536, 65536])])
         }
+        // Values of one sample beyond 2²⁶ numbers in all (here 2¹⁴ nodes of 2¹³ each, with h): refused when built.
+        refused(.tooLarge("the graph (its values hold 67117056 numbers per sample, at most 67108864)")) {
+            let big = (0..<8192).map { Self.node("v\($0)", GraphOps.Tanh(), ["h"]) }
+            return try Self.graph(nodes: big + [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [], state: [8191])
+        }
         refused(.constantSize(value: "c", shape: [2], count: 3)) {
             try Self.graph(nodes: [Self.node("f", GraphOps.Tanh(), ["h"])], parameters: [], constants: [("c", [2], [1, 2, 3])])
         }

@@ -111,6 +111,11 @@ public struct Graph: Sendable {
     let factorBiases: [Int: Int]
 
     static let maxElements = 1 << 28
+    /// The most numbers a graph's values may hold per sample (512 MiB of doubles: what one sample's evaluation keeps), and
+    /// its shared values other than parameters (computed once), so that a hostile graph is refused when it is read rather
+    /// than when the analysis runs out of memory. Parameters are bounded by the checkpoint's parameter ceiling.
+    static let maxTotalElements = 1 << 26
+    static let maxSharedElements = 1 << 28
 
     /// A valid name: 1–200 characters among letters, digits and `. _ : / -`.
     public static func isValidName(_ name: String) -> Bool {
@@ -216,6 +221,14 @@ public struct Graph: Sendable {
             nodeOutput.append(values.count - 1)
             bound.append(b)
             sorted.append(node)
+        }
+        let batched = values.indices.filter { !shared[$0] }.reduce(0) { $0 + values[$1].count }
+        guard batched <= Graph.maxTotalElements else {
+            throw .tooLarge("the graph (its values hold \(batched) numbers per sample, at most \(Graph.maxTotalElements))")
+        }
+        let computed = values.indices.filter { shared[$0] && values[$0].role == .intermediate }.reduce(0) { $0 + values[$1].count }
+        guard computed <= Graph.maxSharedElements else {
+            throw .tooLarge("the graph (its parameter-only nodes hold \(computed) numbers, at most \(Graph.maxSharedElements))")
         }
         guard let f = index[output] else { throw .missingOutput(output) }
         guard values[f].shape == state.shape else {
