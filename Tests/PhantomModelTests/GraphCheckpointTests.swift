@@ -130,4 +130,48 @@ struct GraphCheckpointTests {
         #expect(loaded.model.head.logits(h) == model.head.logits(h))
         #expect(loaded.model.allSpecs.map(\.name).suffix(4) == ["head.P", "head.p", "head.V", "head.v"])
     }
+
+    @Test(
+        "400 mutants of a stored graph (characters replaced, numbers changed, pieces cut or repeated): each is read or refused, never a crash"
+    )
+    func storedGraphMutants() throws {
+        let good = try TestGraphs.twoResolution(channels: 2, inChannels: 1, size: 4).serialized()
+        let bytes = Array(good.utf8)
+        var rng = SplitMix64(seed: 77)
+        let replacements = Array("0123456789-[]{}\",:.eE\\ ntrufalsx".utf8)
+        var refused = 0, read = 0
+        for k in 0..<400 {
+            var m = bytes
+            switch k % 4 {
+            case 0:  // characters replaced
+                for _ in 0..<(1 + Int(rng.next() % 4)) {
+                    m[Int(rng.next() % UInt64(m.count))] = replacements[Int(rng.next() % UInt64(replacements.count))]
+                }
+            case 1:  // a digit run replaced by a large, negative or zero number
+                let digits = m.indices.filter { (48...57).contains(m[$0]) }
+                let at = digits[Int(rng.next() % UInt64(digits.count))]
+                let number = ["0", "-1", "99999999999", "4294967296", "1e300", "-0"][Int(rng.next() % 6)]
+                m.replaceSubrange(at...at, with: Array(number.utf8))
+            case 2:  // a piece cut out
+                let a = Int(rng.next() % UInt64(m.count)), b = min(m.count, a + 1 + Int(rng.next() % 40))
+                m.removeSubrange(a..<b)
+            default:  // a piece repeated
+                let a = Int(rng.next() % UInt64(m.count)), b = min(m.count, a + 1 + Int(rng.next() % 40))
+                m.insert(contentsOf: m[a..<b], at: b)
+            }
+            do {
+                let graph = try Graph(serialized: String(decoding: m, as: UTF8.self))
+                // What is read is a valid graph: it evaluates on a batch.
+                var cell = GraphCell(graph: graph)
+                cell.parameters = [Double](repeating: 0.1, count: cell.layout.count)
+                _ = cell.forward(state: Matrix(zeros: 2, graph.stateDimension), input: Matrix(zeros: 2, graph.inputDimension))
+                read += 1
+            } catch {
+                #expect(!"\(error)".contains("\n"))
+                refused += 1
+            }
+        }
+        #expect(refused > 200)
+        #expect(read + refused == 400)
+    }
 }
