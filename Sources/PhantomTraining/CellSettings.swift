@@ -81,6 +81,14 @@ public struct CellSettings: Sendable, Equatable {
         }
     }
 
+    /// What a run started from a checkpoint's model (`--from`) cannot also be given (nil: nothing): `--resume`, a cell kind,
+    /// or a cell setting — the model brings its own.
+    public func startingFromConflict(cell: CellKind?, resume: Bool) -> String? {
+        if resume { return "--from starts a new run; --resume continues one: give one of them" }
+        guard let first = (cell.map { _ in "--cell" }) ?? given.first?.optionName else { return nil }
+        return "--from takes the cell and its settings from the checkpoint; drop \(first)"
+    }
+
     /// - Throws: ``ConfigurationError`` naming the first given setting that `cell` does not take.
     public func check(for cell: CellKind) throws(ConfigurationError) {
         if let wrong = given.first(where: { !$0.cells.contains(cell) }) {

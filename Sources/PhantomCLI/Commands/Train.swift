@@ -5,12 +5,8 @@ import PhantomModel
 import PhantomModelIO
 import PhantomTraining
 
-extension CellKind: ExpressibleByArgument {
-    /// The built-in kinds only: a graph cell is not named on the command line.
-    public init?(argument: String) {
-        guard let kind = CellKind.builtin(named: argument) else { return nil }
-        self = kind
-    }
+extension CellKind: ExpressibleByArgument {  // the built-in kinds only: a graph cell comes with --from
+    public init?(argument: String) { guard let kind = CellKind.builtin(named: argument) else { return nil }; self = kind }
     public static var allValueStrings: [String] { builtins.map(\.rawValue) }
 }
 extension OptimizerKind: ExpressibleByArgument {}
@@ -28,9 +24,7 @@ struct Train: ParsableCommand {
         discussion: """
             Writes OUTPUT/epoch-0000.h5 (the initial model) and a checkpoint every --save-every epochs plus the last one; every \
             checkpoint holds the run's settings, its history and the optimiser's state. --resume continues from the folder's last \
-            checkpoint with the settings stored there (only --epochs may be raised). --from starts from a checkpoint's model \
-            instead of a fresh one: its cell (a graph cell's graph), dimensions and parameters. Deterministic for a seed and a \
-            thread count.
+            checkpoint with the settings stored there (only --epochs may be raised). Deterministic for a seed and a thread count.
             """
     )
 
@@ -72,10 +66,7 @@ struct Train: ParsableCommand {
     /// The library's checks: a resumed run takes no setting but --epochs; a new one only settings its cell takes, in range.
     func validate() throws {
         if from != nil {
-            if resume { throw ValidationError("--from starts a new run; --resume continues one: give one of them") }
-            if let first = (cell.map { _ in "--cell" }) ?? cellSettings.given.first?.optionName {
-                throw ValidationError("--from takes the cell and its settings from the checkpoint; drop \(first)")
-            }
+            if let problem = cellSettings.startingFromConflict(cell: cell, resume: resume) { throw ValidationError(problem) }
             return
         }
         guard resume else { _ = try newConfiguration(); return }
