@@ -12,7 +12,7 @@ public enum CellKind: String, Sendable, CaseIterable, Codable {
     case graph
 
     /// The kinds a named constructor builds (what `--cell` offers and a safetensors import can recognise).
-    public static let builtins: [CellKind] = [.tanh, .resmlp, .mdeq]
+    public static var builtins: [CellKind] { allCases.filter { $0.builtin != nil } }
 
     /// The built-in kind of this name (nil for `graph` and unknown names).
     public static func builtin(named name: String) -> CellKind? { builtins.first { $0.rawValue == name } }

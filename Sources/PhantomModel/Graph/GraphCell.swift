@@ -25,16 +25,7 @@ public struct GraphCell: Sendable {
     /// θ, flat, in ``layout`` order.
     public var parameters: [Double] {
         get { tensors.flatMap(\.elements) }
-        set {
-            var offset = 0
-            for k in tensors.indices {
-                let c = tensors[k].columns
-                precondition(offset + c <= newValue.count, "parameter vector has \(newValue.count) values")
-                tensors[k] = Matrix(rows: 1, columns: c, elements: Array(newValue[offset..<(offset + c)]))
-                offset += c
-            }
-            precondition(offset == newValue.count, "parameter vector has \(newValue.count) values, the cell needs \(offset)")
-        }
+        set { tensors = Graph.tensors(newValue, shapedAs: tensors, what: "the cell") }
     }
 
     /// One named tensor's values.

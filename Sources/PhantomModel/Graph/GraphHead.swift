@@ -21,25 +21,12 @@ public struct GraphHead: Sendable, Equatable {
 
     public var parameters: [Double] {
         get { tensors.flatMap(\.elements) }
-        set {
-            var offset = 0
-            for k in tensors.indices {
-                let c = tensors[k].columns
-                precondition(offset + c <= newValue.count, "head parameter vector has \(newValue.count) values")
-                tensors[k] = Matrix(rows: 1, columns: c, elements: Array(newValue[offset..<(offset + c)]))
-                offset += c
-            }
-            precondition(offset == newValue.count, "head parameter vector has \(newValue.count) values, the head needs \(offset)")
-        }
+        set { tensors = Graph.tensors(newValue, shapedAs: tensors, what: "the head") }
     }
 
     /// h, the head's parameters and the constants.
     private func initialValues(_ h: Matrix) -> [Matrix?] {
-        var values = [Matrix?](repeating: nil, count: graph.values.count)
-        values[0] = h
-        for (k, p) in graph.headParameterIndices.enumerated() { values[p] = tensors[k] }
-        for (v, data) in graph.constantData { values[v] = Matrix(rows: 1, columns: data.count, elements: data) }
-        return values
+        graph.valueTable(state: h, input: nil, parameters: tensors, at: graph.headParameterIndices)
     }
 
     /// Logits, B×c.

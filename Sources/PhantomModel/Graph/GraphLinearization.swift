@@ -222,12 +222,28 @@ extension Graph {
     /// The value table at the start of an evaluation: h, x, parameters, constants.
     func initialValues(parameters: [Matrix], state h: Matrix, input x: Matrix) -> [Matrix?] {
         precondition(h.columns == stateDimension && x.columns == inputDimension && h.rows == x.rows, "graph cell: batch shapes")
+        return valueTable(state: h, input: x, parameters: parameters, at: cellParameterIndices)
+    }
+
+    /// A value table with h, x (when given), the parameter tensors at their value indices and the constants.
+    func valueTable(state h: Matrix, input x: Matrix?, parameters: [Matrix], at indices: [Int]) -> [Matrix?] {
         var values = [Matrix?](repeating: nil, count: self.values.count)
         values[0] = h
         values[1] = x
-        for (k, p) in cellParameterIndices.enumerated() { values[p] = parameters[k] }
+        for (k, p) in indices.enumerated() { values[p] = parameters[k] }
         for (v, data) in constantData { values[v] = Matrix(rows: 1, columns: data.count, elements: data) }
         return values
+    }
+
+    /// A flat parameter vector split into one 1×count matrix per tensor of `shapes` (the counts of its rows' columns).
+    static func tensors(_ flat: [Double], shapedAs shapes: [Matrix], what: String) -> [Matrix] {
+        let needed = shapes.reduce(0) { $0 + $1.columns }
+        precondition(flat.count == needed, "parameter vector has \(flat.count) values, \(what) needs \(needed)")
+        var offset = 0
+        return shapes.map { m in
+            defer { offset += m.columns }
+            return Matrix(rows: 1, columns: m.columns, elements: Array(flat[offset..<(offset + m.columns)]))
+        }
     }
 
     /// f(H, X) without derivative data.
