@@ -41,7 +41,7 @@ test: deps python-deps lint
 # non-zero on any finding with --strict), and no line of Sources/ over 140 characters.
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests --configuration .swift-format
-	@python3 -c 'import glob, sys; bad = [f"{f}:{i + 1}" for f in glob.glob("Sources/**/*.swift", recursive=True) for i, l in enumerate(open(f, encoding="utf-8").read().split("\n")) if len(l) > 140]; print("\n".join(bad)); sys.exit(1 if bad else 0)' \
+	@python3 -c 'import glob, sys; bad = [f"{f}:{i + 1}" for f in glob.glob("Sources/**/*.swift", recursive=True) if not f.endswith(".pb.swift") for i, l in enumerate(open(f, encoding="utf-8").read().split("\n")) if len(l) > 140]; print("\n".join(bad)); sys.exit(1 if bad else 0)' \
 	  || { echo "lines over 140 characters in Sources/ (above)"; exit 1; }
 
 # A real Slurm cluster on this machine runs a sharded analysis and merges it (installs Debian's Slurm and

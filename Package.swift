@@ -10,7 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0")
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0")
     ],
     targets: [
         // MARK: C libraries — each imported by exactly one Swift module.
@@ -34,6 +35,12 @@ let package = Package(
         // MARK: I/O — safetensors files (PyTorch checkpoints).
         .target(name: "PhantomSafetensors", dependencies: ["PhantomFileSystem"]),
 
+        // MARK: I/O — ONNX model files (protobuf; code generated once from Proto/onnx-subset.proto and committed).
+        .target(
+            name: "PhantomONNX",
+            dependencies: ["PhantomFileSystem", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Proto/onnx-subset.proto", "Proto/README.md"]),
+
         // MARK: Dense kernels, linear operators, Krylov solvers. The only importer of CLinAlg.
         .target(name: "PhantomLinearAlgebra", dependencies: ["CLinAlg", .product(name: "Numerics", package: "swift-numerics")]),
 
@@ -51,7 +58,7 @@ let package = Package(
         .target(
             name: "PhantomInterop",
             dependencies: [
-                "PhantomFileSystem", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"
+                "PhantomFileSystem", "PhantomONNX", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomHDF5", "PhantomLinearAlgebra"
             ]),
 
         // MARK: Analysis: the analysis run (inputs → series → per-sample spectra, metrics and certificates).
@@ -93,7 +100,7 @@ let package = Package(
             name: "PhantomCLI",
             dependencies: [
                 "PhantomAnalysis", "PhantomBenchmarks", "PhantomFileSystem", "PhantomGradients", "PhantomHDF5", "PhantomInterop",
-                "PhantomLinearAlgebra",
+                "PhantomLinearAlgebra", "PhantomONNX",
                 "PhantomModel", "PhantomModelIO", "PhantomPlots", "PhantomResults", "PhantomSafetensors", "PhantomTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
@@ -136,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "PhantomInteropTests",
             dependencies: [
-                "PhantomInterop", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomFileSystem",
+                "PhantomGradients", "PhantomInterop", "PhantomONNX", "PhantomSafetensors", "PhantomModel", "PhantomModelIO", "PhantomLinearAlgebra", "PhantomFileSystem",
                 "PhantomTestSupport"
             ]
         ),

@@ -2,7 +2,7 @@ import PhantomFileSystem
 import PhantomModel
 import PhantomModelIO
 
-/// Loads a model from a phantom checkpoint (.h5) or a PyTorch state dict (.safetensors).
+/// Loads a model from a phantom checkpoint (.h5), a PyTorch state dict (.safetensors) or an ONNX model (.onnx).
 public enum ModelFile {
     /// - Parameters:
     ///   - cell, prefix: for .safetensors files whose metadata does not say (``SafetensorsImporter``).
@@ -17,6 +17,7 @@ public enum ModelFile {
         _ snapshot: FileSnapshot, cell: CellKind? = nil, prefix: String? = nil,
         renames: [(String, String)] = []
     ) throws -> Checkpoint {
+        if isONNX(snapshot) { return try ONNXImporter.importCheckpoint(snapshot) }
         guard !isSafetensors(snapshot) else {
             var importer = SafetensorsImporter(cell: cell, prefix: prefix)
             importer.renames = renames
@@ -24,6 +25,9 @@ public enum ModelFile {
         }
         return try Checkpoint.load(snapshot)
     }
+
+    /// An `.onnx` name.
+    static func isONNX(_ snapshot: FileSnapshot) -> Bool { snapshot.path.hasSuffix(".onnx") }
 
     /// A `.safetensors` name, or a PyTorch file (`.pt`, `.pth`, `.bin`: the importer refuses it with the export
     /// route rather than calling it "not an HDF5 file").

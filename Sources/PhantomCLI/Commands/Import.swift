@@ -5,12 +5,14 @@ import PhantomInterop
 import PhantomModel
 import PhantomModelIO
 
-/// `phantom import`: a PyTorch model saved as safetensors → a phantom checkpoint.
+/// `phantom import`: a PyTorch model saved as safetensors, or any model exported to ONNX → a phantom checkpoint.
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Convert a PyTorch state dict saved as safetensors into a phantom checkpoint.",
+        abstract: "Convert a PyTorch state dict (safetensors) or an ONNX model into a phantom checkpoint.",
         discussion: """
+            An .onnx file holds one graph with inputs h and x and outputs f and logits (README, "Bring your own model"); \
+            its graph and parameters are stored with the file's SHA-256. For .safetensors: \
             Tensor names follow the checkpoint format (injection.weight, cell.weight, head.weight, …). The wrapper \
             prefixes module., _orig_mod. and model. are stripped in any order, then --prefix and the wrapper prefixes again, \
             then the first --rename that matches. \
@@ -22,15 +24,20 @@ struct Import: ParsableCommand {
             """
     )
 
-    @Argument(help: "A .safetensors file.") var input: String
+    @Argument(help: "A .safetensors or .onnx file.") var input: String
     @Option(name: .shortAndLong, help: "The checkpoint to write (.h5).") var output: String
     @OptionGroup var safetensors: SafetensorsOptions
     @Flag(help: "Overwrite an existing checkpoint.") var force = false
 
     func run() throws {
-        var importer = SafetensorsImporter(cell: safetensors.cell, prefix: safetensors.prefix)
-        importer.renames = try safetensors.renames
-        let checkpoint = try importer.importCheckpoint(input)
+        let checkpoint: Checkpoint
+        if input.hasSuffix(".onnx") {
+            checkpoint = try ONNXImporter.importCheckpoint(input)
+        } else {
+            var importer = SafetensorsImporter(cell: safetensors.cell, prefix: safetensors.prefix)
+            importer.renames = try safetensors.renames
+            checkpoint = try importer.importCheckpoint(input)
+        }
         try AtomicOutput.refuseReplacing([input], with: output)
         try checkpoint.save(to: output, overwrite: force)
         let m = checkpoint.model

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PhantomGradients
+import PhantomInterop
 import PhantomModel
 import PhantomModelIO
 import PhantomTraining
@@ -29,7 +30,8 @@ struct Train: ParsableCommand {
     )
 
     @Option(help: "Cell. (default: \(Defaults.defaultCell.rawValue))") var cell: CellKind?
-    @Option(help: "Start from this checkpoint's model (any cell, a graph cell too) instead of a fresh one.") var from: String?
+    @Option(help: "Start from this model (a checkpoint, .safetensors or .onnx; any cell, a graph cell too) instead of a fresh one.")
+    var from: String?
     @Option(help: ArgumentHelp(CellSetting.hidden.help)) var hidden: Int?
     @Option(help: ArgumentHelp(CellSetting.mlpWidth.help)) var mlpWidth: Int?
     @Option(help: ArgumentHelp(CellSetting.channels.help)) var channels: Int?
@@ -92,7 +94,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let initial = try from.map { try Checkpoint.load($0).model }
+        let initial = try from.map { try ModelFile.load($0).model }
         var run =
             resume
             ? try TrainingRun.resume(folder: output, epochs: epochs)

@@ -301,6 +301,12 @@ public struct Graph: Sendable {
     public var headLayout: ParameterLayout { ParameterLayout(headParameterIndices.map { (values[$0].name, values[$0].shape) }) }
     /// The value a name refers to.
     public func value(named name: String) -> GraphValue? { values.first { $0.name == name } }
+    /// f's value.
+    public var outputValue: GraphValue { values[fIndex] }
+    /// The head's output, when the graph has one.
+    public var logitsValue: GraphValue? { logitsIndex.map { values[$0] } }
+    /// Whether value `index` is the same for every sample (a function of parameters and constants only).
+    public func isShared(_ index: Int) -> Bool { shared[index] }
     /// A constant's data.
     public func constant(named name: String) -> [Double]? {
         guard let i = values.firstIndex(where: { $0.name == name }) else { return nil }
