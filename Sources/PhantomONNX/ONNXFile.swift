@@ -105,7 +105,7 @@ public enum ONNXFile {
         t.dims = tensor.dims.map(Int64.init)
         t.dataType = Int32(tensor.elementType.rawValue)
         var raw = [UInt8]()
-        raw.reserveCapacity(tensor.count * tensor.elementType.byteWidth)
+        raw.reserveCapacity(tensor.data.count * tensor.elementType.byteWidth)
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { raw += $0 } }
         switch (tensor.elementType, tensor.data) {
         case (.double, .real(let v)): for x in v { append(x.bitPattern) }

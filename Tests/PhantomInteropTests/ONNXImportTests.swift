@@ -44,7 +44,8 @@ struct ONNXImportTests {
         #expect(relativeError(ours.linearization.stateJVP(v).elements, theirs.linearization.stateJVP(v).elements) <= 1e-12, "\(name): J v")
         #expect(relativeError(ours.linearization.parameterVJP(v), theirs.linearization.parameterVJP(v)) <= 1e-12, "\(name): Mᵀ u")
         let exact = ExactGradient(solver: try AdjointSolver(method: .lu, tolerance: 1e-13))
-        #expect(relativeError(exact.estimate(ours, perSample: false).batchMean, exact.estimate(theirs, perSample: false).batchMean) <= 1e-12)
+        #expect(
+            relativeError(exact.estimate(ours, perSample: false).batchMean, exact.estimate(theirs, perSample: false).batchMean) <= 1e-12)
         let upg = try UnrolledPhantomGradient(steps: 3, damping: 0.5)
         #expect(relativeError(upg.estimate(ours, perSample: false).batchMean, upg.estimate(theirs, perSample: false).batchMean) <= 1e-12)
         #expect(relativeError(ours.headGradient, theirs.headGradient) <= 1e-12, "\(name): head gradient")
