@@ -186,6 +186,14 @@ struct ONNXHostileTests {
                 outputs: ["f", "logits"].map { ONNXValueInfo(name: $0, elementType: 11, dims: [.fixed(1), .fixed(2)]) }))
         message = try #require(ONNXHostileTests.readOrRefuse(try ONNXHostileTests.write(shared, dir.appendingPathComponent("shared.onnx"))))
         #expect(message.contains("parameter W is used by both the cell (f) and the head (logits)"), "\(message)")
+        message = try refusal { m in  // what torch.onnx.export(..., optimize=True) writes: folded parameters renamed val_NN
+            m.producerName = "pytorch"
+            m.graph.initializers[0].name = "val_12"
+            for k in m.graph.nodes.indices {
+                m.graph.nodes[k].inputs = m.graph.nodes[k].inputs.map { $0 == base.graph.initializers[0].name ? "val_12" : $0 }
+            }
+        }
+        #expect(message.contains("val_12") && message.contains("optimize=False"), "\(message)")
         message = try refusal { $0.graph.nodes[tanh].inputs[0] = "nowhere" }
         #expect(message.contains("nowhere"))
         message = try refusal { m in  // a cycle: Tanh reads its own consumer's output

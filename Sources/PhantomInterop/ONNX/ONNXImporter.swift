@@ -63,6 +63,13 @@ public enum ONNXImporter {
         var parameterOrder: [String] = []
         var parameterValues: [String: [Double]] = [:]
         for t in g.initializers {
+            // PyTorch's exporter with its default optimize=True folds parameter-only computations into new constants
+            // (val_12, permute_2, …) and merges equal ones: the parameters are no longer the state dict's.
+            if onnx.producerName == "pytorch", t.elementType.isFloatingPoint, !t.name.contains(".") {
+                throw fail(
+                    "initializer \(t.name) is not a state-dict name: the file looks like an optimised export (optimize=True "
+                        + "folds and renames parameters); export with optimize=False (notebooks-data/scripts/export_onnx.py)")
+            }
             if t.elementType.isFloatingPoint {
                 guard Graph.isValidName(t.name), lowering.used.insert(t.name).inserted else {
                     throw fail("initializer \"\(t.name.prefix(200))\" is not a valid parameter name (letters, digits, . _ : / -)")
