@@ -92,3 +92,28 @@ struct ONNXFixtureTests {
         }
     }
 }
+
+@Suite("THEORY identities on the imported ONNX models")
+struct ONNXIdentityTests {
+    @Test("UPG(1, λ) = NPG(1, λ) = λ·JFB; UPG(k, λ) = NPG(k, λ) at a tight h*; NPG(k, 1) → exact", arguments: ONNXFixtures.models)
+    func identities(_ name: String) throws {
+        let model = try ModelFile.load(ONNXFixtures.path("\(name).onnx")).model
+        var rng = SplitMix64(seed: 5)
+        let x = Matrix(rows: 3, columns: model.inputDimension, elements: (0..<(3 * model.inputDimension)).map { _ in rng.nextGaussian() })
+        let solver = try FixedPointConfiguration(method: .anderson, stopping: .absolute(1e-14), maxIterations: 2000)
+        let problem = GradientProblem(model: model, inputs: x, targets: .labels([0, 1, 2]), solver: solver)
+        let jfb = JacobianFreeGradient().estimate(problem, perSample: false).batchMean
+        for lambda in [0.5, 1.0] {
+            let npg1 = try NeumannPhantomGradient(steps: 1, damping: lambda).estimate(problem, perSample: false).batchMean
+            let upg1 = try UnrolledPhantomGradient(steps: 1, damping: lambda).estimate(problem, perSample: false).batchMean
+            #expect(relativeError(npg1, jfb.map { lambda * $0 }) <= 1e-13, "\(name): NPG(1, \(lambda))")
+            #expect(relativeError(upg1, jfb.map { lambda * $0 }) <= 1e-13, "\(name): UPG(1, \(lambda))")
+            let npg = try NeumannPhantomGradient(steps: 6, damping: lambda).estimate(problem, perSample: false).batchMean
+            let upg = try UnrolledPhantomGradient(steps: 6, damping: lambda).estimate(problem, perSample: false).batchMean
+            #expect(relativeError(upg, npg) <= 1e-10, "\(name): UPG(6, \(lambda)) = NPG(6, \(lambda))")
+        }
+        let exact = ExactGradient(solver: try AdjointSolver(method: .lu, tolerance: 1e-13)).estimate(problem, perSample: false).batchMean
+        let long = try NeumannPhantomGradient(steps: 200, damping: 1).estimate(problem, perSample: false).batchMean
+        #expect(relativeError(long, exact) <= 1e-10, "\(name): NPG(200, 1) → exact")
+    }
+}
