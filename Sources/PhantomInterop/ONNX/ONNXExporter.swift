@@ -51,7 +51,7 @@ public enum ONNXExporter {
 
     /// The model's graph (a built-in cell's too) as ONNX nodes.
     public static func export(_ model: ImplicitModel) throws -> ONNXModel {
-        guard let graph = ModelShape(of: model).graph ?? builtinGraph(model) else {
+        guard let graph = graph(of: model) else {
             throw InputError("the model's cell has no graph to export")
         }
         var writer = Writer(graph: graph)
@@ -74,7 +74,8 @@ public enum ONNXExporter {
             graph: ONNXGraph(name: "phantom", nodes: writer.nodes, initializers: initializers, inputs: inputs, outputs: outputs))
     }
 
-    static func builtinGraph(_ model: ImplicitModel) -> Graph? {
+    /// A graph cell's graph, or the graph a built-in cell wraps.
+    static func graph(of model: ImplicitModel) -> Graph? {
         (model.cell as? GraphCell)?.graph ?? (model.cell as? any GraphBackedCell)?.graphCell.graph
     }
 }

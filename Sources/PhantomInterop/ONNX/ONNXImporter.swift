@@ -202,22 +202,14 @@ extension ONNXLowering {
             if let node = producers[v] { stack += node.inputs }
         }
         var kept = nodes.filter { needed.contains($0.output) }
-        // f and logits must be named so; an output that is another value (h itself, a parameter) gets an Identity.
-        var outputs: [String: String] = [:]
-        for (want, have) in [("f", f), ("logits", logits)] {
-            if have == want { continue }
-            if let k = kept.firstIndex(where: { $0.output == have }), !kept.contains(where: { $0.inputs.contains(have) }),
-                have != f || want == "f",
-                have != logits || want == "logits", !(have == f && have == logits)
-            {
-                let node = kept[k]
-                kept[k] = GraphNode(name: node.name, op: node.op, inputs: node.inputs, output: want)
-                kept = kept.map { n in GraphNode(name: n.name, op: n.op, inputs: n.inputs.map { $0 == have ? want : $0 }, output: n.output)
-                }
+        // f and logits must be named so: the node computing each takes the name when nothing else reads its value and
+        // f and logits are different values; otherwise (h itself, a parameter, one value for both) an Identity does.
+        for (want, have) in [("f", f), ("logits", logits)] where have != want {
+            if f != logits, let k = kept.firstIndex(where: { $0.output == have }), !kept.contains(where: { $0.inputs.contains(have) }) {
+                kept[k] = GraphNode(name: kept[k].name, op: kept[k].op, inputs: kept[k].inputs, output: want)
             } else {
                 kept.append(GraphNode(name: want + ".identity", op: GraphOps.Identity(), inputs: [have], output: want))
             }
-            outputs[want] = want
         }
         do {
             return try Graph(

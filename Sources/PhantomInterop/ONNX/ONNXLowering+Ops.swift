@@ -55,12 +55,9 @@ extension ONNXLowering {
                 }
             }
             values[out] = values[inputs[0]]
-        case "Relu", "Tanh", "Sigmoid", "Softplus", "Exp", "Sqrt", "Neg", "LeakyRelu", "Gelu", "Softmax", "LayerNormalization":
-            var attributes = try ONNXLowering.graphAttributes(node)
-            if node.opType == "Softmax" && attributes["axis"] == nil { attributes["axis"] = .int(-1) }
-            let operands = try inputs.filter { !$0.isEmpty }.map { n throws(OpProblem) in try operand(n) }
-            set(try emit(try make(node.opType, attributes), operands, hint))
-        case "Gemm", "MatMul", "Concat", "Transpose":
+        case "Relu", "Tanh", "Sigmoid", "Softplus", "Exp", "Sqrt", "Neg", "LeakyRelu", "Gelu", "Softmax", "LayerNormalization", "Gemm",
+            "MatMul", "Concat", "Transpose":
+            // The graph ops take ONNX's attributes and defaults (Softmax's axis −1 from opset 13 on).
             let operands = try inputs.filter { !$0.isEmpty }.map { n throws(OpProblem) in try operand(n) }
             set(try emit(try make(node.opType, try ONNXLowering.graphAttributes(node)), operands, hint))
         case "Add", "Sub", "Mul", "Div": try lowerArithmetic(node, hint)
