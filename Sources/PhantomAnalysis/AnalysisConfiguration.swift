@@ -38,6 +38,8 @@ public struct AnalysisConfiguration: Sendable {
     public let spectra: SpectraRoute
     /// The families' settings beyond (k, λ): SHINE's fallback, the truncated adjoints' stopping rule.
     public let estimatorSettings: EstimatorSettings
+    /// Samples per block (``sampleBlockSize(stateDimension:)``); nil: chosen from d and the grid.
+    public let sampleBlock: Int?
 
     /// - Throws: ``ConfigurationError`` for an empty or out-of-range grid, no or repeated estimators, or a
     ///   negative count.
@@ -45,7 +47,7 @@ public struct AnalysisConfiguration: Sendable {
         ks: [Int] = defaultKs, lambdas: [Double] = defaultLambdas, estimators: [EstimatorFamily] = defaultEstimators,
         adjoint: AdjointSolver, certificateSamples: Int? = nil, columnBudget: Int = 4_000_000,
         preferColumnRoute: Bool = false, stackedLimit: Int = defaultStackedLimit,
-        spectra: SpectraRoute = .auto, estimatorSettings: EstimatorSettings = .standard
+        spectra: SpectraRoute = .auto, estimatorSettings: EstimatorSettings = .standard, sampleBlock: Int? = nil
     ) throws(ConfigurationError) {
         guard !ks.isEmpty else { throw ConfigurationError("the k grid is empty") }
         if let bad = ks.first(where: { $0 < 1 }) { throw ConfigurationError("every k must be at least 1, got \(bad)") }
@@ -64,6 +66,9 @@ public struct AnalysisConfiguration: Sendable {
         }
         guard stackedLimit >= 0 else { throw ConfigurationError("the stacked-system limit must be ≥ 0, got \(stackedLimit)") }
         guard columnBudget >= 0 else { throw ConfigurationError("the column budget must be ≥ 0, got \(columnBudget)") }
+        if let sampleBlock, !(1...Self.maximumSampleBlock).contains(sampleBlock) {
+            throw ConfigurationError("a sample block holds 1…\(Self.maximumSampleBlock) samples, got \(sampleBlock)")
+        }
         self.ks = Array(Set(ks)).sorted()
         self.lambdas = lambdas
         self.estimators = estimators
@@ -74,6 +79,27 @@ public struct AnalysisConfiguration: Sendable {
         self.stackedLimit = stackedLimit
         self.spectra = spectra
         self.estimatorSettings = estimatorSettings
+        self.sampleBlock = sampleBlock
+    }
+
+    /// The most samples a block may hold.
+    public static let maximumSampleBlock = 1 << 16
+    /// The memory the automatic block size aims at (``sampleBlockSize(stateDimension:)``): 1 GiB.
+    public static let blockMemoryBudget = 1 << 30
+
+    /// How many samples pass through the stages together (docs/Theory.md §3.6): `sampleBlock` when set, else as
+    /// many as fit ``blockMemoryBudget`` at a modelled 16 d² bytes (the dense route's J and G; 0 on the matrix-free
+    /// route) plus 400 d K bytes (UPG's unroll, 50 doubles per state entry and step) per sample, in 32…4,096, and never
+    /// fewer than a batch the stacked route could take (⌈`stackedLimit`/d⌉), so that such a batch is one block. The
+    /// split depends on the job alone (d, the grid, the settings), never on the shard or the core count, so a sample's
+    /// results are the same in every run of the job.
+    public func sampleBlockSize(stateDimension d: Int) -> Int {
+        if let sampleBlock { return sampleBlock }
+        let dense = spectra.resolved(stateDimension: d) == .dense
+        let perSample = (dense ? 16 * Double(d) * Double(d) : 0) + 400 * Double(max(d, 1)) * Double(maxK)
+        let fitting = Int(min(Double(Self.blockMemoryBudget) / perSample, 4096))
+        let stacked = stackedLimit == 0 ? 1 : (stackedLimit + max(d, 1) - 1) / max(d, 1)
+        return min(max(fitting, 32, stacked), Self.maximumSampleBlock)
     }
 
     /// Some family needs every sample's Broyden history (SHINE).

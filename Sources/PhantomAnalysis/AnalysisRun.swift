@@ -146,7 +146,7 @@ public struct AnalysisRun: Sendable {
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
         // A forced dense route that cannot fit is refused now, not after the forward solves.
-        _ = try configuration.spectraRoute(stateDimension: first.checkpoint.model.stateDimension, samples: chosen.count)
+        _ = try SampleBlock.split(configuration, stateDimension: first.checkpoint.model.stateDimension, samples: chosen.count)
         self.configuration = configuration
         self.solver = solver
         self.members = members
@@ -232,6 +232,7 @@ public struct AnalysisRun: Sendable {
                 + "\(c.stackedLimit)"
         )
         if c.spectra != .auto { lines.append("spectra \(c.spectra.rawValue)") }
+        if let block = c.sampleBlock { lines.append("sample-block \(block)") }
         let stopping =
             switch f.stopping {
             case .absolute(let t): "absolute \(bits(t))";

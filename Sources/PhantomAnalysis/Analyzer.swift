@@ -41,10 +41,17 @@ public struct Analyzer: Sendable {
     }
 
     /// - Parameters:
-    ///   - progress: called with (stage, done, in all), from the analysing threads.
-    ///   - timing: called after each stage with its wall-clock seconds (benchmarks).
+    ///   - progress: called with (stage, done, in all), from the analysing threads (counts restart with each block of
+    ///     samples).
+    ///   - timing: called after each stage with its wall-clock seconds, summed over the blocks (benchmarks).
     /// - Throws: an error of a family's measurement (none is expected for a valid configuration); never for
     ///   a sample that fails to converge, which is flagged instead.
+    ///
+    /// Streaming: the samples pass through the six stages in consecutive blocks of
+    /// ``AnalysisConfiguration/sampleBlockSize(stateDimension:)`` (``SampleBlock``), so that memory depends on the block,
+    /// d and p, not on the number of samples. The batch-mean metrics are formed from the blocks' batch means
+    /// (``BatchMeanSums``); a batch of one block is analysed exactly as it always was, and only a batch of one block is
+    /// certified as a stacked system.
     ///
     /// Determinism: OpenBLAS may split a GEMM or SYRK over threads in ways that change its last bits (measured:
     /// the stacked system's Gram at 1 and 2 threads). The analysis therefore runs its BLAS calls single-threaded
@@ -54,6 +61,33 @@ public struct Analyzer: Sendable {
         model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
         progress: (@Sendable (Stage, Int, Int) -> Void)? = nil, timing: ((StageName, Double) -> Void)? = nil
     ) throws -> AnalysisResult {
+        let blocks = try SampleBlock.split(configuration, stateDimension: model.stateDimension, samples: inputs.rows)
+        guard blocks.count > 1 else {
+            return try analyze(
+                block: blocks[0], model: model, inputs: inputs, targets: targets, solver: solver, progress: progress,
+                timing: timing
+            ).result
+        }
+        var seconds: [StageName: Double] = [:]
+        var parts: [AnalysisResult] = []
+        var sums = BatchMeanSums()
+        for block in blocks {
+            let rows = Array(block.samples)
+            let (part, means) = try analyze(
+                block: block, model: model, inputs: inputs.selectingRows(rows), targets: targets.selecting(rows), solver: solver,
+                progress: progress, timing: timing.map { _ in { seconds[$0, default: 0] += $1 } })
+            parts.append(part)
+            sums.add(means!)
+        }
+        if let timing { for stage in StageName.allCases { timing(stage, seconds[stage] ?? 0) } }
+        return AssemblyStage(configuration: configuration).join(parts, sums: sums)
+    }
+
+    /// One block of samples through the six stages; with the blocks' batch means when the batch has more than one block.
+    func analyze(
+        block: SampleBlock, model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
+        progress: (@Sendable (Stage, Int, Int) -> Void)?, timing: ((StageName, Double) -> Void)?
+    ) throws -> (result: AnalysisResult, means: BatchMeans?) {
         func timed<T>(_ stage: StageName, _ body: () throws -> T) rethrows -> T {
             guard let timing else { return try body() }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -70,11 +104,11 @@ public struct Analyzer: Sendable {
                     model: model, inputs: inputs, targets: targets)
             }
             let exact = timed(.exact) { ExactGradientStage(adjoint: c.adjoint).run(problem) }
-            let route = try c.spectraRoute(stateDimension: problem.stateDimension, samples: problem.batchSize)
+            let route = block.route
             let measured = try timed(.measurement) {
                 try MeasurementStage(
                     ks: c.ks, lambdas: c.lambdas, estimators: c.estimators, route: route, settings: c.estimatorSettings,
-                    progress: report(.measuring)
+                    progress: report(.measuring), keepsBatchMeans: !block.isWhole
                 ).run(problem, exact: exact)
             }
             var spectra = timed(.spectra) {
@@ -83,19 +117,21 @@ public struct Analyzer: Sendable {
             }
             let (plan, certification) = timed(.certification) {
                 let plan = CertificationPlan(
-                    configuration: c, problem: problem, route: route,
+                    configuration: c, problem: problem, block: block,
                     sound: AssemblyStage.sound(problem: problem, exact: exact, spectra: spectra))
                 return (
                     plan,
                     CertificationStage(
-                        plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver, progress: report(.certifying)
+                        plan: plan, configuration: c, dense: denseSolver, krylov: krylovSolver, progress: report(.certifying),
+                        firstSample: block.samples.lowerBound
                     )
                     .run(problem, spectra: &spectra)
                 )
             }
             return timed(.assembly) {
-                AssemblyStage(configuration: c).run(
+                let result = AssemblyStage(configuration: c).run(
                     problem: problem, exact: exact, measured: measured, spectra: spectra, plan: plan, certification: certification)
+                return (result, measured.batchMeans.map { BatchMeans(problem: problem, exact: exact, families: $0) })
             }
         }
     }

@@ -68,22 +68,25 @@ public struct NPGGrid: Sendable {
     /// state VJPs), and from them every Gram P, per sample and for the batch mean. `grams` empty: the per-sample P
     /// from factored parameter VJPs, without any d×d Gram (the matrix-free route). Families that read different
     /// λ lists off the grid share it (``GridMeasurement``).
+    /// `keepBatchVectors`: also keep the batch means p_j = (1/B) Σ_i M_iᵀ u_{j,i} themselves ((K+1)×p), from which
+    /// ``cells(_:)`` forms every cell's batch-mean estimate in R^p.
     public static func krylovGrams(
         maxSteps k: Int, _ problem: GradientProblem, exact w: Matrix, grams: [ParameterGram],
-        includeBatch: Bool = true
+        includeBatch: Bool = true, keepBatchVectors: Bool = false
     ) -> NPGKrylovGrams {
         let b = problem.batchSize
         // Krylov vectors of the adjoint, batched: U_j = (Jᵀ)^j W, j = 0 … K.
         var krylov = [w]
         for _ in 0..<k { krylov.append(problem.linearization.stateVJP(krylov[krylov.count - 1])) }
         let perSample = grams.isEmpty ? factoredGrams(krylov, problem) : denseGrams(krylov, grams, problem)
-        var batch: Matrix? = nil
-        if includeBatch {
+        var batch: Matrix? = nil, vectors: Matrix? = nil
+        if includeBatch || keepBatchVectors {
             var p = Matrix(rowArrays: problem.linearization.parameterVJPs(krylov))  // (K+1)×p
             BLAS.scal(1 / Double(b), &p.elements)
-            batch = BLAS.gemm(p, p, transposeB: true)
+            if includeBatch { batch = BLAS.gemm(p, p, transposeB: true) }
+            if keepBatchVectors { vectors = p }
         }
-        return NPGKrylovGrams(maxSteps: k, perSample: perSample, batch: batch)
+        return NPGKrylovGrams(maxSteps: k, perSample: perSample, batch: batch, batchVectors: vectors)
     }
 
     /// P = Uᵀ G_M U per sample through the d×d Grams.
@@ -143,7 +146,15 @@ public struct NPGGrid: Sendable {
         }
         let perSample = Parallel.map(grams.perSample.count) { i in split(Self.cells(stacked, grams.perSample[i])) }
         let batch = grams.batch.map { split(Self.cells(stacked, $0)) }
-        return NPGGridResult(maxSteps: k, lambdas: lambdas, perSample: perSample, batch: batch)
+        // ĝ = ∇ − e = p_0 − Σ_j β_j p_j per cell: rows of (e_0 − β) P.
+        let means = grams.batchVectors.map { p -> [[[Double]]] in
+            var coefficients = stacked
+            BLAS.scal(-1, &coefficients.elements)
+            for r in 0..<coefficients.rows { coefficients[r, 0] += 1 }
+            let rows = BLAS.gemm(coefficients, p)
+            return (0..<lambdaCount).map { l in (0..<k).map { rows.row(l * k + $0) } }
+        }
+        return NPGGridResult(maxSteps: k, lambdas: lambdas, perSample: perSample, batch: batch, batchMeans: means)
     }
 
     /// Every cell from P: with e = Σ β_j Mᵀu_j, ‖e‖² = βᵀPβ, ⟨e, ∇⟩ = (Pβ)_0, ĝ = ∇ − e.
@@ -180,6 +191,8 @@ public struct NPGKrylovGrams: Sendable {
     public let maxSteps: Int
     public let perSample: [Matrix]
     public let batch: Matrix?
+    /// The batch means p_j (rows), when kept.
+    public var batchVectors: Matrix? = nil
 }
 
 /// The grid's metrics: `perSample[i][l][k − 1]` and `batch[l][k − 1]` for λ = `lambdas[l]`.
@@ -188,4 +201,6 @@ public struct NPGGridResult: Sendable {
     public let lambdas: [Double]
     public let perSample: [[[GradientMetrics]]]
     public let batch: [[GradientMetrics]]?
+    /// Each cell's batch-mean estimate in R^p, `batchMeans[l][k − 1]`, when the Grams kept their vectors.
+    public var batchMeans: [[[Double]]]? = nil
 }

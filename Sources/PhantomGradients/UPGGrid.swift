@@ -32,18 +32,20 @@ public struct UPGGrid: Sendable {
     /// `exact` is the exact-gradient estimate (batch mean, and its adjoint's state cotangents w* or per-sample rows
     /// when `perSample`). With w* the per-sample metrics come from factored parameter VJPs (``FactoredComparison``:
     /// no B × p array for Linear layers); `materialized` forces the per-sample rows in R^p (the cross-check).
-    public func evaluate(_ problem: GradientProblem, exact: GradientEstimate, perSample: Bool, materialized: Bool = false) -> UPGGridResult
-    {
+    /// `keepMeans`: also return each cell's batch-mean estimate in R^p.
+    public func evaluate(
+        _ problem: GradientProblem, exact: GradientEstimate, perSample: Bool, materialized: Bool = false, keepMeans: Bool = false
+    ) -> UPGGridResult {
         let factored = perSample && !materialized && exact.stateCotangents != nil
         let comparison = factored ? FactoredComparison(exact: problem.linearization.parameterFactors(exact.stateCotangents!)) : nil
         let exactRows =
             perSample && !factored
             ? exact.perSample ?? problem.perSampleGradients(exact.stateCotangents ?? problem.cotangents) : nil
-        var batch = [[GradientMetrics]]()
+        var batch = [[GradientMetrics]](), means = [[[Double]]]()
         var samples = [[[GradientMetrics]]](repeating: [], count: perSample ? problem.batchSize : 0)
         for lambda in lambdas {
             let (linearizations, _) = UnrolledPhantomGradient.unroll(problem, steps: maxSteps, damping: lambda)
-            var row = [GradientMetrics]()
+            var row = [GradientMetrics](), meanRow = [[Double]]()
             var sampleRows = [[GradientMetrics]](repeating: [], count: samples.count)
             let cache = comparison.map { FactoredComparison(sharing: $0) }
             for k in steps {
@@ -52,6 +54,7 @@ public struct UPGGrid: Sendable {
                     cotangents: problem.cotangents, damping: lambda,
                     perSample: perSample && !factored, factored: factored)
                 row.append(GradientMetrics.compare(estimate.batchMean, exact.batchMean))
+                if keepMeans { meanRow.append(estimate.batchMean) }
                 if let cache, let terms = estimate.factors {
                     let metrics = cache.compare(terms, steps: Array((0..<k).reversed()))
                     for i in 0..<metrics.count { sampleRows[i].append(metrics[i]) }
@@ -60,9 +63,11 @@ public struct UPGGrid: Sendable {
                 }
             }
             batch.append(row)
+            if keepMeans { means.append(meanRow) }
             for i in 0..<samples.count { samples[i].append(sampleRows[i]) }
         }
-        return UPGGridResult(maxSteps: maxSteps, lambdas: lambdas, perSample: perSample ? samples : nil, batch: batch)
+        return UPGGridResult(
+            maxSteps: maxSteps, lambdas: lambdas, perSample: perSample ? samples : nil, batch: batch, batchMeans: keepMeans ? means : nil)
     }
 }
 
@@ -72,4 +77,6 @@ public struct UPGGridResult: Sendable {
     public let lambdas: [Double]
     public let perSample: [[[GradientMetrics]]]?
     public let batch: [[GradientMetrics]]
+    /// `batchMeans[l][s]`: the cell's batch-mean estimate in R^p, when asked for.
+    public var batchMeans: [[[Double]]]? = nil
 }

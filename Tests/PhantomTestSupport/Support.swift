@@ -85,3 +85,18 @@ public func runProgramMeasured(_ executable: String, _ arguments: [String]) thro
     let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
     return (ProcessResult(status: code, stdout: out, stderr: err, crashed: signaled), Int(usage.ru_maxrss) * 1024)
 }
+
+/// The peak resident memory of `executable` alone, in bytes, measured by GNU time (`/usr/bin/time -f %M`, Debian's
+/// `time`, which `make deps` installs), with the program's result. Unlike wait4's ru_maxrss of a child spawned from
+/// this (large) test process, it does not include the spawning process's memory: Linux records the parent's
+/// high-water mark in a vfork child at its exec, and GNU time is a small parent.
+public func runProgramPeakMemory(_ executable: String, _ arguments: [String]) throws -> (result: ProcessResult, peakBytes: Int) {
+    let report = makeTemporaryFolder("phantom-peak") + "/peak"
+    defer { try? FileManager.default.removeItem(atPath: report) }
+    let result = try runProgram("/usr/bin/time", ["-f", "%M", "-o", report, executable] + arguments)
+    let text = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+    guard let kilobytes = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+        throw CocoaError(.fileReadCorruptFile)
+    }
+    return (result, kilobytes * 1024)
+}

@@ -10,7 +10,8 @@ import PhantomModel
 /// - The batch as one stacked system: ``StackedRoute``, when the route is dense, `stackedLimit` > 0, every sample is
 ///   sound (both solves converged, ρ(J) < 1), B·d ≤ `stackedLimit` and p ≥ B·d.
 ///
-/// Only the first `certified` samples are certified (``AnalysisConfiguration/certifiedCount(batch:stateDimension:route:)``).
+/// Only the first `certified` samples are certified (``AnalysisConfiguration/certifiedCount(batch:stateDimension:route:)``, of
+/// the whole batch; a block certifies its share, ``SampleBlock/certified``).
 public struct CertificationPlan: Sendable, Equatable {
     public enum PerSample: Sendable, Equatable { case dense, matrixFree }
     public let perSample: PerSample
@@ -23,10 +24,12 @@ public struct CertificationPlan: Sendable, Equatable {
         (self.perSample, self.certified, self.stacked) = (perSample, certified, stacked)
     }
 
-    /// The rule above.
-    public init(configuration c: AnalysisConfiguration, problem: GradientProblem, route: SpectraRoute, sound: Bool) {
-        perSample = route == .dense ? .dense : .matrixFree
-        certified = c.certifiedCount(batch: problem.batchSize, stateDimension: problem.stateDimension, route: route)
-        stacked = route == .dense && c.stackedLimit > 0 && sound && StackedRoute.applies(problem, limit: c.stackedLimit)
+    /// The rule above, for one block of the job's samples (``SampleBlock``): its share of the certified samples, and the
+    /// stacked system only when the block is the whole batch.
+    public init(configuration c: AnalysisConfiguration, problem: GradientProblem, block: SampleBlock, sound: Bool) {
+        perSample = block.route == .dense ? .dense : .matrixFree
+        certified = block.certified
+        stacked =
+            block.isWhole && block.route == .dense && c.stackedLimit > 0 && sound && StackedRoute.applies(problem, limit: c.stackedLimit)
     }
 }

@@ -22,11 +22,15 @@ public struct CertificationStage: Sendable {
     public let krylov: any KrylovEigensolver
     /// Called with (done, in all): samples on the dense route, (block, family) steps on the matrix-free route.
     public let progress: (@Sendable (Int, Int) -> Void)?
+    /// The position of the problem's first sample in the job's samples (failure reports name samples by it).
+    public let firstSample: Int
 
     public init(
         plan: CertificationPlan, configuration c: AnalysisConfiguration, dense: any DenseSpectralSolver = LAPACKSpectralSolver(),
-        krylov: any KrylovEigensolver = StandardKrylovEigensolver(), progress: (@Sendable (Int, Int) -> Void)? = nil
+        krylov: any KrylovEigensolver = StandardKrylovEigensolver(), progress: (@Sendable (Int, Int) -> Void)? = nil,
+        firstSample: Int = 0
     ) {
+        self.firstSample = firstSample
         (self.plan, self.ks, self.lambdas, self.estimators) = (plan, c.ks, c.lambdas, c.estimators)
         (self.columnBudget, self.preferColumnRoute, self.dense, self.krylov, self.progress) =
             (c.columnBudget, c.preferColumnRoute, dense, krylov, progress)
@@ -70,16 +74,16 @@ public struct CertificationStage: Sendable {
             }
         }
         var failures = FailureReport()
-        for (s, sample) in spectra.samples.enumerated() { failures.record(spectra: sample, sample: s) }
+        for (s, sample) in spectra.samples.enumerated() { failures.record(spectra: sample, sample: firstSample + s) }
         for outcome in outcomes {
             for (i, norms) in outcome.powerNorms.enumerated() {
                 let s = outcome.samples[i]
                 spectra.samples[s].powerNorms = norms.map { $0.map(\.value) }
                 spectra.samples[s].powerNormStatus = norms.map { $0.map(\.status) }
-                failures.record(powerNorms: spectra.samples[s].powerNormStatus, sample: s, ks: ks, lambdas: lambdas)
+                failures.record(powerNorms: spectra.samples[s].powerNormStatus, sample: firstSample + s, ks: ks, lambdas: lambdas)
                 for (index, tables) in outcome.tables.enumerated() {
                     grids.store(tables[i], estimator: index, sample: s)
-                    failures.record(tables[i], family: estimators[index], ks: ks, lambdas: lambdas, place: "sample \(s)")
+                    failures.record(tables[i], family: estimators[index], ks: ks, lambdas: lambdas, place: "sample \(firstSample + s)")
                 }
             }
         }

@@ -38,6 +38,19 @@ public struct FailureReport: Sendable, Equatable {
         }
     }
 
+    /// Adds another report's counts (a later block of the same batch): its first cases are kept where this report has
+    /// none of their kind.
+    public mutating func absorb(_ other: FailureReport) {
+        for entry in other.entries {
+            if let i = entries.firstIndex(where: { $0.quantity == entry.quantity && $0.code == entry.code }) {
+                entries[i].count += entry.count
+            } else {
+                entries.append(entry)
+            }
+        }
+        entries.sort { ($0.quantity, Self.order($0.code)) < ($1.quantity, Self.order($1.code)) }
+    }
+
     /// How many values failed in all.
     public var total: Int { entries.reduce(0) { $0 + $1.count } }
 

@@ -17,13 +17,16 @@ public struct MeasurementStage: Sendable {
     public let settings: EstimatorSettings
     /// Called with (done, in all) by families whose measurement is long.
     public let progress: (@Sendable (Int, Int) -> Void)?
+    /// Keep every cell's batch-mean estimate in R^p (``Measurements/batchMeans``): the batch spans several blocks.
+    public let keepsBatchMeans: Bool
 
     public init(
         ks: [Int], lambdas: [Double], estimators: [EstimatorFamily], route: SpectraRoute,
-        settings: EstimatorSettings = .standard, progress: (@Sendable (Int, Int) -> Void)? = nil
+        settings: EstimatorSettings = .standard, progress: (@Sendable (Int, Int) -> Void)? = nil, keepsBatchMeans: Bool = false
     ) {
         (self.ks, self.lambdas, self.estimators, self.route, self.progress) = (ks, lambdas, estimators, route, progress)
         self.settings = settings
+        self.keepsBatchMeans = keepsBatchMeans
     }
 
     /// - Throws: an error of a family's measurement (none is expected for a valid configuration).
@@ -36,15 +39,18 @@ public struct MeasurementStage: Sendable {
         var backward = BackwardGrids(estimators: e, lambdas: l, ks: k, samples: b)
         let measurement = GridMeasurement(
             problem: problem, exact: exact.estimate, grams: grams, ks: ks, lambdas: lambdas,
-            progress: progress, settings: settings)
+            progress: progress, settings: settings, keepsBatchMeans: keepsBatchMeans)
+        var means: [[[[Double]]]?] = []
         for (index, family) in estimators.enumerated() {
             let grid = try family.type.measure(measurement)
+            means.append(grid.batchMeans)
             for s in 0..<b { metrics.store(grid.perSample[s], estimator: index, sample: s) }
             if let table = grid.batch { batch.store(table, estimator: index, sample: 0) }
             let fixed = lambdas.map { _ in ks.map { BackwardRecord.fixed(axes: family.axes, k: $0) } }
             for s in 0..<b { backward.store(grid.backward?[s] ?? fixed, estimator: index, sample: s) }
         }
-        return Measurements(metrics: metrics, batch: batch, grams: grams, backward: backward)
+        return Measurements(
+            metrics: metrics, batch: batch, grams: grams, backward: backward, batchMeans: keepsBatchMeans ? means : nil)
     }
 }
 
@@ -56,4 +62,6 @@ public struct Measurements: Sendable {
     public let grams: [ParameterGram]
     /// What each sample's backward pass used and reached, per cell.
     public let backward: BackwardGrids
+    /// Per family, [λ][k]: the cell's batch-mean estimate in R^p (nil for a family that did not return it), when kept.
+    public var batchMeans: [[[[Double]]]?]? = nil
 }

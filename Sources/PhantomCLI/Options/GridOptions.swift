@@ -74,6 +74,8 @@ struct GridOptions: ParsableArguments {
             (matrix-free Krylov with residuals; no per-cell certificates), or auto (dense for d ≤ \(SpectraRoute.denseLimit)).
             """)
     var spectra: SpectraRoute = .auto
+    @Option(help: "Samples passing through the stages together (memory grows with it; default: as many as fit 1 GiB, ≥ 32).")
+    var sampleBlock: Int?
     @OptionGroup var estimatorOptions: EstimatorOptions
 
     func validate() throws { _ = try configuration() }
@@ -83,6 +85,6 @@ struct GridOptions: ParsableArguments {
             ks: ks.values, lambdas: lambdas.values, estimators: estimators.values,
             adjoint: try AdjointSolver(method: adjoint, tolerance: adjointTolerance),
             certificateSamples: certifySamples, stackedLimit: stackedLimit, spectra: spectra,
-            estimatorSettings: try estimatorOptions.settings(for: estimators.values.map(\.id)))
+            estimatorSettings: try estimatorOptions.settings(for: estimators.values.map(\.id)), sampleBlock: sampleBlock)
     }
 }

@@ -56,7 +56,7 @@ public struct FixedPointAdjoint: GridEstimator {
         let exact = m.exact.batchMean, tau = m.settings.truncatedStop.tolerance
         var run = Iteration(m.problem, stop: m.settings.truncatedStop)
         var terms: [[Int]] = [], records: [[BackwardRecord]] = []  // [k index][sample]
-        var batch: [GradientMetrics] = []
+        var batch: [GradientMetrics] = [], means: [[Double]] = []
         for k in m.ks {
             while run.iterations < k && !run.stopped { run.step() }
             terms.append(run.bestTerms)
@@ -66,12 +66,15 @@ public struct FixedPointAdjoint: GridEstimator {
                 })
             let estimate = GradientEstimate(stateCotangents: run.best, problem: m.problem, perSample: false)
             batch.append(GradientMetrics.compare(estimate.batchMean, exact))
+            if m.keepsBatchMeans { means.append(estimate.batchMean) }
         }
         let perSample = (0..<m.batchSize).map { i in
             m.lambdas.map { _ in m.ks.indices.map { kk in rbp.perSample[i][0][terms[kk][i] - 1] } }
         }
         let backward = (0..<m.batchSize).map { i in m.lambdas.map { _ in m.ks.indices.map { records[$0][i] } } }
-        return MeasuredGrid(perSample: perSample, batch: m.lambdas.map { _ in batch }, backward: backward)
+        return MeasuredGrid(
+            perSample: perSample, batch: m.lambdas.map { _ in batch }, backward: backward,
+            batchMeans: m.keepsBatchMeans ? m.lambdas.map { _ in means } : nil)
     }
 
     /// Its iteration count differs per sample: no residual operator describes a cell.

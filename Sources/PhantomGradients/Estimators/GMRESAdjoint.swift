@@ -72,17 +72,20 @@ public struct GMRESAdjoint: GridEstimator {
     /// Every budget of the grid solved afresh and compared per sample through the parameter factors.
     public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
         var perK: [[GradientMetrics]] = [], records: [[BackwardRecord]] = []  // [k index][sample]
-        var batch: [GradientMetrics] = []
+        var batch: [GradientMetrics] = [], means: [[Double]] = []
         for k in m.ks {
             let (w, record) = solve(m.problem, budget: k, stop: m.settings.truncatedStop)
             let metrics = m.compare(stateCotangents: w)
             perK.append(metrics.perSample)
             records.append(record)
             batch.append(metrics.batch)
+            if m.keepsBatchMeans { means.append(metrics.batchMean) }
         }
         let perSample = (0..<m.batchSize).map { i in m.lambdas.map { _ in m.ks.indices.map { perK[$0][i] } } }
         let backward = (0..<m.batchSize).map { i in m.lambdas.map { _ in m.ks.indices.map { records[$0][i] } } }
-        return MeasuredGrid(perSample: perSample, batch: m.lambdas.map { _ in batch }, backward: backward)
+        return MeasuredGrid(
+            perSample: perSample, batch: m.lambdas.map { _ in batch }, backward: backward,
+            batchMeans: m.keepsBatchMeans ? m.lambdas.map { _ in means } : nil)
     }
 
     /// Not linear in g: no residual operator describes a cell.

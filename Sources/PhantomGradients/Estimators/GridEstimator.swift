@@ -104,11 +104,18 @@ public struct MeasuredGrid: Sendable {
     /// [sample][λ index][k index]: what each sample's backward pass used and reached, for families whose cost or
     /// outcome differs per sample (nil: the family's fixed cost, ``BackwardRecord/fixed(axes:k:)``).
     public var backward: [[[BackwardRecord]]]?
+    /// [λ index][k index]: the cell's batch-mean estimate (1/B) Σ_i ĝ_i ∈ R^p, when the measurement asked for it
+    /// (``GridMeasurement/keepsBatchMeans``); all NaN where the batch mean is not computed.
+    public var batchMeans: [[[Double]]]?
 
-    public init(perSample: [[[GradientMetrics]]], batch: [[GradientMetrics]]?, backward: [[[BackwardRecord]]]? = nil) {
+    public init(
+        perSample: [[[GradientMetrics]]], batch: [[GradientMetrics]]?, backward: [[[BackwardRecord]]]? = nil,
+        batchMeans: [[[Double]]]? = nil
+    ) {
         self.perSample = perSample
         self.batch = batch
         self.backward = backward
+        self.batchMeans = batchMeans
     }
 }
 

@@ -19,6 +19,9 @@ public final class GridMeasurement: @unchecked Sendable {
     public let progress: (@Sendable (Int, Int) -> Void)?
     /// The families' settings beyond (k, λ) (SHINE's fallback, the truncated adjoints' stopping rule).
     public let settings: EstimatorSettings
+    /// Families also return each cell's batch-mean estimate in R^p (``MeasuredGrid/batchMeans``): the analysis streams a
+    /// checkpoint's samples in several blocks and forms the batch-mean metrics from the blocks' means.
+    public let keepsBatchMeans: Bool
 
     private var krylovGrams: NPGKrylovGrams?
     private var exactFactors: (factors: ParameterFactors, squared: [Double])?
@@ -26,7 +29,7 @@ public final class GridMeasurement: @unchecked Sendable {
 
     public init(
         problem: GradientProblem, exact: GradientEstimate, grams: [ParameterGram], ks: [Int], lambdas: [Double],
-        progress: (@Sendable (Int, Int) -> Void)? = nil, settings: EstimatorSettings = .standard
+        progress: (@Sendable (Int, Int) -> Void)? = nil, settings: EstimatorSettings = .standard, keepsBatchMeans: Bool = false
     ) {
         precondition(exact.stateCotangents != nil, "the exact gradient carries its adjoint solutions")
         self.problem = problem
@@ -36,6 +39,7 @@ public final class GridMeasurement: @unchecked Sendable {
         self.lambdas = lambdas
         self.progress = progress
         self.settings = settings
+        self.keepsBatchMeans = keepsBatchMeans
     }
 
     public var maxK: Int { ks.last ?? 1 }
@@ -46,7 +50,10 @@ public final class GridMeasurement: @unchecked Sendable {
     public func neumannGrid(lambdas: [Double]) throws -> NPGGridResult {
         if let cached = neumann[lambdas] { return cached }
         let grid = try NPGGrid(maxSteps: maxK, lambdas: lambdas)
-        let grams = krylovGrams ?? NPGGrid.krylovGrams(maxSteps: maxK, problem, exact: exact.stateCotangents!, grams: self.grams)
+        let grams =
+            krylovGrams
+            ?? NPGGrid.krylovGrams(
+                maxSteps: maxK, problem, exact: exact.stateCotangents!, grams: self.grams, keepBatchVectors: keepsBatchMeans)
         krylovGrams = grams
         let result = grid.cells(grams)
         neumann[lambdas] = result
@@ -59,13 +66,14 @@ public final class GridMeasurement: @unchecked Sendable {
         let cells = lambdas.indices.map { l in ks.indices.map { kk in (lambda(l), k(kk) - 1) } }
         return MeasuredGrid(
             perSample: grid.perSample.map { sample in cells.map { row in row.map { sample[$0.0][$0.1] } } },
-            batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } })
+            batch: grid.batch.map { batch in cells.map { row in row.map { batch[$0.0][$0.1] } } },
+            batchMeans: grid.batchMeans.map { means in cells.map { row in row.map { means[$0.0][$0.1] } } })
     }
 
     /// The metrics of ĝ_i = M_iᵀ w_i for state cotangents W (rows w_i): per sample ⟨ĝ, ∇⟩, ‖ĝ‖², ‖∇‖² and ‖ĝ − ∇‖² from
     /// the parameter factors of W, W* and W − W* (``ParameterFactors``, never forming the B × p gradients), and the
-    /// batch mean's by one parameter VJP.
-    public func compare(stateCotangents w: Matrix) -> (perSample: [GradientMetrics], batch: GradientMetrics) {
+    /// batch mean's by one parameter VJP (returned too: (1/B) Σ_i M_iᵀ w_i).
+    public func compare(stateCotangents w: Matrix) -> (perSample: [GradientMetrics], batch: GradientMetrics, batchMean: [Double]) {
         let lin = problem.linearization, exactW = exact.stateCotangents!
         let (exactFactors, exactSquared) =
             self.exactFactors
@@ -83,6 +91,6 @@ public final class GridMeasurement: @unchecked Sendable {
                 inner: inner[i], estimateSquared: squared[i], exactSquared: exactSquared[i], differenceSquared: differences[i])
         }
         let estimate = GradientEstimate(stateCotangents: w, problem: problem, perSample: false)
-        return (perSample, GradientMetrics.compare(estimate.batchMean, exact.batchMean))
+        return (perSample, GradientMetrics.compare(estimate.batchMean, exact.batchMean), estimate.batchMean)
     }
 }

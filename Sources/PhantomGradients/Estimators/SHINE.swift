@@ -89,9 +89,12 @@ public struct SHINEGradient: GridEstimator {
             m.lambdas.map { _ in m.ks.map { _ in missing[i] ? none : metrics.perSample[i] } }
         }
         let batch = missing.contains(true) ? none : metrics.batch
+        // A sample without a history leaves the batch mean undefined: NaN, which any sum of blocks keeps.
+        let mean = missing.contains(true) ? metrics.batchMean.map { _ in Double.nan } : metrics.batchMean
         return MeasuredGrid(
             perSample: perSample, batch: m.lambdas.map { _ in m.ks.map { _ in batch } },
-            backward: records.map { r in m.lambdas.map { _ in m.ks.map { _ in r } } })
+            backward: records.map { r in m.lambdas.map { _ in m.ks.map { _ in r } } },
+            batchMeans: m.keepsBatchMeans ? m.lambdas.map { _ in m.ks.map { _ in mean } } : nil)
     }
 
     /// No batch-free form: the residual depends on each sample's history (``residual(k:lambda:problem:settings:)``).

@@ -135,14 +135,17 @@ extension UnrolledPhantomGradient {
     /// is single-threaded in the analysis, so the results do not depend on it).
     public static func measure(_ m: GridMeasurement) throws -> MeasuredGrid {
         var perSample = [[[GradientMetrics]]](repeating: [], count: m.batchSize)
-        var batch: [[GradientMetrics]] = []
+        var batch: [[GradientMetrics]] = [], means: [[[Double]]] = []
         let count = m.lambdas.count, workers = min(Parallel.workerCount, count)
         let unrollBytes = 8 * 50 * Double(m.batchSize) * Double(m.problem.stateDimension) * Double(m.maxK)
-        let (problem, exact, ks, lambdas, maxK, progress) = (m.problem, m.exact, m.ks, m.lambdas, m.maxK, m.progress)
+        let (problem, exact, ks, lambdas, maxK, progress, keep) = (
+            m.problem, m.exact, m.ks, m.lambdas, m.maxK, m.progress, m.keepsBatchMeans
+        )
         @Sendable func grid(_ l: Int) -> Result<UPGGridResult, ConfigurationError> {
             progress?(l, count)
             return Result { () throws(ConfigurationError) in
-                try UPGGrid(maxSteps: maxK, lambdas: [lambdas[l]], steps: ks).evaluate(problem, exact: exact, perSample: true)
+                try UPGGrid(maxSteps: maxK, lambdas: [lambdas[l]], steps: ks).evaluate(
+                    problem, exact: exact, perSample: true, keepMeans: keep)
             }
         }
         let grids =
@@ -153,8 +156,9 @@ extension UnrolledPhantomGradient {
             let samples = g.perSample ?? []
             for s in 0..<m.batchSize { perSample[s].append(samples[s][0]) }
             batch.append(g.batch[0])
+            if let m = g.batchMeans { means.append(m[0]) }
         }
-        return MeasuredGrid(perSample: perSample, batch: batch)
+        return MeasuredGrid(perSample: perSample, batch: batch, batchMeans: keep ? means : nil)
     }
 
     /// The most memory the parallel λ unrolls may take, modelled at 50 doubles per state entry and step (a conv cell's
