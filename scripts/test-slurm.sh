@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real Slurm run of a sharded analysis on this one machine (make test-slurm):
 # installs Debian's slurmctld, slurmd, slurm-client and munge, configures a one-node cluster for `hostname -s`,
-# starts munged, slurmctld and slurmd, generates the job with `phantom slurm` (4 shards of a 7-checkpoint run),
+# starts munged, slurmctld and slurmd, generates the job with `phantom slurm` (4 shards of one checkpoint, split by
+# samples: 16 samples in blocks of 4),
 # submits it, waits by polling squeue, reads every task's exit code from the jobcomp file, and compares the merged
 # results with an unsharded run array by array. Then a shard is cancelled (scancel) and the merge must name it.
 # Skipped, visibly (exit 0, "SKIPPED: …"), when the packages cannot be installed or the daemons do not start.
@@ -83,7 +84,7 @@ echo "slurm: node $node idle ($cpus CPUs)"
 
 work=$(mktemp -d /tmp/phantom-slurm.XXXXXX)
 chmod 755 "$work"
-args=(notebooks-data/reference/tanh-upg --samples 8 --k 1,2,3 --lambda 0.5,1 --estimators upg,npg,jfb)
+args=(notebooks-data/reference/tanh-upg/epoch-0030.h5 --samples 16 --sample-block 4 --k 1,2,3 --lambda 0.5,1 --estimators upg,npg,jfb)
 # PHANTOM_SLURM_DEMO=1: the demo's own analysis (32 samples, default grid) for the README's timings.
 [ "${PHANTOM_SLURM_DEMO:-0}" = 1 ] && args=(notebooks-data/reference/tanh-upg --samples 32)
 start=$(date +%s.%N)
@@ -114,10 +115,10 @@ grep "JobId=" /var/log/slurm/jobcomp.log | sed 's/^/  jobcomp: /' | cut -c1-160
 tasks_ok=$(grep -E "JobId=[0-9]+ .*ArrayJobId=${array} " /var/log/slurm/jobcomp.log | grep -c "JobState=COMPLETED.*ExitCode=0:0")
 [ "$tasks_ok" -eq 4 ] || fail "$tasks_ok of 4 array tasks completed with exit code 0 (see /var/log/slurm/jobcomp.log, $work/job/logs)"
 grep -E "JobId=$merge " /var/log/slurm/jobcomp.log | grep -q "JobState=COMPLETED.*ExitCode=0:0" || fail "the merge job did not complete"
-for group in /axes /series /samples /cells /batch; do
+for group in /axes /series /samples /cells /batch /frontier; do
   h5diff -q "$work/full.h5" "$work/merged.h5" "$group" "$group" || fail "the merged file differs from the unsharded run in $group"
 done
-echo "slurm: 4 shards merged; every array equals the unsharded run's (h5diff on /axes /series /samples /cells /batch)"
+echo "slurm: 4 shards of one checkpoint merged; every array equals the unsharded run's (h5diff on /axes /series /samples /cells /batch /frontier)"
 printf 'slurm: single process %.1f s, 4 shards through Slurm (submit to merged) %.1f s\n' "$single" "$sharded"
 
 # A cancelled shard: the merge must say which one is missing.

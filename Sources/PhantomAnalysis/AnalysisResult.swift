@@ -177,17 +177,27 @@ public struct AnalysisResult: Sendable {
     public var adjointTolerance: Double
     /// Every value that is not ``ValueStatus/ok`` — certificates, ‖B^k‖₂, spectra — counted per quantity and cause.
     public var failures = FailureReport()
+    /// A shard's part of the checkpoint (``PartialBatch``): the blocks it analysed and their batch means; the other blocks'
+    /// samples hold no values, and the batch-mean values are NaN until a merge forms them. Nil for a whole checkpoint.
+    public var partial: PartialBatch? = nil
+    /// A block analysed elsewhere (``AssemblyStage/join(_:sums:)``'s stand-in).
+    var isPlaceholder = false
+
+    /// The samples analysed here: all of them, or a shard's blocks' (``partial``).
+    public var analysed: [Bool] {
+        guard let partial else { return [Bool](repeating: true, count: sampleCount) }
+        let held = Set(partial.blocks)
+        return (0..<sampleCount).map { held.contains($0 / partial.blockSize) }
+    }
 
     /// The exact gradient's cost in VJPs (``Frontier/exactCost(_:tolerance:)``).
     public var exactCost: Double { Frontier.exactCost(self, tolerance: adjointTolerance) }
 
     /// Per estimator, per threshold of ``Frontier/thresholds``: the cheapest cell reaching it.
     public var frontier: [[FrontierCell?]] {
-        let exact = exactCost
-        return estimators.indices.map { e in
-            let medians = medianCosines(estimator: e)
-            return Frontier.thresholds.map { Frontier.cheapest(self, estimator: e, medians: medians, threshold: $0, exactCost: exact) }
-        }
+        Frontier.cells(
+            ks: ks, lambdas: lambdas, estimators: estimators.count, reliable: reliable, exactCost: exactCost,
+            cosine: { metrics.cosine.samplesOf(e: $0, l: $1, k: $2) }, vjps: { backward.vjps.samplesOf(e: $0, l: $1, k: $2) })
     }
 
     /// ρ(J) < 1 at h*: an attractive fixed point. At a repelling one (ρ(J) ≥ 1) the Neumann series and the

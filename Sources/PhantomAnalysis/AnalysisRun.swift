@@ -73,9 +73,14 @@ public struct AnalysisRun: Sendable {
     public let solver: FixedPointConfiguration
     /// The job's whole series, in order.
     public let members: [Member]
-    /// The part of the job this run analyses (nil: all of it), and its positions in `members`.
+    /// The part of the job this run analyses (nil: all of it), the positions in `members` of the checkpoints it touches,
+    /// and of each the blocks it analyses (all of them, `0..<blocksPerCheckpoint`, unless a shard splits it).
     public let shard: Shard?
     public let selected: [Int]
+    public let heldBlocks: [[Int]]
+    /// Blocks of samples per checkpoint (``SampleBlock/split(_:stateDimension:samples:)``) and samples per block.
+    public let blocksPerCheckpoint: Int
+    public let blockSize: Int
     public let dataPath: String
     /// SHA-256 of the data file, taken before it was read.
     public let dataSHA256: String
@@ -123,12 +128,6 @@ public struct AnalysisRun: Sendable {
         }
         let reference = inputs.data ?? first.checkpoint.dataset
         guard let reference else { throw InputError("\(first.path) names no data set; pass the data file") }
-        if let shard = inputs.shard, shard.count > members.count {
-            throw InputError(
-                "shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s"), so at most \(members.count) "
-                    + "shard\(members.count == 1 ? "" : "s") (the split is by checkpoint)"
-            )
-        }
         func read() throws -> (String, FileSnapshot, DataSet) {
             let path = try DataSetResolver.resolve(reference, near: inputs.data == nil ? first.path : nil)
             let snapshot = try FileSnapshot(path)
@@ -146,12 +145,23 @@ public struct AnalysisRun: Sendable {
         guard let targets = chosen.y else { throw InputError(path: dataPath, message: "no targets") }
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
         // A forced dense route that cannot fit is refused now, not after the forward solves.
-        _ = try SampleBlock.split(configuration, stateDimension: first.checkpoint.model.stateDimension, samples: chosen.count)
+        let d = first.checkpoint.model.stateDimension
+        let blocks = try SampleBlock.split(configuration, stateDimension: d, samples: chosen.count).count
+        if let shard = inputs.shard, shard.count > members.count * blocks {
+            let units = members.count * blocks, size = configuration.sampleBlockSize(stateDimension: d)
+            throw InputError(
+                "shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s") × \(blocks) block"
+                    + "\(blocks == 1 ? "" : "s") of samples (--sample-block \(size)), so at most \(units) shard\(units == 1 ? "" : "s")")
+        }
         self.configuration = configuration
         self.solver = solver
         self.members = members
         self.shard = inputs.shard
-        self.selected = inputs.shard?.positions(inSeriesOf: members.count) ?? Array(members.indices)
+        let parts = inputs.shard?.blocks(checkpoints: members.count, blocks: blocks)
+        self.selected = parts?.map(\.checkpoint) ?? Array(members.indices)
+        self.heldBlocks = parts?.map(\.blocks) ?? members.map { _ in Array(0..<blocks) }
+        self.blocksPerCheckpoint = blocks
+        self.blockSize = configuration.sampleBlockSize(stateDimension: d)
         self.dataPath = dataPath
         self.dataSHA256 = dataSHA256
         self.importOptions =
@@ -188,10 +198,11 @@ public struct AnalysisRun: Sendable {
         progress: (@Sendable (Int, Analyzer.Stage, Int, Int) -> Void)? = nil,
         finished: ((Int) -> Void)? = nil
     ) throws -> [SeriesEntry] {
-        try selected.map { index in
+        try zip(selected, heldBlocks).map { index, blocks in
             let member = members[index]
             let result = try Analyzer(configuration).analyze(
                 model: member.checkpoint.model, inputs: samples.x, targets: targets, solver: solver,
+                blocks: blocks.count == blocksPerCheckpoint ? nil : blocks,
                 progress: progress.map { report in { @Sendable stage, done, total in report(index, stage, done, total) } })
             finished?(index)
             return SeriesEntry(
@@ -209,6 +220,8 @@ public struct AnalysisRun: Sendable {
             "job_series": "\(members.count)"
         ]
         if let shard { attributes["shard"] = shard.description }
+        attributes["sample_block"] = "\(blockSize)"
+        attributes["adjoint_tolerance"] = "\(configuration.adjoint.tolerance)"
         let s = configuration.estimatorSettings, ids = Set(configuration.estimators.map(\.id))
         if ids.contains(SHINEGradient.id) { attributes["shine_fallback"] = "\(s.shineFallback)" }
         if !ids.isDisjoint(with: [FixedPointAdjoint.id, GMRESAdjoint.id]) {

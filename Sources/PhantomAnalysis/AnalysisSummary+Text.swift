@@ -12,6 +12,8 @@ extension AnalysisSummary {
         for c in checkpoints {
             lines.append(
                 "\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
+                    + (c.analysedSamples < c.samples
+                        ? "\(c.analysedSamples) of them in this shard (the batch-mean values come with merge), " : "")
                     + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
                     + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
                     + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")

@@ -21,6 +21,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let spectraRoute: String
         /// For each sample with a value short of its tolerance: "sample S: quantity (residual r)", at most eight.
         public let unconvergedSpectraDetail: [String]
+        /// The samples this run analysed: all of them, or a shard's blocks' (the batch-mean values come with the merge).
+        public let analysedSamples: Int
         /// Every value that is not ok (certificates, ‖B^k‖₂, spectra), per quantity and cause, with its first case.
         public let failures: [Failure]
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
@@ -131,14 +133,18 @@ public struct AnalysisSummary: Encodable, Sendable {
                     rhoStarBelowOne: CertifiedFraction.of(values(c.rhoStar)) { $0 < 1 },
                     ascentMarginNonNegative: CertifiedFraction.of(values(c.ascentMargin)) { $0 >= 0 })
             }
+            // A shard's part of a checkpoint: counts over its own samples.
+            let analysed = r.analysed
+            func count(_ holds: (Int) -> Bool) -> Int { (0..<r.sampleCount).filter { analysed[$0] && holds($0) }.count }
             return Checkpoint(
                 path: entry.path, epoch: entry.epoch, samples: r.sampleCount, certifiedSamples: r.certifiedSamples,
-                unconvergedForward: r.forwardConverged.filter { !$0 }.count,
-                unconvergedAdjoint: r.adjointConverged.filter { !$0 }.count,
-                unstable: zip(r.forwardConverged, r.stable).filter { $0 && !$1 }.count,
-                unconvergedSpectra: r.spectra.filter { !$0.converged }.count,
+                unconvergedForward: count { !r.forwardConverged[$0] },
+                unconvergedAdjoint: count { !r.adjointConverged[$0] },
+                unstable: count { r.forwardConverged[$0] && !r.stable[$0] },
+                unconvergedSpectra: count { !r.spectra[$0].converged },
                 spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
-                unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra),
+                unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra, analysed: analysed),
+                analysedSamples: analysed.filter { $0 }.count,
                 failures: r.failures.entries.map {
                     Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
                 },
@@ -148,8 +154,8 @@ public struct AnalysisSummary: Encodable, Sendable {
 
     /// "sample S: ρ(J) short of tolerance (residual r), σ_min(M) LAPACK failure (…)" for the first eight samples with a
     /// spectral value that is not ok, each with its true cause.
-    static func unconvergedDetail(_ spectra: [SampleSpectra]) -> [String] {
-        spectra.enumerated().filter { !$0.element.converged }.prefix(8).map { s, x in
+    static func unconvergedDetail(_ spectra: [SampleSpectra], analysed: [Bool]) -> [String] {
+        spectra.enumerated().filter { !$0.element.converged && analysed[$0.offset] }.prefix(8).map { s, x in
             "sample \(s): " + x.statuses.filter { !$0.status.isOK }.map { "\($0.quantity.rawValue) \($0.status)" }.joined(separator: ", ")
         }
     }

@@ -57,11 +57,17 @@ public struct Analyzer: Sendable {
     /// the stacked system's Gram at 1 and 2 threads). The analysis therefore runs its BLAS calls single-threaded
     /// and gets its parallelism from ``Parallel/map(_:_:)`` over samples, so a results file is bit-identical at
     /// any thread count — which also lets shards run with other CPU counts than the unsharded run.
+    ///
+    /// - Parameter only: analyse only these blocks (indices into the split; a shard's part of the checkpoint): the result
+    ///   then holds their samples' values, NaN elsewhere, and their batch means (``AnalysisResult/partial``) instead of
+    ///   the batch-mean metrics. Nil, or every block: the whole batch.
     public func analyze(
-        model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration,
+        model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration, blocks only: [Int]? = nil,
         progress: (@Sendable (Stage, Int, Int) -> Void)? = nil, timing: ((StageName, Double) -> Void)? = nil
     ) throws -> AnalysisResult {
         let blocks = try SampleBlock.split(configuration, stateDimension: model.stateDimension, samples: inputs.rows)
+        let held = only.map(Set.init) ?? Set(blocks.indices)
+        let partial = !Set(blocks.indices).isSubset(of: held)
         guard blocks.count > 1 else {
             return try analyze(
                 block: blocks[0], model: model, inputs: inputs, targets: targets, solver: solver, progress: progress,
@@ -70,17 +76,27 @@ public struct Analyzer: Sendable {
         }
         var seconds: [StageName: Double] = [:]
         var parts: [AnalysisResult] = []
-        var sums = BatchMeanSums()
-        for block in blocks {
+        var sums = BatchMeanSums(), kept: [BatchMeans] = []
+        let assembly = AssemblyStage(configuration: configuration)
+        for (index, block) in blocks.enumerated() {
+            guard held.contains(index) else {
+                parts.append(assembly.placeholder(samples: block.samples.count, certified: block.certified))
+                continue
+            }
             let rows = Array(block.samples)
             let (part, means) = try analyze(
                 block: block, model: model, inputs: inputs.selectingRows(rows), targets: targets.selecting(rows), solver: solver,
                 progress: progress, timing: timing.map { _ in { seconds[$0, default: 0] += $1 } })
             parts.append(part)
-            sums.add(means!)
+            if partial { kept.append(means!) } else { sums.add(means!) }
         }
         if let timing { for stage in StageName.allCases { timing(stage, seconds[stage] ?? 0) } }
-        return AssemblyStage(configuration: configuration).join(parts, sums: sums)
+        guard partial else { return assembly.join(parts, sums: sums) }
+        var result = assembly.join(parts, sums: nil)
+        result.partial = PartialBatch(
+            blockSize: configuration.sampleBlockSize(stateDimension: model.stateDimension), blocks: blocks.indices.filter(held.contains),
+            means: kept)
+        return result
     }
 
     /// One block of samples through the six stages; with the blocks' batch means when the batch has more than one block.

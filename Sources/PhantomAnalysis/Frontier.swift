@@ -28,32 +28,45 @@ public enum Frontier {
 
     /// The exact gradient's cost in VJPs (NaN when no reliable sample has ρ(J) < 1).
     public static func exactCost(_ r: AnalysisResult, tolerance: Double) -> Double {
-        let reliable = r.reliable
-        let counts = (0..<r.sampleCount).filter { reliable[$0] }.compactMap { s -> Double? in
-            let rho = r.spectra[s].spectralRadius
+        exactCost(spectralRadius: r.spectra.map(\.spectralRadius), reliable: r.reliable, tolerance: tolerance)
+    }
+
+    /// The same from per-sample values (a merge of shards computes it from the arrays).
+    public static func exactCost(spectralRadius: [Double], reliable: [Bool], tolerance: Double) -> Double {
+        let counts = spectralRadius.indices.filter { reliable[$0] }.compactMap { s -> Double? in
+            let rho = spectralRadius[s]
             guard rho > 0, rho < 1 else { return rho == 0 ? 2 : nil }
             return (log(tolerance) / log(rho)).rounded(.up) + 1
         }
         return Quantile.median(counts)
     }
 
-    /// The cheapest cell of estimator `e` reaching `threshold`, or nil; `medians` are its median cosines, λ × k.
-    static func cheapest(_ r: AnalysisResult, estimator e: Int, medians: [[Double]], threshold: Double, exactCost: Double) -> FrontierCell?
-    {
-        var best: FrontierCell?
-        let reliable = r.reliable
-        for (l, lambda) in r.lambdas.enumerated() {
-            for (kk, k) in r.ks.enumerated() {
-                let median = medians[l][kk]
-                guard median >= threshold else { continue }
-                let vjps = Quantile.median(zip(r.backward.vjps.samplesOf(e: e, l: l, k: kk), reliable).filter { $1 }.map(\.0))
-                guard vjps.isFinite else { continue }
-                let cost = Int(vjps.rounded(.up))
-                let cell = FrontierCell(k: k, lambda: lambda, medianCosine: median, cost: cost, costRatio: Double(cost) / exactCost)
-                if let b = best, (b.cost, -b.medianCosine) <= (cell.cost, -cell.medianCosine) { continue }
-                best = cell
+    /// Per estimator, per threshold: the cheapest cell reaching it, from per-sample values — `cosine` and `vjps` give a
+    /// cell's (estimator, λ index, k index) values across samples.
+    public static func cells(
+        ks: [Int], lambdas: [Double], estimators: Int, reliable: [Bool], exactCost: Double,
+        cosine: (Int, Int, Int) -> [Double], vjps: (Int, Int, Int) -> [Double]
+    ) -> [[FrontierCell?]] {
+        func median(_ values: [Double]) -> Double { Quantile.median(zip(values, reliable).filter { $1 }.map(\.0)) }
+        return (0..<estimators).map { e in
+            let medians = lambdas.indices.map { l in ks.indices.map { k in median(cosine(e, l, k)) } }
+            return thresholds.map { threshold in
+                var best: FrontierCell?
+                for (l, lambda) in lambdas.enumerated() {
+                    for (kk, k) in ks.enumerated() {
+                        let medianCosine = medians[l][kk]
+                        guard medianCosine >= threshold else { continue }
+                        let cost = median(vjps(e, l, kk))
+                        guard cost.isFinite else { continue }
+                        let rounded = Int(cost.rounded(.up))
+                        let cell = FrontierCell(
+                            k: k, lambda: lambda, medianCosine: medianCosine, cost: rounded, costRatio: Double(rounded) / exactCost)
+                        if let b = best, (b.cost, -b.medianCosine) <= (cell.cost, -cell.medianCosine) { continue }
+                        best = cell
+                    }
+                }
+                return best
             }
         }
-        return best
     }
 }

@@ -2,11 +2,12 @@ import PhantomLinearAlgebra
 
 /// One of N disjoint parts of an analysis job, `I/N` with 1 ≤ I ≤ N.
 ///
-/// The split is by checkpoint: shard I of N analyses the checkpoints at positions t = I − 1, I − 1 + N,
-/// I − 1 + 2N, … of the job's series (round robin, so early and late checkpoints mix). Samples are not split:
-/// the batch-mean gradient and the stacked system couple a checkpoint's samples, and its batched BLAS calls
-/// make a sample's last bits depend on the batch it is in, so splitting samples could not reproduce the
-/// unsharded file exactly. A job can therefore have at most as many shards as checkpoints.
+/// The job's parts are its units: each checkpoint's blocks of samples (``SampleBlock``), numbered checkpoint by
+/// checkpoint, u = t·n_B + b for checkpoint t and block b of n_B. Shard I of N analyses the units u = I − 1, I − 1 + N,
+/// I − 1 + 2N, … (round robin, so early and late checkpoints, and first and last blocks, mix). With one block per
+/// checkpoint a unit is a checkpoint. A sample's block and its companions are the same in every run of the job, so its
+/// values are; the batch-mean values of a checkpoint split across shards are formed by the merge from the blocks' means
+/// (``PartialBatch``), added in block order as the unsharded run adds them. A job has at most as many shards as units.
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public let index: Int
     public let count: Int
@@ -32,8 +33,19 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(index)/\(count)" }
 
-    /// The positions of this shard's checkpoints in a series of `total`.
-    public func positions(inSeriesOf total: Int) -> [Int] {
+    /// The positions of this shard's units in a job of `total` units.
+    public func units(inJobOf total: Int) -> [Int] {
         Array(stride(from: index - 1, to: total, by: count))
+    }
+
+    /// This shard's blocks of each checkpoint it touches, in a job of `checkpoints` × `blocks` units: checkpoint position
+    /// → its block indices, ascending.
+    public func blocks(checkpoints: Int, blocks: Int) -> [(checkpoint: Int, blocks: [Int])] {
+        var out: [(checkpoint: Int, blocks: [Int])] = []
+        for unit in units(inJobOf: checkpoints * blocks) {
+            let (t, b) = unit.quotientAndRemainder(dividingBy: blocks)
+            if out.last?.checkpoint == t { out[out.count - 1].blocks.append(b) } else { out.append((t, [b])) }
+        }
+        return out
     }
 }

@@ -76,14 +76,17 @@ public struct SlurmJob: Sendable {
         }
     }
 
-    /// Checks against the analysis the shards will run: at most one shard per checkpoint, and a results file
-    /// that is none of the job's inputs (the same file by device and inode, however the path is written).
+    /// Checks against the analysis the shards will run: at most one shard per unit (a checkpoint's block of samples,
+    /// ``Shard``), and a results file that is none of the job's inputs (the same file by device and inode, however the
+    /// path is written).
     /// - Throws: ``InputError`` or ``OutputError`` naming the count or the input.
-    public func check(checkpoints: Int, inputs: [String]) throws {
-        guard shards <= checkpoints else {
+    public func check(checkpoints: Int, blocks: Int = 1, inputs: [String]) throws {
+        let units = checkpoints * blocks
+        guard shards <= units else {
             throw InputError(
-                "--shards \(shards): the job has \(checkpoints) checkpoint\(checkpoints == 1 ? "" : "s"), so at most \(checkpoints) "
-                    + "shard\(checkpoints == 1 ? "" : "s") (the split is by checkpoint)")
+                "--shards \(shards): the job has \(checkpoints) checkpoint\(checkpoints == 1 ? "" : "s") × \(blocks) block"
+                    + "\(blocks == 1 ? "" : "s") of samples, so at most \(units) shard\(units == 1 ? "" : "s") (--sample-block splits the "
+                    + "samples into more)")
         }
         let target = Self.normalized(output, in: workingDirectory)
         if let input = inputs.first(where: { Self.normalized($0, in: workingDirectory) == target }) {

@@ -91,6 +91,7 @@ public enum ResultsFile {
                 let frontier = try root.createGroup(FrontierArray.group)
                 for array in FrontierArray.allCases { if let values = data.frontier[array] { try write(array, values, in: frontier) } }
             }
+            try data.partials?.write(to: root)
         }
     }
 }
@@ -123,6 +124,27 @@ extension ResultsData {
             uniqueKeysWithValues: FrontierArray.allCases.map { array in
                 (array, HDF5Array(shape: extents.shape(array.axes), values: frontiers.flatMap { $0.flatMap { $0.map(array.values) } }))
             })
+        // A shard's part of a checkpoint: only its blocks' samples hold values; the batch-mean values and the frontier are
+        // the merge's to form, from the blocks' means.
+        let positions = self.seriesIndices
+        for (t, entry) in entries.enumerated() {
+            guard let partial = entry.result.partial else { continue }
+            let held = Set(partial.blocks)
+            let keep = (0..<extents.samples).map { held.contains($0 / partial.blockSize) }
+            func mask<A: ResultsArray>(_ arrays: inout [A: HDF5Array<Double>], samples: Bool) {
+                for (array, values) in arrays {
+                    let stride = values.shape.dropFirst().reduce(1, *)
+                    var v = values.values
+                    for i in (t * stride)..<((t + 1) * stride) where !samples || !keep[i % extents.samples] { v[i] = .nan }
+                    arrays[array] = HDF5Array(shape: values.shape, values: v)
+                }
+            }
+            mask(&self.samples, samples: true)
+            mask(&cells, samples: true)
+            mask(&batch, samples: false)
+            mask(&frontier, samples: false)
+        }
+        partials = ResultsPartials(entries, seriesIndices: positions)
     }
 }
 

@@ -49,6 +49,8 @@ public struct ResultsData: Sendable {
     /// The frontier's thresholds (`axes/threshold`) and arrays; empty in files written before it.
     public var thresholds: [Double] = []
     public var frontier: [FrontierArray: HDF5Array<Double>] = [:]
+    /// A shard's batch means of the blocks of checkpoints it holds in part (``ResultsPartials``); nil otherwise.
+    public var partials: ResultsPartials? = nil
 
     public init(
         path: String = "", ks: [Int], lambdas: [Double], estimators: [EstimatorID], estimatorAxes: [EstimatorAxes],
@@ -213,6 +215,9 @@ public struct ResultsData: Sendable {
             guard sampleRows.isEmpty || sampleRows.count == data.sampleCount else {
                 throw fail("/axes/sample has \(sampleRows.count) rows, the arrays \(data.sampleCount) samples")
             }
+            if root.kind(of: ResultsPartials.group) == .group {
+                data.partials = try ResultsPartials.read(try root.group(ResultsPartials.group), extents: extents, fail)
+            }
             return data
         }
     }
@@ -241,4 +246,121 @@ public struct ResultsData: Sendable {
 
     /// The estimator's index, or nil.
     public func index(of id: EstimatorID) -> Int? { estimators.firstIndex(of: id) }
+}
+
+/// `/partial/<name>`: in a shard file, the batch means of every block of the checkpoints the shard holds in part
+/// (``PhantomAnalysis/PartialBatch``), one row per block u, from which a merge forms those checkpoints' batch-mean values:
+///
+///     series [U]  block [U]  count [U]     the checkpoint's position in the job, the block's index, its samples
+///     exact [U, p]  head [U, q]            (1/B_b) Σ ∇_i and the head gradient's mean
+///     estimates [U, E, L, K, p]            each family's cell means (0 where `defined` is 0)
+///     defined [U, E]                       1 where the family returned its means, 0 where it has none
+public struct ResultsPartials: Sendable {
+    public static let group = "partial"
+    public static let names = ["series", "block", "count", "exact", "head", "estimates", "defined"]
+    public var series: [Int]
+    public var blocks: [Int]
+    public var counts: [Int]
+    public var exact: HDF5Array<Double>
+    public var head: HDF5Array<Double>
+    public var estimates: HDF5Array<Double>
+    public var defined: HDF5Array<Double>
+
+    public var count: Int { series.count }
+
+    /// The rows of `entries` whose results are partial, each held block a row.
+    init?(_ entries: [SeriesEntry], seriesIndices: [Int]) {
+        let rows = zip(entries, seriesIndices).flatMap { entry, t in
+            entry.result.partial.map { p in zip(p.blocks, p.means).map { (t, $0.0, $0.1) } } ?? []
+        }
+        guard let first = rows.first?.2, let r = entries.first?.result else { return nil }
+        let (e, l, k, p) = (r.estimators.count, r.lambdas.count, r.ks.count, first.exact.count)
+        series = rows.map(\.0)
+        blocks = rows.map(\.1)
+        counts = rows.map(\.2.count)
+        exact = HDF5Array(shape: [rows.count, p], values: rows.flatMap(\.2.exact))
+        head = HDF5Array(shape: [rows.count, first.head.count], values: rows.flatMap(\.2.head))
+        let zeros = [Double](repeating: 0, count: l * k * p)
+        estimates = HDF5Array(
+            shape: [rows.count, e, l, k, p],
+            values: rows.flatMap { row in row.2.families.flatMap { $0.map { $0.flatMap { $0.flatMap { $0 } } } ?? zeros } })
+        defined = HDF5Array(shape: [rows.count, e], values: rows.flatMap { row in row.2.families.map { $0 == nil ? 0 : 1 } })
+    }
+
+    /// Row u as a block's means.
+    public func means(_ u: Int, estimators e: Int, lambdas l: Int, ks k: Int) -> BatchMeans {
+        let p = exact.shape[1], q = head.shape[1]
+        let families = (0..<e).map { f -> [[[Double]]]? in
+            guard defined.values[u * e + f] == 1 else { return nil }
+            return (0..<l).map { li in
+                (0..<k).map { ki in
+                    let start = (((u * e + f) * l + li) * k + ki) * p
+                    return Array(estimates.values[start..<(start + p)])
+                }
+            }
+        }
+        return BatchMeans(
+            count: counts[u], exact: Array(exact.values[(u * p)..<((u + 1) * p)]), head: Array(head.values[(u * q)..<((u + 1) * q)]),
+            families: families)
+    }
+
+    func write(to root: HDF5Group) throws {
+        let g = try root.createGroup(Self.group)
+        try g.write("series", vector: series.map { Int64($0) })
+        try g.write("block", vector: blocks.map { Int64($0) })
+        try g.write("count", vector: counts.map { Int64($0) })
+        try g.write("exact", exact)
+        try g.write("head", head)
+        try g.write("estimates", estimates, options: .compressed)
+        try g.write("defined", HDF5Array(shape: defined.shape, values: defined.values.map(ResultsSchema.encodeFlag)))
+    }
+
+    /// Reads and checks `/partial`: known names only, one length U for every row array, the shapes the file's axes and
+    /// p, q give, positive counts, flags 0/1, finite means.
+    static func read(_ g: HDF5Group, extents: ResultsSchema.Extents, _ fail: (String) -> InputError) throws -> ResultsPartials {
+        for child in try g.children() where !names.contains(child.name) || child.kind != .dataset {
+            throw fail("unexpected /\(group)/\(child.name) (not part of the results format)")
+        }
+        for name in names where g.kind(of: name) != .dataset { throw fail("/\(group)/\(name) is missing") }
+        func integers(_ name: String) throws -> [Int] { try g.readIntegers(name, rank: 1).values.map { Int(clamping: $0) } }
+        let (series, blocks, counts) = (try integers("series"), try integers("block"), try integers("count"))
+        let u = series.count
+        guard u >= 1, blocks.count == u, counts.count == u else {
+            throw fail("/\(group)/series, block and count must have one common length ≥ 1 (\(u), \(blocks.count), \(counts.count))")
+        }
+        guard series.allSatisfy({ (0..<ResultsSchema.maximumSeries).contains($0) }), blocks.allSatisfy({ $0 >= 0 }),
+            counts.allSatisfy({ (1...InputLimits.maximumSamples).contains($0) })
+        else {
+            throw fail("/\(group)/series, block or count holds a value out of range")
+        }
+        let exact = try g.readDoubles("exact", rank: 2), head = try g.readDoubles("head", rank: 2)
+        let estimates = try g.readDoubles("estimates", rank: 5)
+        let definedFlags = try g.readIntegers("defined", rank: 2)
+        let p = exact.shape[1]
+        let expected: [(String, [Int], [Int])] = [
+            ("exact", exact.shape, [u, p]), ("head", head.shape, [u, head.shape[1]]),
+            ("estimates", estimates.shape, [u, extents.estimators, extents.lambdas, extents.ks, p]),
+            ("defined", definedFlags.shape, [u, extents.estimators])
+        ]
+        for (name, shape, want) in expected where shape != want || p < 1 {
+            throw fail("/\(group)/\(name) has shape \(shape), expected \(want) (U = \(u) blocks, p = \(p))")
+        }
+        for (name, array) in [("exact", exact), ("head", head), ("estimates", estimates)] where !array.values.allSatisfy(\.isFinite) {
+            throw fail("/\(group)/\(name) holds a non-finite value (a block's batch mean must be finite)")
+        }
+        guard definedFlags.values.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+            throw fail("/\(group)/defined holds a value other than 0 and 1")
+        }
+        return ResultsPartials(
+            series: series, blocks: blocks, counts: counts, exact: exact, head: head, estimates: estimates,
+            defined: HDF5Array(shape: definedFlags.shape, values: definedFlags.values.map(Double.init)))
+    }
+
+    init(
+        series: [Int], blocks: [Int], counts: [Int], exact: HDF5Array<Double>, head: HDF5Array<Double>, estimates: HDF5Array<Double>,
+        defined: HDF5Array<Double>
+    ) {
+        (self.series, self.blocks, self.counts, self.exact, self.head, self.estimates, self.defined) =
+            (series, blocks, counts, exact, head, estimates, defined)
+    }
 }

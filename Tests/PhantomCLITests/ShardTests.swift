@@ -45,6 +45,7 @@ enum ShardFixture {
         same(a.samples, b.samples)
         same(a.cells, b.cells)
         same(a.batch, b.batch)
+        same(a.frontier, b.frontier)
         for key in ["job_fingerprint", "job_series", "data", "cell", "tool_version"] {
             #expect(a.attributes[key] == b.attributes[key], "\(label): \(key)")
         }
@@ -97,6 +98,86 @@ struct ShardTests {
         #expect(partial.status == 0, "\(partial.stderr)")
         let p = try ResultsData.read(out + "/partial.h5")
         #expect(p.attributes["missing_shards"] == "2/3" && p.seriesIndices == [0, 2, 3])
+    }
+
+    @Test("checkpoints split by samples: shards of their blocks merge into the unsharded run in every array; faults are named")
+    func sampleLevelShards() throws {
+        let out = makeTemporaryFolder()
+        // 12 samples in blocks of 5 (5, 5, 2): three units per checkpoint; the first 7 samples certified, across blocks.
+        let grid = [
+            "--data", ShardFixture.folder + "/two.h5", "--samples", "12", "--sample-block", "5", "--k", "1,3", "--lambda", "0.5,1",
+            "--estimators", "upg,npg,jfb,shine", "--certify-samples", "7"
+        ]
+        for (name, inputs, shards) in [
+            ("one", [ShardFixture.folder + "/run/epoch-0002.h5"], 3), ("series", [ShardFixture.folder + "/run"], 5)
+        ] {
+            let full = try runProgram(phantom, ["analyze"] + inputs + grid + ["-o", "\(out)/\(name)-full.h5"])
+            #expect(full.status == 0, "\(full.stderr)")
+            var parts: [String] = []
+            for i in 1...shards {
+                parts.append("\(out)/\(name)-s\(i).h5")
+                let shard = try runProgram(phantom, ["analyze"] + inputs + grid + ["--shard", "\(i)/\(shards)", "-o", parts.last!])
+                #expect(shard.status == 0, "\(shard.stderr)")
+            }
+            let merge = try runProgram(phantom, ["merge"] + parts.reversed() + ["-o", "\(out)/\(name)-merged.h5"])
+            #expect(merge.status == 0, "\(merge.stderr)")
+            ShardFixture.expectSameArrays(
+                try ResultsData.read("\(out)/\(name)-full.h5"), try ResultsData.read("\(out)/\(name)-merged.h5"),
+                "\(name), \(shards) shards")
+        }
+        // One checkpoint has three units, so at most three shards.
+        let many = try runProgram(
+            phantom, ["analyze", ShardFixture.folder + "/run/epoch-0002.h5"] + grid + ["--shard", "1/4", "-o", out + "/x.h5"])
+        #expect(many.status != 0 && many.stderr.contains("at most 3 shards"), "\(many.stderr)")
+
+        // Faults in a shard's blocks' means, each named with the shard and the array; nothing written.
+        let shard1 = out + "/one-s1.h5"
+        let rest = [out + "/one-s2.h5", out + "/one-s3.h5"]
+        func mutated(_ label: String, _ change: (inout HDF5Tree) -> Void) throws -> String {
+            var tree = try HDF5Tree(reading: shard1)
+            change(&tree)
+            let path = "\(out)/\(label).h5"
+            try tree.write(to: path)
+            return path
+        }
+        func edit(_ tree: inout HDF5Tree, _ name: String, _ change: (inout HDF5Tree.Dataset) -> Void) {
+            let i = tree.datasets.firstIndex { $0.path == "partial/" + name }!
+            change(&tree.datasets[i])
+        }
+        let faults: [(String, (inout HDF5Tree) -> Void, String)] = [
+            ("nan", { edit(&$0, "estimates") { $0.doubles![3] = .nan } }, "/partial/estimates holds a non-finite value"),
+            (
+                "shape",
+                {
+                    edit(&$0, "defined") { d in
+                        d.shape[1] += 1; d.integers! += [Int64](repeating: 0, count: d.shape[0])
+                    }
+                },
+                "/partial/defined has shape"
+            ),
+            (
+                "missing-group",
+                {
+                    $0.datasets.removeAll { $0.path.hasPrefix("partial/") }; $0.groups.removeAll { $0.path == "partial" }
+                },
+                "/partial holds blocks []"
+            ),
+            ("block", { edit(&$0, "block") { $0.integers![0] = 1 } }, "/partial holds blocks"),
+            ("count", { edit(&$0, "count") { $0.integers![0] = 4 } }, "/partial/count"),
+            ("defined", { edit(&$0, "defined") { $0.integers![0] = 7 } }, "/partial/defined")
+        ]
+        for (label, change, message) in faults {
+            let bad = try mutated(label, change)
+            let result = try runProgram(phantom, ["merge", bad] + rest + ["-o", "\(out)/merged-\(label).h5"])
+            #expect(result.status == 65, "\(label): \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(bad) && result.stderr.contains(message), "\(label): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(out)/merged-\(label).h5"), "\(label)")
+        }
+        // A block given twice (the same shard twice) or missing (a shard left out).
+        let twice = try runProgram(phantom, ["merge", shard1, shard1] + rest + ["-o", out + "/twice.h5"])
+        #expect(twice.status != 0 && twice.stderr.contains("given twice"), "\(twice.stderr)")
+        let gap = try runProgram(phantom, ["merge", shard1, rest[1], "-o", out + "/gap.h5"])
+        #expect(gap.status != 0 && gap.stderr.contains("2/3 missing"), "\(gap.stderr)")
     }
 
     @Test("phantom slurm writes an array, a dependent merge and a submit script that reproduce the unsharded run")

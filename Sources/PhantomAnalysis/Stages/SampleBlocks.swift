@@ -41,17 +41,35 @@ public struct SampleBlock: Sendable, Equatable {
 
 /// A block's batch means (1/B_b) Σ_{i ∈ block}: of the exact gradient, of the head gradient, and of every family's
 /// estimate in each cell ([family][λ][k], nil for a family that does not return them).
-public struct BatchMeans: Sendable {
+public struct BatchMeans: Sendable, Equatable {
     public let count: Int
     public let exact: [Double]
     public let head: [Double]
     public let families: [[[[Double]]]?]
 
+    public init(count: Int, exact: [Double], head: [Double], families: [[[[Double]]]?]) {
+        (self.count, self.exact, self.head, self.families) = (count, exact, head, families)
+    }
+
+    /// A family whose mean is not finite somewhere (SHINE with a sample lacking its history) has none: its batch-mean
+    /// metrics are not computed.
     init(problem: GradientProblem, exact: ExactGradientResult, families: [[[[Double]]]?]) {
-        count = problem.batchSize
-        self.exact = exact.estimate.batchMean
-        head = problem.headGradient
-        self.families = families
+        let defined = families.map { f in f.flatMap { $0.allSatisfy { $0.allSatisfy { $0.allSatisfy(\.isFinite) } } ? $0 : nil } }
+        self.init(count: problem.batchSize, exact: exact.estimate.batchMean, head: problem.headGradient, families: defined)
+    }
+}
+
+/// The blocks of a checkpoint's batch that one shard analysed (``Analyzer/analyze(model:inputs:targets:solver:blocks:progress:timing:)``
+/// with some blocks only): their indices and batch means, from which a merge forms the batch-mean metrics.
+public struct PartialBatch: Sendable, Equatable {
+    /// Samples per block (the job's ``AnalysisConfiguration/sampleBlockSize(stateDimension:)``).
+    public let blockSize: Int
+    /// The analysed blocks, ascending, and their means.
+    public let blocks: [Int]
+    public let means: [BatchMeans]
+
+    public init(blockSize: Int, blocks: [Int], means: [BatchMeans]) {
+        (self.blockSize, self.blocks, self.means) = (blockSize, blocks, means)
     }
 }
 
@@ -136,12 +154,37 @@ extension CellGrid {
 }
 
 extension AssemblyStage {
+    /// A block that was not analysed here (another shard's): every value NaN or not computed; it counts the samples the
+    /// batch certifies in it, so that the batch's first certified samples keep their positions.
+    func placeholder(samples n: Int, certified: Int) -> AnalysisResult {
+        let c = configuration
+        let grid = CellGrid(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
+        let metrics = MetricGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
+        var certificates = CertificateGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
+        certificates.errorNorm = grid
+        let backward = BackwardGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
+        let nan = [Double](repeating: .nan, count: n)
+        var result = AnalysisResult(
+            ks: c.ks, lambdas: c.lambdas, estimators: c.estimators.map(\.id), estimatorAxes: c.estimators.map(\.axes), sampleCount: n,
+            certifiedSamples: certified, forwardResidual: nan, forwardIterations: [Int](repeating: 0, count: n),
+            forwardConverged: [Bool](repeating: false, count: n),
+            forwardMethod: [FixedPointStage](repeating: FixedPointStage.allCases[0], count: n),
+            forwardLastResidual: nan, adjointResidual: nan, adjointConverged: [Bool](repeating: false, count: n), adjointMethod: "",
+            loss: nan, spectra: (0..<n).map { _ in SampleSpectra(missingWithLambdas: c.lambdas.count, ks: c.ks.count) }, metrics: metrics,
+            certificates: certificates,
+            batch: MetricGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: 1),
+            backward: backward, stacked: nil, headGradientNorm: .nan, exactGradientNorm: .nan, adjointTolerance: c.adjoint.tolerance)
+        result.isPlaceholder = true
+        return result
+    }
+
     /// The results of a batch's blocks, in order, as one: per-sample values joined along the sample axis, the batch-mean
-    /// metrics and norms from the blocks' sums; no stacked system (a batch of several blocks has none).
-    public func join(_ parts: [AnalysisResult], sums: BatchMeanSums) -> AnalysisResult {
-        let first = parts[0]
+    /// metrics and norms from the blocks' sums (NaN without them: a shard's part of a checkpoint); no stacked system (a
+    /// batch of several blocks has none).
+    public func join(_ parts: [AnalysisResult], sums: BatchMeanSums?) -> AnalysisResult {
+        let first = parts.first { !$0.isPlaceholder } ?? parts[0]
         func cells(_ path: KeyPath<AnalysisResult, CellGrid>) -> CellGrid { CellGrid(joiningSamples: parts.map { $0[keyPath: path] }) }
-        var metrics = first.metrics, certificates = first.certificates, backward = first.backward
+        var metrics = parts[0].metrics, certificates = parts[0].certificates, backward = parts[0].backward
         metrics.cosine = cells(\.metrics.cosine)
         metrics.angleDegrees = cells(\.metrics.angleDegrees)
         metrics.relativeError = cells(\.metrics.relativeError)
@@ -163,15 +206,16 @@ extension AssemblyStage {
         func joined<T>(_ path: KeyPath<AnalysisResult, [T]>) -> [T] { parts.flatMap { $0[keyPath: path] } }
         var result = AnalysisResult(
             ks: first.ks, lambdas: first.lambdas, estimators: first.estimators, estimatorAxes: first.estimatorAxes,
-            sampleCount: sums.count, certifiedSamples: parts.reduce(0) { $0 + $1.certifiedSamples },
+            sampleCount: parts.reduce(0) { $0 + $1.sampleCount }, certifiedSamples: parts.reduce(0) { $0 + $1.certifiedSamples },
             forwardResidual: joined(\.forwardResidual), forwardIterations: joined(\.forwardIterations),
             forwardConverged: joined(\.forwardConverged), forwardMethod: joined(\.forwardMethod),
             forwardLastResidual: joined(\.forwardLastResidual), adjointResidual: joined(\.adjointResidual),
             adjointConverged: joined(\.adjointConverged), adjointMethod: first.adjointMethod, loss: joined(\.loss),
             spectra: joined(\.spectra), metrics: metrics, certificates: certificates,
-            batch: sums.metrics(estimators: first.estimators.count, lambdas: first.lambdas.count, ks: first.ks.count),
-            backward: backward, stacked: nil, headGradientNorm: sums.headGradientNorm, exactGradientNorm: sums.exactGradientNorm,
-            adjointTolerance: first.adjointTolerance)
+            batch: sums?.metrics(estimators: first.estimators.count, lambdas: first.lambdas.count, ks: first.ks.count)
+                ?? MetricGrids(estimators: first.estimators.count, lambdas: first.lambdas.count, ks: first.ks.count, samples: 1),
+            backward: backward, stacked: nil, headGradientNorm: sums?.headGradientNorm ?? .nan,
+            exactGradientNorm: sums?.exactGradientNorm ?? .nan, adjointTolerance: first.adjointTolerance)
         for part in parts { result.failures.absorb(part.failures) }
         return result
     }

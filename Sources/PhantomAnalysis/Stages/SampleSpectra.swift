@@ -49,6 +49,18 @@ public struct SampleSpectra: Sendable {
 
     static let notCertified = ValueStatus.notComputed("the sample is not certified")
 
+    /// A sample analysed by another shard: every value NaN, not computed.
+    init(missingWithLambdas lambdas: Int, ks: Int) {
+        route = .dense
+        (sigmaMin, sigmaMax, jacobianNorm, spectralRadius) = (.nan, .nan, .nan, .nan)
+        dampedRadius = [Double](repeating: .nan, count: lambdas)
+        powerNorms = (0..<lambdas).map { _ in [Double](repeating: .nan, count: ks) }
+        let missing = ValueStatus.notComputed("the sample is another shard's")
+        powerNormStatus = (0..<lambdas).map { _ in [ValueStatus](repeating: missing, count: ks) }
+        (sigmaMinResidual, sigmaMaxResidual, jacobianNormResidual, spectralRadiusResidual) = (.nan, .nan, .nan, .nan)
+        (sigmaMinStatus, sigmaMaxStatus, jacobianNormStatus, spectralRadiusStatus) = (missing, missing, missing, missing)
+    }
+
     /// Dense: ρ(J) and ρ(B) by Arnoldi on the d×d J (``dominantEigenvalues(_:stateDimension:lambdas:tolerance:)``) where the
     /// FLOP model says it is cheaper than the full spectrum's ≈ 10d³ (``AnalysisFlopModel/denseArnoldi(_:)``) and the
     /// dominant Ritz pair and, for every λ, the pair giving ρ(B) meet ``denseTolerance``; else from every eigenvalue μ of J

@@ -27,7 +27,7 @@ struct Analyze: ParsableCommand {
     @OptionGroup var safetensorsOptions: SafetensorsOptions
     @Option(name: .shortAndLong, help: "The results file to write.") var output: String = "results.h5"
     @Option(
-        help: "Analyse only part I of N of the job (the checkpoints at positions I−1, I−1+N, …; see merge and slurm).",
+        help: "Analyse only part I of N of the job (its units — checkpoints' blocks of samples — I−1, I−1+N, …; see merge, slurm).",
         transform: { try Shard(parsing: $0) })
     var shard: Shard?
     @Flag(help: "Print the summary as JSON.") var json = false

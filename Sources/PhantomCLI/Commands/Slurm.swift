@@ -15,7 +15,7 @@ struct Slurm: ParsableCommand {
             """
     )
 
-    @Option(help: "Number of shards (array tasks); at most the number of checkpoints.") var shards: Int
+    @Option(help: "Number of shards (array tasks); at most checkpoints × blocks of samples.") var shards: Int
     @Option(help: "CPUs per task (--cpus-per-task).") var cpusPerTask: Int = 2
     @Option(help: "Time limit per task: minutes or [D-]HH:MM:SS.") var time: String = "01:00:00"
     @Option(help: "Memory per task (--mem), e.g. 4G.") var mem: String = "4G"
@@ -54,7 +54,7 @@ struct Slurm: ParsableCommand {
         // The analysis as a shard would load it: every input checked, at most one shard per checkpoint, and the
         // merged file none of its inputs.
         let analysis = try parsed().analysis()
-        try job.check(checkpoints: analysis.members.count, inputs: analysis.inputPaths)
+        try job.check(checkpoints: analysis.members.count, blocks: analysis.blocksPerCheckpoint, inputs: analysis.inputPaths)
         print("wrote \(try job.write(scripts, overwrite: force).joined(separator: ", "))")
         print("submit with: bash \(job.folder)/submit.sh")
     }
