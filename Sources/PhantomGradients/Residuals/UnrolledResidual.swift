@@ -136,6 +136,16 @@ public enum UnrolledResidual {
             damping = lambda
         }
 
+        private init(linearizations: [any CellLinearization], space: UnrollParameterSpace, damping: Double) {
+            (self.linearizations, self.space, self.damping) = (linearizations, space, damping)
+        }
+
+        /// The same unroll for rows `rows` of the batch only (in that order).
+        func restricted(to rows: [Int]) -> Rows {
+            let lins = linearizations.map { $0.restricted(toSamples: rows) }
+            return Rows(linearizations: lins, space: space.restricted(to: rows, linearizations: lins), damping: damping)
+        }
+
         /// (v ↦ EᵀE v, v ↦ ½(S + Sᵀ)v) of UPG(k, λ).
         func operators(steps k: Int) -> (errorGram: BatchOperator, ascent: BatchOperator) {
             let lins = linearizations, space = space, lambda = damping
@@ -213,6 +223,17 @@ struct UnrollParameterSpace {
         let n = linearizations.count
         kappa = (0..<b).map { i in (0..<n).flatMap { t in (0..<n).map { s in BLAS.dot(features[t][i], features[s][i]) } } }
             .map { flat in (0..<n).map { t in Array(flat[(t * n)..<((t + 1) * n)]) } }
+    }
+
+    private init(linearizations: [any CellLinearization], scales: [Matrix]?, kappa: [[[Double]]]) {
+        (self.linearizations, self.scales, self.kappa) = (linearizations, scales, kappa)
+    }
+
+    /// The space of rows `rows` only, over `linearizations` (the unroll's, restricted to those rows).
+    func restricted(to rows: [Int], linearizations: [any CellLinearization]) -> UnrollParameterSpace {
+        UnrollParameterSpace(
+            linearizations: linearizations, scales: scales?.map { $0.selectingRows(rows) },
+            kappa: kappa.isEmpty ? [] : rows.map { kappa[$0] })
     }
 
     func combine(_ terms: [(t: Int, y: Matrix)]) -> Vectors {

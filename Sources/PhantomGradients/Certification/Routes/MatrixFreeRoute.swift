@@ -49,32 +49,64 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     public let tolerance: Double
     public let maxSteps: Int
     public let solver: any KrylovEigensolver
-    let linearization: any CellLinearization
-    let diagonals: [[Double]]?
-    /// 1/g per sample and coordinate for a diagonal G = diag(g), g floored at ``GramSpectrum/nullTolerance``·max g.
-    let inverseDiagonals: Matrix?
-    /// For ρ* on a diagonal G: s = g^{-1/2} on the range coordinates (0 on the null ones), the null coordinates' mask,
-    /// and whether any sample has one.
-    let rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)?
+
+    /// What the operators read per row — the block's rows, or those in focus (``compacting(_:)``).
+    struct Focus {
+        /// The block's rows in focus (nil: all of them).
+        let rows: [Int]?
+        let samples: [Int]
+        let linearization: any CellLinearization
+        let diagonals: [[Double]]?
+        /// 1/g per sample and coordinate for a diagonal G = diag(g), g floored at ``GramSpectrum/nullTolerance``·max g.
+        let inverseDiagonals: Matrix?
+        /// For ρ* on a diagonal G: s = g^{-1/2} on the range coordinates (0 on the null ones), the null coordinates'
+        /// mask, and whether any sample has one.
+        let rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)?
+
+        /// The same for the block's rows `rows` (in that order).
+        func restricted(to rows: [Int]) -> Focus {
+            Focus(
+                rows: rows, samples: rows.map { samples[$0] }, linearization: linearization.restricted(toSamples: rows),
+                diagonals: diagonals.map { d in rows.map { d[$0] } }, inverseDiagonals: inverseDiagonals?.selectingRows(rows),
+                rhoStarMasks: rhoStarMasks.map { ($0.scale.selectingRows(rows), $0.null.selectingRows(rows), $0.hasNull) })
+        }
+    }
+    /// The whole block's, and the current focus (the whole block outside a compacted product).
+    private let whole: Focus
+    private var focus: Focus
+    /// The last focus built, reused while its rows still cover the running ones (``compacting(_:)``).
+    private var lastFocus: Focus?
     private var unrolls: [Double: UnrolledResidual.Rows] = [:]
+    /// Compact the products to the running rows (``compacting(_:)``); false: every product on the whole block, in lockstep.
+    public let compactsRows: Bool
+    /// How many products ran on a focus of fewer rows than the block (a count for tests and reports).
+    public private(set) var compactedProducts = 0
+    private var focusedUnroll: (lambda: Double, rows: [Int], unroll: UnrolledResidual.Rows)?
+
+    var linearization: any CellLinearization { focus.linearization }
+    var diagonals: [[Double]]? { focus.diagonals }
+    var inverseDiagonals: Matrix? { focus.inverseDiagonals }
+    var rhoStarMasks: (scale: Matrix, null: Matrix, hasNull: Bool)? { focus.rhoStarMasks }
 
     public init(
         problem: GradientProblem, samples: [Int], ks: [Int], lambdas: [Double], sigmaMin: [Double], sigmaMax: [Double],
-        tolerance: Double = 1e-8, maxSteps: Int = 200, solver: any KrylovEigensolver = StandardKrylovEigensolver()
+        tolerance: Double = 1e-8, maxSteps: Int = 200, solver: any KrylovEigensolver = StandardKrylovEigensolver(),
+        compactsRows: Bool = true
     ) {
+        self.compactsRows = compactsRows
         (self.problem, self.samples, self.ks, self.lambdas) = (problem, samples, ks, lambdas)
         (self.sigmaMin, self.sigmaMax, self.tolerance, self.maxSteps, self.solver) = (sigmaMin, sigmaMax, tolerance, maxSteps, solver)
-        linearization = problem.linearization.restricted(toSamples: samples)
-        let diagonals = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
-        self.diagonals = diagonals.allSatisfy { $0 != nil } ? diagonals.map { $0! } : nil
-        inverseDiagonals = self.diagonals.map { rows in
+        let linearization = problem.linearization.restricted(toSamples: samples)
+        let closedForm = samples.map { problem.linearization.closedFormParameterGramDiagonal(sample: $0) }
+        let diagonals = closedForm.allSatisfy { $0 != nil } ? closedForm.map { $0! } : nil
+        let inverseDiagonals = diagonals.map { rows in
             Matrix(
                 rowArrays: rows.map { g in
                     let floor = max(GramSpectrum.nullTolerance * (g.max() ?? 0), Double.leastNormalMagnitude)
                     return g.map { 1 / max($0, floor) }
                 })
         }
-        rhoStarMasks = self.diagonals.map { rows in
+        let rhoStarMasks = diagonals.map { rows in
             var scale = Matrix(zeros: rows.count, problem.stateDimension), null = scale
             var hasNull = false
             for (i, g) in rows.enumerated() {
@@ -88,6 +120,43 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
                 }
             }
             return (scale, null, hasNull)
+        }
+        whole = Focus(
+            rows: nil, samples: samples, linearization: linearization, diagonals: diagonals, inverseDiagonals: inverseDiagonals,
+            rhoStarMasks: rhoStarMasks)
+        focus = whole
+    }
+
+    /// `body` applied to the rows of `v` that are not zero, through a focus on them: the batched Krylov processes zero
+    /// the vectors of rows that stopped, so the products cost what the running rows need rather than the whole block's
+    /// (rows stop independently). The operators are linear, so a zero row's image is zero, as it is set here. A focus is
+    /// reused while its rows cover the running ones and at most a quarter of them have stopped; the operators read every
+    /// per-row value through the focus (``Focus``, the UPG unroll, ρ*'s masks and deflation).
+    func compacting(_ body: @escaping (Matrix) -> Matrix) -> (Matrix) -> Matrix {
+        { v in
+            guard self.compactsRows, self.focus.rows == nil else { return body(v) }
+            let n = v.columns
+            let running = v.elements.withUnsafeBufferPointer { e in
+                (0..<v.rows).filter { r in (0..<n).contains { e[r * n + $0] != 0 } }
+            }
+            guard !running.isEmpty, running.count < v.rows else { return body(v) }
+            let focus: Focus
+            if let last = self.lastFocus, let rows = last.rows, Set(rows).isSuperset(of: running), 4 * running.count > 3 * rows.count {
+                focus = last
+            } else {
+                focus = self.whole.restricted(to: running)
+                self.lastFocus = focus
+            }
+            let rows = focus.rows!
+            self.focus = focus
+            self.compactedProducts += 1
+            defer { self.focus = self.whole }
+            let image = body(v.selectingRows(rows))
+            var out = Matrix(zeros: v.rows, image.columns)
+            for (r, row) in rows.enumerated() {
+                for j in 0..<image.columns { out.elements[row * image.columns + j] = image.elements[r * image.columns + j] }
+            }
+            return out
         }
     }
 
@@ -128,10 +197,9 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         case .neumann(let s, let k):
             return neumannCertificates(step(s).power(k), warmStart: &warmStart)
         case .stateSpace(let p):
-            let samples = samples
             let op = BatchOperator(
-                apply: { p.base.apply($0, transposed: false, samples: samples, products: self) },
-                transpose: { p.base.apply($0, transposed: true, samples: samples, products: self) })
+                apply: { p.base.apply($0, transposed: false, samples: self.focus.samples, products: self) },
+                transpose: { p.base.apply($0, transposed: true, samples: self.focus.samples, products: self) })
             return neumannCertificates(op, warmStart: &warmStart)
         case .unrolled(let k, let lambda):
             let rows =
@@ -140,8 +208,18 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
                     problem: problem, samples: samples, start: linearization, damping: lambda,
                     maxSteps: ks.last ?? k)
             unrolls = [lambda: rows]  // one λ's unroll at a time (the driver goes λ by λ)
-            let (errorGram, ascent) = rows.operators(steps: k)
-            return certificates(errorGram: errorGram, ascent: ascent, warmStart: &warmStart)
+            focusedUnroll = nil
+            // The unroll of the rows in focus, restricted once per focus.
+            let current = { () -> UnrolledResidual.Rows in
+                guard let focus = self.focus.rows else { return rows }
+                if let f = self.focusedUnroll, f.lambda == lambda, f.rows == focus { return f.unroll }
+                let restricted = rows.restricted(to: focus)
+                self.focusedUnroll = (lambda, focus, restricted)
+                return restricted
+            }
+            return certificates(
+                errorGram: .symmetric { current().operators(steps: k).errorGram($0) },
+                ascent: .symmetric { current().operators(steps: k).ascent($0) }, warmStart: &warmStart)
         }
     }
 
@@ -166,25 +244,26 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         let previous = warmStart
         let errorRun = solver.lanczos(
             rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.error,
-            needed: .largest, wantVectors: true, apply: errorGram.apply)
+            needed: .largest, wantVectors: true, apply: compacting(errorGram.apply))
         let margin: [RitzValue], marginVector: Matrix
-        if let preconditioner = inverseDiagonals {
+        if whole.inverseDiagonals != nil {
             // A diagonal G (tanh): LOBPCG preconditioned by G^{-1}, under which sym(G(I − Pᵀ)) is close to I − sym(P)
             // whatever G's spread of scales; residuals relative to σ_max² (the margin's normalisation).
             let run = solver.lobpcgSmallest(
                 rows: b, dimension: d, tolerance: tolerance, scale: sigmaMax.map { $0 * $0 }, maxSteps: maxSteps,
-                start: previous?.margin, preconditioner: { $0.hadamard(preconditioner) }, apply: ascent.apply)
+                start: previous?.margin, preconditioner: compacting { $0.hadamard(self.inverseDiagonals!) },
+                apply: compacting(ascent.apply))
             (margin, marginVector) = (run.results, run.vectors)
         } else {
             let run = solver.lanczos(
                 rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: previous?.margin,
-                needed: .smallest, wantVectors: true, apply: ascent.apply)
+                needed: .smallest, wantVectors: true, apply: compacting(ascent.apply))
             (margin, marginVector) = (run.results.map(\.smallest), run.smallest)
         }
         let error = errorRun.results
         let errorMax = error.map(\.largest.value)
         let rhoStars =
-            diagonals == nil
+            whole.diagonals == nil
             ? pencilRhoStar(errorGram: errorGram, errorMax: errorMax, start: previous?.rhoStar)
             : rhoStar(errorGram: errorGram, errorMax: errorMax, start: previous?.rhoStar)
         warmStart = WarmStart(error: errorRun.largest, margin: marginVector, rhoStar: rhoStars.vectors)
@@ -211,21 +290,27 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         -> (values: [Double], status: [ValueStatus], vectors: Matrix?)
     {
         let d = problem.stateDimension, b = samples.count
-        let (scale, null, hasNull) = rhoStarMasks!
         let run = solver.lanczos(
             rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
-            wantVectors: true
-        ) { v in scale.hadamard(errorGram(scale.hadamard(v))) }
+            wantVectors: true,
+            apply: compacting { v in
+                let scale = self.rhoStarMasks!.scale
+                return scale.hadamard(errorGram(scale.hadamard(v)))
+            })
         let onNull =
-            hasNull
+            whole.rhoStarMasks!.hasNull
             ? solver.lanczos(
                 rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
-                wantVectors: false
-            ) { v in null.hadamard(errorGram(null.hadamard(v))) }.results : nil
+                wantVectors: false,
+                apply: compacting { v in
+                    let null = self.rhoStarMasks!.null
+                    return null.hadamard(errorGram(null.hadamard(v)))
+                }
+            ).results : nil
         var values: [Double] = [], status: [ValueStatus] = []
         for i in 0..<b {
             // M = 0 (every unit saturated): no cotangent has a gradient to compare with.
-            guard let g = diagonals![i].max(), g > 0 else {
+            guard let g = whole.diagonals![i].max(), g > 0 else {
                 values.append(.nan)
                 status.append(.notComputed("M = 0"))
                 continue
@@ -255,17 +340,29 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     {
         let d = problem.stateDimension, b = samples.count
         let deflation = self.deflation
+        // The deflation of the rows in focus.
+        let current = { () -> Deflation in self.focus.rows.map { deflation.selecting($0) } ?? deflation }
         let run = solver.lobpcgLargestGeneralized(
             rows: b, dimension: d, tolerance: tolerance, nullFloor: sigmaMax.map { GramSpectrum.nullTolerance * $0 * $0 },
-            maxSteps: Self.pencilStepFactor * maxSteps, start: start, project: deflation.range,
-            apply: { v in deflation.range(errorGram(deflation.range(v))) },
-            applyGram: { v in deflation.range(self.gram(deflation.range(v))) })
+            maxSteps: Self.pencilStepFactor * maxSteps, start: start, project: compacting { current().range($0) },
+            apply: compacting { v in
+                let deflation = current()
+                return deflation.range(errorGram(deflation.range(v)))
+            },
+            applyGram: compacting { v in
+                let deflation = current()
+                return deflation.range(self.gram(deflation.range(v)))
+            })
         let onNull =
             deflation.hasNull
             ? solver.lanczos(
                 rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: nil, needed: .largest,
-                wantVectors: false
-            ) { v in deflation.null(errorGram(deflation.null(v))) }.results : nil
+                wantVectors: false,
+                apply: compacting { v in
+                    let deflation = current()
+                    return deflation.null(errorGram(deflation.null(v)))
+                }
+            ).results : nil
         var values: [Double] = [], status: [ValueStatus] = []
         for i in 0..<b {
             if let reason = deflation.unavailable[i] { values.append(.nan); status.append(reason); continue }
@@ -293,6 +390,11 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         /// Per sample: why ρ* is not computed (nil: it is).
         let unavailable: [ValueStatus?]
         var hasNull: Bool { sets.contains { !$0.isEmpty } }
+
+        /// The deflation of rows `rows` only (in that order).
+        func selecting(_ rows: [Int]) -> Deflation {
+            Deflation(sets: rows.map { sets[$0] }, unavailable: rows.map { unavailable[$0] })
+        }
 
         /// Row i projected onto the complement of N: each set's entries replaced by their mean.
         func range(_ v: Matrix) -> Matrix { project(v, keepMean: true) }
@@ -363,8 +465,7 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
                 let p = step(.damped(lambda)).power(k)
                 let run = solver.lanczos(
                     rows: b, dimension: d, tolerance: tolerance, maxSteps: maxSteps, start: start, needed: .largest,
-                    wantVectors: true
-                ) { v in p.apply(p.transpose(v)) }
+                    wantVectors: true, apply: compacting { v in p.apply(p.transpose(v)) })
                 start = run.largest
                 for i in 0..<b {
                     let top = run.results[i].largest
