@@ -245,17 +245,18 @@ struct DenseKrylovSpectraTests {
 
 @Suite("Matrix-free certification blocks")
 struct CertificationBlockTests {
-    @Test("the certified samples split in order into balanced blocks of at most 32, two or more from 16 on")
+    @Test("the certified samples split in order into balanced blocks of at most 32, two or more from 2 on")
     func blocks() {
-        for count in [0, 1, 15, 16, 17, 32, 64, 65, 100] {
+        for count in [0, 1, 2, 3, 15, 16, 17, 32, 64, 65, 100] {
             let blocks = MatrixFreeRoute.blocks(count)
             #expect(blocks.flatMap { $0 } == Array(0..<count), "\(count)")
             #expect(blocks.allSatisfy { $0.count <= MatrixFreeRoute.blockSize && !$0.isEmpty })
-            if count >= 16 { #expect(blocks.count >= 2) }
+            #expect(blocks.count == (count >= 2 ? max(2, (count + 31) / 32) : count), "\(count)")
             let sizes = blocks.map(\.count)
             if let low = sizes.min(), let high = sizes.max() { #expect(high - low <= 1) }
         }
         #expect(MatrixFreeRoute.blocks(64).map(\.count) == [32, 32])
         #expect(MatrixFreeRoute.blocks(16).map(\.count) == [8, 8])
+        #expect(MatrixFreeRoute.blocks(8).map(\.count) == [4, 4] && MatrixFreeRoute.blocks(1).map(\.count) == [1])
     }
 }

@@ -28,14 +28,16 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
     /// At most this many samples are certified together (one Lanczos process each, their products batched).
     public static let blockSize = 32
 
-    /// The split of `count` certified samples into blocks of at most ``blockSize``, and into at least two from 16
-    /// samples on, sizes balanced, in order. The analysis certifies the blocks over the cores: memory stays that of
-    /// one block per core however many samples are certified, and the split depends only on `count`, never on the core
-    /// count, so neither do the results. Small blocks lose time to GEMM packing (tanh d = 1,024, 64 samples: 328 s in
-    /// blocks of 8, 222 s in blocks of 32, before LOBPCG).
+    /// The split of `count` certified samples into blocks of at most ``blockSize``, and into at least two from 2
+    /// samples on (so that both cores of a two-core machine work even on a few samples: the d = 32,768 image model's
+    /// `--certify-samples 2`), sizes balanced, in order. The analysis certifies the blocks over the cores: memory stays
+    /// that of one block per core however many samples are certified, and the split depends only on `count`, never on
+    /// the core count, so neither do the results. Small blocks lose time to GEMM packing where a product is one GEMM with
+    /// the batch (tanh d = 1,024, 64 samples: 328 s in blocks of 8, 222 s in blocks of 32, before LOBPCG), so blocks stay
+    /// as large as the rule allows.
     public static func blocks(_ count: Int) -> [[Int]] {
         guard count > 0 else { return [] }
-        let number = max((count + blockSize - 1) / blockSize, count >= 16 ? 2 : 1)
+        let number = max((count + blockSize - 1) / blockSize, min(count, 2))
         return (0..<number).map { j in Array((j * count / number)..<((j + 1) * count / number)) }
     }
 
