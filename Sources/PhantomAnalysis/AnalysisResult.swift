@@ -151,6 +151,8 @@ public struct AnalysisResult: Sendable {
     public var forwardMethod: [FixedPointStage]
     /// Each forward solve's residual after its last evaluation of f.
     public var forwardLastResidual: [Double]
+    /// How each forward solve ended (``PhantomLinearAlgebra/SolverStatus``): the reason an unconverged one stopped.
+    public var forwardStatus: [SolverStatus] = []
     public var adjointResidual: [Double]
     public var adjointConverged: [Bool]
     public var adjointMethod: String

@@ -14,7 +14,11 @@ extension AnalysisSummary {
                 "\(c.path)" + (c.epoch.map { " (epoch \($0))" } ?? "") + ": \(c.samples) samples, "
                     + (c.analysedSamples < c.samples
                         ? "\(c.analysedSamples) of them in this shard (the batch-mean values come with merge), " : "")
-                    + "\(c.unconvergedForward) unconverged forward solves, \(c.unconvergedAdjoint) unconverged adjoint solves"
+                    + "\(c.unconvergedForward) unconverged forward solves"
+                    + (c.forwardReasons.isEmpty
+                        ? ""
+                        : " (" + c.forwardReasons.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")")
+                    + ", \(c.unconvergedAdjoint) unconverged adjoint solves"
                     + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
                     + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")
                     + (c.unconvergedSpectra > 0

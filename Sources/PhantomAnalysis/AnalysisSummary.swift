@@ -23,6 +23,8 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let unconvergedSpectraDetail: [String]
         /// The samples this run analysed: all of them, or a shard's blocks' (the batch-mean values come with the merge).
         public let analysedSamples: Int
+        /// Why the unconverged forward solves stopped: status → count (``PhantomLinearAlgebra/SolverStatus``).
+        public let forwardReasons: [String: Int]
         /// Every value that is not ok (certificates, ‖B^k‖₂, spectra), per quantity and cause, with its first case.
         public let failures: [Failure]
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
@@ -145,6 +147,8 @@ public struct AnalysisSummary: Encodable, Sendable {
                 spectraRoute: r.spectra.first?.route.rawValue ?? SpectraRoute.dense.rawValue,
                 unconvergedSpectraDetail: Self.unconvergedDetail(r.spectra, analysed: analysed),
                 analysedSamples: analysed.filter { $0 }.count,
+                forwardReasons: Dictionary(
+                    zip(r.forwardStatus, analysed).filter { $1 && !$0.isConverged }.map { ($0.0.rawValue, 1) }, uniquingKeysWith: +),
                 failures: r.failures.entries.map {
                     Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
                 },

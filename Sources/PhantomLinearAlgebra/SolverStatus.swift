@@ -16,6 +16,9 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
     /// The fixed point was found but repels (ρ(J) ≥ 1 there): no iteration converges to it, and the implicit
     /// function theorem's linearization is not a contraction.
     case unstable
+    /// The Newton polish could not finish because its linear solve of (I − J)δ = g fell short of its tolerance
+    /// (ρ(J) near 1 makes I − J nearly singular).
+    case linearSolveShort
 
     public var isConverged: Bool { self == .converged }
 
@@ -30,6 +33,8 @@ public enum SolverStatus: String, Sendable, Equatable, CaseIterable, CustomStrin
         case .nonFiniteIterate: return "not converged: an iterate became NaN or infinite (the iteration diverged)"
         case .inaccurate: return "not converged: the residual of the direct solve is above tolerance (the system is nearly singular)"
         case .unstable: return "not converged: the fixed point is repelling (ρ(J) ≥ 1); the model is not contractive here"
+        case .linearSolveShort:
+            return "not converged: the Newton polish's linear solve of (I − J)δ = g fell short of its tolerance (ρ(J) near 1)"
         case .diverged:
             return "not converged: the residual grew far above its best value (the map may not be contractive; add damping or use Anderson)"
         }

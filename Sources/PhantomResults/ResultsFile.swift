@@ -3,6 +3,7 @@ import PhantomAnalysis
 import PhantomFileSystem
 import PhantomGradients
 import PhantomHDF5
+import PhantomLinearAlgebra
 import PhantomModel
 
 /// Writes the analysis results file (``ResultsSchema``) from a ``ResultsData``.
@@ -166,6 +167,7 @@ extension ResultsFile {
         case .stable: return r.stable.map { $0 ? 1 : 0 }
         case .forwardMethod: return r.forwardMethod.map { Double(FixedPointStage.allCases.firstIndex(of: $0) ?? -1) }
         case .forwardLastResidual: return r.forwardLastResidual
+        case .forwardStatus: return r.forwardStatus.map { Double(SolverStatus.allCases.firstIndex(of: $0)!) }
         case .dampedRadius: return r.lambdas.indices.flatMap { l in r.spectra.map { $0.dampedRadius[l] } }
         case .powerNorm: return r.lambdas.indices.flatMap { l in r.ks.indices.flatMap { k in r.spectra.map { $0.powerNorms[l][k] } } }
         case .spectraRoute: return r.spectra.map { $0.route == .iterative ? 1 : 0 }

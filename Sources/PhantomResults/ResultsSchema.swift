@@ -146,6 +146,10 @@ public enum SampleArray: String, ResultsArray {
     case stable
     /// The forward solver's method that produced h* (codes: ``FixedPointStage``), and its last residual.
     case forwardMethod = "forward_method", forwardLastResidual = "forward_last_residual"
+    /// How each forward solve ended (codes: ``PhantomLinearAlgebra/SolverStatus``): why an unconverged one stopped —
+    /// e.g. `linearSolveShort`, the Newton polish's GMRES short of its tolerance where ρ(J) is near 1. Files written
+    /// before it lack it.
+    case forwardStatus = "forward_status"
     case dampedRadius = "damped_radius", powerNorm = "power_norm"
     /// Version 2: how the spectra were computed (codes: dense, iterative) and each value's pedigree — the Ritz
     /// residual (0 on the dense route) and whether it met its tolerance.
@@ -175,6 +179,7 @@ public enum SampleArray: String, ResultsArray {
             .jacobianNormConverged, .spectralRadiusConverged:
             return .flag
         case .forwardMethod: return .code(FixedPointStage.allCases.map(\.rawValue))
+        case .forwardStatus: return .code(SolverStatus.allCases.map(\.rawValue))
         case .spectraRoute: return .code([SpectraRoute.dense.rawValue, SpectraRoute.iterative.rawValue])
         case .sigmaMinStatus, .sigmaMaxStatus, .jacobianNormStatus, .spectralRadiusStatus, .powerNormStatus:
             return ResultsSchema.statusCodes

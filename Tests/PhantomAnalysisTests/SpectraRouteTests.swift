@@ -69,6 +69,15 @@ struct SpectraRouteTests {
                 close(a.sigmaMin * a.sigmaMin, b.sigmaMin * b.sigmaMin, bound: a.sigmaMinResidual, scale: b.sigmaMax * b.sigmaMax),
                 "\(c): σ_min \(a.sigmaMin) vs \(b.sigmaMin)")
         }
+        // Where the cell knows a structural null space of G (mdeq), σ_min = 0 is exact and needs no Krylov run; LAPACK
+        // on the d×d Gram finds the same zero.
+        let (x, y) = AnalysisFixtures.inputs(model, batch: 3)
+        let problem = GradientProblem(model: model, inputs: x, targets: y, solver: AnalysisFixtures.solver)
+        for s in 0..<3 where !problem.linearization.structuralGramNullSets(sample: s).isEmpty {
+            #expect(iterative.spectra[s].sigmaMin == 0 && iterative.spectra[s].sigmaMinResidual == 0 && dense.spectra[s].sigmaMin == 0)
+            #expect(iterative.spectra[s].sigmaMinConverged, "\(c) sample \(s)")
+        }
+        if c == .mdeq72 { #expect((0..<3).contains { !problem.linearization.structuralGramNullSets(sample: $0).isEmpty }) }
         // The measured metrics do not depend on the route: the NPG grid reads its Krylov Grams from the d×d Gram G_M
         // (dense) or from factored parameter VJPs (matrix-free).
         for (x, y) in zip(dense.metrics.cosine.values, iterative.metrics.cosine.values) { #expect(abs(x - y) <= 1e-10, "\(c): cosine") }

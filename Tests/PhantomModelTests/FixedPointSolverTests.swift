@@ -27,6 +27,28 @@ struct FixedPointSolverTests {
         #expect(solution.traces.allSatisfy { !$0.isEmpty && $0.count <= 500 })
     }
 
+    @Test("near the edge of stability the Newton polish converges, or names its linear solve as the reason it did not")
+    func newtonLinearSolve() throws {
+        // ‖W‖₂ = 0.999: the iterations run out after 4 steps; Newton with GMRES (the dense limit set to 0) finishes.
+        let cell = Fixtures.tanhCell(d: 24, n: 6, norm: 0.999)
+        var rng = SplitMix64(seed: 31)
+        let x = Fixtures.gaussian(4, 6, &rng)
+        var configuration = try FixedPointConfiguration(
+            method: .auto, stopping: .absolute(1e-10), maxIterations: 4, newtonSteps: 10, denseNewtonLimit: 0)
+        let model = Fixtures.model(cell)
+        let solved = model.solve(x, configuration)
+        #expect(solved.allConverged, "\(solved.statuses)")
+        #expect(recomputedResiduals(cell, solved, x).allSatisfy { $0 <= 1e-10 })
+        #expect(solved.methods.contains(.newton))
+        // The same with GMRES allowed one iteration per step: short of its tolerance, and the status says so.
+        configuration.newtonLinearIterations = 1
+        let short = model.solve(x, configuration)
+        let unconverged = short.statuses.indices.filter { !short.statuses[$0].isConverged }
+        #expect(!unconverged.isEmpty)
+        #expect(unconverged.allSatisfy { short.statuses[$0] == .linearSolveShort }, "\(short.statuses)")
+        #expect(SolverStatus.linearSolveShort.description.contains("linear solve"))
+    }
+
     @Test("Anderson and Broyden need fewer f-evaluations than plain iteration on a slowly contracting cell")
     func accelerationPays() throws {
         // W symmetric with eigenvalues in [−0.2, 0.995]: plain iteration contracts by ≈ 0.99 per step.

@@ -25,6 +25,7 @@ public struct AssemblyStage: Sendable {
             stacked: certification.stacked, headGradientNorm: BLAS.nrm2(problem.headGradient),
             exactGradientNorm: BLAS.nrm2(exact.estimate.batchMean), adjointTolerance: c.adjoint.tolerance)
         result.failures = certification.failures
+        result.forwardStatus = problem.forward.statuses
         return result
     }
 

@@ -175,6 +175,7 @@ extension AssemblyStage {
             batch: MetricGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: 1),
             backward: backward, stacked: nil, headGradientNorm: .nan, exactGradientNorm: .nan, adjointTolerance: c.adjoint.tolerance)
         result.isPlaceholder = true
+        result.forwardStatus = [SolverStatus](repeating: .maximumIterationsReached, count: n)
         return result
     }
 
@@ -217,6 +218,7 @@ extension AssemblyStage {
             backward: backward, stacked: nil, headGradientNorm: sums?.headGradientNorm ?? .nan,
             exactGradientNorm: sums?.exactGradientNorm ?? .nan, adjointTolerance: first.adjointTolerance)
         for part in parts { result.failures.absorb(part.failures) }
+        result.forwardStatus = joined(\.forwardStatus)
         return result
     }
 }

@@ -114,7 +114,7 @@ public struct SampleSpectra: Sendable {
         (sigmaMinResidual, sigmaMaxResidual) = (0, 0)
     }
 
-    /// ρ(J) by Arnoldi with 60, then 150, then 300 steps (at most d) until the dominant Ritz pair's residual is
+    /// ρ(J) by Arnoldi with 60, then 150, 300, then 600 steps (at most d) until the dominant Ritz pair's residual is
     /// ≤ ``iterativeTolerance``·ρ; ρ(B) per λ from the same Ritz values (B's are 1 − λ(1 − θ), with residual λ times θ's),
     /// `dampedConverged` when the pair giving each ρ(B) meets the same relative tolerance. Nil for d = 0.
     static func dominantEigenvalues<Op: LinearOperator>(
@@ -123,7 +123,7 @@ public struct SampleSpectra: Sendable {
         guard d > 0 else { return nil }
         var arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(60, d))
         var dominant = arnoldi.dominantIndex.map { arnoldi.residual(of: $0) } ?? .nan
-        for steps in [150, 300] {
+        for steps in [150, 300, 600] {
             let done = dominant <= tolerance * max(arnoldi.spectralRadius, 1e-300)
             if done || arnoldi.exact || !arnoldi.spectralRadius.isFinite || min(steps, d) <= arnoldi.steps { break }
             arnoldi = ArnoldiSpectralRadius.estimate(jacobian, steps: min(steps, d))
@@ -201,12 +201,22 @@ public struct SampleSpectra: Sendable {
                 y = one.parameterJVP(one.parameterVJP(row)).elements
             }
             let gram = FunctionOperator(inputDimension: d, outputDimension: d, apply: gramApply, applyTranspose: gramApply)
-            let extremes = SymmetricLanczos.extremes(gram, tolerance: tolerance, floor: GramSpectrum.nullTolerance, maxSteps: min(d, 400))
-            (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: extremes.smallest.value, highest: extremes.largest.value)
-            (sigmaMaxResidual, sigmaMaxStatus) = (extremes.largest.residual, ValueStatus(extremes.largest))
-            // λ_min to 1e-8 relative, or — for a (numerical) null space, where no relative accuracy is reachable — to
-            // the null threshold itself, which is what "σ_min = 0" claims.
-            (sigmaMinResidual, sigmaMinStatus) = (extremes.smallest.residual, ValueStatus(extremes.smallest))
+            if !problem.linearization.structuralGramNullSets(sample: s).isEmpty {
+                // A structural zero: the cell knows coordinates whose rows of M are equal (docs/Theory.md §8), so G is
+                // singular exactly and σ_min = 0 needs no Krylov run — only σ_max, by Lanczos on its largest Ritz value.
+                let top = SymmetricLanczos.extremes(gram, tolerance: tolerance, maxSteps: min(d, 400), needed: .largest).largest
+                (sigmaMin, sigmaMax) = (0, top.value.isNaN ? .nan : max(top.value, 0).squareRoot())
+                (sigmaMaxResidual, sigmaMaxStatus) = (top.residual, ValueStatus(top))
+                (sigmaMinResidual, sigmaMinStatus) = (0, .ok)
+            } else {
+                let extremes = SymmetricLanczos.extremes(
+                    gram, tolerance: tolerance, floor: GramSpectrum.nullTolerance, maxSteps: min(d, 400))
+                (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: extremes.smallest.value, highest: extremes.largest.value)
+                (sigmaMaxResidual, sigmaMaxStatus) = (extremes.largest.residual, ValueStatus(extremes.largest))
+                // λ_min to 1e-8 relative, or — for a (numerical) null space, where no relative accuracy is reachable — to
+                // the null threshold itself, which is what "σ_min = 0" claims.
+                (sigmaMinResidual, sigmaMinStatus) = (extremes.smallest.residual, ValueStatus(extremes.smallest))
+            }
         }
         powerNorms = lambdas.map { _ in Array(repeating: .nan, count: ks) }
         powerNormStatus = lambdas.map { _ in Array(repeating: Self.notCertified, count: ks) }

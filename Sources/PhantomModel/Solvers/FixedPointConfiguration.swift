@@ -82,6 +82,9 @@ public struct FixedPointConfiguration: Sendable, Equatable {
     public var newtonSteps: Int
     /// `.auto`'s Newton polish solves (I − J) δ = g densely (LU) up to this d, by GMRES above.
     public var denseNewtonLimit: Int
+    /// Above ``denseNewtonLimit``, the most GMRES iterations (restart 50) a Newton step's solve of (I − J)δ = g may
+    /// take; one short of tolerance is reported (``SolverStatus/linearSolveShort``) when the solve ends unconverged.
+    public var newtonLinearIterations = 500
 
     /// - Throws: ``ConfigurationError`` naming the first setting out of range.
     public init(

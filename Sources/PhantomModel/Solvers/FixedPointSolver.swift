@@ -129,6 +129,10 @@ private struct SolverRun {
     var unstable: [Bool]
     /// Samples whose last method stopped on the stall rule (no method left to try).
     var stalledOut: [Bool]
+    /// The sample's last Newton step came from a linear solve of (I − J)δ = g short of its tolerance (GMRES above
+    /// ``FixedPointConfiguration/denseNewtonLimit``, or a singular LU): reported as the reason when the solve ends
+    /// unconverged.
+    var newtonShort: [Bool] = []
     var recent: [Matrix] = []
     var accelerator: Accelerator
     /// Per sample, Broyden's inverse estimate that proposed the best iterate (nil unless a Broyden stage did).
@@ -164,6 +168,7 @@ private struct SolverRun {
         restarted = active.map { _ in false }
         unstable = restarted
         stalledOut = restarted
+        newtonShort = restarted
         accelerator = Accelerator(configuration: configuration, batch: b, dimension: d)
         bestInverse = [BroydenInverse?](repeating: nil, count: b)
     }
@@ -277,7 +282,9 @@ private struct SolverRun {
                 // One sample at a time, so that its step does not depend on the others.
                 let lin = linearize(states.selectingRows([r]), [i])
                 let g = zip(lin.value.row(0), states.row(r)).map { $0 - $1 }
-                steps.setRow(r, newtonStep(lin, 0, g))
+                let (step, solved) = newtonStep(lin, 0, g)
+                newtonShort[i] = !solved
+                steps.setRow(r, step)
             }
             // Backtracking: h + t δ for t = 1, ½, ¼, …, accepted when the residual decreases.
             var pending = Array(rows.indices)
@@ -313,16 +320,22 @@ private struct SolverRun {
         }
     }
 
-    /// δ with (I − J) δ = g at row r: LU for d ≤ the dense limit, else GMRES.
-    func newtonStep(_ lin: any CellLinearization, _ r: Int, _ g: [Double]) -> [Double] {
+    /// δ with (I − J) δ = g at row r: LU for d ≤ the dense limit, else GMRES; with whether the solve reached its
+    /// tolerance (a singular LU or a non-finite step gives δ = 0, not solved).
+    func newtonStep(_ lin: any CellLinearization, _ r: Int, _ g: [Double]) -> (step: [Double], solved: Bool) {
+        let zero = [Double](repeating: 0, count: d)
         if d <= c.denseNewtonLimit {
             let a = Matrix.identity(d) - lin.jacobian(sample: r)
-            guard let lu = try? LUFactorization(a) else { return [Double](repeating: 0, count: d) }
+            guard let lu = try? LUFactorization(a) else { return (zero, false) }
             let step = lu.solve(g)
-            return step.allSatisfy(\.isFinite) ? step : [Double](repeating: 0, count: d)
+            return step.allSatisfy(\.isFinite) ? (step, true) : (zero, false)
         }
-        guard let gmres = try? GMRES(tolerance: 1e-12, restart: 50, maxIterations: 500) else { return [Double](repeating: 0, count: d) }
-        return gmres.solve(IdentityMinus(lin.stateJacobian(sample: r)), g).solution
+        let iterations = max(c.newtonLinearIterations, 1)
+        guard let gmres = try? GMRES(tolerance: 1e-12, restart: min(50, iterations), maxIterations: iterations) else {
+            return (zero, false)
+        }
+        let solution = gmres.solve(IdentityMinus(lin.stateJacobian(sample: r)), g)
+        return (solution.solution, solution.status.isConverged)
     }
 
     func solution(statuses given: [SolverStatus]?) -> FixedPointSolution {
@@ -333,6 +346,8 @@ private struct SolverRun {
                     statuses[i] = .unstable
                 } else if bestResidual[i] <= c.stopping.tolerance {
                     statuses[i] = .converged
+                } else if newtonShort[i] && !sawNonFinite[i] {
+                    statuses[i] = .linearSolveShort
                 } else if sawNonFinite[i] && c.method != .auto {
                     statuses[i] = .nonFiniteIterate
                 } else if lastResidual[i] > 1e4 * bestResidual[i] {
