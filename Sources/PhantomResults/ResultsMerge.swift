@@ -98,6 +98,10 @@ public enum ResultsMerge {
                         + "(job_parts 'checkpoints' differs)")
             }
         }
+        guard !complete.isEmpty else {
+            throw InputError(
+                "no checkpoint has all its blocks of samples in the shards given (each is split across shards, and some are missing)")
+        }
         for t in complete {
             let hold = holders[t]!
             let first = shards[hold[0].shard].data.series[hold[0].row]

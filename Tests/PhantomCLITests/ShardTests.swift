@@ -178,6 +178,10 @@ struct ShardTests {
         #expect(twice.status != 0 && twice.stderr.contains("given twice"), "\(twice.stderr)")
         let gap = try runProgram(phantom, ["merge", shard1, rest[1], "-o", out + "/gap.h5"])
         #expect(gap.status != 0 && gap.stderr.contains("2/3 missing"), "\(gap.stderr)")
+        // --allow-partial cannot make a checkpoint out of two of its three blocks.
+        let none = try runProgram(phantom, ["merge", shard1, rest[1], "-o", out + "/none.h5", "--allow-partial"])
+        #expect(none.status == 65 && none.stderr.contains("no checkpoint has all its blocks"), "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/none.h5"))
     }
 
     @Test("phantom slurm writes an array, a dependent merge and a submit script that reproduce the unsharded run")
