@@ -78,7 +78,7 @@ public struct AnalysisRun: Sendable {
     public let shard: Shard?
     public let selected: [Int]
     public let heldBlocks: [[Int]]
-    /// Blocks of samples per checkpoint (``SampleBlock/split(_:stateDimension:samples:)``) and samples per block.
+    /// Blocks of samples per checkpoint (``SampleBlock/split(_:stateDimension:parameters:samples:)``) and samples per block.
     public let blocksPerCheckpoint: Int
     public let blockSize: Int
     public let dataPath: String
@@ -146,9 +146,11 @@ public struct AnalysisRun: Sendable {
         for member in members { try DataSet.checkTargets(targets, outputs: member.checkpoint.model.outputDimension, path: dataPath) }
         // A forced dense route that cannot fit is refused now, not after the forward solves.
         let d = first.checkpoint.model.stateDimension
-        let blocks = try SampleBlock.split(configuration, stateDimension: d, samples: chosen.count).count
+        let split = try SampleBlock.split(
+            configuration, stateDimension: d, parameters: first.checkpoint.model.cell.parameters.count, samples: chosen.count)
+        let blocks = split.count
         if let shard = inputs.shard, shard.count > members.count * blocks {
-            let units = members.count * blocks, size = configuration.sampleBlockSize(stateDimension: d)
+            let units = members.count * blocks, size = split[0].size
             throw InputError(
                 "shard \(shard): the job has \(members.count) checkpoint\(members.count == 1 ? "" : "s") × \(blocks) block"
                     + "\(blocks == 1 ? "" : "s") of samples (--sample-block \(size)), so at most \(units) shard\(units == 1 ? "" : "s")")
@@ -161,7 +163,7 @@ public struct AnalysisRun: Sendable {
         self.selected = parts?.map(\.checkpoint) ?? Array(members.indices)
         self.heldBlocks = parts?.map(\.blocks) ?? members.map { _ in Array(0..<blocks) }
         self.blocksPerCheckpoint = blocks
-        self.blockSize = configuration.sampleBlockSize(stateDimension: d)
+        self.blockSize = split[0].size
         self.dataPath = dataPath
         self.dataSHA256 = dataSHA256
         self.importOptions =

@@ -65,7 +65,8 @@ public struct Analyzer: Sendable {
         model: ImplicitModel, inputs: Matrix, targets: Targets, solver: FixedPointConfiguration, blocks only: [Int]? = nil,
         progress: (@Sendable (Stage, Int, Int) -> Void)? = nil, timing: ((StageName, Double) -> Void)? = nil
     ) throws -> AnalysisResult {
-        let blocks = try SampleBlock.split(configuration, stateDimension: model.stateDimension, samples: inputs.rows)
+        let blocks = try SampleBlock.split(
+            configuration, stateDimension: model.stateDimension, parameters: model.cell.parameters.count, samples: inputs.rows)
         let held = only.map(Set.init) ?? Set(blocks.indices)
         let partial = !Set(blocks.indices).isSubset(of: held)
         guard blocks.count > 1 else {
@@ -94,7 +95,7 @@ public struct Analyzer: Sendable {
         guard partial else { return assembly.join(parts, sums: sums) }
         var result = assembly.join(parts, sums: nil)
         result.partial = PartialBatch(
-            blockSize: configuration.sampleBlockSize(stateDimension: model.stateDimension), blocks: blocks.indices.filter(held.contains),
+            blockSize: blocks[0].size, blocks: blocks.indices.filter(held.contains),
             means: kept)
         return result
     }

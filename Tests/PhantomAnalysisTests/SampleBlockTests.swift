@@ -19,11 +19,11 @@ struct SampleBlockTests {
 
     @Test("the split: consecutive blocks of the block size, the certified samples shared out from the first block")
     func split() throws {
-        let blocks = try SampleBlock.split(Self.configuration(block: 4, certify: 6), stateDimension: 6, samples: 10)
+        let blocks = try SampleBlock.split(Self.configuration(block: 4, certify: 6), stateDimension: 6, parameters: 100, samples: 10)
         #expect(blocks.map(\.samples) == [0..<4, 4..<8, 8..<10])
         #expect(blocks.map(\.certified) == [4, 2, 0])
         #expect(blocks.allSatisfy { $0.total == 10 && !$0.isWhole && $0.route == .dense })
-        let whole = try SampleBlock.split(Self.configuration(block: nil), stateDimension: 6, samples: 10)
+        let whole = try SampleBlock.split(Self.configuration(block: nil), stateDimension: 6, parameters: 100, samples: 10)
         #expect(whole.count == 1 && whole[0].isWhole && whole[0].certified == 10)
         // Automatic: never fewer samples than a batch the stacked route could take, so such a batch is one block.
         let c = try AnalysisConfiguration(adjoint: try AdjointSolver(method: .lu), stackedLimit: 100_000)
@@ -32,6 +32,14 @@ struct SampleBlockTests {
         #expect(standard.sampleBlockSize(stateDimension: 1) >= AnalysisConfiguration.defaultStackedLimit)
         // At d = 512 the dense route's d×d matrices bound the block: 1 GiB / (16 d² + 400 d K) bytes.
         #expect(standard.sampleBlockSize(stateDimension: 512) == (1 << 30) / (16 * 512 * 512 + 400 * 512 * 10))
+        // A batch whose blocks' cell means in R^p would exceed 4 GiB (5 families × 2 λ × 3 k × 16 B × p): kept one block
+        // when automatic, refused when asked for.
+        let huge = 4 << 30 / (16 * 5 * 2 * 3) + 1
+        #expect(try SampleBlock.split(Self.configuration(block: nil), stateDimension: 6, parameters: huge, samples: 10_000).count == 1)
+        #expect(throws: ConfigurationError.self) {
+            _ = try SampleBlock.split(Self.configuration(block: 4), stateDimension: 6, parameters: huge, samples: 10)
+        }
+        #expect(try SampleBlock.split(Self.configuration(block: 4), stateDimension: 6, parameters: huge - 2, samples: 10).count == 3)
         #expect(throws: ConfigurationError.self) {
             _ = try AnalysisConfiguration(adjoint: try AdjointSolver(method: .lu), sampleBlock: 0)
         }

@@ -26,10 +26,25 @@ public struct SampleBlock: Sendable, Equatable {
     /// The route is the one a block of the block size takes (``AnalysisConfiguration/spectraRoute(stateDimension:samples:)``:
     /// the dense route's memory is per block), and the batch's certified count
     /// (``AnalysisConfiguration/certifiedCount(batch:stateDimension:route:)``) is shared out from the first block on.
-    /// - Throws: ``ConfigurationError`` for a forced dense route that does not fit.
-    public static func split(_ c: AnalysisConfiguration, stateDimension d: Int, samples b: Int) throws(ConfigurationError) -> [SampleBlock]
+    /// A batch of several blocks holds every family's cell means in R^p twice (the sums and the block being added:
+    /// 16·E·L·K·p bytes); where that exceeds ``batchMeansBudget`` the automatic split keeps the batch one block (memory
+    /// then grows with the samples, as before streaming), and an explicit `--sample-block` is refused.
+    /// - Throws: ``ConfigurationError`` for a forced dense route that does not fit, or such a `--sample-block`.
+    public static func split(_ c: AnalysisConfiguration, stateDimension d: Int, parameters p: Int, samples b: Int)
+        throws(ConfigurationError)
+        -> [SampleBlock]
     {
-        let size = c.sampleBlockSize(stateDimension: d)
+        var size = c.sampleBlockSize(stateDimension: d)
+        let means = 16 * Double(c.estimators.count * c.lambdas.count * c.ks.count) * Double(p)
+        if b > size, means > Double(batchMeansBudget) {
+            guard c.sampleBlock == nil else {
+                throw ConfigurationError(
+                    "--sample-block \(size) splits \(b) samples into blocks whose batch means in R^p need "
+                        + "\(String(format: "%.1f", means / Double(1 << 30))) GiB (16·E·L·K·p bytes, p = \(p)), more than "
+                        + "\(batchMeansBudget >> 30) GiB; use --sample-block \(b), or fewer estimators or grid cells")
+            }
+            size = b
+        }
         let route = try c.spectraRoute(stateDimension: d, samples: min(max(b, 1), size))
         let certified = c.certifiedCount(batch: b, stateDimension: d, route: route)
         return stride(from: 0, to: max(b, 1), by: size).map { start in
@@ -37,6 +52,13 @@ public struct SampleBlock: Sendable, Equatable {
             return SampleBlock(samples: range, total: b, route: route, certified: max(0, min(range.count, certified - start)))
         }
     }
+}
+
+extension SampleBlock {
+    /// The most memory a batch of several blocks may spend on its cell means in R^p: 4 GiB.
+    public static let batchMeansBudget = 4 << 30
+    /// Samples in the block (the first block's is the split's block size; the last may hold fewer).
+    public var size: Int { samples.count }
 }
 
 /// A block's batch means (1/B_b) Σ_{i ∈ block}: of the exact gradient, of the head gradient, and of every family's
