@@ -203,7 +203,7 @@ public enum ResultsMerge {
         guard let tolerance = first.attributes["adjoint_tolerance"].flatMap(Double.init), tolerance > 0, tolerance < 1 else {
             throw InputError(path: shards[0].path, message: "attribute 'adjoint_tolerance' is missing or not a number in (0, 1)")
         }
-        let reliable = reliableSamples(out.samples, count: samples)
+        let reliable = ResultsData.reliable(count: samples) { out.samples[$0] }
         let radius = out.samples[.spectralRadius] ?? []
         let exactCost = Frontier.exactCost(spectralRadius: radius, reliable: reliable, tolerance: tolerance)
         func cell(_ array: CellArray) -> (Int, Int, Int) -> [Double] {
@@ -231,12 +231,6 @@ public enum ResultsMerge {
         }
         for array in first.frontier.keys { out.frontier[array] = frontier.flatMap { $0.map(array.values) } }
         return out
-    }
-
-    /// The rule of ``PhantomAnalysis/AnalysisResult/reliable`` on one checkpoint's per-sample arrays.
-    static func reliableSamples(_ samples: [SampleArray: [Double]], count: Int) -> [Bool] {
-        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable, .spectralRadiusConverged].map { samples[$0] }
-        return (0..<count).map { s in flags.allSatisfy { ($0?[s] ?? 1) == 1 } }
     }
 
     /// How a shard's job is split: T checkpoints of n_B blocks of `blockSize` samples, and the shard's part of it.

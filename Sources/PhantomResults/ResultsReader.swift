@@ -240,8 +240,13 @@ public struct ResultsData: Sendable {
     /// tolerance (each flag counts as true when the file lacks it: version 1 files have no pedigree arrays, files
     /// before version 1's `stable` no stability flag). The rule of ``AnalysisResult/reliable``.
     public func reliable(series t: Int) -> [Bool] {
-        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable, .spectralRadiusConverged].map { perSample($0, series: t) }
-        return (0..<sampleCount).map { s in flags.allSatisfy { ($0?[s] ?? 1) == 1 } }
+        Self.reliable(count: sampleCount) { perSample($0, series: t) }
+    }
+
+    /// The rule of ``reliable(series:)`` on one checkpoint's per-sample flag arrays (`flags` nil: the array is absent).
+    static func reliable(count: Int, flags: (SampleArray) -> [Double]?) -> [Bool] {
+        let flags = [SampleArray.forwardConverged, .adjointConverged, .stable, .spectralRadiusConverged].map(flags)
+        return (0..<count).map { s in flags.allSatisfy { ($0?[s] ?? 1) == 1 } }
     }
 
     /// The estimator's index, or nil.

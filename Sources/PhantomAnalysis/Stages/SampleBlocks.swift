@@ -114,9 +114,7 @@ public struct BatchMeanSums: Sendable {
             BLAS.scal(weight, &x)
             return x
         }
-        func accumulate(_ sum: inout [Double], _ mean: [Double]) {
-            if sum.isEmpty { sum = scaled(mean) } else { BLAS.axpy(weight, mean, &sum) }
-        }
+        func accumulate(_ sum: inout [Double], _ mean: [Double]) { BLAS.axpy(weight, mean, &sum) }
         if count == 0 {
             exact = scaled(block.exact)
             head = scaled(block.head)
@@ -180,10 +178,8 @@ extension AssemblyStage {
     /// batch certifies in it, so that the batch's first certified samples keep their positions.
     func placeholder(samples n: Int, certified: Int) -> AnalysisResult {
         let c = configuration
-        let grid = CellGrid(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
         let metrics = MetricGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
-        var certificates = CertificateGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
-        certificates.errorNorm = grid
+        let certificates = CertificateGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
         let backward = BackwardGrids(estimators: c.estimators.count, lambdas: c.lambdas.count, ks: c.ks.count, samples: n)
         let nan = [Double](repeating: .nan, count: n)
         var result = AnalysisResult(

@@ -205,7 +205,7 @@ public struct SampleSpectra: Sendable {
                 // A structural zero: the cell knows coordinates whose rows of M are equal (docs/Theory.md §8), so G is
                 // singular exactly and σ_min = 0 needs no Krylov run — only σ_max, by Lanczos on its largest Ritz value.
                 let top = SymmetricLanczos.extremes(gram, tolerance: tolerance, maxSteps: min(d, 400), needed: .largest).largest
-                (sigmaMin, sigmaMax) = (0, top.value.isNaN ? .nan : max(top.value, 0).squareRoot())
+                (sigmaMin, sigmaMax) = GramSpectrum.singularValues(lowest: 0, highest: top.value)
                 (sigmaMaxResidual, sigmaMaxStatus) = (top.residual, ValueStatus(top))
                 (sigmaMinResidual, sigmaMinStatus) = (0, .ok)
             } else {
