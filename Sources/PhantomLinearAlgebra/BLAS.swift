@@ -1,4 +1,5 @@
 import CLinAlg
+import Foundation
 
 /// Thin wrappers over OpenBLAS's CBLAS for the vector and matrix kernels the toolkit needs.
 ///
@@ -130,17 +131,44 @@ public enum BLASInfo {
     /// `openblas_get_num_threads()`.
     public static var threadCount: Int { Int(phantom_openblas_threads()) }
 
-    /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the previous count.
+    /// Runs `body` with OpenBLAS limited to `threads` threads, then restores the count it found.
     ///
     /// Used around loops that already run one worker per core: OpenBLAS's own threads would then spin
     /// against the workers (measured: 50 samples' certificates took 5.8 s with 4.7 s of system time, and
-    /// 0.66 s single-threaded). The count is process-wide: call this only from one thread at a time.
-    /// The corresponding C function is `openblas_set_num_threads`.
+    /// 0.66 s single-threaded), and around the analysis, whose results must not depend on BLAS's threads.
+    /// The count is process-wide, so concurrent callers share it: while several requests are active the
+    /// smallest one holds (a caller asking for one thread always gets one, whatever runs beside it), and the
+    /// count found before the first request comes back when the last one ends. Nested calls on one thread
+    /// behave as before: the inner request holds while it is the smallest. The corresponding C function is
+    /// `openblas_set_num_threads`.
     public static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-        let previous = threadCount
-        phantom_openblas_set_threads(Int32(threads))
-        defer { phantom_openblas_set_threads(Int32(previous)) }
+        ThreadRequests.shared.begin(threads)
+        defer { ThreadRequests.shared.end(threads) }
         return try body()
+    }
+}
+
+/// The active ``BLASInfo/withThreads(_:_:)`` requests, under a lock.
+private final class ThreadRequests: @unchecked Sendable {
+    static let shared = ThreadRequests()
+    private let lock = NSLock()
+    private var active: [Int: Int] = [:]
+    private var found = 1
+
+    func begin(_ threads: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        if active.isEmpty { found = BLASInfo.threadCount }
+        active[threads, default: 0] += 1
+        phantom_openblas_set_threads(Int32(active.keys.min()!))
+    }
+
+    func end(_ threads: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        active[threads, default: 1] -= 1
+        if active[threads] == 0 { active[threads] = nil }
+        phantom_openblas_set_threads(Int32(active.keys.min() ?? found))
     }
 }
 
