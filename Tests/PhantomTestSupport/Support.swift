@@ -1,8 +1,19 @@
 import Foundation
 
-/// A unique temporary folder for one test (STACK.md pitfall 7: tests run in parallel).
+/// The folder that holds every temporary folder of this test process; removed when the process exits normally.
+private let temporaryRoot: String = {
+    let root = NSTemporaryDirectory() + "/phantom-tests-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    atexit {
+        try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "/phantom-tests-\(getpid())")
+    }
+    return root
+}()
+
+/// A unique temporary folder for one test (STACK.md pitfall 7: tests run in parallel), inside this process's root,
+/// so a run leaves nothing behind.
 public func makeTemporaryFolder(_ label: String = "phantom") -> String {
-    let path = NSTemporaryDirectory() + "/\(label)-\(getpid())-\(UUID().uuidString)"
+    let path = temporaryRoot + "/\(label)-\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
