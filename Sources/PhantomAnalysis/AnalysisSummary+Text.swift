@@ -17,7 +17,10 @@ extension AnalysisSummary {
                     + "\(c.unconvergedForward) unconverged forward solves"
                     + (c.forwardReasons.isEmpty
                         ? ""
-                        : " (" + c.forwardReasons.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + ")")
+                        : " (" + c.forwardReasons.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                            + (c.nearEdge > 0
+                                ? "; \(c.nearEdge) at ρ(J) ≥ \(AnalysisSummary.edgeOfStability) at the best iterate, near the edge of "
+                                    + "stability: a slow contraction that more --max-iterations may finish, or none" : "") + ")")
                     + ", \(c.unconvergedAdjoint) unconverged adjoint solves"
                     + (c.unstable > 0 ? ", \(c.unstable) repelling fixed point\(c.unstable == 1 ? "" : "s") (ρ(J) ≥ 1)" : "")
                     + (c.unconvergedForward + c.unconvergedAdjoint + c.unstable > 0 ? " (kept, flagged, excluded from the fractions)" : "")

@@ -25,6 +25,9 @@ public struct AnalysisSummary: Encodable, Sendable {
         public let analysedSamples: Int
         /// Why the unconverged forward solves stopped: status → count (``PhantomLinearAlgebra/SolverStatus``).
         public let forwardReasons: [String: Int]
+        /// Unconverged forward solves whose best iterate has ρ(J) ≥ ``AnalysisSummary/edgeOfStability`` (a converged
+        /// estimate): a contraction too slow for the iteration budget, or no attractive fixed point nearby.
+        public let nearEdge: Int
         /// Every value that is not ok (certificates, ‖B^k‖₂, spectra), per quantity and cause, with its first case.
         public let failures: [Failure]
         /// The exact gradient's cost in VJPs per sample (``Frontier``).
@@ -149,12 +152,19 @@ public struct AnalysisSummary: Encodable, Sendable {
                 analysedSamples: analysed.filter { $0 }.count,
                 forwardReasons: Dictionary(
                     zip(r.forwardStatus, analysed).filter { $1 && !$0.isConverged }.map { ($0.0.rawValue, 1) }, uniquingKeysWith: +),
+                nearEdge: count {
+                    !r.forwardConverged[$0] && r.spectra[$0].spectralRadiusConverged
+                        && r.spectra[$0].spectralRadius >= Self.edgeOfStability
+                },
                 failures: r.failures.entries.map {
                     Failure(quantity: $0.quantity.rawValue, cause: $0.code.phrase, count: $0.count, example: $0.example)
                 },
                 exactCost: r.exactCost, estimators: estimators, stacked: stacked)
         }
     }
+
+    /// ρ(J) at or above which an unconverged forward solve is reported as near the edge of stability.
+    public static let edgeOfStability = 0.999
 
     /// "sample S: ρ(J) short of tolerance (residual r), σ_min(M) LAPACK failure (…)" for the first eight samples with a
     /// spectral value that is not ok, each with its true cause.

@@ -1,3 +1,4 @@
+import Foundation
 import PhantomLinearAlgebra
 import PhantomModel
 import PhantomTestSupport
@@ -77,5 +78,53 @@ struct SolverFallbackTests {
         let two = BLASInfo.withThreads(2) { model.solve(x, configuration) }
         #expect(one.allConverged)
         #expect(one.states.elements == two.states.elements && one.iterations == two.iterations)
+    }
+}
+
+@Suite("Slow contraction near ρ(J) = 1 (.auto)")
+struct SlowContractionTests {
+    /// f(h) = A tanh(h) + c per row with A = ρ·(a rotation by small angles in 2×2 blocks) and a spread of moduli: ρ(J) at
+    /// the fixed point is just below ρ, so plain iteration contracts by about ρ per step and Anderson steadily but slowly.
+    static func map(d: Int, rho: Double) -> @Sendable (Matrix) -> Matrix {
+        var rng = SplitMix64(seed: 7)
+        var a = Matrix(zeros: d, d)
+        for block in 0..<(d / 2) {
+            let modulus = rho * (1 - 0.5 * Double(block) / Double(d)), angle = 0.3 * rng.nextGaussian()
+            let (i, j) = (2 * block, 2 * block + 1)
+            a[i, i] = modulus * cos(angle); a[i, j] = -modulus * sin(angle)
+            a[j, i] = modulus * sin(angle); a[j, j] = modulus * cos(angle)
+        }
+        let c = (0..<d).map { _ in 0.05 * rng.nextGaussian() }
+        let matrix = a
+        return { h in
+            var out = Matrix(zeros: h.rows, d)
+            for r in 0..<h.rows {
+                let t = h.row(r).map { Foundation.tanh($0) }
+                for i in 0..<d {
+                    var s = c[i]
+                    for j in 0..<d { s += matrix[i, j] * t[j] }
+                    out[r, i] = s
+                }
+            }
+            return out
+        }
+    }
+
+    @Test("an Anderson stage that still improves goes on past its iterations, on the later stages' budget")
+    func andersonContinues() throws {
+        let f = Self.map(d: 40, rho: 0.999)
+        let initial = Matrix(zeros: 2, 40)
+        // Anderson alone needs 305 iterations here.
+        let auto = FixedPointSolver(try FixedPointConfiguration(stopping: .relative(1e-10), maxIterations: 200)).solve(initial: initial, f)
+        #expect(auto.allConverged, "\(auto.statuses) \(auto.residuals)")
+        #expect(
+            auto.iterations.allSatisfy { $0 > 200 } && auto.methods.allSatisfy { $0 == .anderson }, "\(auto.iterations) \(auto.methods)")
+        // With 40 iterations per stage the whole budget of 120 goes to Anderson (never stalled), reported as such.
+        let short = FixedPointSolver(try FixedPointConfiguration(stopping: .relative(1e-10), maxIterations: 40)).solve(initial: initial, f)
+        #expect(short.methods.allSatisfy { $0 == .anderson } && short.iterations.allSatisfy { $0 == 120 }, "\(short.methods)")
+        #expect(short.statuses.allSatisfy { $0 == .maximumIterationsReached }, "\(short.statuses)")
+        let anderson = FixedPointSolver(try FixedPointConfiguration(method: .anderson, stopping: .relative(1e-10), maxIterations: 120))
+            .solve(initial: initial, f)
+        #expect(!anderson.allConverged, "the fixture converges within 3 × 40 Anderson iterations")
     }
 }
