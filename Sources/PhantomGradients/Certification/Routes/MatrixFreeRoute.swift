@@ -430,8 +430,9 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         let partial = Deflation(sets: sets, unavailable: unavailable)
         guard partial.hasNull else { return partial }
         let top = sigmaMax.map { $0 * $0 }
+        // λ_min of G on its range, as ill-conditioned as the pencil below: the same step budget.
         let check = solver.lanczos(
-            rows: b, dimension: problem.stateDimension, tolerance: tolerance, maxSteps: maxSteps, start: nil,
+            rows: b, dimension: problem.stateDimension, tolerance: tolerance, maxSteps: Self.pencilStepFactor * maxSteps, start: nil,
             needed: .smallest, wantVectors: false
         ) { v in
             var out = partial.range(self.gram(partial.range(v)))
@@ -450,9 +451,11 @@ public final class MatrixFreeRoute: CertificationRoute, StateProducts {
         return Deflation(sets: sets, unavailable: unavailable)
     }()
 
-    /// ρ*'s LOBPCG may take this many times `maxSteps`: without a preconditioner its steps grow like √κ of G on its range
-    /// (the reference mdeq, κ ≈ 200–1,100: 136–287 steps for JFB's ρ*).
-    static let pencilStepFactor = 3
+    /// ρ*'s LOBPCG, and the check that G's structural null space is all of it, may take this many times `maxSteps`:
+    /// without a preconditioner their steps grow like √κ of G on its range (the reference mdeq, κ ≈ 200–1,100: 136–287
+    /// steps for JFB's ρ*; the untrained mdeq C = 32 at d = 2,048, κ ≈ 7,600: 215–290 steps for the check and ≈ 520–700
+    /// for the pencil, where 3 × 200 lost every ρ*).
+    static let pencilStepFactor = 5
 
     static let unknownNullSpace = "M Mᵀ is singular beyond the null space the cell knows in closed form"
 
